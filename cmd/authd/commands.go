@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/token"
+)
+
+// migrateCmd: authd migrate up | down [N] | version.
+func migrateCmd(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	cfg, err := loadConfig(fs, args, lookupEnv)
+	if err != nil {
+		return err
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		return fmt.Errorf("migrate: want up, down [N] or version")
+	}
+	switch rest[0] {
+	case "up":
+		if err := db.MigrateUp(ctx, cfg.DatabaseURL); err != nil {
+			return err
+		}
+	case "down":
+		steps := 1
+		if len(rest) > 1 {
+			if steps, err = strconv.Atoi(rest[1]); err != nil || steps < 1 {
+				return fmt.Errorf("migrate down: N must be a positive number")
+			}
+		}
+		if err := db.MigrateDown(ctx, cfg.DatabaseURL, steps); err != nil {
+			return err
+		}
+	case "version":
+	default:
+		return fmt.Errorf("migrate: unknown action %q; want up, down [N] or version", rest[0])
+	}
+	v, dirty, err := db.MigrationVersion(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "schema version %d", v)
+	if dirty {
+		fmt.Fprint(stdout, " (dirty: a migration failed half-way; fix it and run `authd migrate up`)")
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}
+
+// keygen prints env lines with fresh access and refresh key pairs, base64
+// PEM as the tutorial's app.env expects.
+func keygen(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
+	alg := fs.String("alg", "RS256", "key type: RS256 (RSA 3072), ES256 (P-256) or EdDSA (Ed25519)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	for _, kind := range []string{"ACCESS", "REFRESH"} {
+		priv, pub, err := token.GenerateKey(*alg)
+		if err != nil {
+			return fmt.Errorf("keygen: %w", err)
+		}
+		fmt.Fprintf(stdout, "%s_TOKEN_PRIVATE_KEY=%s\n", kind, base64.StdEncoding.EncodeToString(priv))
+		fmt.Fprintf(stdout, "%s_TOKEN_PUBLIC_KEY=%s\n", kind, base64.StdEncoding.EncodeToString(pub))
+	}
+	return nil
+}
+
+// healthcheck exits 0 when /healthz answers 200, for images without curl.
+func healthcheck(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout io.Writer) error {
+	port := "8000"
+	if p, ok := lookupEnv("PORT"); ok && p != "" {
+		port = p
+	}
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	url := fs.String("url", "http://"+net.JoinHostPort("127.0.0.1", port)+"/healthz", "URL to check")
+	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *url, nil)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s answered %d", *url, resp.StatusCode)
+	}
+	fmt.Fprintln(stdout, "ok")
+	return nil
+}

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/authd/authd/internal/config"
+	"github.com/authd/authd/internal/db"
+	authhttp "github.com/authd/authd/internal/http"
+	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/token"
+	"github.com/authd/authd/sql/schema"
+)
+
+// loadConfig reads the optional env file (the tutorial's app.env format) and
+// the environment, which wins.
+func loadConfig(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool)) (config.Config, error) {
+	envFile := fs.String("env-file", "", "read settings from this file (default: ./app.env if it exists)")
+	if err := fs.Parse(args); err != nil {
+		return config.Config{}, err
+	}
+	path, explicit := *envFile, *envFile != ""
+	if !explicit {
+		path = "app.env"
+	}
+	values := map[string]string{}
+	f, err := os.Open(path)
+	switch {
+	case err == nil:
+		values, err = config.ParseEnvFile(f)
+		f.Close()
+		if err != nil {
+			return config.Config{}, fmt.Errorf("%s: %w", path, err)
+		}
+	case explicit || !errors.Is(err, os.ErrNotExist):
+		return config.Config{}, fmt.Errorf("env file: %w", err)
+	}
+	cfg, err := config.Load(config.Lookup(lookupEnv, values))
+	if err != nil {
+		return config.Config{}, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func serve(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+	started := time.Now()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	noMigrate := fs.Bool("no-migrate", false, "do not apply migrations at start (overrides MIGRATE_ON_START)")
+	cfg, err := loadConfig(fs, args, lookupEnv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stdout)
+
+	signer, err := newSigner(cfg)
+	if err != nil {
+		return err
+	}
+	hasher, err := password.New(password.Options{
+		Cost: cfg.BcryptCost, Concurrency: cfg.HashConcurrency, Queue: cfg.HashQueue, Wait: cfg.HashWait,
+	})
+	if err != nil {
+		return err
+	}
+	if cfg.MigrateOnStart && !*noMigrate {
+		mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		err := db.MigrateUp(mctx, cfg.DatabaseURL)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	pool, err := db.Connect(ctx, cfg.DatabaseURL, db.PoolOptions{MaxConns: cfg.DBMaxConns, Timeout: cfg.DBTimeout})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	var draining atomic.Bool
+	handler := authhttp.NewServer(authhttp.Deps{
+		Log:     log,
+		Queries: db.New(pool),
+		Tokens:  signer,
+		Hasher:  hasher,
+		Ready:   readiness(pool, &draining),
+		Options: authhttp.Options{
+			AccessMaxAge:    cfg.AccessMaxAge,
+			RefreshMaxAge:   cfg.RefreshMaxAge,
+			RefreshTTL:      cfg.RefreshTTL,
+			SessionLifetime: cfg.SessionLifetime,
+			ReuseGrace:      cfg.ReuseGrace,
+			CookieSecure:    cfg.CookieSecure,
+			CookieDomain:    cfg.CookieDomain,
+			ClientOrigins:   cfg.ClientOrigins,
+			TrustedProxies:  cfg.TrustedProxies,
+			DBTimeout:       cfg.DBTimeout,
+			RequestTimeout:  cfg.RequestTimeout,
+		},
+	})
+
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	go purgeSessions(bg, db.New(pool), log)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("authd listening", "addr", ln.Addr().String(), "version", version,
+		"startup", time.Since(started).Round(time.Millisecond).String(), "config", cfg)
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	// Readiness turns 503, the listener closes, in-flight requests finish.
+	draining.Store(true)
+	log.Info("shutting down", "drain", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func newSigner(cfg config.Config) (*token.Signer, error) {
+	access, err := token.ParseKeySet(cfg.AccessPrivateKey, cfg.AccessPublicKey, cfg.AccessVerifyKeys)
+	if err != nil {
+		return nil, fmt.Errorf("access token keys: %w", err)
+	}
+	refresh, err := token.ParseKeySet(cfg.RefreshPrivateKey, cfg.RefreshPublicKey, cfg.RefreshVerifyKeys)
+	if err != nil {
+		return nil, fmt.Errorf("refresh token keys: %w", err)
+	}
+	if token.SameKeys(access, refresh) {
+		return nil, errors.New("access and refresh tokens must use different keys")
+	}
+	return token.New(token.Options{
+		Access: access, Refresh: refresh, Issuer: cfg.Issuer, Audience: cfg.Audience,
+		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Leeway: cfg.Leeway,
+	})
+}
+
+// readiness: not draining, database answering, schema at this build's version.
+func readiness(pool *pgxpool.Pool, draining *atomic.Bool) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if draining.Load() {
+			return errors.New("shutting down")
+		}
+		v, dirty, err := db.SchemaVersion(ctx, pool)
+		if err != nil {
+			return err
+		}
+		if dirty || v != schema.Version {
+			return fmt.Errorf("schema version %d (dirty %v), want %d", v, dirty, schema.Version)
+		}
+		return nil
+	}
+}
+
+// purgeSessions deletes long-dead sessions every few minutes, in small
+// batches, so it never holds locks that requests wait on. Safe with several
+// replicas (SKIP LOCKED).
+func purgeSessions(ctx context.Context, q *db.Queries, log *slog.Logger) {
+	const (
+		every     = 10 * time.Minute
+		retention = 24 * time.Hour
+		batch     = 1000
+	)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		total := int64(0)
+		for {
+			qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			n, err := q.DeleteDeadSessions(qctx, db.DeleteDeadSessionsParams{Cutoff: time.Now().Add(-retention), BatchSize: batch})
+			cancel()
+			if err != nil {
+				log.Warn("session purge failed", "error", err)
+				break
+			}
+			total += n
+			if n < batch {
+				break
+			}
+		}
+		if total > 0 {
+			log.Info("purged dead sessions", "count", total)
+		}
+	}
+}

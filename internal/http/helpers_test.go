@@ -1,0 +1,242 @@
+package http
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/db/dbtest"
+	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/token"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+// clock is a settable time source shared by the handlers and the signer.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// syncBuffer collects log output from concurrent handlers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var testKeys = sync.OnceValues(func() ([4]string, error) {
+	var out [4]string
+	for i := 0; i < 4; i += 2 {
+		priv, pub, err := token.GenerateKey("ES256")
+		if err != nil {
+			return out, err
+		}
+		out[i], out[i+1] = base64.StdEncoding.EncodeToString(priv), base64.StdEncoding.EncodeToString(pub)
+	}
+	return out, nil
+})
+
+type fixture struct {
+	t      *testing.T
+	srv    *httptest.Server
+	pool   *pgxpool.Pool
+	q      *db.Queries
+	clock  *clock
+	tokens *token.Signer
+	logs   *syncBuffer
+	deps   Deps
+}
+
+// newFixture serves the whole API over a fresh database. edit may change
+// the options before the server is built.
+func newFixture(t *testing.T, edit ...func(*Deps)) *fixture {
+	t.Helper()
+	pool := dbtest.New(t)
+	keys, err := testKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	access, err := token.ParseKeySet(keys[0], keys[1], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refresh, err := token.ParseKeySet(keys[2], keys[3], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{now: time.Now().Truncate(time.Second)}
+	signer, err := token.New(token.Options{
+		Access: access, Refresh: refresh, Issuer: "authd-test", Audience: "authd-test",
+		AccessTTL: 15 * time.Minute, RefreshTTL: time.Hour, Now: clk.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasher, err := password.New(password.Options{Cost: 4, Concurrency: 4, Queue: 64, Wait: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	d := Deps{
+		Log:     slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Queries: db.New(pool),
+		Tokens:  signer,
+		Hasher:  hasher,
+		Now:     clk.Now,
+		Options: Options{
+			AccessMaxAge:    15 * time.Minute,
+			RefreshMaxAge:   time.Hour,
+			RefreshTTL:      time.Hour,
+			SessionLifetime: 7 * 24 * time.Hour,
+			ReuseGrace:      10 * time.Second,
+			CookieSecure:    false,
+			ClientOrigins:   []string{"http://localhost:3000"},
+			DBTimeout:       3 * time.Second,
+			RequestTimeout:  10 * time.Second,
+		},
+	}
+	for _, e := range edit {
+		e(&d)
+	}
+	srv := httptest.NewServer(NewServer(d))
+	t.Cleanup(srv.Close)
+	return &fixture{t: t, srv: srv, pool: pool, q: d.Queries, clock: clk, tokens: signer, logs: logs, deps: d}
+}
+
+// client is a cookie-keeping HTTP client, like a browser or curl -c/-b.
+func (f *fixture) client() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second}
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+// do sends a request; body is JSON-encoded unless it is a string (sent raw).
+func (f *fixture) do(c *http.Client, method, path string, body any, headers ...string) reply {
+	f.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, f.srv.URL+path, rd)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+			continue
+		}
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		f.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := reply{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	if err := json.Unmarshal(raw, &r.body); err != nil && method != http.MethodHead {
+		f.t.Errorf("%s %s: %d body is not a JSON object: %q", method, path, resp.StatusCode, raw)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+		f.t.Errorf("%s %s: Content-Type = %q", method, path, ct)
+	}
+	return r
+}
+
+func (r reply) str(key string) string {
+	s, _ := r.body[key].(string)
+	return s
+}
+
+func (r reply) cookie(name string) *http.Cookie {
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// register creates a user and returns the request body it used.
+func (f *fixture) register(c *http.Client, email string) map[string]string {
+	f.t.Helper()
+	body := map[string]string{
+		"name": "Ada Lovelace", "email": email, "password": "correct horse",
+		"passwordConfirm": "correct horse", "photo": "https://example.com/ada.png",
+	}
+	if r := f.do(c, "POST", "/api/auth/register", body); r.status != http.StatusCreated {
+		f.t.Fatalf("register %s: %d %s", email, r.status, r.raw)
+	}
+	return body
+}
+
+// login registers email and logs in, returning the reply.
+func (f *fixture) login(c *http.Client, email string) reply {
+	f.t.Helper()
+	r := f.do(c, "POST", "/api/auth/login", map[string]string{"email": email, "password": "correct horse"})
+	if r.status != http.StatusOK {
+		f.t.Fatalf("login %s: %d %s", email, r.status, r.raw)
+	}
+	return r
+}
+
+// refreshWith calls refresh presenting exactly this refresh token.
+func (f *fixture) refreshWith(tok string) reply {
+	f.t.Helper()
+	return f.do(nil, "POST", "/api/auth/refresh", nil, "Cookie", refreshCookie+"="+tok)
+}

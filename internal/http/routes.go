@@ -1,0 +1,27 @@
+package http
+
+import "net/http"
+
+// addRoutes is the whole API on one screen. Authentication and the
+// cross-site guard are applied here, per route, so protection is visible
+// where a route is declared.
+func addRoutes(mux *http.ServeMux, d *Deps) {
+	auth := requireAuth(d)
+	guard := sameSite(d)
+
+	mux.Handle("POST /api/auth/register", guard(handleRegister(d)))
+	mux.Handle("POST /api/auth/login", guard(handleLogin(d)))
+	mux.Handle("GET /api/auth/refresh", guard(handleRefresh(d)))
+	mux.Handle("POST /api/auth/refresh", guard(handleRefresh(d)))
+	mux.Handle("GET /api/auth/logout", guard(handleLogout(d)))
+	mux.Handle("POST /api/auth/logout", guard(handleLogout(d)))
+
+	mux.Handle("GET /api/users/me", auth(handleMe(d)))
+	mux.Handle("GET /api/users/me/sessions", auth(handleListSessions(d)))
+	mux.Handle("DELETE /api/users/me/sessions/{id}", auth(handleDeleteSession(d)))
+
+	mux.Handle("GET /api/healthchecker", handleHealthchecker())
+	mux.Handle("GET /healthz", handleLive())
+	mux.Handle("GET /readyz", handleReady(d))
+	mux.Handle("GET /.well-known/jwks.json", handleJWKS(d))
+}

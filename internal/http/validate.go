@@ -1,0 +1,125 @@
+package http
+
+import (
+	"net/mail"
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/authd/authd/internal/password"
+)
+
+// Field limits.
+const (
+	maxNameLen  = 100  // characters
+	maxEmailLen = 254  // bytes, RFC 5321
+	maxPhotoLen = 2048 // bytes
+	minPassword = 8    // bytes
+)
+
+// normaliseEmail trims and lower-cases an address.
+func normaliseEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// validateRegistration checks every field and returns the normalised email.
+func validateRegistration(name, email, pw, confirm, photo string) (string, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return "", badRequest("name is required")
+	case utf8.RuneCountInString(name) > maxNameLen:
+		return "", badRequest("name must be at most 100 characters")
+	case hasControl(name):
+		return "", badRequest("name must not contain control characters")
+	}
+	email, err := validEmail(email)
+	if err != nil {
+		return "", err
+	}
+	if err := validPassword(pw); err != nil {
+		return "", err
+	}
+	if confirm == "" {
+		return "", badRequest("passwordConfirm is required")
+	}
+	if pw != confirm {
+		return "", badRequest("Passwords do not match")
+	}
+	if err := validPhoto(photo); err != nil {
+		return "", err
+	}
+	return email, nil
+}
+
+// validateLogin checks only presence and shape: a wrong password of any
+// length is a plain login failure, decided after the same hashing work.
+func validateLogin(email, pw string) error {
+	switch {
+	case strings.TrimSpace(email) == "":
+		return badRequest("email is required")
+	case pw == "":
+		return badRequest("password is required")
+	case hasControl(email) || len(email) > maxEmailLen:
+		return badRequest("email is not a valid address")
+	}
+	return nil
+}
+
+func validEmail(s string) (string, error) {
+	e := normaliseEmail(s)
+	if e == "" {
+		return "", badRequest("email is required")
+	}
+	if len(e) > maxEmailLen || hasControl(e) {
+		return "", badRequest("email is not a valid address")
+	}
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e || a.Name != "" {
+		return "", badRequest("email is not a valid address")
+	}
+	local, domain, _ := strings.Cut(e, "@")
+	if local == "" || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
+		return "", badRequest("email is not a valid address")
+	}
+	return e, nil
+}
+
+// validPassword: 8 to 72 bytes, never trimmed or altered, no control
+// characters.
+func validPassword(pw string) error {
+	switch {
+	case pw == "":
+		return badRequest("password is required")
+	case len(pw) < minPassword:
+		return badRequest("password must be at least 8 bytes")
+	case len(pw) > password.MaxLen:
+		return badRequest("password must be at most 72 bytes")
+	case hasControl(pw):
+		return badRequest("password must not contain control characters")
+	}
+	return nil
+}
+
+// validPhoto: empty, or an absolute http(s) URL.
+func validPhoto(s string) error {
+	if s == "" {
+		return nil
+	}
+	if len(s) > maxPhotoLen || hasControl(s) {
+		return badRequest("photo must be an http(s) URL of at most 2048 bytes")
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return badRequest("photo must be an http(s) URL or empty")
+	}
+	return nil
+}
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,140 @@
+// Package password hashes and checks passwords with bcrypt under a
+// concurrency limit, so a flood of logins cannot starve other requests.
+package password
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// MaxLen is the longest password bcrypt can take whole; longer ones are
+// refused rather than silently truncated.
+const MaxLen = 72
+
+var (
+	// ErrMismatch means the password does not match the hash.
+	ErrMismatch = errors.New("password mismatch")
+	// ErrBusy means no hashing slot became free in time.
+	ErrBusy = errors.New("password hashing busy")
+	// ErrTooLong means the password is longer than MaxLen bytes.
+	ErrTooLong = errors.New("password longer than 72 bytes")
+)
+
+// Options configure a Hasher.
+type Options struct {
+	Cost        int           // bcrypt cost
+	Concurrency int           // hashes running at once
+	Queue       int           // callers allowed to wait for a slot
+	Wait        time.Duration // longest wait for a slot
+}
+
+// Hasher runs bcrypt with at most Concurrency hashes at once.
+type Hasher struct {
+	cost  int
+	slots chan struct{}
+	queue chan struct{}
+	wait  time.Duration
+	dummy []byte // a hash of the current cost, compared when there is no user
+}
+
+// New builds a Hasher and precomputes its dummy hash.
+func New(o Options) (*Hasher, error) {
+	if o.Cost < bcrypt.MinCost || o.Cost > bcrypt.MaxCost {
+		return nil, fmt.Errorf("bcrypt cost %d out of range", o.Cost)
+	}
+	if o.Concurrency < 1 {
+		o.Concurrency = 1
+	}
+	if o.Wait <= 0 {
+		o.Wait = 2 * time.Second
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("authd dummy password"), o.Cost)
+	if err != nil {
+		return nil, fmt.Errorf("dummy hash: %w", err)
+	}
+	return &Hasher{
+		cost:  o.Cost,
+		slots: make(chan struct{}, o.Concurrency),
+		queue: make(chan struct{}, o.Concurrency+max(o.Queue, 0)),
+		wait:  o.Wait,
+		dummy: dummy,
+	}, nil
+}
+
+// Cost returns the configured bcrypt cost.
+func (h *Hasher) Cost() int { return h.cost }
+
+// acquire takes a hashing slot, waiting at most h.wait, and only if the
+// queue of waiters is not full.
+func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case h.queue <- struct{}{}:
+	default:
+		return nil, ErrBusy
+	}
+	t := time.NewTimer(h.wait)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return func() { <-h.slots; <-h.queue }, nil
+	case <-t.C:
+		<-h.queue
+		return nil, ErrBusy
+	case <-ctx.Done():
+		<-h.queue
+		return nil, ErrBusy
+	}
+}
+
+// Hash returns the bcrypt hash of pw.
+func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
+	if len(pw) > MaxLen {
+		return "", ErrTooLong
+	}
+	release, err := h.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	b, err := bcrypt.GenerateFromPassword([]byte(pw), h.cost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return string(b), nil
+}
+
+// Compare checks pw against hash. An empty hash (no such user) is compared
+// against the dummy hash, and an over-long password against the real hash,
+// so every failure costs the same work. Only nil means a match.
+func (h *Hasher) Compare(ctx context.Context, hash, pw string) error {
+	release, err := h.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	target := []byte(hash)
+	if hash == "" {
+		target = h.dummy
+	}
+	err = bcrypt.CompareHashAndPassword(target, []byte(pw))
+	switch {
+	case hash == "" || len(pw) > MaxLen:
+		return ErrMismatch
+	case errors.Is(err, bcrypt.ErrMismatchedHashAndPassword):
+		return ErrMismatch
+	case err != nil:
+		return fmt.Errorf("compare password: %w", err)
+	}
+	return nil
+}
+
+// NeedsRehash reports whether hash was made with a cost other than the
+// configured one, so it should be upgraded after a successful login.
+func (h *Hasher) NeedsRehash(hash string) bool {
+	c, err := bcrypt.Cost([]byte(hash))
+	return err == nil && c < h.cost
+}

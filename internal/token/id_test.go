@@ -1,0 +1,73 @@
+package token
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"testing"
+)
+
+func TestNewGenerationID(t *testing.T) {
+	seen := make(map[string]bool)
+	for range 100 {
+		id, err := NewGenerationID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := base64.RawURLEncoding.DecodeString(id)
+		if err != nil || len(b) != 16 {
+			t.Fatalf("id %q: %d bytes, %v; want 16 bytes of base64url", id, len(b), err)
+		}
+		if seen[id] {
+			t.Fatalf("id %q repeated", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestNextGenerationID(t *testing.T) {
+	tests := []struct {
+		id   string
+		want string
+	}{
+		// base64url(SHA-256("authd refresh generation\x00" + id)[:16])
+		{"", "MtQ-xvFN8fbxxi8k6cctDw"},
+		{"AAAAAAAAAAAAAAAAAAAAAA", "qlcAIVjMutsl_SLknWnV1w"},
+	}
+	for _, tt := range tests {
+		got := NextGenerationID(tt.id)
+		if got != tt.want {
+			t.Errorf("NextGenerationID(%q) = %q, want %q", tt.id, got, tt.want)
+		}
+	}
+
+	id, err := NewGenerationID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := NextGenerationID(id)
+	if again := NextGenerationID(id); again != next {
+		t.Errorf("NextGenerationID not deterministic: %q then %q", next, again)
+	}
+	if next == id {
+		t.Errorf("NextGenerationID(%q) returned its input", id)
+	}
+	if NextGenerationID(next) == next {
+		t.Errorf("NextGenerationID is a fixed point at %q", next)
+	}
+	if b, err := base64.RawURLEncoding.DecodeString(next); err != nil || len(b) != 16 {
+		t.Errorf("NextGenerationID = %q: %d bytes, %v; want 16 bytes of base64url", next, len(b), err)
+	}
+}
+
+func TestHashID(t *testing.T) {
+	got := HashID("abc")
+	want, _ := hex.DecodeString("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+	if !bytes.Equal(got, want) {
+		t.Errorf("HashID(abc) = %x, want %x", got, want)
+	}
+	if sum := sha256.Sum256([]byte("x")); !bytes.Equal(HashID("x"), sum[:]) {
+		t.Errorf("HashID(x) is not SHA-256")
+	}
+}

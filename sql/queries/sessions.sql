@@ -1,0 +1,57 @@
+-- name: CreateSession :one
+INSERT INTO sessions (user_id, current_hash, created_at, last_used_at, idle_expires_at, expires_at, user_agent, client_addr)
+VALUES (sqlc.arg(user_id), sqlc.arg(current_hash), sqlc.arg(now)::timestamptz, sqlc.arg(now)::timestamptz,
+        sqlc.arg(idle_expires_at), sqlc.arg(expires_at), sqlc.arg(user_agent), sqlc.arg(client_addr))
+RETURNING *;
+
+-- name: GetSessionUser :one
+-- The authentication check: the user, if the token's session is theirs and
+-- still active. One round trip per authenticated request.
+SELECT u.* FROM sessions s JOIN users u ON u.id = s.user_id
+WHERE s.id = sqlc.arg(session_id) AND s.user_id = sqlc.arg(user_id)
+  AND s.revoked_at IS NULL AND s.idle_expires_at > sqlc.arg(now)::timestamptz AND s.expires_at > sqlc.arg(now)::timestamptz;
+
+-- name: GetSession :one
+SELECT * FROM sessions WHERE id = sqlc.arg(id);
+
+-- name: RotateSession :one
+-- Advances the session one generation if, and only if, the presented hash is
+-- the current one and the session is active. Concurrent callers with the same
+-- token race on the row lock; exactly one gets a row back.
+UPDATE sessions
+SET previous_hash   = current_hash,
+    current_hash    = sqlc.arg(next_hash),
+    generation      = generation + 1,
+    rotated_at      = sqlc.arg(now)::timestamptz,
+    last_used_at    = sqlc.arg(now)::timestamptz,
+    idle_expires_at = LEAST(sqlc.arg(idle_expires_at)::timestamptz, expires_at)
+WHERE id = sqlc.arg(id) AND current_hash = sqlc.arg(presented_hash)
+  AND revoked_at IS NULL AND idle_expires_at > sqlc.arg(now)::timestamptz AND expires_at > sqlc.arg(now)::timestamptz
+RETURNING *;
+
+-- name: RevokeSession :execrows
+UPDATE sessions SET revoked_at = sqlc.arg(now)::timestamptz, revoked_reason = sqlc.arg(reason)::text
+WHERE id = sqlc.arg(id) AND user_id = sqlc.arg(user_id) AND revoked_at IS NULL;
+
+-- name: RevokeUserSessions :execrows
+-- Ends every active session of a user, except one when except_id is given.
+UPDATE sessions SET revoked_at = sqlc.arg(now)::timestamptz, revoked_reason = sqlc.arg(reason)::text
+WHERE user_id = sqlc.arg(user_id) AND revoked_at IS NULL
+  AND (sqlc.narg(except_id)::uuid IS NULL OR id <> sqlc.narg(except_id)::uuid);
+
+-- name: ListUserSessions :many
+SELECT * FROM sessions
+WHERE user_id = sqlc.arg(user_id) AND revoked_at IS NULL
+  AND idle_expires_at > sqlc.arg(now)::timestamptz AND expires_at > sqlc.arg(now)::timestamptz
+ORDER BY last_used_at DESC, id
+LIMIT 100;
+
+-- name: DeleteDeadSessions :execrows
+-- Removes up to batch_size sessions that expired or were revoked before cutoff.
+-- SKIP LOCKED lets several replicas run it at once without waiting on each other.
+DELETE FROM sessions WHERE id IN (
+    SELECT d.id FROM sessions d
+    WHERE d.idle_expires_at < sqlc.arg(cutoff)::timestamptz OR d.expires_at < sqlc.arg(cutoff)::timestamptz OR d.revoked_at < sqlc.arg(cutoff)::timestamptz
+    LIMIT sqlc.arg(batch_size)
+    FOR UPDATE SKIP LOCKED
+);
