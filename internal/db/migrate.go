@@ -101,4 +101,3 @@ func SchemaVersion(ctx context.Context, q DBTX) (version int64, dirty bool, err 
 	}
 	return version, dirty, nil
 }
-
