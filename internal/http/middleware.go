@@ -44,6 +44,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	size   int
+	route  string
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -99,7 +100,7 @@ func logRequests(log *slog.Logger) func(http.Handler) http.Handler {
 			log.LogAttrs(r.Context(), level, "request",
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
-				slog.String("route", r.Pattern),
+				slog.String("route", sw.route),
 				slog.Int("status", status),
 				slog.Int("bytes", sw.size),
 				slog.Duration("duration", time.Since(start)),
@@ -188,6 +189,9 @@ func deadline(d time.Duration) func(http.Handler) http.Handler {
 func jsonFallback(mux *http.ServeMux, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
+		if sw, ok := w.(*statusWriter); ok {
+			sw.route = pattern // for the request log
+		}
 		if pattern != "" {
 			mux.ServeHTTP(w, r)
 			return

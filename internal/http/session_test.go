@@ -92,6 +92,7 @@ func TestReplayAnyOldToken(t *testing.T) {
 				access, tok = f.mustRefresh(tok)
 				chain = append(chain, tok)
 			}
+			f.clock.Advance(time.Minute)
 			if r := f.refreshWith(chain[i]); r.status != http.StatusForbidden {
 				t.Fatalf("replay of generation %d: %d", i, r.status)
 			}

@@ -71,7 +71,7 @@ func Main(m *testing.M) int {
 	shared.srv, shared.err = nil, errors.New("Main has already stopped the shared server")
 	shared.mu.Unlock()
 	if srv != nil {
-		if err := srv.close(); err != nil {
+		if err := srv.close(context.Background()); err != nil {
 			fmt.Fprintf(os.Stderr, "dbtest: clean up: %v\n", err)
 		}
 	}
@@ -91,9 +91,9 @@ func Cluster(t testing.TB) *Server {
 	if shared.srv == nil && shared.err == nil {
 		start := time.Now()
 		if url := os.Getenv("TEST_DATABASE_URL"); url != "" {
-			shared.srv, shared.err = externalServer(url)
+			shared.srv, shared.err = externalServer(t.Context(), url)
 		} else {
-			shared.srv, shared.err = startServer()
+			shared.srv, shared.err = startServer(t.Context())
 		}
 		if shared.err == nil {
 			t.Logf("dbtest: shared PostgreSQL ready in %s", time.Since(start).Round(time.Millisecond))
@@ -111,12 +111,13 @@ func Cluster(t testing.TB) *Server {
 // TEST_DATABASE_URL is set.
 func NewCluster(t testing.TB) *Server {
 	t.Helper()
-	s, err := startServer()
+	s, err := startServer(t.Context())
 	if err != nil {
 		fail(t, err)
 	}
 	t.Cleanup(func() {
-		if err := s.close(); err != nil {
+		// t.Context is already cancelled when cleanups run.
+		if err := s.close(context.Background()); err != nil {
 			t.Errorf("dbtest: %v", err)
 		}
 	})

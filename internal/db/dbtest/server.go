@@ -83,7 +83,7 @@ func (s *Server) Stop(t testing.TB) {
 	if s.dir == "" {
 		skipOrFail(t, "dbtest: cannot stop the server at TEST_DATABASE_URL; a test that stops the database should use NewCluster")
 	}
-	if err := s.stop(); err != nil {
+	if err := s.stop(t.Context()); err != nil {
 		t.Fatalf("dbtest: %v", err)
 	}
 }
@@ -95,20 +95,20 @@ func (s *Server) Start(t testing.TB) {
 	if s.dir == "" {
 		skipOrFail(t, "dbtest: cannot start the server at TEST_DATABASE_URL; a test that stops the database should use NewCluster")
 	}
-	if err := s.start(); err != nil {
+	if err := s.start(t.Context()); err != nil {
 		t.Fatalf("dbtest: %v", err)
 	}
 }
 
 // externalServer uses the server at rawURL; databases are made on it with
 // random names so that test binaries running at once do not collide.
-func externalServer(rawURL string) (*Server, error) {
+func externalServer(ctx context.Context, rawURL string) (*Server, error) {
 	if _, err := pgx.ParseConfig(rawURL); err != nil {
 		// The error may quote the URL, password included: do not show it.
 		return nil, errors.New("TEST_DATABASE_URL is not a valid connection string")
 	}
 	s := &Server{base: rawURL, template: "authd_template_" + randomHex()}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := ping(ctx, rawURL); err != nil {
 		return nil, fmt.Errorf("connect to TEST_DATABASE_URL: %w", err)
@@ -118,7 +118,7 @@ func externalServer(rawURL string) (*Server, error) {
 
 // startServer makes a new data directory with initdb and starts postgres on
 // it, listening on a socket only.
-func startServer() (*Server, error) {
+func startServer(ctx context.Context) (*Server, error) {
 	bin, err := findBinaries()
 	if err != nil {
 		return nil, err
@@ -143,10 +143,10 @@ func startServer() (*Server, error) {
 			return nil, errors.Join(fmt.Errorf("hand the server directory to the postgres user: %w", err), os.RemoveAll(dir))
 		}
 	}
-	if err := s.initdb(); err != nil {
+	if err := s.initdb(ctx); err != nil {
 		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
-	if err := s.start(); err != nil {
+	if err := s.start(ctx); err != nil {
 		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
 	return s, nil
@@ -246,7 +246,7 @@ func tempDir() (string, error) {
 func (s *Server) dataDir() string { return filepath.Join(s.dir, "data") }
 func (s *Server) logPath() string { return filepath.Join(s.dir, "postgres.log") }
 
-func (s *Server) initdb() error {
+func (s *Server) initdb(ctx context.Context) error {
 	cmd := s.command("initdb", "-D", s.dataDir(), "-U", "postgres", "-A", "trust",
 		"-E", "UTF8", "--no-locale", "-N")
 	var out bytes.Buffer
@@ -255,7 +255,12 @@ func (s *Server) initdb() error {
 	if err != nil {
 		return fmt.Errorf("initdb: %w", err)
 	}
-	<-p.done
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		p.kill()
+		return fmt.Errorf("initdb: %w", ctx.Err())
+	}
 	if p.err != nil {
 		return fmt.Errorf("initdb: %w\n%s", p.err, tail(out.Bytes()))
 	}
@@ -264,7 +269,7 @@ func (s *Server) initdb() error {
 
 // start starts postgres unless it is running and waits for a real connection:
 // the socket file appears before the server accepts connections.
-func (s *Server) start() error {
+func (s *Server) start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.proc != nil {
@@ -288,7 +293,7 @@ func (s *Server) start() error {
 	if err != nil {
 		return fmt.Errorf("start postgres: %w", err)
 	}
-	if err := s.waitReady(p); err != nil {
+	if err := s.waitReady(ctx, p); err != nil {
 		p.kill()
 		return fmt.Errorf("start postgres: %w\n%s", err, s.logTail())
 	}
@@ -296,9 +301,9 @@ func (s *Server) start() error {
 	return nil
 }
 
-func (s *Server) waitReady(p *process) error {
+func (s *Server) waitReady(ctx context.Context, p *process) error {
 	const limit = 30 * time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -311,14 +316,14 @@ func (s *Server) waitReady(p *process) error {
 		case <-p.done:
 			return fmt.Errorf("postgres exited: %v", p.err)
 		case <-ctx.Done():
-			return fmt.Errorf("no connection within %s: %w", limit, err)
+			return fmt.Errorf("no connection within %s (%w): %w", limit, ctx.Err(), err)
 		case <-tick.C:
 		}
 	}
 }
 
 // stop shuts postgres down fast and waits for it to exit.
-func (s *Server) stop() error {
+func (s *Server) stop(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.proc
@@ -332,11 +337,13 @@ func (s *Server) stop() error {
 		return fmt.Errorf("stop postgres: %w", err)
 	}
 	const limit = 30 * time.Second
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	select {
 	case <-p.done:
-	case <-time.After(limit):
+	case <-ctx.Done():
 		p.kill()
-		return fmt.Errorf("stop postgres: still running %s after SIGINT, killed\n%s", limit, s.logTail())
+		return fmt.Errorf("stop postgres: killed, still running after SIGINT (%w)\n%s", ctx.Err(), s.logTail())
 	}
 	if p.err != nil {
 		return fmt.Errorf("stop postgres: %w\n%s", p.err, s.logTail())
@@ -355,16 +362,16 @@ func (s *Server) running() bool {
 
 // close releases the server for good: a started server is stopped and its
 // directory removed; on TEST_DATABASE_URL the template is dropped.
-func (s *Server) close() error {
+func (s *Server) close(ctx context.Context) error {
 	if s.dir != "" {
-		return errors.Join(s.stop(), os.RemoveAll(s.dir))
+		return errors.Join(s.stop(ctx), os.RemoveAll(s.dir))
 	}
 	s.cloneMu.Lock()
 	defer s.cloneMu.Unlock()
 	if !s.migrated {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := s.exec(ctx, "DROP DATABASE IF EXISTS "+ident(s.template)+" WITH (FORCE)"); err != nil {
 		return fmt.Errorf("drop template %s: %w", s.template, err)
