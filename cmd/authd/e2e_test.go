@@ -280,4 +280,3 @@ func TestSIGTERM(t *testing.T) {
 		t.Error("a new request was served after shutdown")
 	}
 }
-
