@@ -36,7 +36,9 @@ var shared struct {
 }
 
 // URL returns the connection string of a fresh, migrated, empty database of
-// its own on the shared server, dropped at t.Cleanup.
+// the test's own on the shared server, dropped at t.Cleanup. It is safe in
+// parallel tests. The first call in a test binary starts the server, or
+// connects to TEST_DATABASE_URL, and migrates the template.
 func URL(t testing.TB) string {
 	t.Helper()
 	return Cluster(t).URL(t)

@@ -45,10 +45,12 @@ type Server struct {
 	mu   sync.Mutex // guards proc
 	proc *process   // nil while stopped
 
-	// PostgreSQL refuses CREATE DATABASE ... TEMPLATE while the template is in
-	// use, which includes another clone of it in progress: one at a time.
-	cloneMu  sync.Mutex // also guards migrated
-	migrated bool       // the template exists and is migrated
+	// cloneMu makes the template once and then serialises the clones.
+	// PostgreSQL refuses CREATE DATABASE ... TEMPLATE while anyone is connected
+	// to the template; version 15 does allow two clones at once, but they
+	// only compete for the same disk and CPU.
+	cloneMu  sync.Mutex
+	migrated bool // the template exists and is migrated; guarded by cloneMu
 }
 
 // URL returns the connection string of a fresh database on this server,
