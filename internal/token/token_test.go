@@ -258,41 +258,37 @@ func TestVerifyForged(t *testing.T) {
 
 func TestVerifyLength(t *testing.T) {
 	f := newFixture(t, "EdDSA")
-	// Pad a correctly signed token to exactly n bytes.
+	// Correctly signed tokens padded with an extra claim: the longest one
+	// within the limit and the shortest one over it.
 	padded := func(n int) string {
-		base := f.forge(t, Access, func(h, c map[string]any) { c["pad"] = "" })
-		// Each 3 bytes of padding add 4 base64 characters.
-		pad := strings.Repeat("a", (n-len(base))*3/4)
-		for {
-			tok := f.forge(t, Access, func(h, c map[string]any) { c["pad"] = pad })
-			switch {
-			case len(tok) == n:
-				return tok
-			case len(tok) < n:
-				pad += "a"
-			default:
-				pad = pad[:len(pad)-1]
-			}
-		}
+		return f.forge(t, Access, func(h, c map[string]any) { c["pad"] = strings.Repeat("a", n) })
+	}
+	n := (MaxTokenLen - len(padded(0))) * 3 / 4
+	for len(padded(n+1)) <= MaxTokenLen {
+		n++
+	}
+	for len(padded(n)) > MaxTokenLen {
+		n--
 	}
 	tests := []struct {
-		n  int
-		ok bool
+		tok string
+		ok  bool
 	}{
-		{MaxTokenLen - 1, true},
-		{MaxTokenLen, true},
-		{MaxTokenLen + 1, false},
-		{4 * MaxTokenLen, false},
+		{padded(n), true},
+		{padded(n + 1), false},
+		{padded(4 * MaxTokenLen), false},
 	}
 	for _, tt := range tests {
-		tok := padded(tt.n)
-		_, err := f.s.Verify(Access, tok)
+		_, err := f.s.Verify(Access, tt.tok)
 		if got := err == nil; got != tt.ok {
-			t.Errorf("Verify(%d-byte token) error = %v, want ok %v", len(tok), err, tt.ok)
+			t.Errorf("Verify(%d-byte token) error = %v, want ok %v", len(tt.tok), err, tt.ok)
 		}
 		if err != nil && !errors.Is(err, ErrInvalid) {
 			t.Errorf("error %v does not wrap ErrInvalid", err)
 		}
+	}
+	if got := len(tests[0].tok); got < MaxTokenLen-3 {
+		t.Errorf("longest accepted token is %d bytes, want about %d", got, MaxTokenLen)
 	}
 }
 
@@ -308,6 +304,10 @@ func TestVerifyGarbage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Same signature bytes, non-zero trailing bits in the last character.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, good[len(good)-1])
+	loose := good[:len(good)-1] + string(alphabet[last|1])
 	tampered := f.forge(t, Access, func(h, c map[string]any) { c["sub"] = uuid.NewString() })
 	tests := []struct {
 		name string
@@ -330,6 +330,7 @@ func TestVerifyGarbage(t *testing.T) {
 		{"json array header", b64url([]byte("[]")) + "." + parts[1] + "." + parts[2]},
 		{"swapped payload", parts[0] + "." + strings.Split(tampered, ".")[1] + "." + parts[2]},
 		{"other keys", stranger},
+		{"non-canonical base64", loose},
 		{"binary", string([]byte{0, 0xff, '.', 0xfe, '.', 1})},
 		{"unknown alg", b64url([]byte(`{"alg":"XS256","kid":"`+f.access.KID()+`","typ":"at+jwt"}`)) + "." + parts[1] + "." + parts[2]},
 	}
