@@ -1,0 +1,97 @@
+package password
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+func newHasher(t *testing.T, o Options) *Hasher {
+	t.Helper()
+	h, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestHashCompare(t *testing.T) {
+	h := newHasher(t, Options{Cost: 4, Concurrency: 2})
+	ctx := context.Background()
+	pw72 := strings.Repeat("é", 36) // 72 bytes
+	hash, err := h.Hash(ctx, pw72)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		hash string
+		pw   string
+		want error
+	}{
+		{"match", hash, pw72, nil},
+		{"mismatch", hash, "wrong password", ErrMismatch},
+		{"73 bytes sharing the first 72", hash, pw72 + "x", ErrMismatch},
+		{"no user", "", pw72, ErrMismatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := h.Compare(ctx, tt.hash, tt.pw); !errors.Is(got, tt.want) {
+				t.Errorf("Compare = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if _, err := h.Hash(ctx, pw72+"x"); !errors.Is(err, ErrTooLong) {
+		t.Errorf("Hash(73 bytes) = %v, want ErrTooLong", err)
+	}
+}
+
+func TestNeedsRehash(t *testing.T) {
+	h := newHasher(t, Options{Cost: 5})
+	old, _ := bcrypt.GenerateFromPassword([]byte("password1"), 4)
+	cur, _ := bcrypt.GenerateFromPassword([]byte("password1"), 5)
+	if !h.NeedsRehash(string(old)) {
+		t.Error("cost 4 hash not flagged for rehash at cost 5")
+	}
+	if h.NeedsRehash(string(cur)) {
+		t.Error("current-cost hash flagged for rehash")
+	}
+}
+
+func TestDummyHashHasCurrentCost(t *testing.T) {
+	h := newHasher(t, Options{Cost: 6})
+	if c, err := bcrypt.Cost(h.dummy); err != nil || c != 6 {
+		t.Errorf("dummy cost = %d, %v; want 6", c, err)
+	}
+}
+
+// TestBusy: with every slot taken and the queue full, callers get ErrBusy
+// at once; with room in the queue they wait at most Wait.
+func TestBusy(t *testing.T) {
+	h := newHasher(t, Options{Cost: 4, Concurrency: 1, Queue: 1, Wait: 50 * time.Millisecond})
+	ctx := context.Background()
+	release, err := h.acquire(ctx) // the only slot
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var waited error
+	wg.Go(func() { _, waited = h.Hash(ctx, "password1") }) // takes the queue place, times out
+	time.Sleep(10 * time.Millisecond)                      // let it queue; a full queue is what is tested below
+	if _, err := h.Hash(ctx, "password1"); !errors.Is(err, ErrBusy) {
+		t.Errorf("with a full queue: %v, want ErrBusy", err)
+	}
+	wg.Wait()
+	if !errors.Is(waited, ErrBusy) {
+		t.Errorf("after waiting: %v, want ErrBusy", waited)
+	}
+	release()
+	if _, err := h.Hash(ctx, "password1"); err != nil {
+		t.Errorf("after release: %v", err)
+	}
+}
