@@ -3,7 +3,7 @@
 
 pg_bindir() {
 	if command -v initdb >/dev/null 2>&1; then
-		dirname "$(command -v initdb)"
+		dirname "$(readlink -f "$(command -v initdb)")"
 		return
 	fi
 	if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; then

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -38,7 +39,9 @@ type Hasher struct {
 	slots chan struct{}
 	queue chan struct{}
 	wait  time.Duration
-	dummy []byte // a hash of the current cost, compared when there is no user
+	// dummy is a hash of the current cost, compared when there is no user.
+	// It is computed in the background so start-up does not wait for it.
+	dummy func() ([]byte, error)
 }
 
 // New builds a Hasher and precomputes its dummy hash.
@@ -52,17 +55,17 @@ func New(o Options) (*Hasher, error) {
 	if o.Wait <= 0 {
 		o.Wait = 2 * time.Second
 	}
-	dummy, err := bcrypt.GenerateFromPassword([]byte("authd dummy password"), o.Cost)
-	if err != nil {
-		return nil, fmt.Errorf("dummy hash: %w", err)
-	}
-	return &Hasher{
+	h := &Hasher{
 		cost:  o.Cost,
 		slots: make(chan struct{}, o.Concurrency),
 		queue: make(chan struct{}, o.Concurrency+max(o.Queue, 0)),
 		wait:  o.Wait,
-		dummy: dummy,
-	}, nil
+		dummy: sync.OnceValues(func() ([]byte, error) {
+			return bcrypt.GenerateFromPassword([]byte("authd dummy password"), o.Cost)
+		}),
+	}
+	go h.dummy()
+	return h, nil
 }
 
 // Cost returns the configured bcrypt cost.
@@ -118,7 +121,9 @@ func (h *Hasher) Compare(ctx context.Context, hash, pw string) error {
 	defer release()
 	target := []byte(hash)
 	if hash == "" {
-		target = h.dummy
+		if target, err = h.dummy(); err != nil {
+			return fmt.Errorf("dummy hash: %w", err)
+		}
 	}
 	err = bcrypt.CompareHashAndPassword(target, []byte(pw))
 	switch {

@@ -65,7 +65,11 @@ func TestNeedsRehash(t *testing.T) {
 
 func TestDummyHashHasCurrentCost(t *testing.T) {
 	h := newHasher(t, Options{Cost: 6})
-	if c, err := bcrypt.Cost(h.dummy); err != nil || c != 6 {
+	dummy, err := h.dummy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := bcrypt.Cost(dummy); err != nil || c != 6 {
 		t.Errorf("dummy cost = %d, %v; want 6", c, err)
 	}
 }
