@@ -19,6 +19,7 @@ import (
 	"github.com/authd/authd/internal/db"
 	authhttp "github.com/authd/authd/internal/http"
 	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/ratelimit"
 	"github.com/authd/authd/internal/token"
 	"github.com/authd/authd/sql/schema"
 )
@@ -103,6 +104,10 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Tokens:  signer,
 		Hasher:  hasher,
 		Ready:   readiness(pool, &draining),
+
+		LoginLimit:    ratelimit.New(cfg.IPLoginPerMinute, cfg.IPLoginBurst, nil),
+		RegisterLimit: ratelimit.New(cfg.IPRegisterPerMinute, cfg.IPRegisterBurst, nil),
+		RefreshLimit:  ratelimit.New(cfg.IPRefreshPerMinute, cfg.IPRefreshBurst, nil),
 		Options: authhttp.Options{
 			AccessMaxAge:    cfg.AccessMaxAge,
 			RefreshMaxAge:   cfg.RefreshMaxAge,
@@ -115,6 +120,10 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 			TrustedProxies:  cfg.TrustedProxies,
 			DBTimeout:       cfg.DBTimeout,
 			RequestTimeout:  cfg.RequestTimeout,
+
+			LoginFailureThreshold: cfg.LoginFailureThreshold,
+			LoginLockBase:         cfg.LoginLockBase,
+			LoginLockMax:          cfg.LoginLockMax,
 		},
 	})
 
@@ -194,8 +203,8 @@ func readiness(pool *pgxpool.Pool, draining *atomic.Bool) func(context.Context) 
 }
 
 // purgeSessions deletes long-dead sessions every few minutes, in small
-// batches, so it never holds locks that requests wait on. Safe with several
-// replicas (SKIP LOCKED).
+// batches, so it never holds locks that requests wait on, and login failure
+// counts untouched for a day. Safe with several replicas (SKIP LOCKED).
 func purgeSessions(ctx context.Context, q *db.Queries, log *slog.Logger) {
 	const (
 		every     = 10 * time.Minute
@@ -226,6 +235,14 @@ func purgeSessions(ctx context.Context, q *db.Queries, log *slog.Logger) {
 		}
 		if total > 0 {
 			log.Info("purged dead sessions", "count", total)
+		}
+		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		n, err := q.DeleteStaleLoginThrottles(qctx, time.Now().Add(-retention))
+		cancel()
+		if err != nil {
+			log.Warn("login throttle purge failed", "error", err)
+		} else if n > 0 {
+			log.Info("purged stale login throttles", "count", n)
 		}
 	}
 }

@@ -49,6 +49,16 @@ type Config struct {
 	HashQueue       int           // HASH_QUEUE
 	HashWait        time.Duration // HASH_WAIT
 
+	LoginFailureThreshold int           // LOGIN_FAILURE_THRESHOLD
+	LoginLockBase         time.Duration // LOGIN_LOCK_BASE
+	LoginLockMax          time.Duration // LOGIN_LOCK_MAX
+	IPLoginPerMinute      int           // IP_LOGIN_PER_MINUTE
+	IPLoginBurst          int           // IP_LOGIN_BURST
+	IPRegisterPerMinute   int           // IP_REGISTER_PER_MINUTE
+	IPRegisterBurst       int           // IP_REGISTER_BURST
+	IPRefreshPerMinute    int           // IP_REFRESH_PER_MINUTE
+	IPRefreshBurst        int           // IP_REFRESH_BURST
+
 	CookieSecure bool   // COOKIE_SECURE
 	CookieDomain string // COOKIE_DOMAIN
 
@@ -135,6 +145,19 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.HashQueue, _ = l.int("HASH_QUEUE", 0, 10000)
 	c.HashWait, _ = l.duration("HASH_WAIT", time.Millisecond, time.Minute)
+
+	c.LoginFailureThreshold, _ = l.int("LOGIN_FAILURE_THRESHOLD", 1, 100)
+	c.LoginLockBase, _ = l.duration("LOGIN_LOCK_BASE", 100*time.Millisecond, time.Hour)
+	c.LoginLockMax, _ = l.duration("LOGIN_LOCK_MAX", time.Second, 24*time.Hour)
+	if c.LoginLockMax < c.LoginLockBase {
+		l.problemf("LOGIN_LOCK_MAX", "must be at least LOGIN_LOCK_BASE")
+	}
+	c.IPLoginPerMinute, _ = l.int("IP_LOGIN_PER_MINUTE", 0, 1_000_000)
+	c.IPLoginBurst, _ = l.int("IP_LOGIN_BURST", 0, 1_000_000)
+	c.IPRegisterPerMinute, _ = l.int("IP_REGISTER_PER_MINUTE", 0, 1_000_000)
+	c.IPRegisterBurst, _ = l.int("IP_REGISTER_BURST", 0, 1_000_000)
+	c.IPRefreshPerMinute, _ = l.int("IP_REFRESH_PER_MINUTE", 0, 1_000_000)
+	c.IPRefreshBurst, _ = l.int("IP_REFRESH_BURST", 0, 1_000_000)
 
 	c.LogLevel = l.logLevel("LOG_LEVEL")
 	c.LogFormat = l.oneOf("LOG_FORMAT", "json", "text")

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -40,6 +41,12 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("hash_concurrency", c.HashConcurrency),
 		slog.Int("hash_queue", c.HashQueue),
 		slog.String("hash_wait", formatDuration(c.HashWait)),
+		slog.Int("login_failure_threshold", c.LoginFailureThreshold),
+		slog.String("login_lock_base", formatDuration(c.LoginLockBase)),
+		slog.String("login_lock_max", formatDuration(c.LoginLockMax)),
+		slog.String("ip_login", fmt.Sprintf("%d/min burst %d", c.IPLoginPerMinute, c.IPLoginBurst)),
+		slog.String("ip_register", fmt.Sprintf("%d/min burst %d", c.IPRegisterPerMinute, c.IPRegisterBurst)),
+		slog.String("ip_refresh", fmt.Sprintf("%d/min burst %d", c.IPRefreshPerMinute, c.IPRefreshBurst)),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", c.LogFormat),
 	)

@@ -62,6 +62,17 @@ func Variables() []Variable {
 		{Name: "HASH_QUEUE", Default: "64", Description: "requests allowed to wait for a hashing slot before 503, 0 to 10000"},
 		{Name: "HASH_WAIT", Default: "2s", Description: "longest wait for a hashing slot before 503, 1ms to 1m"},
 
+		// Throttling.
+		{Name: "LOGIN_FAILURE_THRESHOLD", Default: "5", Description: "consecutive failed logins for one email before it is locked, 1 to 100"},
+		{Name: "LOGIN_LOCK_BASE", Default: "1s", Description: "first lock after the threshold; doubles with each further failure, 100ms to 1h"},
+		{Name: "LOGIN_LOCK_MAX", Default: "15m", Description: "longest lock of one email (never permanent), 1s to 24h"},
+		{Name: "IP_LOGIN_PER_MINUTE", Default: "30", Description: "logins per minute per client address after the burst; 0 turns the limit off"},
+		{Name: "IP_LOGIN_BURST", Default: "10", Description: "logins a client address may send at once; 0 turns the limit off"},
+		{Name: "IP_REGISTER_PER_MINUTE", Default: "10", Description: "registrations per minute per client address after the burst; 0 turns the limit off"},
+		{Name: "IP_REGISTER_BURST", Default: "5", Description: "registrations a client address may send at once; 0 turns the limit off"},
+		{Name: "IP_REFRESH_PER_MINUTE", Default: "120", Description: "refreshes per minute per client address after the burst; 0 turns the limit off"},
+		{Name: "IP_REFRESH_BURST", Default: "30", Description: "refreshes a client address may send at once; 0 turns the limit off"},
+
 		// Logging.
 		{Name: "LOG_LEVEL", Default: "info", Description: "minimum log level: debug, info, warn or error"},
 		{Name: "LOG_FORMAT", Default: "json", Description: "log format: json or text"},

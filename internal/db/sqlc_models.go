@@ -10,6 +10,13 @@ import (
 	"github.com/google/uuid"
 )
 
+type LoginThrottle struct {
+	Email         string
+	Failures      int32
+	LastFailureAt time.Time
+	LockedUntil   *time.Time
+}
+
 type Session struct {
 	ID            uuid.UUID
 	UserID        uuid.UUID

@@ -115,6 +115,16 @@ func handleLogin(d *Deps) http.Handler {
 			return
 		}
 		email := normaliseEmail(req.Email)
+		// A locked email is refused before any password work, whether the
+		// password is right or wrong.
+		failures, err := d.checkThrottle(r.Context(), email)
+		if err != nil {
+			if e := (*apiError)(nil); errors.As(err, &e) && e.status == http.StatusTooManyRequests {
+				d.Log.LogAttrs(r.Context(), slog.LevelInfo, "throttled", slog.String("by", "account"))
+			}
+			writeError(w, r, d.Log, err)
+			return
+		}
 		ctx, cancel := d.dbCtx(r.Context())
 		user, err := d.Queries.GetUserByEmail(ctx, email)
 		cancel()
@@ -126,13 +136,30 @@ func handleLogin(d *Deps) http.Handler {
 		// An unknown email is compared against a dummy hash: same answer, same work.
 		err = d.Hasher.Compare(r.Context(), user.PasswordHash, req.Password)
 		if errors.Is(err, password.ErrMismatch) {
-			d.Log.LogAttrs(r.Context(), slog.LevelInfo, "login failed", slog.String("reason", "bad credentials"))
+			reason := "wrong password"
+			if user.PasswordHash == "" {
+				reason = "unknown email"
+			}
+			d.Log.LogAttrs(r.Context(), slog.LevelInfo, "login failed", slog.String("reason", reason))
+			if err := d.recordFailure(r.Context(), email); err != nil {
+				writeError(w, r, d.Log, err)
+				return
+			}
 			writeError(w, r, d.Log, errBadCredentials)
 			return
 		}
 		if err != nil {
 			writeError(w, r, d.Log, err)
 			return
+		}
+		if failures > 0 {
+			ctx, cancel := d.dbCtx(r.Context())
+			err := d.Queries.ClearLoginFailures(ctx, email)
+			cancel()
+			if err != nil {
+				writeError(w, r, d.Log, fmt.Errorf("clear login failures: %w", db.Classify(err)))
+				return
+			}
 		}
 		if err := d.startSession(w, r, user); err != nil {
 			writeError(w, r, d.Log, err)
@@ -142,6 +169,45 @@ func handleLogin(d *Deps) http.Handler {
 			d.upgradeHash(r.Context(), user, req.Password)
 		}
 	})
+}
+
+// checkThrottle returns a 429 error while email is locked, and otherwise
+// its count of consecutive failures.
+func (d *Deps) checkThrottle(ctx context.Context, email string) (failures int32, err error) {
+	if d.Options.LoginFailureThreshold <= 0 {
+		return 0, nil
+	}
+	ctx, cancel := d.dbCtx(ctx)
+	defer cancel()
+	t, err := d.Queries.GetLoginThrottle(ctx, email)
+	switch err = db.Classify(err); {
+	case errors.Is(err, db.ErrNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("get login throttle: %w", err)
+	case t.LockedUntil != nil && d.Now().Before(*t.LockedUntil):
+		return t.Failures, throttled(t.LockedUntil.Sub(d.Now()))
+	}
+	return t.Failures, nil
+}
+
+// recordFailure counts a failed login for email.
+func (d *Deps) recordFailure(ctx context.Context, email string) error {
+	o := d.Options
+	if o.LoginFailureThreshold <= 0 {
+		return nil
+	}
+	ctx, cancel := d.dbCtx(ctx)
+	defer cancel()
+	_, err := d.Queries.RecordLoginFailure(ctx, db.RecordLoginFailureParams{
+		Email: email, Now: d.Now(), Threshold: int32(o.LoginFailureThreshold),
+		BaseLock: o.LoginLockBase.Seconds(), MaxLock: o.LoginLockMax.Seconds(),
+		ResetAfter: max(time.Hour, o.LoginLockMax).Seconds(),
+	})
+	if err != nil {
+		return fmt.Errorf("record login failure: %w", db.Classify(err))
+	}
+	return nil
 }
 
 // startSession creates a session for user and answers with its tokens.

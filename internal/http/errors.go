@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/password"
@@ -12,30 +15,37 @@ import (
 
 // apiError is an error whose message is safe to show to the client.
 type apiError struct {
-	status  int
-	code    string
-	message string
+	status     int
+	code       string
+	message    string
+	retryAfter time.Duration // for 429 and 503; 0: the default
 }
 
 func (e *apiError) Error() string { return e.message }
+
+// throttled is a 429 that says when to come back.
+func throttled(after time.Duration) *apiError {
+	return &apiError{status: http.StatusTooManyRequests, code: "throttled",
+		message: "too many attempts, try again later", retryAfter: max(after, time.Second)}
+}
 
 func badRequest(msg string) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: "invalid_request", message: msg}
 }
 
 var (
-	errUnsupportedMedia = &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json"}
-	errTooLarge         = &apiError{http.StatusRequestEntityTooLarge, "body_too_large", "request body is larger than 64 KiB"}
-	errNotLoggedIn      = &apiError{http.StatusUnauthorized, "not_logged_in", "You are not logged in"}
-	errBadToken         = &apiError{http.StatusUnauthorized, "invalid_token", "Your token is invalid or has expired"}
-	errBadCredentials   = &apiError{http.StatusBadRequest, "invalid_credentials", "Invalid email or Password"}
-	errNoRefresh        = &apiError{http.StatusForbidden, "refresh_failed", "could not refresh access token"}
-	errCrossSite        = &apiError{http.StatusForbidden, "cross_site", "cross-site request refused"}
-	errEmailTaken       = &apiError{http.StatusConflict, "email_taken", "User with that email already exists"}
-	errNotFound         = &apiError{http.StatusNotFound, "not_found", "not found"}
-	errUnavailable      = &apiError{http.StatusServiceUnavailable, "unavailable", "service temporarily unavailable, try again shortly"}
-	errBusy             = &apiError{http.StatusServiceUnavailable, "busy", "server is busy, try again shortly"}
-	errInternal         = &apiError{http.StatusInternalServerError, "internal", "internal error"}
+	errUnsupportedMedia = &apiError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type", message: "Content-Type must be application/json"}
+	errTooLarge         = &apiError{status: http.StatusRequestEntityTooLarge, code: "body_too_large", message: "request body is larger than 64 KiB"}
+	errNotLoggedIn      = &apiError{status: http.StatusUnauthorized, code: "not_logged_in", message: "You are not logged in"}
+	errBadToken         = &apiError{status: http.StatusUnauthorized, code: "invalid_token", message: "Your token is invalid or has expired"}
+	errBadCredentials   = &apiError{status: http.StatusBadRequest, code: "invalid_credentials", message: "Invalid email or Password"}
+	errNoRefresh        = &apiError{status: http.StatusForbidden, code: "refresh_failed", message: "could not refresh access token"}
+	errCrossSite        = &apiError{status: http.StatusForbidden, code: "cross_site", message: "cross-site request refused"}
+	errEmailTaken       = &apiError{status: http.StatusConflict, code: "email_taken", message: "User with that email already exists"}
+	errNotFound         = &apiError{status: http.StatusNotFound, code: "not_found", message: "not found"}
+	errUnavailable      = &apiError{status: http.StatusServiceUnavailable, code: "unavailable", message: "service temporarily unavailable, try again shortly"}
+	errBusy             = &apiError{status: http.StatusServiceUnavailable, code: "busy", message: "server is busy, try again shortly"}
+	errInternal         = &apiError{status: http.StatusInternalServerError, code: "internal", message: "internal error"}
 )
 
 // envelope is the seed's JSON error shape, plus a stable machine code.
@@ -67,6 +77,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		h.Set("WWW-Authenticate", `Bearer realm="authd"`)
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", "2")
+	}
+	if e.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(e.retryAfter.Seconds()))))
 	}
 	status := "fail"
 	if e.status >= 500 {

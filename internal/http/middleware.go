@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/authd/authd/internal/ratelimit"
 )
 
 // recoverer turns a panic into a logged JSON 500 instead of a dropped
@@ -160,7 +162,7 @@ func cors(origins []string, log *slog.Logger) func(http.Handler) http.Handler {
 				h.Add("Vary", "Access-Control-Request-Method")
 				h.Add("Vary", "Access-Control-Request-Headers")
 				if !allowed {
-					writeError(w, r, log, &apiError{http.StatusForbidden, "origin_not_allowed", "origin not allowed"})
+					writeError(w, r, log, &apiError{status: http.StatusForbidden, code: "origin_not_allowed", message: "origin not allowed"})
 					return
 				}
 				h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
@@ -201,9 +203,9 @@ func jsonFallback(mux *http.ServeMux, log *slog.Logger) http.Handler {
 		switch rec.status {
 		case http.StatusMethodNotAllowed:
 			w.Header().Set("Allow", rec.header.Get("Allow"))
-			writeError(w, r, log, &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed"})
+			writeError(w, r, log, &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", message: "method not allowed"})
 		case http.StatusNotFound, 0:
-			writeError(w, r, log, &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("route %s not found", truncate(r.URL.Path, 100))})
+			writeError(w, r, log, &apiError{status: http.StatusNotFound, code: "not_found", message: fmt.Sprintf("route %s not found", truncate(r.URL.Path, 100))})
 		default: // redirects for unclean paths
 			mux.ServeHTTP(w, r)
 		}
@@ -221,6 +223,25 @@ func (h *headerOnly) Write(b []byte) (int, error) { return len(b), nil }
 func (h *headerOnly) WriteHeader(code int) {
 	if h.status == 0 {
 		h.status = code
+	}
+}
+
+// perClient limits requests per client address; nil lim means no limit.
+func perClient(d *Deps, lim *ratelimit.Limiter) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if lim == nil {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			addr := clientAddr(r, d.Options.TrustedProxies)
+			if ok, after := lim.Allow(addr); !ok {
+				d.Log.LogAttrs(r.Context(), slog.LevelInfo, "throttled", slog.String("by", "client address"),
+					slog.String("client", addr), slog.String("route", r.URL.Path))
+				writeError(w, r, d.Log, throttled(after))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
 	}
 }
 

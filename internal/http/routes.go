@@ -2,17 +2,17 @@ package http
 
 import "net/http"
 
-// addRoutes is the whole API on one screen. Authentication and the
-// cross-site guard are applied here, per route, so protection is visible
-// where a route is declared.
+// addRoutes is the whole API on one screen. Authentication, the cross-site
+// guard and per-client rate limits are applied here, per route, so
+// protection is visible where a route is declared.
 func addRoutes(mux *http.ServeMux, d *Deps) {
 	auth := requireAuth(d)
 	guard := sameSite(d)
 
-	mux.Handle("POST /api/auth/register", guard(handleRegister(d)))
-	mux.Handle("POST /api/auth/login", guard(handleLogin(d)))
-	mux.Handle("GET /api/auth/refresh", guard(handleRefresh(d)))
-	mux.Handle("POST /api/auth/refresh", guard(handleRefresh(d)))
+	mux.Handle("POST /api/auth/register", guard(perClient(d, d.RegisterLimit)(handleRegister(d))))
+	mux.Handle("POST /api/auth/login", guard(perClient(d, d.LoginLimit)(handleLogin(d))))
+	mux.Handle("GET /api/auth/refresh", guard(perClient(d, d.RefreshLimit)(handleRefresh(d))))
+	mux.Handle("POST /api/auth/refresh", guard(perClient(d, d.RefreshLimit)(handleRefresh(d))))
 	mux.Handle("GET /api/auth/logout", guard(handleLogout(d)))
 	mux.Handle("POST /api/auth/logout", guard(handleLogout(d)))
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/ratelimit"
 	"github.com/authd/authd/internal/token"
 )
 
@@ -26,6 +27,13 @@ type Options struct {
 	TrustedProxies  []netip.Prefix
 	DBTimeout       time.Duration // per database call
 	RequestTimeout  time.Duration // per request
+
+	// Per-account login throttle: from LoginFailureThreshold consecutive
+	// failures on, the email is locked for LoginLockBase, doubling with each
+	// further failure, at most LoginLockMax. Threshold 0 turns it off.
+	LoginFailureThreshold int
+	LoginLockBase         time.Duration
+	LoginLockMax          time.Duration
 }
 
 // Deps are what the handlers need.
@@ -34,6 +42,8 @@ type Deps struct {
 	Queries *db.Queries
 	Tokens  *token.Signer
 	Hasher  *password.Hasher
+	// Per client address limits; nil means no limit.
+	LoginLimit, RegisterLimit, RefreshLimit *ratelimit.Limiter
 	// Ready reports whether the service can take traffic (database reachable,
 	// schema current, not shutting down).
 	Ready   func(context.Context) error

@@ -31,14 +31,18 @@ type Options struct {
 	Concurrency int           // hashes running at once
 	Queue       int           // callers allowed to wait for a slot
 	Wait        time.Duration // longest wait for a slot
+	// Compare replaces bcrypt.CompareHashAndPassword; tests use it to count
+	// and inspect the work done. nil means bcrypt.
+	Compare func(hash, pw []byte) error
 }
 
 // Hasher runs bcrypt with at most Concurrency hashes at once.
 type Hasher struct {
-	cost  int
-	slots chan struct{}
-	queue chan struct{}
-	wait  time.Duration
+	cost    int
+	slots   chan struct{}
+	queue   chan struct{}
+	wait    time.Duration
+	compare func(hash, pw []byte) error
 	// dummy is a hash of the current cost, compared when there is no user.
 	// It is computed in the background so start-up does not wait for it.
 	dummy func() ([]byte, error)
@@ -55,11 +59,15 @@ func New(o Options) (*Hasher, error) {
 	if o.Wait <= 0 {
 		o.Wait = 2 * time.Second
 	}
+	if o.Compare == nil {
+		o.Compare = bcrypt.CompareHashAndPassword
+	}
 	h := &Hasher{
-		cost:  o.Cost,
-		slots: make(chan struct{}, o.Concurrency),
-		queue: make(chan struct{}, o.Concurrency+max(o.Queue, 0)),
-		wait:  o.Wait,
+		compare: o.Compare,
+		cost:    o.Cost,
+		slots:   make(chan struct{}, o.Concurrency),
+		queue:   make(chan struct{}, o.Concurrency+max(o.Queue, 0)),
+		wait:    o.Wait,
 		dummy: sync.OnceValues(func() ([]byte, error) {
 			return bcrypt.GenerateFromPassword([]byte("authd dummy password"), o.Cost)
 		}),
@@ -125,7 +133,7 @@ func (h *Hasher) Compare(ctx context.Context, hash, pw string) error {
 			return fmt.Errorf("dummy hash: %w", err)
 		}
 	}
-	err = bcrypt.CompareHashAndPassword(target, []byte(pw))
+	err = h.compare(target, []byte(pw))
 	switch {
 	case hash == "" || len(pw) > MaxLen:
 		return ErrMismatch

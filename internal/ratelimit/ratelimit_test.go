@@ -1,0 +1,70 @@
+package ratelimit
+
+import (
+	"testing"
+	"time"
+)
+
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time { return c.t }
+
+func TestBurstThenRate(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	l := New(60, 3, clk.now) // one a second after a burst of three
+	for i := range 3 {
+		if ok, _ := l.Allow("a"); !ok {
+			t.Fatalf("request %d of the burst refused", i+1)
+		}
+	}
+	ok, retry := l.Allow("a")
+	if ok || retry <= 0 || retry > time.Second {
+		t.Fatalf("4th request: ok=%v retry=%v, want refused with retry in (0, 1s]", ok, retry)
+	}
+	if ok, _ := l.Allow("b"); !ok {
+		t.Error("another key shares the bucket")
+	}
+	clk.t = clk.t.Add(time.Second)
+	if ok, _ := l.Allow("a"); !ok {
+		t.Error("refill after 1s refused")
+	}
+	if ok, _ := l.Allow("a"); ok {
+		t.Error("second request after one refill allowed")
+	}
+}
+
+func TestRefusedRequestsDoNotConsume(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	l := New(60, 1, clk.now)
+	l.Allow("a")
+	for range 10 {
+		l.Allow("a") // refused; must not push the next token further away
+	}
+	clk.t = clk.t.Add(time.Second)
+	if ok, _ := l.Allow("a"); !ok {
+		t.Error("refused requests consumed future tokens")
+	}
+}
+
+func TestNilAllowsAll(t *testing.T) {
+	l := New(0, 10, nil)
+	if l != nil {
+		t.Fatal("perMinute 0 should disable the limiter")
+	}
+	if ok, _ := l.Allow("x"); !ok {
+		t.Error("nil limiter refused")
+	}
+}
+
+func TestSweepDropsIdle(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	l := New(60, 2, clk.now)
+	for _, k := range []string{"a", "b", "c"} {
+		l.Allow(k)
+	}
+	clk.t = clk.t.Add(2 * time.Minute)
+	l.Allow("d")
+	if got, want := len(l.buckets), 1; got != want {
+		t.Errorf("buckets after sweep = %d, want %d", got, want)
+	}
+}
