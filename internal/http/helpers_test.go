@@ -88,7 +88,12 @@ type fixture struct {
 // the options before the server is built.
 func newFixture(t *testing.T, edit ...func(*Deps)) *fixture {
 	t.Helper()
-	pool := dbtest.New(t)
+	return newFixtureOn(t, dbtest.New(t), edit...)
+}
+
+// newFixtureOn is newFixture on a given database.
+func newFixtureOn(t *testing.T, pool *pgxpool.Pool, edit ...func(*Deps)) *fixture {
+	t.Helper()
 	keys, err := testKeys()
 	if err != nil {
 		t.Fatal(err)
