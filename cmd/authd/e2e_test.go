@@ -240,7 +240,7 @@ func exitCode(err error) int {
 // completes, and the process exits 0.
 func TestSIGTERM(t *testing.T) {
 	bin := buildBinary(t)
-	p := start(t, bin, append(keyEnv(t, bin), "DATABASE_URL="+dbtest.URL(t), "SHUTDOWN_TIMEOUT=10s"))
+	p := start(t, bin, append(keyEnv(t, bin), "DATABASE_URL="+dbtest.URL(t), "SHUTDOWN_TIMEOUT=10s", "SHUTDOWN_DELAY=1s"))
 	// A slow request in flight: a login whose body arrives slowly.
 	pr, pw := io.Pipe()
 	req, _ := http.NewRequestWithContext(context.Background(), "POST", p.base+"/api/auth/login", pr)
@@ -260,7 +260,21 @@ func TestSIGTERM(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	// During SHUTDOWN_DELAY readiness is 503 while liveness still answers.
+	deadline := time.Now().Add(time.Second)
+	for {
+		resp, err := http.Get(p.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusServiceUnavailable {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("readiness did not turn 503 after SIGTERM")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	fmt.Fprint(pw, `"password":"password123"}`)
 	pw.Close()
 	if got := <-res; got != http.StatusBadRequest {

@@ -155,9 +155,12 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	// Readiness turns 503, the listener closes, in-flight requests finish.
+	// Readiness turns 503 (for SHUTDOWN_DELAY requests are still served, so
+	// load balancers can take us out), then the listener closes and
+	// in-flight requests finish.
 	draining.Store(true)
-	log.Info("shutting down", "drain", cfg.ShutdownTimeout.String())
+	log.Info("shutting down", "delay", cfg.ShutdownDelay.String(), "drain", cfg.ShutdownTimeout.String())
+	time.Sleep(cfg.ShutdownDelay)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

@@ -66,6 +66,7 @@ type Config struct {
 	DBMaxConns      int32         // DB_MAX_CONNS
 	RequestTimeout  time.Duration // REQUEST_TIMEOUT
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: drain period
+	ShutdownDelay   time.Duration // SHUTDOWN_DELAY: readiness 503 before closing
 	MigrateOnStart  bool          // MIGRATE_ON_START
 
 	LogLevel  slog.Level // LOG_LEVEL
@@ -98,6 +99,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.TrustedProxies = l.prefixes("TRUSTED_PROXIES")
 	c.RequestTimeout, _ = l.duration("REQUEST_TIMEOUT", time.Second, 10*time.Minute)
 	c.ShutdownTimeout, _ = l.duration("SHUTDOWN_TIMEOUT", time.Second, 10*time.Minute)
+	c.ShutdownDelay, _ = l.duration("SHUTDOWN_DELAY", 0, 5*time.Minute)
 
 	c.AccessPrivateKey = l.required("ACCESS_TOKEN_PRIVATE_KEY", "a base64-encoded PEM private key")
 	c.AccessPublicKey = l.value("ACCESS_TOKEN_PUBLIC_KEY")

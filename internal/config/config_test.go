@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +98,7 @@ func TestLoadDefaults(t *testing.T) {
 		HashQueue:         64,
 		HashWait:          2 * time.Second,
 
+		ShutdownDelay:         0,
 		LoginFailureThreshold: 5,
 		LoginLockBase:         time.Second,
 		LoginLockMax:          15 * time.Minute,
@@ -725,5 +727,18 @@ func TestVariablesDefaults(t *testing.T) {
 				t.Errorf("with %s=%s:\n got %s\nwant %s", v.Name, v.Default, fields(got), fields(want))
 			}
 		})
+	}
+}
+
+// TestREADMEListsEveryVariable keeps the README's configuration table honest.
+func TestREADMEListsEveryVariable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Variables() {
+		if !strings.Contains(string(b), "| `"+v.Name+"` |") {
+			t.Errorf("README's configuration table has no row for %s", v.Name)
+		}
 	}
 }

@@ -34,6 +34,7 @@ func Variables() []Variable {
 		{Name: "TRUSTED_PROXIES", Description: "comma-separated proxy IPs or CIDRs whose X-Forwarded-For is trusted; empty trusts none"},
 		{Name: "REQUEST_TIMEOUT", Default: "10s", Description: "deadline of each request, 1s to 10m"},
 		{Name: "SHUTDOWN_TIMEOUT", Default: "20s", Description: "how long in-flight requests may drain on shutdown, 1s to 10m"},
+		{Name: "SHUTDOWN_DELAY", Default: "0s", Description: "on SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes (for load balancers), 0 to 5m"},
 
 		// Tokens and sessions.
 		{Name: "ACCESS_TOKEN_PRIVATE_KEY", Secret: true, Description: "base64-encoded PEM private key that signs access tokens; required"},

@@ -1,0 +1,3 @@
+module github.com/authd/authd/bench
+
+go 1.26
