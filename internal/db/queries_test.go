@@ -1,0 +1,149 @@
+package db_test
+
+import (
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/db/dbtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+func newUser(t *testing.T, q *db.Queries, email string) db.User {
+	t.Helper()
+	u, err := q.CreateUser(t.Context(), db.CreateUserParams{Name: "n", Email: email, PasswordHash: "x", Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestEmailUniqueAndNormalised(t *testing.T) {
+	t.Parallel()
+	q := db.New(dbtest.New(t))
+	newUser(t, q, "a@example.com")
+	_, err := q.CreateUser(t.Context(), db.CreateUserParams{Name: "n", Email: "a@example.com", PasswordHash: "x", Now: time.Now()})
+	if !errorsIs(err, db.ErrConflict) {
+		t.Errorf("duplicate email: %v, want ErrConflict", err)
+	}
+	_, err = q.CreateUser(t.Context(), db.CreateUserParams{Name: "n", Email: "B@example.com", PasswordHash: "x", Now: time.Now()})
+	if err == nil {
+		t.Error("a non-normalised email was stored")
+	}
+	_, err = q.GetUserByEmail(t.Context(), "nobody@example.com")
+	if !errorsIs(err, db.ErrNotFound) {
+		t.Errorf("unknown email: %v, want ErrNotFound", err)
+	}
+}
+
+// errorsIs classifies err as the handlers do.
+func errorsIs(err, target error) bool { return errors.Is(db.Classify(err), target) }
+
+// TestDeleteDeadSessions removes sessions that ended before the cutoff and
+// nothing else.
+func TestDeleteDeadSessions(t *testing.T) {
+	t.Parallel()
+	q := db.New(dbtest.New(t))
+	u := newUser(t, q, "purge@example.com")
+	now := time.Now()
+	mk := func(idle, abs time.Time) uuid.UUID {
+		s, err := q.CreateSession(t.Context(), db.CreateSessionParams{
+			UserID: u.ID, CurrentHash: []byte{1}, Now: now.Add(-48 * time.Hour), IdleExpiresAt: idle, ExpiresAt: abs,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.ID
+	}
+	live := mk(now.Add(time.Hour), now.Add(24*time.Hour))
+	idleDead := mk(now.Add(-30*time.Hour), now.Add(24*time.Hour))
+	recentlyIdle := mk(now.Add(-time.Hour), now.Add(24*time.Hour))
+	revoked := mk(now.Add(time.Hour), now.Add(24*time.Hour))
+	if _, err := q.RevokeSession(t.Context(), db.RevokeSessionParams{ID: revoked, UserID: u.ID, Now: now.Add(-25 * time.Hour), Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := q.DeleteDeadSessions(t.Context(), db.DeleteDeadSessionsParams{Cutoff: now.Add(-24 * time.Hour), BatchSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("deleted %d, want 2", n)
+	}
+	for id, want := range map[uuid.UUID]bool{live: true, idleDead: false, recentlyIdle: true, revoked: false} {
+		_, err := q.GetSession(t.Context(), id)
+		if got := err == nil; got != want {
+			t.Errorf("session kept = %v, want %v", got, want)
+		}
+	}
+}
+
+// TestRotateSessionOnce: two rotations presenting the same hash advance the
+// session once.
+func TestRotateSessionOnce(t *testing.T) {
+	t.Parallel()
+	q := db.New(dbtest.New(t))
+	u := newUser(t, q, "rot@example.com")
+	now := time.Now()
+	s, err := q.CreateSession(t.Context(), db.CreateSessionParams{
+		UserID: u.ID, CurrentHash: []byte("h0"), Now: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(48 * time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := db.RotateSessionParams{ID: s.ID, PresentedHash: []byte("h0"), NextHash: []byte("h1"), Now: now, IdleExpiresAt: now.Add(time.Hour)}
+	got, err := q.RotateSession(t.Context(), p)
+	if err != nil || got.Generation != 1 || string(got.PreviousHash) != "h0" {
+		t.Fatalf("first rotation: %+v, %v", got, err)
+	}
+	if _, err := q.RotateSession(t.Context(), p); !errorsIs(err, db.ErrNotFound) {
+		t.Errorf("second rotation with the same hash: %v, want ErrNotFound", err)
+	}
+	// Rotation never extends past the absolute expiry.
+	p = db.RotateSessionParams{ID: s.ID, PresentedHash: []byte("h1"), NextHash: []byte("h2"), Now: now, IdleExpiresAt: now.Add(100 * time.Hour)}
+	got, err = q.RotateSession(t.Context(), p)
+	if err != nil || !got.IdleExpiresAt.Equal(got.ExpiresAt) {
+		t.Errorf("idle expiry %v beyond absolute %v (%v)", got.IdleExpiresAt, got.ExpiresAt, err)
+	}
+}
+
+// TestRecordLoginFailure: the lock starts at the threshold, doubles, is
+// capped, and counting starts again after a quiet period.
+func TestRecordLoginFailure(t *testing.T) {
+	t.Parallel()
+	q := db.New(dbtest.New(t))
+	now := time.Now().Truncate(time.Second)
+	p := db.RecordLoginFailureParams{Email: "t@example.com", Threshold: 3, BaseLock: 1, MaxLock: 5, ResetAfter: 3600}
+	var locks []float64
+	for i := range 6 {
+		p.Now = now.Add(time.Duration(i) * time.Minute)
+		r, err := q.RecordLoginFailure(t.Context(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Failures != int32(i+1) {
+			t.Errorf("failures = %d, want %d", r.Failures, i+1)
+		}
+		l := 0.0
+		if r.LockedUntil != nil {
+			l = r.LockedUntil.Sub(p.Now).Seconds()
+		}
+		locks = append(locks, l)
+	}
+	want := []float64{0, 0, 1, 2, 4, 5}
+	for i := range want {
+		if locks[i] != want[i] {
+			t.Errorf("locks = %v, want %v", locks, want)
+			break
+		}
+	}
+	p.Now = p.Now.Add(2 * time.Hour)
+	r, err := q.RecordLoginFailure(t.Context(), p)
+	if err != nil || r.Failures != 1 || r.LockedUntil != nil {
+		t.Errorf("after a quiet period: %+v, %v", r, err)
+	}
+}
