@@ -18,6 +18,7 @@ import (
 	"github.com/authd/authd/internal/config"
 	"github.com/authd/authd/internal/db"
 	authhttp "github.com/authd/authd/internal/http"
+	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/ratelimit"
 	"github.com/authd/authd/internal/token"
@@ -77,8 +78,10 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	if err != nil {
 		return err
 	}
+	m := metrics.New()
 	hasher, err := password.New(password.Options{
 		Cost: cfg.BcryptCost, Concurrency: cfg.HashConcurrency, Queue: cfg.HashQueue, Wait: cfg.HashWait,
+		OnWait: m.HashWait,
 	})
 	if err != nil {
 		return err
@@ -96,6 +99,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		return err
 	}
 	defer pool.Close()
+	poolGauges(m, pool)
 
 	var draining atomic.Bool
 	handler := authhttp.NewServer(authhttp.Deps{
@@ -103,6 +107,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Queries: db.New(pool),
 		Tokens:  signer,
 		Hasher:  hasher,
+		Metrics: m,
 		Ready:   readiness(pool, &draining),
 
 		LoginLimit:    ratelimit.New(cfg.IPLoginPerMinute, cfg.IPLoginBurst, nil),
@@ -120,6 +125,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 			TrustedProxies:  cfg.TrustedProxies,
 			DBTimeout:       cfg.DBTimeout,
 			RequestTimeout:  cfg.RequestTimeout,
+
+			MetricsOnMainPort: cfg.MetricsAddr == "",
 
 			LoginFailureThreshold: cfg.LoginFailureThreshold,
 			LoginLockBase:         cfg.LoginLockBase,
@@ -145,8 +152,19 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	defer stopBG()
 	go purgeSessions(bg, db.New(pool), log)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if cfg.MetricsAddr != "" && cfg.MetricsAddr != "off" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics listen: %w", err)
+		}
+		msrv := &http.Server{Handler: authhttp.MetricsHandler(m), ReadHeaderTimeout: 5 * time.Second,
+			WriteTimeout: 10 * time.Second, ErrorLog: srv.ErrorLog}
+		go func() { errc <- msrv.Serve(mln) }()
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	log.Info("authd listening", "addr", ln.Addr().String(), "version", version,
 		"startup", time.Since(started).Round(time.Millisecond).String(), "config", cfg)
 
@@ -186,6 +204,20 @@ func newSigner(cfg config.Config) (*token.Signer, error) {
 		Access: access, Refresh: refresh, Issuer: cfg.Issuer, Audience: cfg.Audience,
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Leeway: cfg.Leeway,
 	})
+}
+
+// poolGauges publishes the connection pool's figures at each scrape.
+func poolGauges(m *metrics.Metrics, pool *pgxpool.Pool) {
+	stat := func(f func(*pgxpool.Stat) float64) func() float64 {
+		return func() float64 { return f(pool.Stat()) }
+	}
+	m.Gauge("authd_db_pool_acquired_conns", stat(func(s *pgxpool.Stat) float64 { return float64(s.AcquiredConns()) }))
+	m.Gauge("authd_db_pool_idle_conns", stat(func(s *pgxpool.Stat) float64 { return float64(s.IdleConns()) }))
+	m.Gauge("authd_db_pool_total_conns", stat(func(s *pgxpool.Stat) float64 { return float64(s.TotalConns()) }))
+	m.Gauge("authd_db_pool_max_conns", stat(func(s *pgxpool.Stat) float64 { return float64(s.MaxConns()) }))
+	m.Gauge("authd_db_pool_acquires", stat(func(s *pgxpool.Stat) float64 { return float64(s.AcquireCount()) }))
+	m.Gauge("authd_db_pool_empty_acquires", stat(func(s *pgxpool.Stat) float64 { return float64(s.EmptyAcquireCount()) }))
+	m.Gauge("authd_db_pool_acquire_wait_seconds", stat(func(s *pgxpool.Stat) float64 { return s.AcquireDuration().Seconds() }))
 }
 
 // readiness: not draining, database answering, schema at this build's version.

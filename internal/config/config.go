@@ -67,6 +67,7 @@ type Config struct {
 	RequestTimeout  time.Duration // REQUEST_TIMEOUT
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: drain period
 	ShutdownDelay   time.Duration // SHUTDOWN_DELAY: readiness 503 before closing
+	MetricsAddr     string        // METRICS_ADDR: "" serves /metrics on the main port
 	MigrateOnStart  bool          // MIGRATE_ON_START
 
 	LogLevel  slog.Level // LOG_LEVEL
@@ -100,6 +101,11 @@ func Load(getenv func(string) string) (Config, error) {
 	c.RequestTimeout, _ = l.duration("REQUEST_TIMEOUT", time.Second, 10*time.Minute)
 	c.ShutdownTimeout, _ = l.duration("SHUTDOWN_TIMEOUT", time.Second, 10*time.Minute)
 	c.ShutdownDelay, _ = l.duration("SHUTDOWN_DELAY", 0, 5*time.Minute)
+	if c.MetricsAddr = l.value("METRICS_ADDR"); c.MetricsAddr != "" && c.MetricsAddr != "off" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+			l.problemf("METRICS_ADDR", "%s is not host:port (e.g. :9090), empty or off", l.show("METRICS_ADDR", c.MetricsAddr))
+		}
+	}
 
 	c.AccessPrivateKey = l.required("ACCESS_TOKEN_PRIVATE_KEY", "a base64-encoded PEM private key")
 	c.AccessPublicKey = l.value("ACCESS_TOKEN_PUBLIC_KEY")

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/token"
 )
@@ -94,6 +95,7 @@ func handleRegister(d *Deps) http.Handler {
 			writeError(w, r, d.Log, fmt.Errorf("create user: %w", db.Classify(err)))
 			return
 		}
+		d.Metrics.Registration()
 		d.Log.LogAttrs(r.Context(), slog.LevelInfo, "user registered", slog.String("user_id", user.ID.String()))
 		encode(w, http.StatusCreated, userEnvelope{Status: "success", Data: userData{newUserResponse(user)}})
 	})
@@ -120,6 +122,8 @@ func handleLogin(d *Deps) http.Handler {
 		failures, err := d.checkThrottle(r.Context(), email)
 		if err != nil {
 			if e := (*apiError)(nil); errors.As(err, &e) && e.status == http.StatusTooManyRequests {
+				d.Metrics.Throttled(metrics.ThrottledByAccount)
+				d.Metrics.Login(metrics.LoginThrottled)
 				d.Log.LogAttrs(r.Context(), slog.LevelInfo, "throttled", slog.String("by", "account"))
 			}
 			writeError(w, r, d.Log, err)
@@ -140,6 +144,7 @@ func handleLogin(d *Deps) http.Handler {
 			if user.PasswordHash == "" {
 				reason = "unknown email"
 			}
+			d.Metrics.Login(metrics.LoginBadCredentials)
 			d.Log.LogAttrs(r.Context(), slog.LevelInfo, "login failed", slog.String("reason", reason))
 			if err := d.recordFailure(r.Context(), email); err != nil {
 				writeError(w, r, d.Log, err)
@@ -165,6 +170,7 @@ func handleLogin(d *Deps) http.Handler {
 			writeError(w, r, d.Log, err)
 			return
 		}
+		d.Metrics.Login(metrics.LoginSuccess)
 		if d.Hasher.NeedsRehash(user.PasswordHash) {
 			d.upgradeHash(r.Context(), user, req.Password)
 		}
@@ -288,6 +294,7 @@ func handleRefresh(d *Deps) http.Handler {
 		}
 		claims, err := d.Tokens.Verify(token.Refresh, c.Value)
 		if err != nil {
+			d.Metrics.Refresh(metrics.RefreshInvalid)
 			writeError(w, r, d.Log, errNoRefresh)
 			return
 		}
@@ -304,7 +311,9 @@ func handleRefresh(d *Deps) http.Handler {
 		if err == nil {
 			if err := d.issueTokens(w, sess, next); err != nil {
 				writeError(w, r, d.Log, err)
+				return
 			}
+			d.Metrics.Refresh(metrics.RefreshRotated)
 			return
 		}
 		if !errors.Is(err, db.ErrNotFound) {
@@ -316,12 +325,14 @@ func handleRefresh(d *Deps) http.Handler {
 		err = db.Classify(err)
 		switch {
 		case errors.Is(err, db.ErrNotFound):
+			d.Metrics.Refresh(metrics.RefreshInvalid)
 			writeError(w, r, d.Log, errNoRefresh)
 			return
 		case err != nil:
 			writeError(w, r, d.Log, fmt.Errorf("get session: %w", err))
 			return
 		case sess.UserID != claims.Subject || !active(sess, now):
+			d.Metrics.Refresh(metrics.RefreshInvalid)
 			writeError(w, r, d.Log, errNoRefresh)
 			return
 		}
@@ -331,18 +342,22 @@ func handleRefresh(d *Deps) http.Handler {
 		if inGrace {
 			if err := d.issueTokens(w, sess, next); err != nil {
 				writeError(w, r, d.Log, err)
+				return
 			}
+			d.Metrics.Refresh(metrics.RefreshGrace)
 			return
 		}
 		// A refresh token we signed for this session that is neither current
 		// nor in grace: it was rotated before, so someone replayed it.
-		_, err = d.Queries.RevokeSession(ctx, db.RevokeSessionParams{
+		n, err := d.Queries.RevokeSession(ctx, db.RevokeSessionParams{
 			ID: sess.ID, UserID: sess.UserID, Now: now, Reason: "refresh token reuse",
 		})
 		if err != nil {
 			writeError(w, r, d.Log, fmt.Errorf("revoke session: %w", db.Classify(err)))
 			return
 		}
+		d.Metrics.Refresh(metrics.RefreshTheft)
+		d.Metrics.SessionsRevoked("reuse_detected", n)
 		d.Log.LogAttrs(r.Context(), slog.LevelWarn, "refresh token reuse detected; session revoked",
 			slog.String("user_id", sess.UserID.String()), slog.String("session_id", sess.ID.String()),
 			slog.Int64("presented_generation", claims.Generation), slog.Int64("current_generation", sess.Generation))
@@ -393,20 +408,25 @@ func cmpOr(s, def string) string {
 func (d *Deps) revoke(ctx context.Context, scope string, userID, sessionID uuid.UUID) error {
 	ctx, cancel := d.dbCtx(ctx)
 	defer cancel()
-	var err error
+	var (
+		n   int64
+		err error
+	)
 	switch scope {
 	case "all":
-		_, err = d.Queries.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: userID, Now: d.Now(), Reason: "logout all"})
+		n, err = d.Queries.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: userID, Now: d.Now(), Reason: "logout all"})
 	case "others":
-		_, err = d.Queries.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
+		n, err = d.Queries.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
 			UserID: userID, Now: d.Now(), Reason: "logout others", ExceptID: uuid.NullUUID{UUID: sessionID, Valid: true},
 		})
 	default:
-		_, err = d.Queries.RevokeSession(ctx, db.RevokeSessionParams{ID: sessionID, UserID: userID, Now: d.Now(), Reason: "logout"})
+		scope = "current"
+		n, err = d.Queries.RevokeSession(ctx, db.RevokeSessionParams{ID: sessionID, UserID: userID, Now: d.Now(), Reason: "logout"})
 	}
 	if err != nil {
 		return fmt.Errorf("revoke: %w", db.Classify(err))
 	}
+	d.Metrics.SessionsRevoked("logout_"+scope, n)
 	return nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/authd/authd/internal/metrics"
 )
 
 type messageEnvelope struct {
@@ -40,6 +42,16 @@ func handleReady(d *Deps) http.Handler {
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		encode(w, http.StatusOK, messageEnvelope{Status: "success", Message: "ready"})
+	})
+}
+
+// MetricsHandler serves the metrics in the Prometheus text format (not JSON:
+// this is for scrapers).
+func MetricsHandler(m *metrics.Metrics) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		m.Write(w)
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/ratelimit"
 )
 
@@ -74,9 +75,9 @@ const (
 	requestIDKey
 )
 
-// logRequests writes one line per request. It never logs headers, cookies,
-// bodies or query strings: those can carry secrets.
-func logRequests(log *slog.Logger) func(http.Handler) http.Handler {
+// logRequests writes one line per request and records its metrics. It never
+// logs headers, cookies, bodies or query strings: those can carry secrets.
+func logRequests(log *slog.Logger, m *metrics.Metrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -95,6 +96,8 @@ func logRequests(log *slog.Logger) func(http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
+			elapsed := time.Since(start)
+			m.Request(r.Method, sw.route, status, elapsed)
 			level := slog.LevelInfo
 			if status >= 500 {
 				level = slog.LevelWarn
@@ -105,7 +108,7 @@ func logRequests(log *slog.Logger) func(http.Handler) http.Handler {
 				slog.String("route", sw.route),
 				slog.Int("status", status),
 				slog.Int("bytes", sw.size),
-				slog.Duration("duration", time.Since(start)),
+				slog.Duration("duration", elapsed),
 				slog.String("request_id", id),
 				slog.String("remote", r.RemoteAddr),
 			)
@@ -235,6 +238,7 @@ func perClient(d *Deps, lim *ratelimit.Limiter) func(http.Handler) http.Handler 
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			addr := clientAddr(r, d.Options.TrustedProxies)
 			if ok, after := lim.Allow(addr); !ok {
+				d.Metrics.Throttled(metrics.ThrottledByAddress)
 				d.Log.LogAttrs(r.Context(), slog.LevelInfo, "throttled", slog.String("by", "client address"),
 					slog.String("client", addr), slog.String("route", r.URL.Path))
 				writeError(w, r, d.Log, throttled(after))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/ratelimit"
 	"github.com/authd/authd/internal/token"
@@ -27,6 +28,9 @@ type Options struct {
 	TrustedProxies  []netip.Prefix
 	DBTimeout       time.Duration // per database call
 	RequestTimeout  time.Duration // per request
+	// MetricsOnMainPort serves GET /metrics with the API; otherwise
+	// cmd/authd serves MetricsHandler on its own listener.
+	MetricsOnMainPort bool
 
 	// Per-account login throttle: from LoginFailureThreshold consecutive
 	// failures on, the email is locked for LoginLockBase, doubling with each
@@ -42,6 +46,8 @@ type Deps struct {
 	Queries *db.Queries
 	Tokens  *token.Signer
 	Hasher  *password.Hasher
+	// Metrics records Prometheus metrics; nil records nothing.
+	Metrics *metrics.Metrics
 	// Per client address limits; nil means no limit.
 	LoginLimit, RegisterLimit, RefreshLimit *ratelimit.Limiter
 	// Ready reports whether the service can take traffic (database reachable,
@@ -68,7 +74,7 @@ func NewServer(d Deps) http.Handler {
 	h = deadline(d.Options.RequestTimeout)(h)
 	h = cors(d.Options.ClientOrigins, d.Log)(h)
 	h = secureHeaders(h)
-	h = logRequests(d.Log)(h)
+	h = logRequests(d.Log, d.Metrics)(h)
 	h = recoverer(d.Log)(h)
 	return h
 }

@@ -82,6 +82,7 @@ func handleDeleteSession(d *Deps) http.Handler {
 			writeError(w, r, d.Log, errNotFound)
 			return
 		}
+		d.Metrics.SessionsRevoked("revoked_by_user", n)
 		if id == a.session {
 			d.clearAuthCookies(w)
 		}

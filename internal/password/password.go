@@ -34,6 +34,8 @@ type Options struct {
 	// Compare replaces bcrypt.CompareHashAndPassword; tests use it to count
 	// and inspect the work done. nil means bcrypt.
 	Compare func(hash, pw []byte) error
+	// OnWait, if set, is told how long each caller waited for a slot.
+	OnWait func(time.Duration)
 }
 
 // Hasher runs bcrypt with at most Concurrency hashes at once.
@@ -43,6 +45,7 @@ type Hasher struct {
 	queue   chan struct{}
 	wait    time.Duration
 	compare func(hash, pw []byte) error
+	onWait  func(time.Duration)
 	// dummy is a hash of the current cost, compared when there is no user.
 	// It is computed in the background so start-up does not wait for it.
 	dummy func() ([]byte, error)
@@ -64,6 +67,7 @@ func New(o Options) (*Hasher, error) {
 	}
 	h := &Hasher{
 		compare: o.Compare,
+		onWait:  o.OnWait,
 		cost:    o.Cost,
 		slots:   make(chan struct{}, o.Concurrency),
 		queue:   make(chan struct{}, o.Concurrency+max(o.Queue, 0)),
@@ -87,10 +91,14 @@ func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
 	default:
 		return nil, ErrBusy
 	}
+	start := time.Now()
 	t := time.NewTimer(h.wait)
 	defer t.Stop()
 	select {
 	case h.slots <- struct{}{}:
+		if h.onWait != nil {
+			h.onWait(time.Since(start))
+		}
 		return func() { <-h.slots; <-h.queue }, nil
 	case <-t.C:
 		<-h.queue

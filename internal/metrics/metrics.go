@@ -1,0 +1,124 @@
+// Package metrics records authd's Prometheus metrics. Every method is safe
+// on a nil *Metrics, which records nothing.
+package metrics
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	vm "github.com/VictoriaMetrics/metrics"
+)
+
+// Outcomes, as label values.
+const (
+	LoginSuccess        = "success"
+	LoginBadCredentials = "bad_credentials"
+	LoginThrottled      = "throttled"
+
+	RefreshRotated     = "rotated"
+	RefreshGrace       = "grace_reuse"
+	RefreshTheft       = "reuse_detected"
+	RefreshInvalid     = "invalid"
+	ThrottledByAccount = "account"
+	ThrottledByAddress = "address"
+)
+
+// latencyBuckets cover 100µs to 10s, for requests and the hashing queue.
+var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// Metrics is one registry of authd's metrics.
+type Metrics struct {
+	set *vm.Set
+
+	mu       sync.RWMutex
+	requests map[requestKey]*vm.PrometheusHistogram
+}
+
+type requestKey struct {
+	method, route string
+	status        int
+}
+
+// New returns an empty registry.
+func New() *Metrics {
+	return &Metrics{set: vm.NewSet(), requests: map[requestKey]*vm.PrometheusHistogram{}}
+}
+
+// Request records one HTTP request by route pattern (never the raw path, so
+// the label set stays small), method and status.
+func (m *Metrics) Request(method, route string, status int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	if route == "" {
+		route = "unmatched"
+	}
+	k := requestKey{method, route, status}
+	m.mu.RLock()
+	h := m.requests[k]
+	m.mu.RUnlock()
+	if h == nil {
+		name := fmt.Sprintf(`authd_http_request_duration_seconds{method=%q,route=%q,status="%d"}`, method, route, status)
+		h = m.set.GetOrCreatePrometheusHistogramExt(name, latencyBuckets)
+		m.mu.Lock()
+		m.requests[k] = h
+		m.mu.Unlock()
+	}
+	h.Update(d.Seconds())
+}
+
+func (m *Metrics) count(name, label, value string) {
+	if m == nil {
+		return
+	}
+	m.set.GetOrCreateCounter(name + "{" + label + "=" + strconv.Quote(value) + "}").Inc()
+}
+
+// Login counts a login attempt by outcome.
+func (m *Metrics) Login(outcome string) { m.count("authd_logins_total", "outcome", outcome) }
+
+// Refresh counts a refresh by outcome.
+func (m *Metrics) Refresh(outcome string) { m.count("authd_refreshes_total", "outcome", outcome) }
+
+// Throttled counts a 429 by what was throttled.
+func (m *Metrics) Throttled(by string) { m.count("authd_throttled_total", "by", by) }
+
+// Registration counts a new account.
+func (m *Metrics) Registration() { m.count("authd_registrations_total", "outcome", "success") }
+
+// SessionsRevoked counts sessions ended, by reason.
+func (m *Metrics) SessionsRevoked(reason string, n int64) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.set.GetOrCreateCounter("authd_sessions_revoked_total{reason=" + strconv.Quote(reason) + "}").Add(int(n))
+}
+
+// HashWait records how long a request waited for a password hashing slot.
+func (m *Metrics) HashWait(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.set.GetOrCreatePrometheusHistogramExt("authd_password_hash_wait_seconds", latencyBuckets).Update(d.Seconds())
+}
+
+// Gauge registers a value read at each scrape (e.g. database pool figures).
+func (m *Metrics) Gauge(name string, f func() float64) {
+	if m == nil {
+		return
+	}
+	m.set.GetOrCreateGauge(name, f)
+}
+
+// Write writes every metric in the Prometheus text format, with the
+// process and Go runtime metrics.
+func (m *Metrics) Write(w io.Writer) {
+	if m == nil {
+		return
+	}
+	m.set.WritePrometheus(w)
+	vm.WriteProcessMetrics(w)
+}
