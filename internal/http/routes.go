@@ -24,4 +24,7 @@ func addRoutes(mux *http.ServeMux, d *Deps) {
 	mux.Handle("GET /healthz", handleLive())
 	mux.Handle("GET /readyz", handleReady(d))
 	mux.Handle("GET /.well-known/jwks.json", handleJWKS(d))
+	if d.Options.MetricsOnMainPort {
+		mux.Handle("GET /metrics", MetricsHandler(d.Metrics))
+	}
 }
