@@ -69,6 +69,14 @@ func freePort(t *testing.T) string {
 // start runs `authd serve` with env and waits until /readyz answers 200.
 func start(t *testing.T, bin string, env []string) *process {
 	t.Helper()
+	p := launch(t, bin, env)
+	p.waitReady(t)
+	return p
+}
+
+// launch starts `authd serve` without waiting for it.
+func launch(t *testing.T, bin string, env []string) *process {
+	t.Helper()
 	port := freePort(t)
 	logs, err := os.Create(filepath.Join(t.TempDir(), "authd.log"))
 	if err != nil {
@@ -89,21 +97,28 @@ func start(t *testing.T, bin string, env []string) *process {
 		<-p.done
 		if t.Failed() {
 			b, _ := os.ReadFile(logs.Name())
-			t.Logf("authd log:\n%s", b)
+			t.Logf("authd log (%s):\n%s", p.base, b)
 		}
 	})
+	return p
+}
+
+// waitReady polls /readyz until it answers 200.
+func (p *process) waitReady(t *testing.T) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(p.base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return p
+				return
 			}
 		}
 		select {
 		case err := <-p.done:
-			b, _ := os.ReadFile(logs.Name())
+			p.done <- err
+			b, _ := os.ReadFile(p.logs.Name())
 			t.Fatalf("authd exited before ready: %v\n%s", err, b)
 		case <-time.After(20 * time.Millisecond):
 		}

@@ -44,6 +44,13 @@ func URL(t testing.TB) string {
 	return Cluster(t).URL(t)
 }
 
+// EmptyURL returns a fresh database with no schema on the shared server,
+// dropped at t.Cleanup.
+func EmptyURL(t testing.TB) string {
+	t.Helper()
+	return Cluster(t).EmptyURL(t)
+}
+
 // New returns a pool on a fresh database from URL, closed at t.Cleanup.
 func New(t testing.TB) *pgxpool.Pool {
 	t.Helper()

@@ -57,10 +57,28 @@ type Server struct {
 // cloned from the migrated template and dropped at t.Cleanup.
 func (s *Server) URL(t testing.TB) string {
 	t.Helper()
+	return s.newDatabase(t, true)
+}
+
+// EmptyURL is like URL, but the database has no schema at all: for tests
+// of migrating it.
+func (s *Server) EmptyURL(t testing.TB) string {
+	t.Helper()
+	return s.newDatabase(t, false)
+}
+
+func (s *Server) newDatabase(t testing.TB, migrated bool) string {
+	t.Helper()
 	name := "t_" + randomHex()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	if err := s.clone(ctx, name); err != nil {
+	var err error
+	if migrated {
+		err = s.clone(ctx, name)
+	} else {
+		err = s.exec(ctx, "CREATE DATABASE "+ident(name))
+	}
+	if err != nil {
 		t.Fatalf("dbtest: %v", err)
 	}
 	t.Cleanup(func() {
