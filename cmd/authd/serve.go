@@ -220,7 +220,7 @@ func poolGauges(m *metrics.Metrics, pool *pgxpool.Pool) {
 	m.Gauge("authd_db_pool_acquire_wait_seconds", stat(func(s *pgxpool.Stat) float64 { return s.AcquireDuration().Seconds() }))
 }
 
-// readiness: not draining, database answering, schema at this build's version.
+// readiness: not draining, database answering, schema at least this build's version.
 func readiness(pool *pgxpool.Pool, draining *atomic.Bool) func(context.Context) error {
 	return func(ctx context.Context) error {
 		if draining.Load() {
@@ -230,8 +230,11 @@ func readiness(pool *pgxpool.Pool, draining *atomic.Bool) func(context.Context) 
 		if err != nil {
 			return err
 		}
-		if dirty || v != schema.Version {
-			return fmt.Errorf("schema version %d (dirty %v), want %d", v, dirty, schema.Version)
+		// A newer schema is fine: migrations are additive (expand, then
+		// contract a release later), so old replicas keep serving during a
+		// rolling upgrade.
+		if dirty || v < schema.Version {
+			return fmt.Errorf("schema version %d (dirty %v), want at least %d", v, dirty, schema.Version)
 		}
 		return nil
 	}

@@ -147,7 +147,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.CookieDomain = l.cookieDomain("COOKIE_DOMAIN")
 
 	c.BcryptCost, _ = l.int("BCRYPT_COST", 10, 16)
-	c.HashConcurrency = min(runtime.NumCPU(), 256)
+	c.HashConcurrency = min(runtime.GOMAXPROCS(0), 256) // respects a container CPU limit
 	if n, ok := l.int("HASH_CONCURRENCY", 1, 256); ok {
 		c.HashConcurrency = n
 	}

@@ -94,7 +94,7 @@ func TestLoadDefaults(t *testing.T) {
 		Audience:          "authd",
 		Leeway:            5 * time.Second,
 		BcryptCost:        12,
-		HashConcurrency:   min(runtime.NumCPU(), 256),
+		HashConcurrency:   min(runtime.GOMAXPROCS(0), 256),
 		HashQueue:         64,
 		HashWait:          2 * time.Second,
 

@@ -60,7 +60,7 @@ func Variables() []Variable {
 
 		// Passwords.
 		{Name: "BCRYPT_COST", Default: "12", Description: "bcrypt cost of new password hashes, 10 to 16"},
-		{Name: "HASH_CONCURRENCY", Default: "(number of CPUs, at most 256)", Description: "password hashes computed at once, 1 to 256"},
+		{Name: "HASH_CONCURRENCY", Default: "(GOMAXPROCS: usable CPUs, at most 256)", Description: "password hashes computed at once, 1 to 256"},
 		{Name: "HASH_QUEUE", Default: "64", Description: "requests allowed to wait for a hashing slot before 503, 0 to 10000"},
 		{Name: "HASH_WAIT", Default: "2s", Description: "longest wait for a hashing slot before 503, 1ms to 1m"},
 
