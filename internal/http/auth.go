@@ -517,6 +517,13 @@ func authFrom(ctx context.Context) authInfo {
 func sameSite(d *Deps) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// The mux sends HEAD to GET handlers; HEAD must never log out
+			// or rotate anything.
+			if r.Method == http.MethodHead {
+				w.Header().Set("Allow", "GET, POST")
+				writeError(w, r, d.Log, &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", message: "method not allowed"})
+				return
+			}
 			if origin := r.Header.Get("Origin"); origin != "" {
 				if !slices.Contains(d.Options.ClientOrigins, origin) && !sameHost(origin, r.Host) {
 					writeError(w, r, d.Log, errCrossSite)

@@ -74,7 +74,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	h := w.Header()
 	switch e.status {
 	case http.StatusUnauthorized:
-		h.Set("WWW-Authenticate", `Bearer realm="authd"`)
+		if e == errBadToken {
+			h.Set("WWW-Authenticate", `Bearer realm="authd", error="invalid_token"`)
+		} else {
+			h.Set("WWW-Authenticate", `Bearer realm="authd"`)
+		}
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", "2")
 	}

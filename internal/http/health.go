@@ -36,7 +36,7 @@ func handleReady(d *Deps) http.Handler {
 			if err := d.Ready(ctx); err != nil {
 				w.Header().Set("Retry-After", "2")
 				w.Header().Set("Cache-Control", "no-store")
-				encode(w, http.StatusServiceUnavailable, messageEnvelope{Status: "error", Message: "not ready"})
+				encode(w, http.StatusServiceUnavailable, envelope{Status: "error", Message: "not ready", Code: "not_ready"})
 				return
 			}
 		}

@@ -96,6 +96,9 @@ func TestCrossSiteRefused(t *testing.T) {
 		{"POST login foreign origin", "POST", "/api/auth/login", []string{"Origin", "https://evil.example"}, 403},
 		{"POST logout form", "POST", "/api/auth/logout", []string{"Content-Type", "application/x-www-form-urlencoded"}, 415},
 		{"POST refresh text", "POST", "/api/auth/refresh", []string{"Content-Type", "text/plain"}, 415},
+		{"HEAD logout", "HEAD", "/api/auth/logout", nil, 405},
+		{"HEAD refresh", "HEAD", "/api/auth/refresh", nil, 405},
+		{"DELETE session cross-site", "DELETE", "/api/users/me/sessions/00000000-0000-0000-0000-000000000001", []string{"Origin", "https://evil.example"}, 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,12 +18,13 @@ func addRoutes(mux *http.ServeMux, d *Deps) {
 
 	mux.Handle("GET /api/users/me", auth(handleMe(d)))
 	mux.Handle("GET /api/users/me/sessions", auth(handleListSessions(d)))
-	mux.Handle("DELETE /api/users/me/sessions/{id}", auth(handleDeleteSession(d)))
+	mux.Handle("DELETE /api/users/me/sessions/{id}", guard(auth(handleDeleteSession(d))))
 
 	mux.Handle("GET /api/healthchecker", handleHealthchecker())
 	mux.Handle("GET /healthz", handleLive())
 	mux.Handle("GET /readyz", handleReady(d))
 	mux.Handle("GET /.well-known/jwks.json", handleJWKS(d))
+	mux.Handle("GET /api/openapi.yaml", handleOpenAPI())
 	if d.Options.MetricsOnMainPort {
 		mux.Handle("GET /metrics", MetricsHandler(d.Metrics))
 	}

@@ -86,6 +86,7 @@ func handleDeleteSession(d *Deps) http.Handler {
 		if id == a.session {
 			d.clearAuthCookies(w)
 		}
+		w.Header().Set("Cache-Control", "no-store")
 		encode(w, http.StatusOK, statusEnvelope{Status: "success"})
 	})
 }
