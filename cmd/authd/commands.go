@@ -24,7 +24,7 @@ func migrateCmd(ctx context.Context, args []string, lookupEnv func(string) (stri
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		return fmt.Errorf("migrate: want up, down [N] or version")
+		return fmt.Errorf("migrate: want up, down [N], force V or version")
 	}
 	switch rest[0] {
 	case "up":
@@ -41,9 +41,20 @@ func migrateCmd(ctx context.Context, args []string, lookupEnv func(string) (stri
 		if err := db.MigrateDown(ctx, cfg.DatabaseURL, steps); err != nil {
 			return err
 		}
+	case "force":
+		if len(rest) < 2 {
+			return fmt.Errorf("migrate force: want the version to record")
+		}
+		v, err := strconv.Atoi(rest[1])
+		if err != nil || v < 0 {
+			return fmt.Errorf("migrate force: version must be a number")
+		}
+		if err := db.MigrateForce(ctx, cfg.DatabaseURL, v); err != nil {
+			return err
+		}
 	case "version":
 	default:
-		return fmt.Errorf("migrate: unknown action %q; want up, down [N] or version", rest[0])
+		return fmt.Errorf("migrate: unknown action %q; want up, down [N], force V or version", rest[0])
 	}
 	v, dirty, err := db.MigrationVersion(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -51,7 +62,7 @@ func migrateCmd(ctx context.Context, args []string, lookupEnv func(string) (stri
 	}
 	fmt.Fprintf(stdout, "schema version %d", v)
 	if dirty {
-		fmt.Fprint(stdout, " (dirty: a migration failed half-way; fix it and run `authd migrate up`)")
+		fmt.Fprint(stdout, " (dirty: a migration failed half-way; repair the schema by hand, then `authd migrate force N` with the version it is now at, then `authd migrate up`)")
 	}
 	fmt.Fprintln(stdout)
 	return nil

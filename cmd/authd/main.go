@@ -1,7 +1,7 @@
 // Command authd is a JWT authentication service.
 //
 //	authd [serve]            run the service (default)
-//	authd migrate up|down N|version
+//	authd migrate up|down N|force V|version
 //	authd keygen [-alg RS256|ES256|EdDSA]
 //	authd healthcheck [-url URL]
 //	authd version
@@ -58,7 +58,7 @@ const usage = `usage: authd [command] [flags]
 
 commands:
   serve        run the service (the default)        [-env-file F] [-no-migrate]
-  migrate      up | down [N] | version               [-env-file F]
+  migrate      up | down [N] | force V | version     [-env-file F]
   keygen       print fresh key pairs as env lines    [-alg RS256|ES256|EdDSA]
   healthcheck  exit 0 if /healthz answers 200        [-url URL] [-timeout D]
   version      print the version

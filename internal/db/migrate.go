@@ -19,6 +19,11 @@ import (
 // the others wait and then find nothing to do.
 func MigrateUp(ctx context.Context, url string) error {
 	return withMigrator(ctx, url, func(m *migrate.Migrate) error {
+		// A database already migrated by a newer release is left alone, so
+		// an older replica can still start during a rolling upgrade.
+		if v, dirty, err := m.Version(); err == nil && !dirty && v > schema.Version {
+			return nil
+		}
 		if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
 			return fmt.Errorf("migrate up: %w", err)
 		}
@@ -34,6 +39,17 @@ func MigrateDown(ctx context.Context, url string, steps int) error {
 	return withMigrator(ctx, url, func(m *migrate.Migrate) error {
 		if err := m.Steps(-steps); err != nil && !errors.Is(err, migrate.ErrNoChange) {
 			return fmt.Errorf("migrate down: %w", err)
+		}
+		return nil
+	})
+}
+
+// MigrateForce records version as applied and clears the dirty flag,
+// without running anything: for recovering by hand from a failed migration.
+func MigrateForce(ctx context.Context, url string, version int) error {
+	return withMigrator(ctx, url, func(m *migrate.Migrate) error {
+		if err := m.Force(version); err != nil {
+			return fmt.Errorf("migrate force: %w", err)
 		}
 		return nil
 	})

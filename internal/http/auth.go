@@ -338,7 +338,7 @@ func handleRefresh(d *Deps) http.Handler {
 		}
 		inGrace := bytes.Equal(sess.PreviousHash, presented) &&
 			bytes.Equal(sess.CurrentHash, token.HashID(next)) &&
-			sess.RotatedAt != nil && now.Sub(*sess.RotatedAt) < d.Options.ReuseGrace
+			sess.RotatedAt != nil && d.Options.ReuseGrace > 0 && now.Sub(*sess.RotatedAt) < d.Options.ReuseGrace
 		if inGrace {
 			if err := d.issueTokens(w, sess, next); err != nil {
 				writeError(w, r, d.Log, err)
