@@ -261,3 +261,41 @@ func TestUnknownUserToken(t *testing.T) {
 		t.Errorf("refresh for a deleted user: %d %s", got.status, got.raw)
 	}
 }
+
+// TestTokenNeverFromURL: a valid token in the query string is ignored.
+func TestTokenNeverFromURL(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	access, _ := f.loginTokens("url@example.com")
+	for _, q := range []string{"access_token=", "token=", "jwt="} {
+		if r := f.do(nil, "GET", "/api/users/me?"+q+access, nil); r.status != http.StatusUnauthorized {
+			t.Errorf("token in ?%s: %d", q, r.status)
+		}
+	}
+}
+
+// TestLogsHoldNoSecrets: passwords, tokens and cookies never reach the log.
+func TestLogsHoldNoSecrets(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	c := f.client()
+	f.register(c, "logs@example.com")
+	login := f.login(c, "logs@example.com")
+	f.do(c, "GET", "/api/users/me", nil)
+	ref := f.do(c, "POST", "/api/auth/refresh", nil)
+	loginAs(f, "logs@example.com", "a wrong password")
+	f.do(c, "POST", "/api/auth/logout", nil)
+	logs := f.logs.String()
+	if !strings.Contains(logs, `"msg":"request"`) {
+		t.Fatal("no request lines logged")
+	}
+	for _, secret := range []string{
+		"correct horse", "a wrong password",
+		login.str("access_token"), login.cookie(refreshCookie).Value,
+		ref.str("access_token"), ref.cookie(refreshCookie).Value,
+	} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("log contains a secret: %.20s…", secret)
+		}
+	}
+}
