@@ -7,7 +7,7 @@ SQLC    ?= sqlc
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run test build generate sqlc-diff lint db-stop clean
+.PHONY: run test build generate sqlc-diff lint db-stop clean bench
 
 run:
 	@scripts/dev.sh
@@ -27,6 +27,11 @@ sqlc-diff:
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+
+# Throwaway PostgreSQL + authd with production settings, every load scenario,
+# results in docs/benchmarks.md. Never part of make test. BENCH_DURATION=3s for a quick look.
+bench:
+	@bench/run.sh
 
 db-stop:
 	@scripts/db-stop.sh

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -81,7 +82,10 @@ func newClient(base string, conns int, timeout time.Duration) *client {
 // send makes one request and reads the whole body, so that the connection
 // goes back to the pool. The response is returned with its body closed;
 // its headers and cookies are still there.
-func (c *client) send(ctx context.Context, method, path string, body []byte, set func(http.Header)) (*http.Response, error) {
+//
+// from, when not empty, is sent as X-Forwarded-For: the client address
+// authd sees when it trusts 127.0.0.1 as a proxy (-xff).
+func (c *client) send(ctx context.Context, method, path, from string, body []byte, set func(http.Header)) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -93,6 +97,9 @@ func (c *client) send(ctx context.Context, method, path string, body []byte, set
 	req.Header.Set("User-Agent", "authload/1")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if from != "" {
+		req.Header.Set("X-Forwarded-For", from)
 	}
 	if set != nil {
 		set(req.Header)
@@ -110,13 +117,16 @@ func (c *client) send(ctx context.Context, method, path string, body []byte, set
 }
 
 // sendBody is send for the few answers whose body matters (setup errors).
-func (c *client) sendBody(ctx context.Context, method, path string, body []byte) (*http.Response, []byte, error) {
+func (c *client) sendBody(ctx context.Context, method, path, from string, body []byte) (*http.Response, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, nil, err
 	}
 	req.Header.Set("User-Agent", "authload/1")
 	req.Header.Set("Content-Type", "application/json")
+	if from != "" {
+		req.Header.Set("X-Forwarded-For", from)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, nil, err
@@ -154,19 +164,30 @@ func classify(err error) errKind {
 	return errOther
 }
 
-// retryAfter is how long to wait before retrying a 503/429 answer: the
-// server's Retry-After, at most max, with some jitter so that waiting
-// workers do not come back all at once.
+// retryAfter is how long to wait before retrying a 503 or 429 answer: the
+// server's Retry-After (else 500ms), at most max, plus up to a quarter more
+// so that waiting workers do not all come back at once.
 func retryAfter(resp *http.Response, max time.Duration, jitter func(time.Duration) time.Duration) time.Duration {
 	d := 500 * time.Millisecond
 	if resp != nil {
-		if s := resp.Header.Get("Retry-After"); s != "" {
-			var n int
-			if _, err := fmt.Sscan(s, &n); err == nil && n >= 0 {
-				d = time.Duration(n) * time.Second
-			}
+		if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n >= 0 {
+			d = time.Duration(n) * time.Second
 		}
 	}
 	d = min(d, max)
-	return d/2 + jitter(d/2+1)
+	return d + jitter(d/4+1)
+}
+
+// Virtual client addresses for -xff come from 198.18.0.0/15, the range
+// set aside for benchmarks (RFC 2544): seeded user i is address i, worker
+// w of the measured group 65536+w, worker w of the flood 98304+w.
+const (
+	addrUserBase  = 0
+	addrMainBase  = 1 << 16
+	addrFloodBase = addrMainBase + 1<<15
+	addrSpace     = 1 << 17
+)
+
+func benchAddr(i int) string {
+	return fmt.Sprintf("198.%d.%d.%d", 18+i>>16, i>>8&0xff, i&0xff)
 }

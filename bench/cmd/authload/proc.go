@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/authd/authd/bench/internal/result"
 )
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat; it
@@ -66,15 +68,6 @@ func readProc(pid int) (procSample, error) {
 	stime, _ := strconv.ParseInt(f[12], 10, 64) // field 15
 	s.cpuTicks = utime + stime
 	return s, nil
-}
-
-// ServerStats are the figures of the server process given with -pid.
-type ServerStats struct {
-	PID       int     `json:"pid"`
-	PeakRSSMB float64 `json:"peak_rss_mb"` // highest VmRSS sampled every 100ms while authload ran
-	VmHWMMB   float64 `json:"vmhwm_mb"`    // the kernel's high-water mark over the process's life
-	CPUCores  float64 `json:"cpu_cores"`   // CPU time used in the measured window / its length
-	Exited    bool    `json:"exited,omitempty"`
 }
 
 // sampler reads /proc/PID every interval until stopped.
@@ -139,10 +132,10 @@ func (s *sampler) mark(end bool) {
 	}
 }
 
-func (s *sampler) result() *ServerStats {
+func (s *sampler) result() *result.ServerStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := &ServerStats{
+	r := &result.ServerStats{
 		PID:       s.pid,
 		PeakRSSMB: mb(s.peakKB),
 		VmHWMMB:   mb(s.last.hwmKB),
@@ -167,4 +160,44 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// machineCPU is the machine's CPU time from /proc/stat, in USER_HZ ticks.
+type machineCPU struct {
+	at         time.Time
+	busy, idle int64
+	ok         bool
+}
+
+func readMachineCPU() machineCPU {
+	m := machineCPU{at: time.Now()}
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return m
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	if len(f) < 8 || f[0] != "cpu" {
+		return m
+	}
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		switch {
+		case i == 3 || i == 4: // idle, iowait
+			m.idle += n
+		case i < 8: // user nice system irq softirq steal; not guest (counted in user)
+			m.busy += n
+		}
+	}
+	m.ok = true
+	return m
+}
+
+// busySince is how many cores the whole machine kept busy since m0.
+func (m machineCPU) busySince(m0 machineCPU) float64 {
+	secs := m.at.Sub(m0.at).Seconds()
+	if !m.ok || !m0.ok || secs <= 0 {
+		return 0
+	}
+	return round2(float64(m.busy-m0.busy) / clockTicks / secs)
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/authd/authd/bench/internal/result"
 )
 
 // kind is one type of request.
@@ -36,6 +38,7 @@ const (
 	numErrKinds
 )
 
+// errNames are result.ErrorKinds, by errKind.
 var errNames = [numErrKinds]string{"timeout", "connection refused", "chain broken", "other"}
 
 // stats are the raw figures of one kind of request, kept by one worker (no
@@ -88,24 +91,6 @@ func newRecorder() *recorder {
 	return &r
 }
 
-// Latency is a latency summary in milliseconds.
-type Latency struct {
-	P50 float64 `json:"p50"`
-	P90 float64 `json:"p90"`
-	P99 float64 `json:"p99"`
-	Max float64 `json:"max"`
-}
-
-// Summary is what a run of one kind (or of all kinds together) comes to.
-type Summary struct {
-	Requests int64            `json:"requests"`
-	RPS      float64          `json:"rps"`
-	OKRPS    float64          `json:"ok_rps"` // 2xx answers per second
-	Latency  Latency          `json:"latency_ms"`
-	Status   map[string]int64 `json:"status"`
-	Errors   map[string]int64 `json:"errors"`
-}
-
 // percentile is the nearest-rank percentile of sorted samples.
 func percentile(sorted []time.Duration, q float64) time.Duration {
 	if len(sorted) == 0 {
@@ -117,13 +102,13 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 
 func ms(d time.Duration) float64 { return math.Round(float64(d)/1e4) / 100 }
 
-func (s *stats) summary(elapsed time.Duration) Summary {
+func (s *stats) summary(elapsed time.Duration) result.Summary {
 	slices.Sort(s.lat)
-	sum := Summary{
+	sum := result.Summary{
 		Requests: s.n,
 		Status:   map[string]int64{},
 		Errors:   map[string]int64{},
-		Latency: Latency{
+		Latency: result.Latency{
 			P50: ms(percentile(s.lat, 0.50)),
 			P90: ms(percentile(s.lat, 0.90)),
 			P99: ms(percentile(s.lat, 0.99)),

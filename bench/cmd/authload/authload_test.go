@@ -1,0 +1,342 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestLoopbackURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"http://127.0.0.1:8000":        "http://127.0.0.1:8000",
+		"http://127.0.0.1:8000/":       "http://127.0.0.1:8000",
+		"http://localhost:8000":        "http://localhost:8000",
+		"http://LOCALHOST":             "http://LOCALHOST",
+		"http://127.1.2.3:9":           "http://127.1.2.3:9",
+		"http://[::1]:8000":            "http://[::1]:8000",
+		"https://[::ffff:127.0.0.1]:1": "https://[::ffff:127.0.0.1]:1",
+	} {
+		got, err := loopbackURL(raw)
+		if err != nil || got != want {
+			t.Errorf("loopbackURL(%q) = %q, %v; want %q", raw, got, err, want)
+		}
+	}
+	for _, raw := range []string{
+		"http://10.0.0.1:8000", "http://192.168.1.1", "http://localhost.example.com", "http://example.com",
+		"http://[::2]:80", "ftp://127.0.0.1", "127.0.0.1:8000", "http://127.0.0.1:8000/api",
+		"http://user:pw@127.0.0.1", "http://0.0.0.0:8000",
+	} {
+		if got, err := loopbackURL(raw); err == nil {
+			t.Errorf("loopbackURL(%q) = %q, want an error", raw, got)
+		}
+	}
+}
+
+func TestLoopbackOnlyDialer(t *testing.T) {
+	if err := loopbackOnly("tcp", "127.0.0.1:80", nil); err != nil {
+		t.Error(err)
+	}
+	if err := loopbackOnly("tcp", "[::1]:80", nil); err != nil {
+		t.Error(err)
+	}
+	if err := loopbackOnly("tcp", "93.184.216.34:80", nil); err == nil {
+		t.Error("a public address was allowed")
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	for q, want := range map[float64]time.Duration{0.5: 50, 0.9: 90, 0.99: 99, 1: 100} {
+		if got := percentile(d, q); got != want*time.Millisecond {
+			t.Errorf("percentile(%v) = %v, want %v", q, got, want*time.Millisecond)
+		}
+	}
+	if got := percentile(nil, 0.5); got != 0 {
+		t.Errorf("percentile of nothing = %v", got)
+	}
+	if got := percentile(d[:1], 0.99); got != time.Millisecond {
+		t.Errorf("percentile of one = %v", got)
+	}
+}
+
+func TestBenchAddr(t *testing.T) {
+	for i, want := range map[int]string{
+		0: "198.18.0.0", 258: "198.18.1.2", addrMainBase + 5: "198.19.0.5",
+		addrFloodBase: "198.19.128.0", addrSpace - 1: "198.19.255.255",
+	} {
+		if got := benchAddr(i); got != want {
+			t.Errorf("benchAddr(%d) = %s, want %s", i, got, want)
+		}
+	}
+}
+
+// fakeAuthd speaks just enough of authd's API: accounts, sessions whose
+// refresh token rotates (the previous one works for a grace period, older
+// ones revoke the session), Bearer access tokens, and /healthz.
+type fakeAuthd struct {
+	mu        sync.Mutex
+	users     map[string]string // email -> password
+	sessions  map[int]*fakeSession
+	access    map[string]int // access token -> session
+	nextID    int
+	rotations int
+	revoked   int
+	xff       map[string]bool // X-Forwarded-For addresses seen
+	breakNext bool            // answer the next refresh with 403
+}
+
+type fakeSession struct {
+	gen     int
+	prevAt  time.Time
+	revoked bool
+}
+
+func newFake() *fakeAuthd {
+	return &fakeAuthd{users: map[string]string{}, sessions: map[int]*fakeSession{}, access: map[string]int{}, xff: map[string]bool{}}
+}
+
+func (f *fakeAuthd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if a := r.Header.Get("X-Forwarded-For"); a != "" {
+		f.xff[a] = true
+	}
+	var body map[string]string
+	if r.Method == "POST" && r.Header.Get("Content-Type") == "application/json" {
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			w.WriteHeader(400)
+			return
+		}
+	}
+	switch r.Method + " " + r.URL.Path {
+	case "GET /healthz":
+		io.WriteString(w, `{"status":"success","message":"alive"}`)
+	case "POST /api/auth/register":
+		if body["password"] != body["passwordConfirm"] || body["name"] == "" {
+			w.WriteHeader(400)
+			return
+		}
+		if _, ok := f.users[body["email"]]; ok {
+			w.WriteHeader(409)
+			return
+		}
+		f.users[body["email"]] = body["password"]
+		w.WriteHeader(201)
+	case "POST /api/auth/login":
+		if pw, ok := f.users[body["email"]]; !ok || pw != body["password"] {
+			w.WriteHeader(400)
+			return
+		}
+		f.nextID++
+		id := f.nextID
+		f.sessions[id] = &fakeSession{}
+		tok := fmt.Sprintf("a%d", id)
+		f.access[tok] = id
+		http.SetCookie(w, &http.Cookie{Name: "access_token", Value: tok, Path: "/"})
+		http.SetCookie(w, &http.Cookie{Name: "refresh_token", Value: fmt.Sprintf("r%d.%d", id, 0), Path: "/api/auth"})
+		fmt.Fprintf(w, `{"status":"success","access_token":%q}`, tok)
+	case "POST /api/auth/refresh":
+		c, err := r.Cookie("refresh_token")
+		var id, gen int
+		if err == nil {
+			_, err = fmt.Sscanf(c.Value, "r%d.%d", &id, &gen)
+		}
+		s := f.sessions[id]
+		if err != nil || s == nil || s.revoked {
+			w.WriteHeader(403)
+			return
+		}
+		switch {
+		case f.breakNext:
+			f.breakNext = false
+			s.revoked = true
+			f.revoked++
+			w.WriteHeader(403)
+			return
+		case gen == s.gen:
+			s.gen++
+			s.prevAt = time.Now()
+			f.rotations++
+		case gen == s.gen-1 && time.Since(s.prevAt) < 10*time.Second:
+		default:
+			s.revoked = true
+			f.revoked++
+			w.WriteHeader(403)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: "refresh_token", Value: fmt.Sprintf("r%d.%d", id, s.gen), Path: "/api/auth"})
+		io.WriteString(w, `{"status":"success","access_token":"x"}`)
+	case "GET /api/users/me":
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		id, known := f.access[tok]
+		if !ok || !known || f.sessions[id].revoked {
+			w.WriteHeader(401)
+			return
+		}
+		io.WriteString(w, `{"status":"success","data":{"user":{}}}`)
+	default:
+		w.WriteHeader(404)
+	}
+}
+
+func testConfig(t *testing.T, url string, args ...string) config {
+	t.Helper()
+	base := []string{"-url", url, "-c", "4", "-users", "10", "-d", "300ms", "-warmup", "100ms", "-timeout", "5s", "-prefix", "t"}
+	cfg, err := parseFlags(append(base, args...), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestRunRefreshRotates(t *testing.T) {
+	f := newFake()
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	res, err := run(context.Background(), testConfig(t, srv.URL, "-scenario", "refresh"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests == 0 || res.Status["200"] != res.Requests {
+		t.Fatalf("refresh: %d requests, statuses %v, errors %v", res.Requests, res.Status, res.Errors)
+	}
+	if res.ErrorCount() != 0 || f.revoked != 0 {
+		t.Errorf("errors %v, sessions revoked %d", res.Errors, f.revoked)
+	}
+	// Every answered refresh was a real rotation (the fake also counts warm-up).
+	if int64(f.rotations) < res.Requests {
+		t.Errorf("server rotated %d times for %d measured refreshes", f.rotations, res.Requests)
+	}
+	if len(f.users) != 10 || len(f.sessions) != 4 {
+		t.Errorf("setup made %d users and %d sessions, want 10 and 4 (one per worker)", len(f.users), len(f.sessions))
+	}
+}
+
+func TestRunChainBroken(t *testing.T) {
+	f := newFake()
+	f.breakNext = true
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	cfg := testConfig(t, srv.URL, "-scenario", "refresh", "-warmup", "0s")
+	res, err := run(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors["chain broken"] != 1 || res.Status["403"] != 1 || res.Relogins != 1 {
+		t.Errorf("chain broken %d, 403s %d, relogins %d; want 1 each", res.Errors["chain broken"], res.Status["403"], res.Relogins)
+	}
+	if res.Status["200"] == 0 {
+		t.Error("the chain did not go on after the relogin")
+	}
+}
+
+func TestRunMixedWithFlood(t *testing.T) {
+	f := newFake()
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	cfg := testConfig(t, srv.URL, "-scenario", "mixed", "-during", "refresh", "-during-c", "3", "-xff")
+	res, err := run(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ErrorCount() != 0 || f.revoked != 0 {
+		t.Errorf("errors %v, sessions revoked %d", res.Errors, f.revoked)
+	}
+	for code := range res.Status {
+		if code != "200" && code != "201" {
+			t.Errorf("unexpected status %s: %v", code, res.Status)
+		}
+	}
+	if res.Kinds["me"].Requests == 0 || res.Kinds["refresh"].Requests == 0 {
+		t.Errorf("mixed kinds: %+v", res.Kinds)
+	}
+	if res.During == nil || res.During.Requests == 0 || res.During.Status["200"] != res.During.Requests {
+		t.Errorf("flood: %+v", res.During)
+	}
+	// Addresses: 10 users in setup, 4 workers, 3 flood workers.
+	for _, a := range []string{"198.18.0.0", "198.18.0.9", "198.19.0.3", "198.19.128.2"} {
+		if !f.xff[a] {
+			t.Errorf("no request from %s", a)
+		}
+	}
+	// 7 refresh chains (4 + 3) over 10 users; me needs all 10 logged in.
+	if len(f.sessions) < 10 {
+		t.Errorf("%d sessions, want at least 10", len(f.sessions))
+	}
+}
+
+func TestSeedThenSeeded(t *testing.T) {
+	f := newFake()
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	if res, err := run(context.Background(), testConfig(t, srv.URL, "-seed-only"), io.Discard); err != nil || res != nil {
+		t.Fatalf("seed-only: %v, %v", res, err)
+	}
+	if len(f.users) != 10 || len(f.sessions) != 0 {
+		t.Fatalf("seed-only made %d users, %d sessions", len(f.users), len(f.sessions))
+	}
+	res, err := run(context.Background(), testConfig(t, srv.URL, "-seeded", "-scenario", "me"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests == 0 || res.Status["200"] != res.Requests {
+		t.Errorf("me: %d requests, statuses %v", res.Requests, res.Status)
+	}
+	// -seeded with users that do not exist fails with a hint.
+	_, err = run(context.Background(), testConfig(t, srv.URL, "-seeded", "-prefix", "nobody"), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-seed-only") {
+		t.Errorf("-seeded without users: %v", err)
+	}
+}
+
+func TestRunStopsOnCancel(t *testing.T) {
+	srv := httptest.NewServer(newFake())
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res, err := run(ctx, testConfig(t, srv.URL, "-scenario", "health", "-d", "1h", "-warmup", "100ms"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Interrupted || time.Since(start) > 5*time.Second {
+		t.Errorf("interrupted %v after %s", res.Interrupted, time.Since(start))
+	}
+	if res.Requests == 0 || res.DurationS > 1 {
+		t.Errorf("%d requests in %.2fs", res.Requests, res.DurationS)
+	}
+}
+
+func TestFlagChecks(t *testing.T) {
+	for _, args := range [][]string{
+		{"-url", "http://10.1.2.3"},
+		{"-scenario", "nope"},
+		{"-during", "nope"},
+		{"-c", "0"},
+		{"-d", "0s"},
+		{"-password", "short"},
+		{"-prefix", "a@b"},
+		{"-seed-only", "-seeded"},
+		{"extra"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q) accepted", args)
+		}
+	}
+	srv := httptest.NewServer(newFake())
+	defer srv.Close()
+	_, err := run(context.Background(), testConfig(t, srv.URL, "-scenario", "refresh", "-c", "11"), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-users") {
+		t.Errorf("refresh with more workers than users: %v", err)
+	}
+}

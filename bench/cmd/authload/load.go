@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+var scenarios = []string{"me", "refresh", "login", "register", "health", "mixed"}
+
+// usesChains: every worker owns one user's refresh-token chain.
+func usesChains(s string) bool { return s == "refresh" || s == "mixed" }
+
+// needsTokens: requests pick random seeded users' access tokens.
+func needsTokens(s string) bool { return s == "me" || s == "mixed" }
+
+// needsUsers: the scenario works on seeded accounts.
+func needsUsers(s string) bool { return s != "health" && s != "register" }
+
+// group is a set of workers running one scenario: the measured one, or the
+// background flood of -during.
+type group struct {
+	scenario  string
+	conc      int
+	tag       string // in fresh register emails, so the groups never collide
+	addrBase  int    // worker i's -xff address is benchAddr(addrBase+i)
+	chainBase int    // users[chainBase+i] is worker i's refresh chain
+	recs      []*recorder
+}
+
+// runner is what the workers share.
+type runner struct {
+	cl       *client
+	users    []*user
+	prefix   string
+	runID    string // in fresh register emails, so that runs never collide
+	password string
+	// The measured window: requests started in it are counted.
+	mStart, mEnd time.Time
+	relogins     atomic.Int64
+
+	mu    sync.Mutex
+	other []string // a few distinct "other" errors, as examples
+}
+
+func (r *runner) noteOther(err error) {
+	msg := err.Error()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.other) < 5 && !strings.Contains(strings.Join(r.other, "\n"), msg) {
+		r.other = append(r.other, msg)
+	}
+}
+
+// worker is one virtual user: a loop of requests, one at a time.
+type worker struct {
+	r     *runner
+	g     *group
+	id    int
+	rng   *rand.Rand
+	rec   *recorder
+	addr  string // X-Forwarded-For of this virtual client (-xff), or ""
+	chain *user  // the user whose refresh chain this worker owns, if any
+	ctok  string // the chain's current refresh token
+	regN  int
+}
+
+// pick chooses the kind of the next request.
+func (w *worker) pick() kind {
+	switch w.g.scenario {
+	case "me":
+		return kindMe
+	case "refresh":
+		return kindRefresh
+	case "login":
+		return kindLogin
+	case "register":
+		return kindRegister
+	case "health":
+		return kindHealth
+	}
+	// mixed: a realistic blend.
+	switch n := w.rng.IntN(100); {
+	case n < 80:
+		return kindMe
+	case n < 90:
+		return kindRefresh
+	case n < 95:
+		return kindLogin
+	case n < 99:
+		return kindHealth
+	default:
+		return kindRegister
+	}
+}
+
+// loop sends requests until stop ends; hard ends the requests in flight (at
+// the end of the drain period, or on Ctrl-C).
+func (w *worker) loop(stop, hard context.Context) {
+	for stop.Err() == nil {
+		k := w.pick()
+		start := time.Now()
+		code, err := w.do(hard, k)
+		elapsed := time.Since(start)
+		if err != nil && hard.Err() != nil {
+			return // cut off by us, not a result
+		}
+		counted := !start.Before(w.r.mStart) && start.Before(w.r.mEnd)
+		s := w.rec[k]
+		switch {
+		case !counted:
+		case err != nil:
+			e := classify(err)
+			s.fail(e)
+			if e == errOther {
+				w.r.noteOther(err)
+			}
+		default:
+			s.answer(code, elapsed)
+		}
+		if err != nil && classify(err) == errRefused {
+			// Nothing listens: count it, but do not spin.
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-stop.Done():
+			}
+		}
+		if k == kindRefresh && err == nil && code == http.StatusForbidden {
+			if counted {
+				s.errs[errChainBroken]++
+			}
+			w.relogin(stop)
+		}
+	}
+}
+
+// do sends one request of kind k and returns its status.
+func (w *worker) do(ctx context.Context, k kind) (int, error) {
+	r := w.r
+	var (
+		resp *http.Response
+		err  error
+	)
+	switch k {
+	case kindHealth:
+		resp, err = r.cl.send(ctx, "GET", "/healthz", w.addr, nil, nil)
+	case kindMe:
+		tok := r.users[w.rng.IntN(len(r.users))].token()
+		resp, err = r.cl.send(ctx, "GET", "/api/users/me", w.addr, nil, func(h http.Header) {
+			h.Set("Authorization", "Bearer "+tok)
+		})
+	case kindLogin:
+		u := r.users[w.rng.IntN(len(r.users))]
+		resp, err = r.cl.send(ctx, "POST", "/api/auth/login", w.addr, u.loginBody, nil)
+	case kindRegister:
+		w.regN++
+		email := strings.ToLower(fmt.Sprintf("%sr%s%s%d-%d@example.com", r.prefix, r.runID, w.g.tag, w.id, w.regN))
+		resp, err = r.cl.send(ctx, "POST", "/api/auth/register", w.addr, registerBody(email, r.password), nil)
+	case kindRefresh:
+		tok := w.ctok
+		resp, err = r.cl.send(ctx, "POST", "/api/auth/refresh", w.addr, nil, func(h http.Header) {
+			h.Set("Cookie", "refresh_token="+tok)
+		})
+		if err == nil && resp.StatusCode == http.StatusOK {
+			next := cookie(resp, "refresh_token")
+			if next == "" {
+				return 0, errors.New("refresh answered 200 without a new refresh_token cookie")
+			}
+			w.ctok = next // the rotation: the old token is now dead
+		}
+		// On any other answer keep the token: if the server did rotate
+		// before failing, presenting the old one again within the reuse
+		// grace gets the successor.
+	}
+	if err != nil {
+		return 0, err
+	}
+	return resp.StatusCode, nil
+}
+
+// relogin restarts a broken refresh chain with a fresh session. It is not
+// measured, but it takes the worker's time.
+func (w *worker) relogin(stop context.Context) {
+	u := w.chain
+	for attempt := 0; attempt < 20 && stop.Err() == nil; attempt++ {
+		resp, err := w.r.cl.send(stop, "POST", "/api/auth/login", w.addr, u.loginBody, nil)
+		if err == nil && resp.StatusCode == http.StatusOK {
+			access, refresh := cookie(resp, "access_token"), cookie(resp, "refresh_token")
+			if access != "" && refresh != "" {
+				u.access.Store(&access) // the old session may be revoked: me requests need this one
+				w.ctok = refresh
+				w.r.relogins.Add(1)
+				return
+			}
+		}
+		select {
+		case <-time.After(retryAfter(resp, 2*time.Second, func(d time.Duration) time.Duration { return time.Duration(w.rng.Int64N(int64(d))) })):
+		case <-stop.Done():
+		}
+	}
+}

@@ -1,0 +1,343 @@
+// Command authload puts load on a running authd and reports throughput,
+// latency percentiles, status and error counts, and optionally the
+// server's memory and CPU.
+//
+// It talks only to loopback addresses and stops by itself at the end of the
+// run (or on Ctrl-C). Setup (registering and logging in the users) is not
+// timed; then fixed -c workers send requests back to back, -warmup is not
+// counted, and -d is measured.
+//
+//	authload -scenario me -c 32 -d 10s -pid $(pgrep -n authd)
+//	authload -seed-only -prefix bench -users 200
+//	authload -scenario refresh -prefix bench -seeded
+//	authload -scenario me -during login -during-c 64
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/authd/authd/bench/internal/result"
+)
+
+type config struct {
+	base     string
+	scenario string
+	c        int
+	d        time.Duration
+	warmup   time.Duration
+	users    int
+	password string
+	pid      int
+	json     bool
+	seedOnly bool
+	seeded   bool
+	prefix   string
+	during   string
+	duringC  int
+	timeout  time.Duration
+	label    string
+	xff      bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("authload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", "http://127.0.0.1:8000", "authd base URL; only loopback addresses and localhost are accepted")
+	fs.StringVar(&cfg.scenario, "scenario", "me", "what to send: "+strings.Join(scenarios, "|"))
+	fs.IntVar(&cfg.c, "c", 32, "concurrency: workers sending requests back to back (also the setup's concurrency)")
+	fs.DurationVar(&cfg.d, "d", 10*time.Second, "measured duration")
+	fs.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "load before the measured window, not counted")
+	fs.IntVar(&cfg.users, "users", 200, "users to seed and use (refresh chains need one per worker)")
+	fs.StringVar(&cfg.password, "password", "benchmark-password-1", "password of the seeded users")
+	fs.IntVar(&cfg.pid, "pid", 0, "authd's PID: report its peak RSS (VmRSS every 100ms, and VmHWM) and CPU")
+	fs.BoolVar(&cfg.json, "json", false, "also print the result as one JSON line")
+	fs.BoolVar(&cfg.seedOnly, "seed-only", false, "only register -users users with -prefix, then exit")
+	fs.BoolVar(&cfg.seeded, "seeded", false, "the -prefix users already exist (from -seed-only): skip registering them")
+	fs.StringVar(&cfg.prefix, "prefix", fmt.Sprintf("load-%d", time.Now().Unix()), "email prefix of seeded users: PREFIX<i>@example.com")
+	fs.StringVar(&cfg.during, "during", "", "also run this scenario as a background flood, reported separately")
+	fs.IntVar(&cfg.duringC, "during-c", 64, "concurrency of the -during flood")
+	fs.DurationVar(&cfg.timeout, "timeout", 15*time.Second, "timeout of each request")
+	fs.BoolVar(&cfg.xff, "xff", false, "give every virtual client (seeded user in setup, worker) its own X-Forwarded-For address\n"+
+		"from 198.18.0.0/15, so that authd started with TRUSTED_PROXIES=127.0.0.1 applies its per-client limits\nto each as to a different client")
+	fs.StringVar(&cfg.label, "label", "", "a name for this run in the output (default: the scenario)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	var err error
+	if cfg.base, err = loopbackURL(*url); err != nil {
+		return cfg, err
+	}
+	var problems []string
+	if !slices.Contains(scenarios, cfg.scenario) {
+		problems = append(problems, fmt.Sprintf("-scenario %q: want one of %s", cfg.scenario, strings.Join(scenarios, ", ")))
+	}
+	if cfg.during != "" && !slices.Contains(scenarios, cfg.during) {
+		problems = append(problems, fmt.Sprintf("-during %q: want one of %s", cfg.during, strings.Join(scenarios, ", ")))
+	}
+	if cfg.c < 1 || cfg.c > 10000 {
+		problems = append(problems, "-c must be 1 to 10000")
+	}
+	if cfg.during != "" && (cfg.duringC < 1 || cfg.duringC > 10000) {
+		problems = append(problems, "-during-c must be 1 to 10000")
+	}
+	if cfg.d <= 0 || cfg.d > time.Hour {
+		problems = append(problems, "-d must be more than 0 and at most 1h")
+	}
+	if cfg.warmup < 0 || cfg.warmup > 10*time.Minute {
+		problems = append(problems, "-warmup must be 0 to 10m")
+	}
+	if cfg.timeout <= 0 || cfg.timeout > 5*time.Minute {
+		problems = append(problems, "-timeout must be more than 0 and at most 5m")
+	}
+	if cfg.users < 1 {
+		problems = append(problems, "-users must be at least 1")
+	}
+	if n := len(cfg.password); n < 8 || n > 72 {
+		problems = append(problems, "-password must be 8 to 72 bytes (authd's rule)")
+	}
+	if cfg.prefix == "" || strings.ContainsAny(cfg.prefix, "@ \t\r\n\"<>(),;:\\[]") {
+		problems = append(problems, "-prefix must be non-empty and usable in an email address")
+	}
+	if cfg.xff && (cfg.users > addrMainBase || cfg.c > addrFloodBase-addrMainBase || cfg.duringC > addrSpace-addrFloodBase) {
+		problems = append(problems, "-xff has addresses for at most 65536 users, 32768 workers and 32768 flood workers")
+	}
+	if cfg.seedOnly && cfg.seeded {
+		problems = append(problems, "-seed-only and -seeded contradict each other")
+	}
+	if cfg.label == "" {
+		cfg.label = cfg.scenario
+		if cfg.during != "" {
+			cfg.label += " during " + cfg.during
+		}
+	}
+	if len(problems) > 0 {
+		return cfg, errors.New(strings.Join(problems, "\n"))
+	}
+	return cfg, nil
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "authload:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C kills at once
+	}()
+	res, err := run(ctx, cfg, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "authload:", err)
+		os.Exit(1)
+	}
+	if res == nil { // -seed-only
+		return
+	}
+	printHuman(os.Stdout, res)
+	if cfg.json {
+		b, _ := json.Marshal(res)
+		fmt.Printf("%s\n", b)
+	}
+	if res.Interrupted {
+		os.Exit(130)
+	}
+}
+
+// run seeds what the scenario needs, runs the load and measures it. It
+// returns nil and no error after -seed-only.
+func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, error) {
+	cl := newClient(cfg.base, cfg.c+cfg.duringC, cfg.timeout)
+	defer cl.close()
+
+	var smp *sampler
+	if cfg.pid > 0 {
+		sctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var err error
+		if smp, err = startSampler(sctx, cfg.pid, 100*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+
+	groups := []*group{{scenario: cfg.scenario, conc: cfg.c, tag: "m", addrBase: addrMainBase}}
+	if cfg.during != "" {
+		groups = append(groups, &group{scenario: cfg.during, conc: cfg.duringC, tag: "f", addrBase: addrFloodBase})
+	}
+	chains, tokens, anyUsers := 0, false, false
+	for _, g := range groups {
+		if usesChains(g.scenario) {
+			g.chainBase = chains
+			chains += g.conc
+		}
+		tokens = tokens || needsTokens(g.scenario)
+		anyUsers = anyUsers || needsUsers(g.scenario)
+	}
+	if chains > cfg.users {
+		return nil, fmt.Errorf("refresh chains need one user per worker: -users must be at least %d", chains)
+	}
+	users := newUsers(cfg.prefix, cfg.password, cfg.users, cfg.xff)
+	nd := needs{register: cfg.seedOnly || (anyUsers && !cfg.seeded)}
+	if !cfg.seedOnly {
+		n := chains
+		if tokens {
+			n = len(users)
+		}
+		for i := range n {
+			nd.login = append(nd.login, i)
+		}
+	}
+	if nd.register || len(nd.login) > 0 {
+		fmt.Fprintf(progress, "setup: %s, users %s0..%d@example.com, %d at once (not timed)\n",
+			setupWhat(nd), cfg.prefix, cfg.users-1, cfg.c)
+	}
+	if err := setup(ctx, cl, users, cfg.password, nd, cfg.c, progress); err != nil {
+		return nil, err
+	}
+	if cfg.seedOnly {
+		fmt.Fprintf(progress, "seeded %d users %s0..%d@example.com; use them with -prefix %s -seeded -users %d\n",
+			cfg.users, cfg.prefix, cfg.users-1, cfg.prefix, cfg.users)
+		return nil, nil
+	}
+
+	t0 := time.Now()
+	r := &runner{cl: cl, users: users, prefix: cfg.prefix, password: cfg.password,
+		runID: strconv.FormatInt(t0.UnixNano(), 36)}
+	r.mStart = t0.Add(cfg.warmup)
+	r.mEnd = r.mStart.Add(cfg.d)
+	// After the window, requests in flight get one request timeout to
+	// finish; then everything is cut off.
+	hard, cancelHard := context.WithDeadline(ctx, r.mEnd.Add(cfg.timeout+time.Second))
+	defer cancelHard()
+	stop, cancelStop := context.WithDeadline(hard, r.mEnd)
+	defer cancelStop()
+
+	fmt.Fprintf(progress, "load: %s with %d workers", cfg.scenario, cfg.c)
+	if cfg.during != "" {
+		fmt.Fprintf(progress, ", flood: %s with %d workers", cfg.during, cfg.duringC)
+	}
+	fmt.Fprintf(progress, "; warmup %s, then measuring %s\n", cfg.warmup, cfg.d)
+
+	var wg sync.WaitGroup
+	for gi, g := range groups {
+		for i := range g.conc {
+			w := &worker{
+				r: r, g: g, id: i, rec: newRecorder(),
+				rng: rand.New(rand.NewPCG(uint64(t0.UnixNano()), uint64(gi<<32|i))),
+			}
+			if cfg.xff {
+				w.addr = benchAddr(g.addrBase + i)
+			}
+			if usesChains(g.scenario) {
+				w.chain = users[g.chainBase+i]
+				w.ctok = w.chain.refresh
+			}
+			g.recs = append(g.recs, w.rec)
+			wg.Go(func() { w.loop(stop, hard) })
+		}
+	}
+
+	// Mark the window's start and end for the CPU figures.
+	var (
+		cpu0, cpu1         time.Duration
+		machine0, machine1 machineCPU
+	)
+	interrupted := false
+	for i, at := range []time.Time{r.mStart, r.mEnd} {
+		select {
+		case <-time.After(time.Until(at)):
+		case <-ctx.Done():
+			interrupted = true
+		}
+		if smp != nil {
+			smp.mark(i == 1)
+		}
+		if i == 0 {
+			cpu0, machine0 = selfCPU(), readMachineCPU()
+		} else {
+			cpu1, machine1 = selfCPU(), readMachineCPU()
+		}
+		if interrupted {
+			break
+		}
+	}
+	wg.Wait()
+	end := time.Now()
+	if end.After(r.mEnd) {
+		end = r.mEnd
+	}
+	if interrupted {
+		fmt.Fprintln(progress, "interrupted: reporting what was measured")
+	}
+	elapsed := max(end.Sub(r.mStart), 0)
+
+	res := &result.Result{
+		Label: cfg.label, Scenario: cfg.scenario, URL: cfg.base, Concurrency: cfg.c,
+		DurationS: round2(elapsed.Seconds()), WarmupS: cfg.warmup.Seconds(), Users: cfg.users, XFF: cfg.xff,
+		Relogins: r.relogins.Load(), OtherErrors: r.other, Interrupted: interrupted,
+	}
+	all, byKind := totals(groups[0].recs)
+	res.Summary = all.summary(elapsed)
+	if cfg.scenario == "mixed" {
+		res.Kinds = kindSummaries(byKind, elapsed)
+	}
+	if len(groups) > 1 {
+		g := groups[1]
+		all, byKind := totals(g.recs)
+		res.During = &result.Flood{Scenario: g.scenario, Concurrency: g.conc, Summary: all.summary(elapsed)}
+		if g.scenario == "mixed" {
+			res.During.Kinds = kindSummaries(byKind, elapsed)
+		}
+	}
+	if secs := elapsed.Seconds(); secs > 0 && cpu1 > cpu0 {
+		res.ClientCPUCores = round2((cpu1 - cpu0).Seconds() / secs)
+		res.MachineBusyCores = machine1.busySince(machine0)
+	}
+	if smp != nil {
+		res.Server = smp.result()
+	}
+	return res, nil
+}
+
+func setupWhat(nd needs) string {
+	var parts []string
+	if nd.register {
+		parts = append(parts, "register")
+	}
+	if len(nd.login) > 0 {
+		parts = append(parts, fmt.Sprintf("log in %d", len(nd.login)))
+	}
+	return strings.Join(parts, " and ")
+}
+
+func kindSummaries(byKind [numKinds]*stats, elapsed time.Duration) map[string]result.Summary {
+	m := map[string]result.Summary{}
+	for k, s := range byKind {
+		if s.n > 0 {
+			m[kind(k).String()] = s.summary(elapsed)
+		}
+	}
+	return m
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/authd/authd/bench/internal/result"
+)
+
+// printHuman writes the result as a small table.
+func printHuman(out io.Writer, r *result.Result) {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	row := func(name, format string, args ...any) {
+		fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{name}, args...)...)
+	}
+	fmt.Fprintf(tw, "== authload: %s ==\n", r.Label)
+	row("scenario", "%s", r.Scenario)
+	row("url", "%s", r.URL)
+	row("concurrency", "%d", r.Concurrency)
+	if r.XFF {
+		row("clients", "one X-Forwarded-For address per virtual client (-xff)")
+	}
+	row("duration", "%.2fs measured, after %gs warmup", r.DurationS, r.WarmupS)
+	summaryRows(row, r.Summary)
+	if r.Relogins > 0 {
+		row("relogins", "%d (refresh chains restarted after a 403)", r.Relogins)
+	}
+	for _, e := range r.OtherErrors {
+		row("other error", "%s", e)
+	}
+	if s := r.Server; s != nil {
+		exited := ""
+		if s.Exited {
+			exited = " (the process exited during the run)"
+		}
+		row("authd", "pid %d: peak RSS %.1f MB (VmHWM %.1f MB), CPU %.2f cores%s", s.PID, s.PeakRSSMB, s.VmHWMMB, s.CPUCores, exited)
+	}
+	row("authload CPU", "%.2f cores", r.ClientCPUCores)
+	row("machine CPU", "%.2f cores busy (all processes: authd, authload, PostgreSQL, anything else)", r.MachineBusyCores)
+	tw.Flush()
+	if len(r.Kinds) > 0 {
+		fmt.Fprintln(out, "\nper kind of request:")
+		kindTable(out, r.Kinds)
+	}
+	if f := r.During; f != nil {
+		fmt.Fprintf(out, "\nduring: background flood of %s with %d workers (same window)\n", f.Scenario, f.Concurrency)
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		row := func(name, format string, args ...any) {
+			fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{name}, args...)...)
+		}
+		summaryRows(row, f.Summary)
+		tw.Flush()
+		if len(f.Kinds) > 0 {
+			kindTable(out, f.Kinds)
+		}
+	}
+	if r.Interrupted {
+		fmt.Fprintln(out, "(interrupted)")
+	}
+}
+
+func summaryRows(row func(string, string, ...any), s result.Summary) {
+	row("requests", "%d", s.Requests)
+	row("req/s", "%.1f (2xx: %.1f/s)", s.RPS, s.OKRPS)
+	l := s.Latency
+	row("latency ms", "p50 %.2f  p90 %.2f  p99 %.2f  max %.2f", l.P50, l.P90, l.P99, l.Max)
+	row("status", "%s", s.StatusString())
+	row("errors", "%s", s.ErrorString())
+}
+
+func kindTable(out io.Writer, kinds map[string]result.Summary) {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "kind\trequests\treq/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tstatus\terrors\t")
+	for _, k := range kindNames {
+		s, ok := kinds[k]
+		if !ok {
+			continue
+		}
+		l := s.Latency
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t\n",
+			k, s.Requests, s.RPS, l.P50, l.P90, l.P99, l.Max, s.StatusString(), s.ErrorString())
+	}
+	tw.Flush()
+}
