@@ -45,6 +45,7 @@ var (
 	errNotFound         = &apiError{status: http.StatusNotFound, code: "not_found", message: "not found"}
 	errUnavailable      = &apiError{status: http.StatusServiceUnavailable, code: "unavailable", message: "service temporarily unavailable, try again shortly"}
 	errBusy             = &apiError{status: http.StatusServiceUnavailable, code: "busy", message: "server is busy, try again shortly"}
+	errClientGone       = &apiError{status: 499, code: "client_closed_request", message: "client closed request"}
 	errInternal         = &apiError{status: http.StatusInternalServerError, code: "internal", message: "internal error"}
 )
 
@@ -62,6 +63,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var e *apiError
 	switch {
 	case errors.As(err, &e):
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away: nobody reads this answer, and it is not our
+		// fault. 499 (nginx's "client closed request") keeps it out of 5xx
+		// alerts.
+		e = errClientGone
 	case errors.Is(err, password.ErrBusy):
 		e = errBusy
 	case errors.Is(err, db.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):

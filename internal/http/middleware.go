@@ -239,7 +239,7 @@ func perClient(d *Deps, lim *ratelimit.Limiter) func(http.Handler) http.Handler 
 			addr := clientAddr(r, d.Options.TrustedProxies)
 			if ok, after := lim.Allow(addr); !ok {
 				d.Metrics.Throttled(metrics.ThrottledByAddress)
-				d.Log.LogAttrs(r.Context(), slog.LevelInfo, "throttled", slog.String("by", "client address"),
+				d.Log.LogAttrs(r.Context(), slog.LevelDebug, "throttled", slog.String("by", "client address"),
 					slog.String("client", addr), slog.String("route", r.URL.Path))
 				writeError(w, r, d.Log, throttled(after))
 				return

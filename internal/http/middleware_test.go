@@ -2,7 +2,9 @@ package http
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -165,5 +167,23 @@ func TestClientAddr(t *testing.T) {
 				t.Errorf("clientAddr = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestClientGoneIsNot5xx: a request whose client hung up mid-query is
+// recorded as 499, not as a server error.
+func TestClientGoneIsNot5xx(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequest("GET", "/", nil).WithContext(ctx)
+	w := httptest.NewRecorder()
+	writeError(w, r, log, fmt.Errorf("authenticate: %w", context.Canceled))
+	if w.Code != 499 {
+		t.Errorf("status = %d, want 499", w.Code)
+	}
+	if strings.Contains(logs.String(), "ERROR") {
+		t.Errorf("a client hang-up was logged as an error: %s", logs.String())
 	}
 }

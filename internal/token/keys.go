@@ -120,13 +120,13 @@ func (ks *KeySet) find(kid string) *key {
 	return nil
 }
 
-// GenerateKey makes a new private key for alg ("RS256": RSA 3072, "ES256": P-256,
+// GenerateKey makes a new private key for alg ("RS256": RSA 2048, "ES256": P-256,
 // "EdDSA": Ed25519) and returns it as PKCS#8 PEM, with its public half as PKIX PEM.
 func GenerateKey(alg string) (privatePEM, publicPEM []byte, err error) {
 	var priv crypto.Signer
 	switch alg {
 	case "RS256":
-		priv, err = rsa.GenerateKey(rand.Reader, 3072)
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
 	case "ES256":
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	case "EdDSA":
