@@ -11,7 +11,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/db/dbtest"
 	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/internal/token"
 )
 
 // BenchmarkMiddleware measures the chain every request passes (recover,
@@ -58,4 +61,74 @@ func BenchmarkDecodeLogin(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkMe measures GET /api/users/me through the whole server (Bearer
+// verify, one query on a real PostgreSQL, encode), without the network.
+func BenchmarkMe(b *testing.B) {
+	f := newBenchFixture(b, "RS256")
+	req := httptest.NewRequest("GET", "/api/users/me", nil)
+	req.Header.Set("Authorization", "Bearer "+f.access)
+	b.ReportAllocs()
+	b.ResetTimer() // key generation and the database clone are not the request
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			w := httptest.NewRecorder()
+			f.h.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				b.Errorf("status %d", w.Code)
+				return
+			}
+		}
+	})
+}
+
+type benchFixture struct {
+	h      http.Handler
+	access string
+}
+
+// newBenchFixture serves the API over a fresh database with one logged-in
+// user, keys of the given algorithm and logging at warn.
+func newBenchFixture(b *testing.B, alg string) benchFixture {
+	b.Helper()
+	pool := dbtest.New(b)
+	q := db.New(pool)
+	var sets [2]*token.KeySet
+	for i := range sets {
+		priv, _, err := token.GenerateKey(alg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if sets[i], err = token.ParseKeySet(string(priv), "", nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	signer, err := token.New(token.Options{Access: sets[0], Refresh: sets[1], Issuer: "authd", Audience: "authd",
+		AccessTTL: 15 * time.Minute, RefreshTTL: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	u, err := q.CreateUser(b.Context(), db.CreateUserParams{Name: "Bench", Email: "bench@example.com", PasswordHash: "x", Now: now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := q.CreateSession(b.Context(), db.CreateSessionParams{UserID: u.ID, CurrentHash: []byte{1}, Now: now,
+		IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(24 * time.Hour)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	access, _, err := signer.Access(u.ID, s.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := NewServer(Deps{
+		Log:     slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Queries: q,
+		Tokens:  signer,
+		Metrics: metrics.New(),
+		Options: Options{DBTimeout: 3 * time.Second},
+	})
+	return benchFixture{h: h, access: access}
 }
