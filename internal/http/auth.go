@@ -116,6 +116,12 @@ func handleLogin(d *Deps) http.Handler {
 			writeError(w, r, d.Log, err)
 			return
 		}
+		// With the hashing queue full this ends in 503 anyway: say so before
+		// spending database round trips on it.
+		if d.Hasher.Busy() {
+			writeError(w, r, d.Log, password.ErrBusy)
+			return
+		}
 		email := normaliseEmail(req.Email)
 		// A locked email is refused before any password work, whether the
 		// password is right or wrong.

@@ -83,6 +83,11 @@ func New(o Options) (*Hasher, error) {
 // Cost returns the configured bcrypt cost.
 func (h *Hasher) Cost() int { return h.cost }
 
+// Busy reports whether a caller arriving now would be refused at once
+// (every slot taken and the queue full). Handlers ask before doing other
+// work for a request that would end in 503 anyway.
+func (h *Hasher) Busy() bool { return len(h.queue) == cap(h.queue) }
+
 // acquire takes a hashing slot, waiting at most h.wait, and only if the
 // queue of waiters is not full.
 func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {

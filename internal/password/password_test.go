@@ -87,6 +87,9 @@ func TestBusy(t *testing.T) {
 	var waited error
 	wg.Go(func() { _, waited = h.Hash(ctx, "password1") }) // takes the queue place, times out
 	time.Sleep(10 * time.Millisecond)                      // let it queue; a full queue is what is tested below
+	if !h.Busy() {
+		t.Error("Busy() = false with every slot and queue place taken")
+	}
 	if _, err := h.Hash(ctx, "password1"); !errors.Is(err, ErrBusy) {
 		t.Errorf("with a full queue: %v, want ErrBusy", err)
 	}
@@ -95,6 +98,9 @@ func TestBusy(t *testing.T) {
 		t.Errorf("after waiting: %v, want ErrBusy", waited)
 	}
 	release()
+	if h.Busy() {
+		t.Error("Busy() = true with a free slot")
+	}
 	if _, err := h.Hash(ctx, "password1"); err != nil {
 		t.Errorf("after release: %v", err)
 	}

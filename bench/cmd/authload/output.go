@@ -64,7 +64,7 @@ func summaryRows(row func(string, string, ...any), s result.Summary) {
 	row("requests", "%d", s.Requests)
 	row("req/s", "%.1f (2xx: %.1f/s)", s.RPS, s.OKRPS)
 	l := s.Latency
-	row("latency ms", "p50 %.2f  p90 %.2f  p99 %.2f  max %.2f", l.P50, l.P90, l.P99, l.Max)
+	row("latency ms", "p50 %.2f  p90 %.2f  p95 %.2f  p99 %.2f  max %.2f", l.P50, l.P90, l.P95, l.P99, l.Max)
 	row("status", "%s", s.StatusString())
 	row("errors", "%s", s.ErrorString())
 }

@@ -111,6 +111,7 @@ func (s *stats) summary(elapsed time.Duration) result.Summary {
 		Latency: result.Latency{
 			P50: ms(percentile(s.lat, 0.50)),
 			P90: ms(percentile(s.lat, 0.90)),
+			P95: ms(percentile(s.lat, 0.95)),
 			P99: ms(percentile(s.lat, 0.99)),
 			Max: ms(percentile(s.lat, 1)),
 		},
