@@ -147,3 +147,33 @@ func TestRecordLoginFailure(t *testing.T) {
 		t.Errorf("after a quiet period: %+v, %v", r, err)
 	}
 }
+
+// TestExecModeForPoolers: the DATABASE_URL setting the operations guide gives
+// for PgBouncer's transaction pooling works with every query shape we use.
+func TestExecModeForPoolers(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"exec", "simple_protocol"} {
+		t.Run(mode, func(t *testing.T) {
+			pool, err := db.Connect(t.Context(), dbtest.URL(t)+"&default_query_exec_mode="+mode, db.PoolOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pool.Close()
+			q := db.New(pool)
+			u := newUser(t, q, "pooler@example.com")
+			now := time.Now()
+			s, err := q.CreateSession(t.Context(), db.CreateSessionParams{UserID: u.ID, CurrentHash: []byte{1, 2}, Now: now,
+				IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(2 * time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := q.GetSessionUser(t.Context(), db.GetSessionUserParams{SessionID: s.ID, UserID: u.ID, Now: now})
+			if err != nil || got.ID != u.ID {
+				t.Fatalf("GetSessionUser: %v", err)
+			}
+			if _, err := q.RevokeUserSessions(t.Context(), db.RevokeUserSessionsParams{UserID: u.ID, Now: now, Reason: "t"}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
