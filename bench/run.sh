@@ -276,7 +276,7 @@ started: $load_at_start.
 - authd built with \`go build -o bin/authd ./cmd/authd\`, listening on 127.0.0.1 only.
 - \`BCRYPT_COST=$BCRYPT_COST\` (the production default); hashing limits at their defaults:
   \`HASH_CONCURRENCY\` = GOMAXPROCS ($(nproc) here), \`HASH_QUEUE=64\`, \`HASH_WAIT=2s\`; \`DB_MAX_CONNS=16\`.
-- Keys from \`authd keygen\`: **RS256** (RSA 3072) for every run but one; **ES256** (ECDSA P-256)
+- Keys from \`authd keygen\`: **RS256** (RSA 2048) for every run but one; **ES256** (ECDSA P-256)
   for *refresh (ES256)*, on a restarted authd with the same database.
 - Per-client rate limits (\`IP_LOGIN_PER_MINUTE\`, \`IP_REGISTER_PER_MINUTE\`, \`IP_REFRESH_PER_MINUTE\`)
   are **off** for every run not marked *limits on*: all the load comes from one address, and with

@@ -178,6 +178,8 @@ func handleLogin(d *Deps) http.Handler {
 		}
 		d.Metrics.Login(metrics.LoginSuccess)
 		if d.Hasher.NeedsRehash(user.PasswordHash) {
+			// Send the answer first: the upgrade costs a full hash.
+			http.NewResponseController(w).Flush()
 			d.upgradeHash(r.Context(), user, req.Password)
 		}
 	})
