@@ -187,3 +187,21 @@ func TestClientGoneIsNot5xx(t *testing.T) {
 		t.Errorf("a client hang-up was logged as an error: %s", logs.String())
 	}
 }
+
+// TestRequestID: a sane X-Request-Id is echoed and logged; anything else is
+// replaced by a fresh id.
+func TestRequestID(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	r := f.do(nil, "GET", "/healthz", nil, "X-Request-Id", "trace-42.a_b")
+	if got := r.header.Get("X-Request-Id"); got != "trace-42.a_b" {
+		t.Errorf("echoed id = %q", got)
+	}
+	if !strings.Contains(f.logs.String(), `"request_id":"trace-42.a_b"`) || !strings.Contains(f.logs.String(), `"route":"GET /healthz"`) {
+		t.Errorf("request line lacks the id or route: %s", f.logs.String())
+	}
+	r = f.do(nil, "GET", "/healthz", nil, "X-Request-Id", "bad id\" with spaces")
+	if got := r.header.Get("X-Request-Id"); got == "" || strings.Contains(got, " ") {
+		t.Errorf("unsafe id not replaced: %q", got)
+	}
+}
