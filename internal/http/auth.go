@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -309,10 +310,11 @@ func handleRefresh(d *Deps) http.Handler {
 		now := d.Now()
 		presented := token.HashID(claims.ID)
 		next := token.NextGenerationID(claims.ID)
+		nextHash := token.HashID(next)
 		ctx, cancel := d.dbCtx(r.Context())
 		defer cancel()
 		sess, err := d.Queries.RotateSession(ctx, db.RotateSessionParams{
-			ID: claims.Session, PresentedHash: presented, NextHash: token.HashID(next),
+			ID: claims.Session, PresentedHash: presented, NextHash: nextHash,
 			Now: now, IdleExpiresAt: now.Add(d.Options.RefreshTTL),
 		})
 		err = db.Classify(err)
@@ -345,7 +347,7 @@ func handleRefresh(d *Deps) http.Handler {
 			return
 		}
 		inGrace := bytes.Equal(sess.PreviousHash, presented) &&
-			bytes.Equal(sess.CurrentHash, token.HashID(next)) &&
+			bytes.Equal(sess.CurrentHash, nextHash) &&
 			sess.RotatedAt != nil && d.Options.ReuseGrace > 0 && now.Sub(*sess.RotatedAt) < d.Options.ReuseGrace
 		if inGrace {
 			if err := d.issueTokens(w, sess, next); err != nil {
@@ -396,7 +398,7 @@ func handleLogout(d *Deps) http.Handler {
 				return
 			}
 			d.Log.LogAttrs(r.Context(), slog.LevelInfo, "logout", slog.String("user_id", userID.String()),
-				slog.String("session_id", sessionID.String()), slog.String("scope", cmpOr(scope, "current")))
+				slog.String("session_id", sessionID.String()), slog.String("scope", cmp.Or(scope, "current")))
 		}
 		if scope != "others" {
 			d.clearAuthCookies(w)
@@ -404,13 +406,6 @@ func handleLogout(d *Deps) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		encode(w, http.StatusOK, statusEnvelope{Status: "success"})
 	})
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func (d *Deps) revoke(ctx context.Context, scope string, userID, sessionID uuid.UUID) error {

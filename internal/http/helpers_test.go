@@ -230,7 +230,7 @@ func (f *fixture) register(c *http.Client, email string) map[string]string {
 	return body
 }
 
-// login registers email and logs in, returning the reply.
+// login logs in an already registered email, returning the reply.
 func (f *fixture) login(c *http.Client, email string) reply {
 	f.t.Helper()
 	r := f.do(c, "POST", "/api/auth/login", map[string]string{"email": email, "password": "correct horse"})

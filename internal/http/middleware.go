@@ -191,6 +191,9 @@ func deadline(d time.Duration) func(http.Handler) http.Handler {
 }
 
 // jsonFallback makes the mux's own 404 and 405 answers JSON like the rest.
+// It looks the route up once more than the mux itself does (about 80 ns, no
+// allocation): mux.Handler does not fill in path values, so matched
+// requests still go through mux.ServeHTTP.
 func jsonFallback(mux *http.ServeMux, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
