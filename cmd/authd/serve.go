@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -79,13 +80,15 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		return err
 	}
 	m := metrics.New()
-	hasher, err := password.New(password.Options{
+	hashOpts := password.Options{
 		Cost: cfg.BcryptCost, Concurrency: cfg.HashConcurrency, Queue: cfg.HashQueue, Wait: cfg.HashWait,
-		OnWait: m.HashWait,
-	})
+		Nice: cfg.HashNice, OnWait: m.HashWait,
+	}
+	hasher, err := password.New(hashOpts)
 	if err != nil {
 		return err
 	}
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + password.ExtraProcs(hashOpts))
 	if cfg.MigrateOnStart && !*noMigrate {
 		mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		err := db.MigrateUp(mctx, cfg.DatabaseURL)

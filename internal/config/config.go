@@ -48,6 +48,7 @@ type Config struct {
 	HashConcurrency int           // HASH_CONCURRENCY
 	HashQueue       int           // HASH_QUEUE
 	HashWait        time.Duration // HASH_WAIT
+	HashNice        int           // HASH_NICE
 
 	LoginFailureThreshold int           // LOGIN_FAILURE_THRESHOLD
 	LoginLockBase         time.Duration // LOGIN_LOCK_BASE
@@ -153,6 +154,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.HashQueue, _ = l.int("HASH_QUEUE", 0, 10000)
 	c.HashWait, _ = l.duration("HASH_WAIT", time.Millisecond, time.Minute)
+	c.HashNice, _ = l.int("HASH_NICE", 0, 19)
 
 	c.LoginFailureThreshold, _ = l.int("LOGIN_FAILURE_THRESHOLD", 1, 100)
 	c.LoginLockBase, _ = l.duration("LOGIN_LOCK_BASE", 100*time.Millisecond, time.Hour)

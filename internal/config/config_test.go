@@ -97,6 +97,7 @@ func TestLoadDefaults(t *testing.T) {
 		HashConcurrency:   min(runtime.GOMAXPROCS(0), 256),
 		HashQueue:         64,
 		HashWait:          2 * time.Second,
+		HashNice:          10,
 
 		ShutdownDelay:         0,
 		LoginFailureThreshold: 5,

@@ -43,6 +43,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("hash_concurrency", c.HashConcurrency),
 		slog.Int("hash_queue", c.HashQueue),
 		slog.String("hash_wait", formatDuration(c.HashWait)),
+		slog.Int("hash_nice", c.HashNice),
 		slog.Int("login_failure_threshold", c.LoginFailureThreshold),
 		slog.String("login_lock_base", formatDuration(c.LoginLockBase)),
 		slog.String("login_lock_max", formatDuration(c.LoginLockMax)),

@@ -63,6 +63,7 @@ func Variables() []Variable {
 		{Name: "HASH_CONCURRENCY", Default: "(GOMAXPROCS: usable CPUs, at most 256)", Description: "password hashes computed at once, 1 to 256"},
 		{Name: "HASH_QUEUE", Default: "64", Description: "requests allowed to wait for a hashing slot before 503, 0 to 10000"},
 		{Name: "HASH_WAIT", Default: "2s", Description: "longest wait for a hashing slot before 503, 1ms to 1m"},
+		{Name: "HASH_NICE", Default: "10", Description: "Linux nice value of the threads that compute hashes, 0 to 19: other requests get the CPU first; 0 hashes at normal priority"},
 
 		// Throttling.
 		{Name: "LOGIN_FAILURE_THRESHOLD", Default: "5", Description: "consecutive failed logins for one email before it is locked, 1 to 100"},

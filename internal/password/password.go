@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -36,6 +37,24 @@ type Options struct {
 	Compare func(hash, pw []byte) error
 	// OnWait, if set, is told how long each caller waited for a slot.
 	OnWait func(time.Duration)
+	// Nice, from 1 to 19, runs each hash on an OS thread of its own with
+	// this lower scheduling priority (Linux; elsewhere it is ignored), so
+	// that cheap requests get the CPU first and bcrypt takes what is left.
+	// The caller must leave the Go scheduler room for that: see
+	// ExtraProcs. 0 hashes on the caller's goroutine.
+	Nice int
+}
+
+// ExtraProcs is how many Go processors (GOMAXPROCS) to add for a Hasher
+// with options o, so that its hashes, each holding one while it runs, never
+// take the processors the rest of the program needs. Without them a hash
+// keeps other goroutines waiting for up to the Go scheduler's 10ms time
+// slice, whatever the OS priority of its thread.
+func ExtraProcs(o Options) int {
+	if o.Nice <= 0 {
+		return 0
+	}
+	return max(o.Concurrency, 1)
 }
 
 // Hasher runs bcrypt with at most Concurrency hashes at once.
@@ -46,6 +65,7 @@ type Hasher struct {
 	wait    time.Duration
 	compare func(hash, pw []byte) error
 	onWait  func(time.Duration)
+	nice    int
 	// dummy is a hash of the current cost, compared when there is no user.
 	// It is computed in the background so start-up does not wait for it.
 	dummy func() ([]byte, error)
@@ -65,7 +85,11 @@ func New(o Options) (*Hasher, error) {
 	if o.Compare == nil {
 		o.Compare = bcrypt.CompareHashAndPassword
 	}
+	if o.Nice < 0 || o.Nice > 19 {
+		return nil, fmt.Errorf("nice %d out of range 0 to 19", o.Nice)
+	}
 	h := &Hasher{
+		nice:    o.Nice,
 		compare: o.Compare,
 		onWait:  o.OnWait,
 		cost:    o.Cost,
@@ -124,7 +148,8 @@ func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
 		return "", err
 	}
 	defer release()
-	b, err := bcrypt.GenerateFromPassword([]byte(pw), h.cost)
+	var b []byte
+	h.run(func() { b, err = bcrypt.GenerateFromPassword([]byte(pw), h.cost) })
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
@@ -146,7 +171,7 @@ func (h *Hasher) Compare(ctx context.Context, hash, pw string) error {
 			return fmt.Errorf("dummy hash: %w", err)
 		}
 	}
-	err = h.compare(target, []byte(pw))
+	h.run(func() { err = h.compare(target, []byte(pw)) })
 	switch {
 	case hash == "" || len(pw) > MaxLen:
 		return ErrMismatch
@@ -156,6 +181,25 @@ func (h *Hasher) Compare(ctx context.Context, hash, pw string) error {
 		return fmt.Errorf("compare password: %w", err)
 	}
 	return nil
+}
+
+// run calls f, on a thread of lower priority when h.nice is set. The
+// goroutine stays locked to its thread and ends there, so the thread ends
+// with it: no other goroutine ever runs at that priority, and an
+// unprivileged process never needs to raise a priority back.
+func (h *Hasher) run(f func()) {
+	if h.nice == 0 {
+		f()
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		_ = lowerPriority(h.nice) // at worst the hash runs at normal priority
+		f()
+	}()
+	<-done
 }
 
 // NeedsRehash reports whether hash was made with a cost other than the

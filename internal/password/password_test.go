@@ -3,6 +3,7 @@ package password
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -103,5 +104,53 @@ func TestBusy(t *testing.T) {
 	}
 	if _, err := h.Hash(ctx, "password1"); err != nil {
 		t.Errorf("after release: %v", err)
+	}
+}
+
+func TestNiceThreads(t *testing.T) {
+	before, err := threadNice()
+	if err != nil {
+		t.Skip("no per-thread priority here:", err)
+	}
+	var seen []int
+	var mu sync.Mutex
+	h := newHasher(t, Options{Cost: 4, Concurrency: 2, Nice: 7, Compare: func(hash, pw []byte) error {
+		n, err := threadNice()
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		seen = append(seen, n)
+		mu.Unlock()
+		return bcrypt.CompareHashAndPassword(hash, pw)
+	}})
+	ctx := context.Background()
+	hash, err := h.Hash(ctx, "password1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Compare(ctx, hash, "password1"); err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS == "linux" && (len(seen) != 1 || seen[0] != 7) {
+		t.Errorf("compare ran at nice %v, want 7", seen)
+	}
+	// The caller's thread, and so every other goroutine, keeps its priority.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if after, _ := threadNice(); after != before {
+		t.Errorf("caller's nice changed from %d to %d", before, after)
+	}
+}
+
+func TestExtraProcs(t *testing.T) {
+	if _, err := New(Options{Cost: 4, Nice: 20}); err == nil {
+		t.Error("nice 20 accepted")
+	}
+	if n := ExtraProcs(Options{Concurrency: 3}); n != 0 {
+		t.Errorf("ExtraProcs without nice = %d, want 0", n)
+	}
+	if n := ExtraProcs(Options{Concurrency: 3, Nice: 10}); n != 3 {
+		t.Errorf("ExtraProcs(3 hashes at nice 10) = %d, want 3", n)
 	}
 }

@@ -144,35 +144,29 @@ func (w *worker) loop(stop, hard context.Context) {
 func (w *worker) do(ctx context.Context, k kind) (int, error) {
 	r := w.r
 	var (
-		resp *http.Response
-		err  error
+		a   answer
+		err error
 	)
 	switch k {
 	case kindHealth:
-		resp, err = r.cl.send(ctx, "GET", "/healthz", w.addr, nil, nil)
+		a, err = r.cl.send(ctx, request{method: "GET", path: "/healthz", from: w.addr})
 	case kindMe:
 		tok := r.users[w.rng.IntN(len(r.users))].token()
-		resp, err = r.cl.send(ctx, "GET", "/api/users/me", w.addr, nil, func(h http.Header) {
-			h.Set("Authorization", "Bearer "+tok)
-		})
+		a, err = r.cl.send(ctx, request{method: "GET", path: "/api/users/me", from: w.addr, bearer: tok})
 	case kindLogin:
 		u := r.users[w.rng.IntN(len(r.users))]
-		resp, err = r.cl.send(ctx, "POST", "/api/auth/login", w.addr, u.loginBody, nil)
+		a, err = r.cl.send(ctx, request{method: "POST", path: "/api/auth/login", from: w.addr, body: u.loginBody})
 	case kindRegister:
 		w.regN++
 		email := strings.ToLower(fmt.Sprintf("%sr%s%s%d-%d@example.com", r.prefix, r.runID, w.g.tag, w.id, w.regN))
-		resp, err = r.cl.send(ctx, "POST", "/api/auth/register", w.addr, registerBody(email, r.password), nil)
+		a, err = r.cl.send(ctx, request{method: "POST", path: "/api/auth/register", from: w.addr, body: registerBody(email, r.password)})
 	case kindRefresh:
-		tok := w.ctok
-		resp, err = r.cl.send(ctx, "POST", "/api/auth/refresh", w.addr, nil, func(h http.Header) {
-			h.Set("Cookie", "refresh_token="+tok)
-		})
-		if err == nil && resp.StatusCode == http.StatusOK {
-			next := cookie(resp, "refresh_token")
-			if next == "" {
+		a, err = r.cl.send(ctx, request{method: "POST", path: "/api/auth/refresh", from: w.addr, cookie: "refresh_token=" + w.ctok})
+		if err == nil && a.code == http.StatusOK {
+			if a.refresh == "" {
 				return 0, errors.New("refresh answered 200 without a new refresh_token cookie")
 			}
-			w.ctok = next // the rotation: the old token is now dead
+			w.ctok = a.refresh // the rotation: the old token is now dead
 		}
 		// On any other answer keep the token: if the server did rotate
 		// before failing, presenting the old one again within the reuse
@@ -181,7 +175,7 @@ func (w *worker) do(ctx context.Context, k kind) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return resp.StatusCode, nil
+	return a.code, nil
 }
 
 // relogin restarts a broken refresh chain with a fresh session. It is not
@@ -189,9 +183,9 @@ func (w *worker) do(ctx context.Context, k kind) (int, error) {
 func (w *worker) relogin(stop context.Context) {
 	u := w.chain
 	for attempt := 0; attempt < 20 && stop.Err() == nil; attempt++ {
-		resp, err := w.r.cl.send(stop, "POST", "/api/auth/login", w.addr, u.loginBody, nil)
-		if err == nil && resp.StatusCode == http.StatusOK {
-			access, refresh := cookie(resp, "access_token"), cookie(resp, "refresh_token")
+		a, err := w.r.cl.send(stop, request{method: "POST", path: "/api/auth/login", from: w.addr, body: u.loginBody})
+		if err == nil && a.code == http.StatusOK {
+			access, refresh := a.access, a.refresh
 			if access != "" && refresh != "" {
 				u.access.Store(&access) // the old session may be revoked: me requests need this one
 				w.ctok = refresh
@@ -200,7 +194,7 @@ func (w *worker) relogin(stop context.Context) {
 			}
 		}
 		select {
-		case <-time.After(retryAfter(resp, 2*time.Second, func(d time.Duration) time.Duration { return time.Duration(w.rng.Int64N(int64(d))) })):
+		case <-time.After(retryAfter(a, 2*time.Second, func(d time.Duration) time.Duration { return time.Duration(w.rng.Int64N(int64(d))) })):
 		case <-stop.Done():
 		}
 	}

@@ -121,8 +121,8 @@ func setup(ctx context.Context, cl *client, users []*user, pw string, nd needs, 
 			for i := range ch {
 				u := users[i]
 				if nd.register {
-					code, err := withRetry(ctx, &st, func() (*http.Response, []byte, error) {
-						return cl.sendBody(ctx, "POST", "/api/auth/register", u.addr, registerBody(u.email, pw))
+					code, err := withRetry(ctx, &st, func() (answer, error) {
+						return cl.sendBody(ctx, request{method: "POST", path: "/api/auth/register", from: u.addr, body: registerBody(u.email, pw)})
 					}, http.StatusCreated, http.StatusConflict)
 					if err != nil {
 						cancel(fmt.Errorf("register %s: %w", u.email, err))
@@ -165,11 +165,11 @@ func setup(ctx context.Context, cl *client, users []*user, pw string, nd needs, 
 
 // login logs u in and keeps its access and refresh tokens.
 func login(ctx context.Context, cl *client, u *user, st *setupStats) error {
-	var resp *http.Response
-	_, err := withRetry(ctx, st, func() (*http.Response, []byte, error) {
-		r, b, err := cl.sendBody(ctx, "POST", "/api/auth/login", u.addr, u.loginBody)
-		resp = r
-		return r, b, err
+	var last answer
+	_, err := withRetry(ctx, st, func() (answer, error) {
+		a, err := cl.sendBody(ctx, request{method: "POST", path: "/api/auth/login", from: u.addr, body: u.loginBody})
+		last = a
+		return a, err
 	}, http.StatusOK)
 	if err != nil {
 		if he := (*httpError)(nil); errors.As(err, &he) && he.status == http.StatusBadRequest {
@@ -177,7 +177,7 @@ func login(ctx context.Context, cl *client, u *user, st *setupStats) error {
 		}
 		return fmt.Errorf("log in %s: %w", u.email, err)
 	}
-	access, refresh := cookie(resp, "access_token"), cookie(resp, "refresh_token")
+	access, refresh := last.access, last.refresh
 	if access == "" || refresh == "" {
 		return fmt.Errorf("log in %s: the answer set no access_token or refresh_token cookie", u.email)
 	}
@@ -189,11 +189,11 @@ func login(ctx context.Context, cl *client, u *user, st *setupStats) error {
 // withRetry calls do until it answers one of want. 503 (hashing queue
 // full), 429 (throttled) and timeouts are retried, after the server's
 // Retry-After, for at most a minute; any other answer is an error.
-func withRetry(ctx context.Context, st *setupStats, do func() (*http.Response, []byte, error), want ...int) (int, error) {
+func withRetry(ctx context.Context, st *setupStats, do func() (answer, error), want ...int) (int, error) {
 	const giveUp = time.Minute
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
-		resp, body, err := do()
+		a, err := do()
 		var (
 			wait time.Duration
 			last error
@@ -205,17 +205,17 @@ func withRetry(ctx context.Context, st *setupStats, do func() (*http.Response, [
 			last, wait = err, 100*time.Millisecond
 		case err != nil:
 			return 0, err
-		case resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests:
+		case a.code == http.StatusServiceUnavailable || a.code == http.StatusTooManyRequests:
 			st.retries.Add(1)
-			last = &httpError{resp.StatusCode, snippet(body)}
-			wait = retryAfter(resp, 10*time.Second, func(d time.Duration) time.Duration { return rand.N(d) })
+			last = &httpError{a.code, snippet(a.body)}
+			wait = retryAfter(a, 10*time.Second, func(d time.Duration) time.Duration { return rand.N(d) })
 		default:
 			for _, w := range want {
-				if resp.StatusCode == w {
+				if a.code == w {
 					return w, nil
 				}
 			}
-			return 0, &httpError{resp.StatusCode, snippet(body)}
+			return 0, &httpError{a.code, snippet(a.body)}
 		}
 		if time.Since(start)+wait > giveUp {
 			if he := (*httpError)(nil); errors.As(last, &he) && he.status == http.StatusTooManyRequests {
