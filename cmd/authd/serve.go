@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"runtime"
 	"sync/atomic"
@@ -162,7 +163,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		if err != nil {
 			return fmt.Errorf("metrics listen: %w", err)
 		}
-		msrv := &http.Server{Handler: authhttp.MetricsHandler(m), ReadHeaderTimeout: 5 * time.Second,
+		msrv := &http.Server{Handler: metricsMux(m, cfg.Pprof), ReadHeaderTimeout: 5 * time.Second,
 			WriteTimeout: 10 * time.Second, ErrorLog: srv.ErrorLog}
 		go func() { errc <- msrv.Serve(mln) }()
 		defer msrv.Close()
@@ -286,4 +287,26 @@ func purgeSessions(ctx context.Context, q *db.Queries, log *slog.Logger) {
 			log.Info("purged stale login throttles", "count", n)
 		}
 	}
+}
+
+// metricsMux is the private listener's handler: /metrics and, with pprof,
+// Go's profiles. A CPU profile or trace runs for its ?seconds=, longer
+// than the listener's write timeout, so those get up to two minutes.
+func metricsMux(m *metrics.Metrics, withPprof bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", authhttp.MetricsHandler(m))
+	if withPprof {
+		long := func(h http.HandlerFunc) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(2 * time.Minute))
+				h(w, r)
+			}
+		}
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", long(pprof.Profile))
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", long(pprof.Trace))
+	}
+	return mux
 }

@@ -69,6 +69,7 @@ type Config struct {
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: drain period
 	ShutdownDelay   time.Duration // SHUTDOWN_DELAY: readiness 503 before closing
 	MetricsAddr     string        // METRICS_ADDR: "" serves /metrics on the main port
+	Pprof           bool          // PPROF: /debug/pprof/ on the METRICS_ADDR listener
 	MigrateOnStart  bool          // MIGRATE_ON_START
 
 	LogLevel  slog.Level // LOG_LEVEL
@@ -106,6 +107,9 @@ func Load(getenv func(string) string) (Config, error) {
 		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
 			l.problemf("METRICS_ADDR", "%s is not host:port (e.g. :9090), empty or off", l.show("METRICS_ADDR", c.MetricsAddr))
 		}
+	}
+	if c.Pprof = l.bool("PPROF"); c.Pprof && (c.MetricsAddr == "" || c.MetricsAddr == "off") {
+		l.problemf("PPROF", "profiles are served only on a separate METRICS_ADDR listener (e.g. 127.0.0.1:9090), never on the main port")
 	}
 
 	c.AccessPrivateKey = l.required("ACCESS_TOKEN_PRIVATE_KEY", "a base64-encoded PEM private key")

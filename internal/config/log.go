@@ -22,6 +22,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("shutdown_timeout", formatDuration(c.ShutdownTimeout)),
 		slog.String("shutdown_delay", formatDuration(c.ShutdownDelay)),
 		slog.String("metrics_addr", c.MetricsAddr),
+		slog.Bool("pprof", c.Pprof),
 		slog.String("access_private_key", setOrUnset(c.AccessPrivateKey)),
 		slog.String("access_public_key", setOrUnset(c.AccessPublicKey)),
 		slog.Int("access_verify_keys", len(c.AccessVerifyKeys)),

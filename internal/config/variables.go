@@ -35,6 +35,7 @@ func Variables() []Variable {
 		{Name: "REQUEST_TIMEOUT", Default: "10s", Description: "deadline of each request, 1s to 10m"},
 		{Name: "SHUTDOWN_TIMEOUT", Default: "20s", Description: "how long in-flight requests may drain on shutdown, 1s to 10m"},
 		{Name: "SHUTDOWN_DELAY", Default: "0s", Description: "on SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes (for load balancers), 0 to 5m"},
+		{Name: "PPROF", Default: "false", Description: "serve Go's /debug/pprof/ profiles on the METRICS_ADDR listener (which must be set); keep that address private"},
 		{Name: "METRICS_ADDR", Default: "", Description: "where to serve /metrics (Prometheus): empty serves it on the main port, host:port on a separate listener (e.g. :9090, not public), off turns it off"},
 
 		// Tokens and sessions.
