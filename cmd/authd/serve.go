@@ -261,18 +261,29 @@ func purgeSessions(ctx context.Context, q *db.Queries, log *slog.Logger) {
 			return
 		case <-t.C:
 		}
+		// Expired sessions (idled-out ones included, at the end of their
+		// lifetime), then revoked ones, in batches.
 		total := int64(0)
-		for {
-			qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			n, err := q.DeleteDeadSessions(qctx, db.DeleteDeadSessionsParams{Cutoff: time.Now().Add(-retention), BatchSize: batch})
-			cancel()
-			if err != nil {
-				log.Warn("session purge failed", "error", err)
-				break
-			}
-			total += n
-			if n < batch {
-				break
+		for _, del := range []func(context.Context, time.Time) (int64, error){
+			func(ctx context.Context, cutoff time.Time) (int64, error) {
+				return q.DeleteExpiredSessions(ctx, db.DeleteExpiredSessionsParams{Cutoff: cutoff, BatchSize: batch})
+			},
+			func(ctx context.Context, cutoff time.Time) (int64, error) {
+				return q.DeleteRevokedSessions(ctx, db.DeleteRevokedSessionsParams{Cutoff: cutoff, BatchSize: batch})
+			},
+		} {
+			for {
+				qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				n, err := del(qctx, time.Now().Add(-retention))
+				cancel()
+				if err != nil {
+					log.Warn("session purge failed", "error", err)
+					break
+				}
+				total += n
+				if n < batch {
+					break
+				}
 			}
 		}
 		if total > 0 {

@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -44,8 +45,9 @@ func TestEmailUniqueAndNormalised(t *testing.T) {
 // errorsIs classifies err as the handlers do.
 func errorsIs(err, target error) bool { return errors.Is(db.Classify(err), target) }
 
-// TestDeleteDeadSessions removes sessions that ended before the cutoff and
-// nothing else.
+// TestDeleteDeadSessions: the clean-up queries remove sessions whose
+// lifetime ended, or that were revoked, before the cutoff, and nothing else.
+// One that only idled out stays until its lifetime ends (migration 4).
 func TestDeleteDeadSessions(t *testing.T) {
 	t.Parallel()
 	q := db.New(dbtest.New(t))
@@ -53,7 +55,7 @@ func TestDeleteDeadSessions(t *testing.T) {
 	now := time.Now()
 	mk := func(idle, abs time.Time) uuid.UUID {
 		s, err := q.CreateSession(t.Context(), db.CreateSessionParams{
-			UserID: u.ID, CurrentHash: []byte{1}, Now: now.Add(-48 * time.Hour), IdleExpiresAt: idle, ExpiresAt: abs,
+			UserID: u.ID, CurrentHash: []byte{1}, Now: now.Add(-10 * 24 * time.Hour), IdleExpiresAt: idle, ExpiresAt: abs,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -61,23 +63,63 @@ func TestDeleteDeadSessions(t *testing.T) {
 		return s.ID
 	}
 	live := mk(now.Add(time.Hour), now.Add(24*time.Hour))
-	idleDead := mk(now.Add(-30*time.Hour), now.Add(24*time.Hour))
-	recentlyIdle := mk(now.Add(-time.Hour), now.Add(24*time.Hour))
+	idleOut := mk(now.Add(-30*time.Hour), now.Add(24*time.Hour))
+	expired := mk(now.Add(-30*time.Hour), now.Add(-25*time.Hour))
+	recentlyExpired := mk(now.Add(-2*time.Hour), now.Add(-time.Hour))
 	revoked := mk(now.Add(time.Hour), now.Add(24*time.Hour))
-	if _, err := q.RevokeSession(t.Context(), db.RevokeSessionParams{ID: revoked, UserID: u.ID, Now: now.Add(-25 * time.Hour), Reason: "test"}); err != nil {
-		t.Fatal(err)
+	recentlyRevoked := mk(now.Add(time.Hour), now.Add(24*time.Hour))
+	for id, at := range map[uuid.UUID]time.Time{revoked: now.Add(-25 * time.Hour), recentlyRevoked: now.Add(-time.Hour)} {
+		if _, err := q.RevokeSession(t.Context(), db.RevokeSessionParams{ID: id, UserID: u.ID, Now: at, Reason: "test"}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	n, err := q.DeleteDeadSessions(t.Context(), db.DeleteDeadSessionsParams{Cutoff: now.Add(-24 * time.Hour), BatchSize: 10})
+	cutoff := now.Add(-24 * time.Hour)
+	n1, err := q.DeleteExpiredSessions(t.Context(), db.DeleteExpiredSessionsParams{Cutoff: cutoff, BatchSize: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 2 {
-		t.Errorf("deleted %d, want 2", n)
+	n2, err := q.DeleteRevokedSessions(t.Context(), db.DeleteRevokedSessionsParams{Cutoff: cutoff, BatchSize: 10})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for id, want := range map[uuid.UUID]bool{live: true, idleDead: false, recentlyIdle: true, revoked: false} {
+	if n1 != 1 || n2 != 1 {
+		t.Errorf("deleted %d expired and %d revoked, want 1 and 1", n1, n2)
+	}
+	want := map[uuid.UUID]bool{live: true, idleOut: true, expired: false, recentlyExpired: true, revoked: false, recentlyRevoked: true}
+	for id, keep := range want {
 		_, err := q.GetSession(t.Context(), id)
-		if got := err == nil; got != want {
-			t.Errorf("session kept = %v, want %v", got, want)
+		if got := err == nil; got != keep {
+			t.Errorf("session %s kept = %v, want %v", id, got, keep)
+		}
+	}
+}
+
+// TestDeleteSessionsInBatches: a batch takes at most batch_size rows, the
+// oldest first.
+func TestDeleteSessionsInBatches(t *testing.T) {
+	t.Parallel()
+	q := db.New(dbtest.New(t))
+	u := newUser(t, q, "batch@example.com")
+	now := time.Now()
+	var ids []uuid.UUID
+	for i := range 5 {
+		abs := now.Add(-time.Duration(30+i) * time.Hour) // ids[4] is the oldest
+		s, err := q.CreateSession(t.Context(), db.CreateSessionParams{
+			UserID: u.ID, CurrentHash: []byte{1}, Now: now.Add(-10 * 24 * time.Hour), IdleExpiresAt: abs, ExpiresAt: abs,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, s.ID)
+	}
+	n, err := q.DeleteExpiredSessions(t.Context(), db.DeleteExpiredSessionsParams{Cutoff: now.Add(-24 * time.Hour), BatchSize: 2})
+	if err != nil || n != 2 {
+		t.Fatalf("first batch: %d, %v; want 2", n, err)
+	}
+	for i, id := range ids {
+		_, err := q.GetSession(t.Context(), id)
+		if kept, want := err == nil, i < 3; kept != want {
+			t.Errorf("session %d (expired %dh ago) kept = %v, want %v", i, 30+i, kept, want)
 		}
 	}
 }
@@ -175,5 +217,49 @@ func TestExecModeForPoolers(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestRotationIsHOT: a rotation changes no indexed column, so PostgreSQL
+// can update the row in place without new index entries (a heap-only
+// tuple). An index on any column RotateSession writes would break this and
+// cost every refresh an entry in every index of sessions.
+func TestRotationIsHOT(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.New(t)
+	q := db.New(pool)
+	u := newUser(t, q, "hot@example.com")
+	now := time.Now()
+	s, err := q.CreateSession(t.Context(), db.CreateSessionParams{
+		UserID: u.ID, CurrentHash: []byte("h0"), Now: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(48 * time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(t.Context())
+	prev := []byte("h0")
+	for i := range 3 {
+		next := []byte(fmt.Sprintf("h%d", i+1))
+		at := now.Add(time.Duration(i+1) * time.Minute) // every time-stamp moves
+		if _, err := q.WithTx(tx).RotateSession(t.Context(), db.RotateSessionParams{
+			ID: s.ID, PresentedHash: prev, NextHash: next, Now: at, IdleExpiresAt: at.Add(time.Hour),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		prev = next
+	}
+	// The counters of the current transaction.
+	var updated, hot int64
+	err = tx.QueryRow(t.Context(), `SELECT pg_stat_get_xact_tuples_updated('sessions'::regclass),
+		pg_stat_get_xact_tuples_hot_updated('sessions'::regclass)`).Scan(&updated, &hot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if updated != 3 || hot != 3 {
+		t.Errorf("3 rotations: %d updates, %d of them HOT; want 3 and 3", updated, hot)
 	}
 }

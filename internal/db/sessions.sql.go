@@ -59,24 +59,55 @@ func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) (S
 	return i, err
 }
 
-const deleteDeadSessions = `-- name: DeleteDeadSessions :execrows
-DELETE FROM sessions WHERE id IN (
+const deleteExpiredSessions = `-- name: DeleteExpiredSessions :execrows
+DELETE FROM sessions WHERE id = ANY(ARRAY(
     SELECT d.id FROM sessions d
-    WHERE d.idle_expires_at < $1::timestamptz OR d.expires_at < $1::timestamptz OR d.revoked_at < $1::timestamptz
+    WHERE d.expires_at < $1::timestamptz
+    ORDER BY d.expires_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
-)
+))
 `
 
-type DeleteDeadSessionsParams struct {
+type DeleteExpiredSessionsParams struct {
 	Cutoff    time.Time
 	BatchSize int32
 }
 
-// Removes up to batch_size sessions that expired or were revoked before cutoff.
-// SKIP LOCKED lets several replicas run it at once without waiting on each other.
-func (q *Queries) DeleteDeadSessions(ctx context.Context, arg DeleteDeadSessionsParams) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteDeadSessions, arg.Cutoff, arg.BatchSize)
+// Removes up to batch_size sessions whose absolute lifetime ended before
+// cutoff, oldest first along sessions_expires_at_idx. A session that idled
+// out goes here too, at the end of its lifetime: idle_expires_at has no
+// index, so that rotations stay HOT (migration 4). SKIP LOCKED lets several
+// replicas run it at once without waiting on each other. = ANY(ARRAY(...))
+// rather than IN (...): the chosen ids are looked up by primary key
+// whatever the table's size or statistics, never joined to a scan of it.
+func (q *Queries) DeleteExpiredSessions(ctx context.Context, arg DeleteExpiredSessionsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteExpiredSessions, arg.Cutoff, arg.BatchSize)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const deleteRevokedSessions = `-- name: DeleteRevokedSessions :execrows
+DELETE FROM sessions WHERE id = ANY(ARRAY(
+    SELECT d.id FROM sessions d
+    WHERE d.revoked_at < $1::timestamptz
+    ORDER BY d.revoked_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+))
+`
+
+type DeleteRevokedSessionsParams struct {
+	Cutoff    time.Time
+	BatchSize int32
+}
+
+// Removes up to batch_size sessions revoked before cutoff, along the
+// partial index sessions_revoked_at_idx.
+func (q *Queries) DeleteRevokedSessions(ctx context.Context, arg DeleteRevokedSessionsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteRevokedSessions, arg.Cutoff, arg.BatchSize)
 	if err != nil {
 		return 0, err
 	}

@@ -46,12 +46,29 @@ WHERE user_id = sqlc.arg(user_id) AND revoked_at IS NULL
 ORDER BY last_used_at DESC, id
 LIMIT 100;
 
--- name: DeleteDeadSessions :execrows
--- Removes up to batch_size sessions that expired or were revoked before cutoff.
--- SKIP LOCKED lets several replicas run it at once without waiting on each other.
-DELETE FROM sessions WHERE id IN (
+-- name: DeleteExpiredSessions :execrows
+-- Removes up to batch_size sessions whose absolute lifetime ended before
+-- cutoff, oldest first along sessions_expires_at_idx. A session that idled
+-- out goes here too, at the end of its lifetime: idle_expires_at has no
+-- index, so that rotations stay HOT (migration 4). SKIP LOCKED lets several
+-- replicas run it at once without waiting on each other. = ANY(ARRAY(...))
+-- rather than IN (...): the chosen ids are looked up by primary key
+-- whatever the table's size or statistics, never joined to a scan of it.
+DELETE FROM sessions WHERE id = ANY(ARRAY(
     SELECT d.id FROM sessions d
-    WHERE d.idle_expires_at < sqlc.arg(cutoff)::timestamptz OR d.expires_at < sqlc.arg(cutoff)::timestamptz OR d.revoked_at < sqlc.arg(cutoff)::timestamptz
+    WHERE d.expires_at < sqlc.arg(cutoff)::timestamptz
+    ORDER BY d.expires_at
     LIMIT sqlc.arg(batch_size)
     FOR UPDATE SKIP LOCKED
-);
+));
+
+-- name: DeleteRevokedSessions :execrows
+-- Removes up to batch_size sessions revoked before cutoff, along the
+-- partial index sessions_revoked_at_idx.
+DELETE FROM sessions WHERE id = ANY(ARRAY(
+    SELECT d.id FROM sessions d
+    WHERE d.revoked_at < sqlc.arg(cutoff)::timestamptz
+    ORDER BY d.revoked_at
+    LIMIT sqlc.arg(batch_size)
+    FOR UPDATE SKIP LOCKED
+));

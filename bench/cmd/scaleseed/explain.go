@@ -119,10 +119,16 @@ func explain(ctx context.Context, conn *pgx.Conn, stdout, stderr io.Writer) erro
 					IdleExpiresAt: now.Add(idleTTL), ExpiresAt: now.Add(lifetime), UserAgent: userAgents[0], ClientAddr: "203.0.113.7"})
 				return err
 			}},
-		{"DeleteDeadSessions", "The background clean-up: one batch of 1000, cutoff 24 h ago (as cmd/authd/serve.go).",
-			[]string{"sessions_idle_expires_at_idx", "sessions_expires_at_idx", "sessions_revoked_at_idx"},
+		{"DeleteExpiredSessions", "The background clean-up of ended sessions: one batch of 1000, cutoff 24 h ago (as cmd/authd/serve.go).",
+			[]string{"sessions_expires_at_idx"},
 			func(ctx context.Context, q *db.Queries) error {
-				_, err := q.DeleteDeadSessions(ctx, db.DeleteDeadSessionsParams{Cutoff: now.Add(-24 * time.Hour), BatchSize: 1000})
+				_, err := q.DeleteExpiredSessions(ctx, db.DeleteExpiredSessionsParams{Cutoff: now.Add(-24 * time.Hour), BatchSize: 1000})
+				return err
+			}},
+		{"DeleteRevokedSessions", "The background clean-up of revoked sessions: one batch of 1000, cutoff 24 h ago.",
+			[]string{"sessions_revoked_at_idx"},
+			func(ctx context.Context, q *db.Queries) error {
+				_, err := q.DeleteRevokedSessions(ctx, db.DeleteRevokedSessionsParams{Cutoff: now.Add(-24 * time.Hour), BatchSize: 1000})
 				return err
 			}},
 	}

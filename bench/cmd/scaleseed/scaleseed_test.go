@@ -117,7 +117,8 @@ func TestSeedAndExplain(t *testing.T) {
 		"GetUserByEmail (unknown email)": "users_email_key",
 		"GetLoginThrottle":               "login_throttle_pkey",
 		"CreateSession":                  "Insert on sessions",
-		"DeleteDeadSessions":             "Delete on sessions",
+		"DeleteExpiredSessions":          "sessions_expires_at_idx",
+		"DeleteRevokedSessions":          "sessions_revoked_at_idx",
 	} {
 		_, rest, ok := strings.Cut(stdout, "### "+name+"\n")
 		plan, _, _ := strings.Cut(rest, "###")
@@ -128,7 +129,8 @@ func TestSeedAndExplain(t *testing.T) {
 			t.Errorf("no verdict for %s", name)
 		}
 	}
-	for _, name := range []string{"GetSessionUser", "RotateSession", "GetUserByEmail", "GetLoginThrottle", "CreateSession"} {
+	for _, name := range []string{"GetSessionUser", "RotateSession", "GetUserByEmail", "GetLoginThrottle", "CreateSession",
+		"DeleteExpiredSessions", "DeleteRevokedSessions"} {
 		if !strings.Contains(stderr, "ok "+name+":") {
 			t.Errorf("verdict for %s is not ok", name)
 		}
