@@ -1,7 +1,15 @@
 // Command benchreport turns authload -json lines into the markdown tables
-// of docs/benchmarks.md.
+// of docs/benchmarks.md: a Targets table, the results, and a Scale table.
 //
-//	benchreport [-wrk LABEL=REQ/S] results.jsonl
+//	benchreport [-wrk LABEL=REQ/S]... [-cores N] [-rsa-sign-us F] [-bcrypt-ms F] [-startup-ms F] results.jsonl...
+//
+// Runs with the same label are repeats of one scenario: the report shows one
+// row per label, in the order the labels first appear, with the figures of
+// the median run (by req/s; of an even number, the lower of the two middle
+// runs) and the range of req/s over the runs.
+//
+// A flag given an empty value (-bcrypt-ms "") counts as not given: the
+// Targets rows that need it say "not measured".
 package main
 
 import (
@@ -10,26 +18,35 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/authd/authd/bench/internal/result"
 )
 
+// inputs are the figures that do not come from the authload runs. A zero
+// value means not measured.
+type inputs struct {
+	Cores     int                  // the machine's cores
+	RSASignUS float64              // CPU µs of one RS256 signature
+	BcryptMS  float64              // ms of one bcrypt compare at the configured cost
+	StartupMS float64              // median ms from process start to /readyz answering 200
+	Wrk       map[string][]float64 // label -> wrk's req/s, one per wrk run
+}
+
 func main() {
-	wrk := map[string]string{}
-	flag.Func("wrk", "LABEL=REQ/S: wrk's figure for the run with this label, shown next to authload's", func(s string) error {
-		label, rps, ok := strings.Cut(s, "=")
-		if !ok {
-			return fmt.Errorf("want LABEL=REQ/S")
-		}
-		wrk[label] = rps
-		return nil
-	})
-	flag.Parse()
+	in, files, err := parseArgs(os.Args[1:], os.Stderr)
+	if err == flag.ErrHelp {
+		os.Exit(0)
+	}
+	if err != nil {
+		os.Exit(2) // the flag package has said why
+	}
 	var results []result.Result
-	for _, name := range flag.Args() {
+	for _, name := range files {
 		rs, err := read(name)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "benchreport:", err)
@@ -37,7 +54,76 @@ func main() {
 		}
 		results = append(results, rs...)
 	}
-	write(os.Stdout, results, wrk)
+	gs := groupRuns(results)
+	for label := range in.Wrk {
+		if find(gs, label) == nil {
+			fmt.Fprintf(os.Stderr, "benchreport: -wrk %s=...: no run has that label\n", label)
+		}
+	}
+	write(os.Stdout, results, in)
+}
+
+// parseArgs reads the flags, saying what is wrong on stderr; the rest of
+// args are the files of results.
+func parseArgs(args []string, stderr io.Writer) (inputs, []string, error) {
+	in := inputs{Wrk: map[string][]float64{}}
+	fs := flag.NewFlagSet("benchreport", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: benchreport [-wrk LABEL=REQ/S]... [-cores N] [-rsa-sign-us F] [-bcrypt-ms F] [-startup-ms F] results.jsonl...")
+		fs.PrintDefaults()
+	}
+	fs.Func("wrk", "LABEL=REQ/S: wrk's figure for the run with this label, shown next to authload's (repeat it for several wrk runs: the median is shown)", func(s string) error {
+		i := strings.LastIndex(s, "=")
+		if i < 0 {
+			return fmt.Errorf("want LABEL=REQ/S")
+		}
+		v, err := positive(s[i+1:])
+		if err != nil {
+			return err
+		}
+		in.Wrk[s[:i]] = append(in.Wrk[s[:i]], v)
+		return nil
+	})
+	fs.Func("cores", "N: the machine's cores, for the signing and bcrypt ceilings", func(s string) error {
+		if s == "" {
+			in.Cores = 0
+			return nil
+		}
+		n, err := strconv.Atoi(s)
+		if err == nil && n <= 0 {
+			err = fmt.Errorf("want a positive number, not %s", s)
+		}
+		in.Cores = n
+		return err
+	})
+	optional := func(name, usage string, p *float64) {
+		fs.Func(name, usage, func(s string) error {
+			if s == "" {
+				*p = 0
+				return nil
+			}
+			v, err := positive(s)
+			*p = v
+			return err
+		})
+	}
+	optional("rsa-sign-us", "F: CPU microseconds of one RS256 signature (go test -bench Sign/RS256 ./internal/token)", &in.RSASignUS)
+	optional("bcrypt-ms", "F: milliseconds of one bcrypt compare at the configured cost", &in.BcryptMS)
+	optional("startup-ms", "F: median milliseconds from process start to /readyz answering 200", &in.StartupMS)
+	err := fs.Parse(args)
+	return in, fs.Args(), err
+}
+
+func positive(s string) (float64, error) {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, err
+	}
+	if !(v > 0) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("want a positive number, not %s", s)
+	}
+	return v, nil
 }
 
 func read(name string) ([]result.Result, error) {
@@ -63,33 +149,127 @@ func read(name string) ([]result.Result, error) {
 	return rs, sc.Err()
 }
 
-func write(out io.Writer, rs []result.Result, wrk map[string]string) {
+// group is the runs that share a label, in the order they were read.
+type group struct {
+	Label string
+	Runs  []result.Result
+	Med   int // index in Runs of the median run
+}
+
+// Median is the run whose figures stand for the group.
+func (g *group) Median() result.Result { return g.Runs[g.Med] }
+
+// label is the run's label, or its scenario if it has none.
+func label(r result.Result) string {
+	if r.Label != "" {
+		return r.Label
+	}
+	return r.Scenario
+}
+
+// groupRuns groups the runs by label, in the order the labels first appear.
+func groupRuns(rs []result.Result) []*group {
+	var gs []*group
+	byLabel := map[string]*group{}
+	for _, r := range rs {
+		l := label(r)
+		g := byLabel[l]
+		if g == nil {
+			g = &group{Label: l}
+			byLabel[l] = g
+			gs = append(gs, g)
+		}
+		g.Runs = append(g.Runs, r)
+	}
+	for _, g := range gs {
+		rps := make([]float64, len(g.Runs))
+		for i, r := range g.Runs {
+			rps[i] = r.RPS
+		}
+		g.Med = medianIndex(rps)
+	}
+	return gs
+}
+
+// find is the group with this label, or nil.
+func find(gs []*group, label string) *group {
+	for _, g := range gs {
+		if g.Label == label {
+			return g
+		}
+	}
+	return nil
+}
+
+// medianIndex is the index of the median of vs: the middle one, or of an
+// even number the lower of the two middle ones. Equal values keep their
+// order. -1 if vs is empty.
+func medianIndex(vs []float64) int {
+	if len(vs) == 0 {
+		return -1
+	}
+	idx := make([]int, len(vs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return vs[idx[a]] < vs[idx[b]] })
+	return idx[(len(vs)-1)/2]
+}
+
+// rpsCell is the req/s column: the median run's req/s, the range over the
+// runs if there are several, and wrk's median if given.
+func rpsCell(g *group, wrk []float64) string {
+	s := rate(g.Median().RPS)
+	if n := len(g.Runs); n > 1 {
+		lo, hi := g.Runs[0].RPS, g.Runs[0].RPS
+		for _, r := range g.Runs[1:] {
+			lo, hi = math.Min(lo, r.RPS), math.Max(hi, r.RPS)
+		}
+		s += fmt.Sprintf(" (%d runs: %s–%s)", n, rate(lo), rate(hi))
+	}
+	if len(wrk) > 0 {
+		s += " (wrk: " + rate(wrk[medianIndex(wrk)])
+		if len(wrk) > 1 {
+			s += fmt.Sprintf(", %d runs", len(wrk))
+		}
+		s += ")"
+	}
+	return s
+}
+
+func write(out io.Writer, rs []result.Result, in inputs) {
+	gs := groupRuns(rs)
+
+	fmt.Fprint(out, "### Targets\n\n")
+	writeTargets(out, gs, in)
+
+	fmt.Fprint(out, "\n### Results\n\n")
+	if len(gs) > 0 && len(gs) < len(rs) {
+		fmt.Fprint(out, "Runs repeated under one label are shown by their median run (by req/s; of an even number, the lower middle one), with the range of req/s over the runs.\n\n")
+	}
 	fmt.Fprintln(out, "| run | c | requests | req/s | 2xx/s | p50 ms | p90 ms | p99 ms | max ms | status counts | errors | authd CPU (cores) | authd peak RSS (MB) | authload CPU (cores) | machine busy (cores) |")
 	fmt.Fprintln(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|--:|--:|--:|--:|")
-	for _, r := range rs {
+	for _, g := range gs {
+		r := g.Median()
 		cpu, rss := "–", "–"
 		if s := r.Server; s != nil {
 			cpu, rss = fmt.Sprintf("%.2f", s.CPUCores), fmt.Sprintf("%.1f", s.PeakRSSMB)
 		}
-		rps := fmt.Sprintf("%.1f", r.RPS)
-		if w, ok := wrk[r.Label]; ok {
-			rps += fmt.Sprintf(" (wrk: %s)", w)
-		}
 		l := r.Latency
-		fmt.Fprintf(out, "| %s | %d | %d | %s | %.1f | %.2f | %.2f | %.2f | %.2f | %s | %s | %s | %s | %.2f | %.2f |\n",
-			r.Label, r.Concurrency, r.Requests, rps, r.OKRPS, l.P50, l.P90, l.P99, l.Max,
+		fmt.Fprintf(out, "| %s | %d | %d | %s | %s | %.2f | %.2f | %.2f | %.2f | %s | %s | %s | %s | %.2f | %.2f |\n",
+			g.Label, r.Concurrency, r.Requests, rpsCell(g, in.Wrk[g.Label]), rate(r.OKRPS), l.P50, l.P90, l.P99, l.Max,
 			r.StatusString(), errs(r.Summary), cpu, rss, r.ClientCPUCores, r.MachineBusyCores)
 	}
-	for _, r := range rs {
-		if len(r.Kinds) > 0 {
-			fmt.Fprintf(out, "\n**%s**, per kind of request:\n\n", r.Label)
+	for _, g := range gs {
+		if r := g.Median(); len(r.Kinds) > 0 {
+			fmt.Fprintf(out, "\n**%s**, per kind of request%s:\n\n", g.Label, ofMedian(g))
 			kinds(out, r.Kinds)
 		}
 	}
-	var floods []result.Result
-	for _, r := range rs {
-		if r.During != nil {
-			floods = append(floods, r)
+	var floods []*group
+	for _, g := range gs {
+		if g.Median().During != nil {
+			floods = append(floods, g)
 		}
 	}
 	if len(floods) > 0 {
@@ -97,14 +277,24 @@ func write(out io.Writer, rs []result.Result, wrk map[string]string) {
 		fmt.Fprintln(out)
 		fmt.Fprintln(out, "| run | flood | c | requests | req/s | 2xx/s | p50 ms | p90 ms | p99 ms | max ms | status counts | errors |")
 		fmt.Fprintln(out, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|")
-		for _, r := range floods {
-			f := r.During
+		for _, g := range floods {
+			f := g.Median().During
 			l := f.Latency
-			fmt.Fprintf(out, "| %s | %s | %d | %d | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %s | %s |\n",
-				r.Label, f.Scenario, f.Concurrency, f.Requests, f.RPS, f.OKRPS, l.P50, l.P90, l.P99, l.Max,
+			fmt.Fprintf(out, "| %s | %s | %d | %d | %s | %s | %.2f | %.2f | %.2f | %.2f | %s | %s |\n",
+				g.Label+ofMedian(g), f.Scenario, f.Concurrency, f.Requests, rate(f.RPS), rate(f.OKRPS), l.P50, l.P90, l.P99, l.Max,
 				f.StatusString(), errs(f.Summary))
 		}
 	}
+
+	writeScale(out, gs)
+}
+
+// ofMedian says which run of a repeated label the figures are from.
+func ofMedian(g *group) string {
+	if len(g.Runs) < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" (the median of %d runs)", len(g.Runs))
 }
 
 func kinds(out io.Writer, ks map[string]result.Summary) {
@@ -112,14 +302,19 @@ func kinds(out io.Writer, ks map[string]result.Summary) {
 	for k := range ks {
 		names = append(names, k)
 	}
-	sort.Slice(names, func(i, j int) bool { return ks[names[i]].Requests > ks[names[j]].Requests })
+	sort.Slice(names, func(i, j int) bool {
+		if ks[names[i]].Requests != ks[names[j]].Requests {
+			return ks[names[i]].Requests > ks[names[j]].Requests
+		}
+		return names[i] < names[j]
+	})
 	fmt.Fprintln(out, "| kind | requests | req/s | 2xx/s | p50 ms | p90 ms | p99 ms | max ms | status counts | errors |")
 	fmt.Fprintln(out, "|---|--:|--:|--:|--:|--:|--:|--:|---|---|")
 	for _, k := range names {
 		s := ks[k]
 		l := s.Latency
-		fmt.Fprintf(out, "| %s | %d | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %s | %s |\n",
-			k, s.Requests, s.RPS, s.OKRPS, l.P50, l.P90, l.P99, l.Max, s.StatusString(), errs(s))
+		fmt.Fprintf(out, "| %s | %d | %s | %s | %.2f | %.2f | %.2f | %.2f | %s | %s |\n",
+			k, s.Requests, rate(s.RPS), rate(s.OKRPS), l.P50, l.P90, l.P99, l.Max, s.StatusString(), errs(s))
 	}
 }
 
@@ -135,4 +330,28 @@ func errs(s result.Summary) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// thousands is v rounded to a whole number, with thousands separators:
+// 12345.6 -> "12,346".
+func thousands(v float64) string {
+	v = math.Round(v)
+	sign := ""
+	if v < 0 {
+		sign, v = "-", -v
+	}
+	s := strconv.FormatFloat(v, 'f', 0, 64)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return sign + s
+}
+
+// rate formats a per-second figure: one decimal below 100, whole numbers
+// with thousands separators from 100 on ("9.2", "898", "12,997").
+func rate(v float64) string {
+	if math.Abs(v) < 99.95 {
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return thousands(v)
 }
