@@ -15,6 +15,8 @@
 #   BENCH_C         concurrency of each run (32)
 #   BENCH_FLOOD_C   concurrency of the login flood in "me during login flood" (64)
 #   BENCH_USERS     seeded users (200)
+#   BENCH_REPEAT    runs of each target scenario; the report shows the median (3)
+#   BENCH_SCALE     users and sessions bulk-loaded for the scale runs; 0 skips them (1000000)
 #   BENCH_OUT       the report (docs/benchmarks.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +28,8 @@ WARMUP=${BENCH_WARMUP:-2s}
 CONC=${BENCH_C:-32}
 FLOOD_C=${BENCH_FLOOD_C:-64}
 USERS=${BENCH_USERS:-200}
+REPEAT=${BENCH_REPEAT:-3}
+SCALE=${BENCH_SCALE:-1000000}
 OUT=${BENCH_OUT:-docs/benchmarks.md}
 PREFIX=bench
 BCRYPT_COST=12
@@ -70,7 +74,9 @@ load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 step "building authd and authload"
 mkdir -p bin
 go build -o bin/authd ./cmd/authd
-(cd bench && go build -o ../bin/authload ./cmd/authload && go build -o "$work/benchreport" ./cmd/benchreport)
+(cd bench && go build -o ../bin/authload ./cmd/authload && go build -o "$work/benchreport" ./cmd/benchreport &&
+	go build -o "$work/profsplit" ./cmd/profsplit && go build -o "$work/scaleseed" ./cmd/scaleseed)
+mkdir -p "$work/prof"
 
 # --- PostgreSQL ---------------------------------------------------------------
 # fsync and synchronous_commit stay on (the defaults): every write commit
@@ -94,7 +100,7 @@ as_pg "$bindir/createdb" -h "$work/pg" -U postgres authd
 database_url="postgres://postgres@/authd?host=$work/pg&sslmode=disable"
 
 # --- authd ------------------------------------------------------------------
-for alg in RS256 ES256; do
+for alg in RS256 ES256 EdDSA; do
 	(umask 077 && bin/authd keygen -alg "$alg" >"$work/keys-$alg.env")
 done
 
@@ -130,7 +136,11 @@ start_authd() {
 	on) extra=(TRUSTED_PROXIES=127.0.0.1) ;;
 	esac
 	port=$(free_port)
+	mport=$(free_port)
 	url="http://127.0.0.1:$port"
+	# Profiles come from the private metrics listener (PPROF=true); the
+	# runs that are profiled say so.
+	extra+=(METRICS_ADDR="127.0.0.1:$mport" PPROF=true)
 	# An empty environment and working directory: nothing of the caller's
 	# (DATABASE_URL, an ./app.env) leaks in.
 	(cd "$work" && exec env -i PATH="$PATH" "${keys[@]}" \
@@ -152,27 +162,88 @@ start_authd() {
 		sleep 0.1
 	done
 	echo "authd ($alg keys, per-client limits $limits) pid $authd_pid on $url" >&2
-	commands+=("# authd: $alg keys, per-client limits $limits: ${extra[*]}")
+	commands+=("# authd: $alg keys, per-client limits $limits: ${extra[*]/$mport/\$MPORT}")
 }
 
 # --- runs -------------------------------------------------------------------
 results="$work/results.jsonl"
 raw="$work/raw.txt"
 commands=() # as shown in the report
+profiles=() # LABEL|FILE|REQUESTS, for the CPU breakdown
+wrk_flags=()
+wrk_out=""
 : >"$results"
 : >"$raw"
 
-# load LABEL ARGS...: one authload run with the common flags.
+# load LABEL ARGS...: one authload run with the common flags. With
+# PROFILE=1 in its environment, authd's CPU is profiled over the
+# measured window.
 load() {
 	local label=$1
 	shift
 	local common=(-c "$CONC" -d "$DURATION" -warmup "$WARMUP" -users "$USERS" -prefix "$PREFIX" -seeded)
-	commands+=("bin/authload -url http://127.0.0.1:\$PORT -pid \$AUTHD_PID ${common[*]} -json -label '$label' $*")
+	local prof=() file=""
+	if [ "${PROFILE:-0}" = 1 ]; then
+		file="$work/prof/$(tr -c 'a-zA-Z0-9\n' _ <<<"$label").pprof"
+		prof=(-cpuprofile-url "http://127.0.0.1:$mport/debug/pprof/profile" -cpuprofile "$file")
+	fi
+	commands+=("bin/authload -url http://127.0.0.1:\$PORT -pid \$AUTHD_PID ${common[*]} -json -label '$label' $*${file:+ -cpuprofile-url http://127.0.0.1:\$MPORT/debug/pprof/profile -cpuprofile $(basename "$file")}")
 	step "$label"
-	bin/authload -url "$url" -pid "$authd_pid" "${common[@]}" -json -label "$label" "$@" | tee "$work/out.txt"
+	bin/authload -url "$url" -pid "$authd_pid" "${common[@]}" -json -label "$label" "${prof[@]}" "$@" | tee "$work/out.txt"
 	grep '^{' "$work/out.txt" >>"$results"
 	grep -v '^{' "$work/out.txt" >>"$raw"
 	echo >>"$raw"
+	if [ -n "$file" ] && [ -s "$file" ]; then
+		profiles+=("$label|$file|$(grep '^{' "$work/out.txt" | grep -o '"requests":[0-9]*' | head -n 1 | cut -d: -f2)")
+	fi
+}
+
+# repeat LABEL ARGS...: BENCH_REPEAT runs of load; the last is profiled.
+repeat() {
+	local i
+	for i in $(seq "$REPEAT"); do
+		PROFILE=$([ "$i" = "$REPEAT" ] && echo 1 || echo 0) load "$@"
+	done
+}
+
+# wrk_me: wrk against /api/users/me with one user's token.
+wrk_me() {
+	command -v wrk >/dev/null || return 0
+	local token out
+	token=$(curl -fsS -X POST "$url/api/auth/login" -H 'Content-Type: application/json' \
+		-d "{\"email\":\"${PREFIX}0@example.com\",\"password\":\"benchmark-password-1\"}" |
+		sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+	step "wrk against /api/users/me"
+	out=$(wrk -t2 -c"$CONC" -d"$DURATION" --latency -H "Authorization: Bearer $token" "$url/api/users/me")
+	echo "$out"
+	wrk_flags+=(-wrk "me=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")")
+	wrk_out+="$out"$'\n\n'
+}
+
+# measure_startup: restarts authd five times (schema migrated) and takes
+# the median time from starting the process to /readyz answering 200.
+startup_ms=""
+measure_startup() {
+	local alg=$1 keys times=() t0 t1 i
+	mapfile -t keys <"$work/keys-$alg.env"
+	for i in 1 2 3 4 5; do
+		stop_authd
+		port=$(free_port)
+		t0=$(date +%s%N)
+		(cd "$work" && exec env -i PATH="$PATH" "${keys[@]}" DATABASE_URL="$database_url" LISTEN_HOST=127.0.0.1 \
+			PORT="$port" BCRYPT_COST="$BCRYPT_COST" LOG_LEVEL=warn "$root/bin/authd" serve) >>"$work/authd.log" 2>&1 &
+		authd_pid=$!
+		until curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; do
+			kill -0 "$authd_pid" 2>/dev/null || { echo "bench: authd exited during the start-up check" >&2; exit 1; }
+			sleep 0.002
+		done
+		t1=$(date +%s%N)
+		times+=($(((t1 - t0) / 1000000)))
+	done
+	stop_authd
+	startup_ms=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p)
+	echo "start-up to ready: ${times[*]} ms; median $startup_ms ms" >&2
+	commands+=("# start-up: five restarts of authd serve, ms from exec to /readyz 200: ${times[*]}")
 }
 
 step "authd with RS256 keys, per-client limits off"
@@ -183,29 +254,20 @@ commands+=("bin/authload -url http://127.0.0.1:\$PORT -seed-only -prefix $PREFIX
 bin/authload -url "$url" -seed-only -prefix "$PREFIX" -users "$USERS" -c "$CONC"
 
 load health -scenario health
-load me -scenario me
-
-wrk_out="" wrk_rps=""
-if command -v wrk >/dev/null; then
-	step "wrk against /api/users/me"
-	token=$(curl -fsS -X POST "$url/api/auth/login" -H 'Content-Type: application/json' \
-		-d "{\"email\":\"${PREFIX}0@example.com\",\"password\":\"benchmark-password-1\"}" |
-		sed -E 's/.*"access_token":"([^"]+)".*/\1/')
-	commands+=("wrk -t2 -c$CONC -d$DURATION --latency -H 'Authorization: Bearer <token>' http://127.0.0.1:\$PORT/api/users/me")
-	wrk_out=$(wrk -t2 -c"$CONC" -d"$DURATION" --latency -H "Authorization: Bearer $token" "$url/api/users/me")
-	echo "$wrk_out"
-	wrk_rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$wrk_out")
-	unset token
-else
-	echo "bench: wrk is not installed; skipping it (apt-get install wrk)" >&2
-fi
-
-load "refresh" -scenario refresh
-load login -scenario login
+for i in $(seq "$REPEAT"); do
+	PROFILE=$([ "$i" = "$REPEAT" ] && echo 1 || echo 0) load me -scenario me
+	wrk_me
+done
+commands+=("wrk -t2 -c$CONC -d$DURATION --latency -H 'Authorization: Bearer <token>' http://127.0.0.1:\$PORT/api/users/me   # after each me run")
+repeat refresh -scenario refresh
+repeat login -scenario login
 load register -scenario register
-load mixed -scenario mixed
-load "me during login flood" -scenario me -during login -during-c "$FLOOD_C"
+PROFILE=1 load mixed -scenario mixed
+repeat "me during login flood" -scenario me -during login -during-c "$FLOOD_C"
 stop_authd
+
+step "start-up time (schema already migrated)"
+measure_startup RS256
 
 step "authd with RS256 keys, per-client limits on (production defaults)"
 start_authd RS256 on
@@ -213,26 +275,59 @@ load "login, one address, limits on" -scenario login
 load "me during login flood, limits on, -xff" -scenario me -during login -during-c "$FLOOD_C" -xff
 stop_authd
 
-step "authd with ES256 keys, per-client limits off"
-start_authd ES256 off
-load "refresh (ES256)" -scenario refresh
-stop_authd
+for alg in ES256 EdDSA; do
+	step "authd with $alg keys, per-client limits off"
+	start_authd "$alg" off
+	repeat "refresh ($alg)" -scenario refresh
+	stop_authd
+done
+
+explain_out=""
+if [ "$SCALE" -gt 0 ]; then
+	step "bulk-loading $SCALE users and $SCALE sessions (COPY)"
+	commands+=("scaleseed -database-url \$DATABASE_URL -users $SCALE -sessions $SCALE")
+	"$work/scaleseed" -database-url "$database_url" -users "$SCALE" -sessions "$SCALE" 2>&1 | tee "$work/scaleseed.txt"
+	start_authd RS256 off
+	repeat "me (1M)" -scenario me
+	repeat "refresh (1M)" -scenario refresh
+	repeat "login (1M)" -scenario login
+	stop_authd
+	commands+=("scaleseed -database-url \$DATABASE_URL -explain")
+	explain_out=$("$work/scaleseed" -database-url "$database_url" -explain 2>"$work/verdicts.txt")
+	cat "$work/verdicts.txt" >&2
+fi
 log_lines=$(wc -l <"$work/authd.log")
 log_summary=$( (grep -o '"level":"[A-Z]*","msg":"[^"]*"' "$work/authd.log" || true) | sort | uniq -c | sort -rn | head -n 10)
 log_errors=$( (grep '"level":"ERROR"' "$work/authd.log" || true) | (grep -o '"error":"[^"]*"' || true) | sort | uniq -c | sort -rn | head -n 5)
 
-step "token micro-benchmarks"
-commands+=("go test -run '^\$' -bench . -benchmem ./internal/token/")
-tokbench=$(go test -run '^$' -bench . -benchmem ./internal/token/ 2>&1)
+step "token and bcrypt micro-benchmarks"
+commands+=("go test -run '^\$' -bench . -benchmem -count 3 ./internal/token/")
+tokbench=$(go test -run '^$' -bench . -benchmem -count 3 ./internal/token/ 2>&1)
 echo "$tokbench"
+commands+=("go test -run '^\$' -bench 'Compare/cost=$BCRYPT_COST\$' -benchtime 8x -count 3 ./internal/password/")
+pwbench=$(go test -run '^$' -bench "Compare/cost=$BCRYPT_COST\$" -benchtime 8x -count 3 ./internal/password/ 2>&1)
+echo "$pwbench"
+
+# median_ns NAME OUTPUT: the median ns/op of the benchmark lines NAME-N.
+median_ns() {
+	awk -v name="$1" '$1 ~ "^"name"-[0-9]+$" {print $3}' <<<"$2" | sort -n | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]}'
+}
+rsa_sign_us=$(awk '{printf "%.1f", $1/1000}' <<<"$(median_ns 'BenchmarkSign/RS256' "$tokbench")")
+rsa_parallel_us=$(awk '{printf "%.1f", $1/1000}' <<<"$(median_ns 'BenchmarkSignParallel/RS256' "$tokbench")")
+bcrypt_ms=$(awk '{printf "%.1f", $1/1000000}' <<<"$(median_ns "BenchmarkCompare/cost=$BCRYPT_COST" "$pwbench")")
+
+step "CPU profiles: where the time goes"
+breakdown=""
+for p in "${profiles[@]}"; do
+	IFS='|' read -r label file requests <<<"$p"
+	breakdown+=$("$work/profsplit" -requests "${requests:-0}" -label "$label" "$file")$'\n\n'
+done
+echo "$breakdown"
 
 # --- report -----------------------------------------------------------------
 step "writing $OUT"
-wrk_flag=()
-if [ -n "$wrk_rps" ]; then
-	wrk_flag=(-wrk "me=$wrk_rps")
-fi
-table=$("$work/benchreport" "${wrk_flag[@]}" "$results")
+table=$("$work/benchreport" "${wrk_flags[@]}" -cores "$(nproc)" -rsa-sign-us "$rsa_sign_us" \
+	-rsa-parallel-us "$rsa_parallel_us" -bcrypt-ms "$bcrypt_ms" -startup-ms "$startup_ms" "$results")
 
 cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 mem=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
@@ -250,7 +345,12 @@ mkdir -p "$(dirname "$OUT")"
 
 Generated by \`bench/run.sh\` (\`make bench\`) on $(date -u '+%Y-%m-%d %H:%M UTC'), authd at \`$commit\`.
 Figures from another machine, or from a run with other settings, are not comparable: re-run
-\`bench/run.sh\` to get your own.
+\`bench/run.sh\` to get your own. [performance.md](performance.md) explains the figures: where the
+time goes per request, what was changed to get here, and what bounds each target.
+
+Runs marked *(median of N runs)* were repeated $REPEAT times; the table shows the run with the
+median throughput and the range over all of them. The machine is shared: the same run varies by
+about ±15 % from one minute to the next, so compare figures measured in this run with each other.
 
 ## Machine
 
@@ -275,9 +375,14 @@ started: $load_at_start.
 
 - authd built with \`go build -o bin/authd ./cmd/authd\`, listening on 127.0.0.1 only.
 - \`BCRYPT_COST=$BCRYPT_COST\` (the production default); hashing limits at their defaults:
-  \`HASH_CONCURRENCY\` = GOMAXPROCS ($(nproc) here), \`HASH_QUEUE=64\`, \`HASH_WAIT=2s\`; \`DB_MAX_CONNS=16\`.
-- Keys from \`authd keygen\`: **RS256** (RSA 2048) for every run but one; **ES256** (ECDSA P-256)
-  for *refresh (ES256)*, on a restarted authd with the same database.
+  \`HASH_CONCURRENCY\` = GOMAXPROCS ($(nproc) here), \`HASH_QUEUE=64\`, \`HASH_WAIT=2s\`,
+  \`HASH_NICE=10\`; \`DB_MAX_CONNS=16\`.
+- Keys from \`authd keygen\`: **RS256** (RSA 2048) for every run but two; **ES256** (ECDSA P-256)
+  and **EdDSA** (Ed25519) for *refresh (ES256)* and *refresh (EdDSA)*, on a restarted authd with
+  the same database.
+- \`METRICS_ADDR=127.0.0.1:\$MPORT PPROF=true\`: the last run of each repeated scenario (and
+  *mixed*) is profiled over its measured window (\`authload -cpuprofile\`); sampling costs about
+  1 % of a core.
 - Per-client rate limits (\`IP_LOGIN_PER_MINUTE\`, \`IP_REGISTER_PER_MINUTE\`, \`IP_REFRESH_PER_MINUTE\`)
   are **off** for every run not marked *limits on*: all the load comes from one address, and with
   them on those runs would measure the limiter (30 logins a minute) rather than the service.
@@ -334,6 +439,45 @@ What each run exercises:
 
 $table
 
+## Where the time goes
+
+authd's CPU over the measured window of each profiled run, split by component with
+\`bench/cmd/profsplit\`: every sample goes to the innermost frame it recognises (a \`write\`
+system call under pgx is *database*, under net/http *HTTP server*; memory allocation goes to the
+code that allocated). *µs per request* is the component's CPU divided by the requests answered in
+the window. PostgreSQL's own CPU and authload's are not in these tables (see *machine busy* above).
+
+$breakdown
+EOF
+	if [ -n "$explain_out" ]; then
+		cat <<EOF
+## Scale: 1,000,000 users and 1,000,000 sessions
+
+After the runs above, \`scaleseed\` bulk-loaded $SCALE users and $SCALE sessions with COPY into
+the same database (a realistic mix: most sessions active, some idled out, a few revoked), then ran
+\`VACUUM ANALYZE\`; the *(1M)* runs repeat *me*, *refresh* and *login* on it, and the Scale
+table above compares them with the small-database runs of this same benchmark.
+
+\`\`\`
+$(cat "$work/scaleseed.txt")
+\`\`\`
+
+Plans of the queries authd runs per request, on that database (\`scaleseed -explain\`: the SQL
+sqlc generated, run under \`EXPLAIN (ANALYZE, BUFFERS)\` in a transaction that is rolled back):
+
+\`\`\`
+$(cat "$work/verdicts.txt")
+\`\`\`
+
+<details><summary>The plans</summary>
+
+$explain_out
+
+</details>
+
+EOF
+	fi
+	cat <<EOF
 ## Commands
 
 \`PORT\` and \`AUTHD_PID\` are the port and PID of the authd that \`bench/run.sh\` started.
@@ -344,12 +488,19 @@ EOF
 	cat <<EOF
 \`\`\`
 
-## Token signing and verification
+## Token signing and verification, bcrypt
 
-\`go test -run '^\$' -bench . -benchmem ./internal/token/\` (authd stopped):
+\`go test -run '^\$' -bench . -benchmem -count 3 ./internal/token/\` (authd stopped). *SignParallel*
+signs on every core at once: its ns/op is wall time per signature with both busy.
 
 \`\`\`
 $tokbench
+\`\`\`
+
+\`go test -run '^\$' -bench 'Compare/cost=$BCRYPT_COST\$' -benchtime 8x -count 3 ./internal/password/\`:
+
+\`\`\`
+$pwbench
 \`\`\`
 EOF
 	if [ -n "$wrk_out" ]; then
@@ -358,7 +509,7 @@ EOF
 ## wrk
 
 The same request as the *me* run, from a second, independent load generator (one user's token
-rather than random ones):
+rather than random ones), right after each *me* run:
 
 \`\`\`
 $wrk_out

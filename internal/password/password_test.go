@@ -3,6 +3,7 @@ package password
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -152,5 +153,24 @@ func TestExtraProcs(t *testing.T) {
 	}
 	if n := ExtraProcs(Options{Concurrency: 3, Nice: 10}); n != 3 {
 		t.Errorf("ExtraProcs(3 hashes at nice 10) = %d, want 3", n)
+	}
+}
+
+// BenchmarkCompare is one login's password work at each cost (make bench
+// uses the configured one for the login ceiling): a direct bcrypt compare,
+// no Hasher, so nothing but bcrypt is measured.
+func BenchmarkCompare(b *testing.B) {
+	for cost := 10; cost <= 14; cost++ {
+		b.Run(fmt.Sprintf("cost=%d", cost), func(b *testing.B) {
+			hash, err := bcrypt.GenerateFromPassword([]byte("benchmark-password-1"), cost)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if err := bcrypt.CompareHashAndPassword(hash, []byte("benchmark-password-1")); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -651,6 +651,26 @@ func BenchmarkSign(b *testing.B) {
 	}
 }
 
+// BenchmarkSignParallel signs on every processor at once: ns/op is wall
+// time per signature with all of them busy, which shows whether the cores
+// really scale (on shared or hyperthreaded machines they may not).
+func BenchmarkSignParallel(b *testing.B) {
+	for _, alg := range algs {
+		b.Run(alg, func(b *testing.B) {
+			f := newFixture(b, alg)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, _, err := f.s.Access(testSub, testSid); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
 func BenchmarkVerify(b *testing.B) {
 	for _, alg := range algs {
 		b.Run(alg, func(b *testing.B) {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -338,5 +340,44 @@ func TestFlagChecks(t *testing.T) {
 	_, err := run(context.Background(), testConfig(t, srv.URL, "-scenario", "refresh", "-c", "11"), io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "-users") {
 		t.Errorf("refresh with more workers than users: %v", err)
+	}
+}
+
+// TestRunCPUProfile: with -cpuprofile, authload asks for a profile as long
+// as the measured window, once the window starts, and writes it out.
+func TestRunCPUProfile(t *testing.T) {
+	f := newFake()
+	var asked []string
+	var mu sync.Mutex
+	mux := http.NewServeMux()
+	mux.Handle("/", f)
+	mux.HandleFunc("/debug/pprof/profile", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked = append(asked, r.URL.RawQuery)
+		mu.Unlock()
+		w.Write([]byte("profile bytes"))
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	out := filepath.Join(t.TempDir(), "cpu.pprof")
+	cfg := testConfig(t, srv.URL, "-scenario", "health", "-cpuprofile-url", srv.URL+"/debug/pprof/profile", "-cpuprofile", out)
+	if _, err := run(context.Background(), cfg, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil || string(b) != "profile bytes" {
+		t.Fatalf("profile file: %q, %v", b, err)
+	}
+	if want := fmt.Sprintf("seconds=%d", max(int(cfg.d.Round(time.Second)/time.Second), 1)); len(asked) != 1 || asked[0] != want {
+		t.Errorf("profile requests %q, want one with %s", asked, want)
+	}
+	for _, bad := range [][]string{
+		{"-cpuprofile", out},
+		{"-cpuprofile-url", "http://10.0.0.1:9090/debug/pprof/profile", "-cpuprofile", out},
+		{"-cpuprofile-url", srv.URL + "/metrics", "-cpuprofile", out},
+	} {
+		if _, err := parseFlags(append([]string{"-url", srv.URL}, bad...), io.Discard); err == nil {
+			t.Errorf("flags %q accepted", bad)
+		}
 	}
 }

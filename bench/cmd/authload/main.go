@@ -21,6 +21,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -51,6 +53,8 @@ type config struct {
 	timeout  time.Duration
 	label    string
 	xff      bool
+	profURL  string // authd's /debug/pprof/profile (PPROF=true), or ""
+	profOut  string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -74,6 +78,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.timeout, "timeout", 15*time.Second, "timeout of each request")
 	fs.BoolVar(&cfg.xff, "xff", false, "give every virtual client (seeded user in setup, worker) its own X-Forwarded-For address\n"+
 		"from 198.18.0.0/15, so that authd started with TRUSTED_PROXIES=127.0.0.1 applies its per-client limits\nto each as to a different client")
+	fs.StringVar(&cfg.profURL, "cpuprofile-url", "", "authd's CPU profile endpoint (with PPROF=true: http://METRICS_ADDR/debug/pprof/profile);\n"+
+		"with -cpuprofile, profile authd over the measured window")
+	fs.StringVar(&cfg.profOut, "cpuprofile", "", "write authd's CPU profile of the measured window to this file (needs -cpuprofile-url)")
 	fs.StringVar(&cfg.label, "label", "", "a name for this run in the output (default: the scenario)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -118,6 +125,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.xff && (cfg.users > addrMainBase || cfg.c > addrFloodBase-addrMainBase || cfg.duringC > addrSpace-addrFloodBase) {
 		problems = append(problems, "-xff has addresses for at most 65536 users, 32768 workers and 32768 flood workers")
+	}
+	if (cfg.profURL == "") != (cfg.profOut == "") {
+		problems = append(problems, "-cpuprofile and -cpuprofile-url go together")
+	} else if cfg.profURL != "" {
+		if _, err := loopbackURL(strings.TrimSuffix(cfg.profURL, "/debug/pprof/profile")); err != nil || !strings.HasSuffix(cfg.profURL, "/debug/pprof/profile") {
+			problems = append(problems, "-cpuprofile-url must be http://LOOPBACK:PORT/debug/pprof/profile")
+		}
 	}
 	if cfg.seedOnly && cfg.seeded {
 		problems = append(problems, "-seed-only and -seeded contradict each other")
@@ -265,6 +279,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 		machine0, machine1 machineCPU
 	)
 	interrupted := false
+	var profDone chan error
 	for i, at := range []time.Time{r.mStart, r.mEnd} {
 		select {
 		case <-time.After(time.Until(at)):
@@ -276,6 +291,10 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 		}
 		if i == 0 {
 			cpu0, machine0 = selfCPU(), readMachineCPU()
+			if cfg.profURL != "" && !interrupted {
+				profDone = make(chan error, 1)
+				go func() { profDone <- fetchProfile(ctx, cfg.profURL, cfg.d, cfg.profOut) }()
+			}
 		} else {
 			cpu1, machine1 = selfCPU(), readMachineCPU()
 		}
@@ -284,6 +303,11 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 		}
 	}
 	wg.Wait()
+	if profDone != nil {
+		if err := <-profDone; err != nil {
+			fmt.Fprintln(progress, "authload: CPU profile:", err)
+		}
+	}
 	end := time.Now()
 	if end.After(r.mEnd) {
 		end = r.mEnd
@@ -340,4 +364,35 @@ func kindSummaries(byKind [numKinds]*stats, elapsed time.Duration) map[string]re
 		}
 	}
 	return m
+}
+
+// fetchProfile asks authd for a CPU profile of the next d and writes it to
+// out.
+func fetchProfile(ctx context.Context, url string, d time.Duration, out string) error {
+	secs := max(int(d.Round(time.Second)/time.Second), 1)
+	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s?seconds=%d", url, secs), nil)
+	if err != nil {
+		return err
+	}
+	dialer := &net.Dialer{Timeout: 5 * time.Second, Control: loopbackOnly}
+	hc := &http.Client{Transport: &http.Transport{Proxy: nil, DialContext: dialer.DialContext}}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

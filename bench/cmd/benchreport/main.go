@@ -30,11 +30,15 @@ import (
 // inputs are the figures that do not come from the authload runs. A zero
 // value means not measured.
 type inputs struct {
-	Cores     int                  // the machine's cores
-	RSASignUS float64              // CPU µs of one RS256 signature
-	BcryptMS  float64              // ms of one bcrypt compare at the configured cost
-	StartupMS float64              // median ms from process start to /readyz answering 200
-	Wrk       map[string][]float64 // label -> wrk's req/s, one per wrk run
+	Cores     int     // the machine's cores
+	RSASignUS float64 // CPU µs of one RS256 signature
+	// RSAParallelUS is the wall µs per signature with every core signing
+	// at once: what the cores deliver together, which on a shared machine
+	// can be well short of Cores times one.
+	RSAParallelUS float64
+	BcryptMS      float64              // ms of one bcrypt compare at the configured cost
+	StartupMS     float64              // median ms from process start to /readyz answering 200
+	Wrk           map[string][]float64 // label -> wrk's req/s, one per wrk run
 }
 
 func main() {
@@ -109,6 +113,7 @@ func parseArgs(args []string, stderr io.Writer) (inputs, []string, error) {
 		})
 	}
 	optional("rsa-sign-us", "F: CPU microseconds of one RS256 signature (go test -bench Sign/RS256 ./internal/token)", &in.RSASignUS)
+	optional("rsa-parallel-us", "F: wall microseconds per RS256 signature with every core signing (go test -bench SignParallel/RS256 ./internal/token)", &in.RSAParallelUS)
 	optional("bcrypt-ms", "F: milliseconds of one bcrypt compare at the configured cost", &in.BcryptMS)
 	optional("startup-ms", "F: median milliseconds from process start to /readyz answering 200", &in.StartupMS)
 	err := fs.Parse(args)
