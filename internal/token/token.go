@@ -79,6 +79,8 @@ type Signer struct {
 	now             func() time.Time
 
 	parser                  *jwt.Parser
+	leeway                  time.Duration
+	cache                   *verified // access tokens already verified
 	accessKey, refreshKey   jwt.Keyfunc
 	accessHead, refreshHead string // encoded header and "."
 	jwks                    []byte
@@ -154,6 +156,8 @@ func New(o Options) (*Signer, error) {
 		accessTTL:  o.AccessTTL,
 		refreshTTL: o.RefreshTTL,
 		now:        now,
+		leeway:     o.Leeway,
+		cache:      newVerified(VerifiedCacheSize),
 		accessKey:  keyfunc(o.Access, Access.typ()),
 		refreshKey: keyfunc(o.Refresh, Refresh.typ()),
 	}
@@ -293,6 +297,9 @@ func (s *Signer) Verify(kind Kind, tok string) (Claims, error) {
 	var kf jwt.Keyfunc
 	switch kind {
 	case Access:
+		if c, ok := s.cache.get(tok, s.now(), s.leeway); ok {
+			return c, nil
+		}
 		kf = s.accessKey
 	case Refresh:
 		kf = s.refreshKey
@@ -332,8 +339,19 @@ func (s *Signer) Verify(kind Kind, tok string) (Claims, error) {
 		}
 		out.Generation = *c.Generation
 	}
+	if kind == Access {
+		nbf := out.IssuedAt
+		if c.NotBefore != nil && c.NotBefore.After(nbf) {
+			nbf = c.NotBefore.UTC()
+		}
+		s.cache.put(tok, out, nbf)
+	}
 	return out, nil
 }
+
+// VerifiedCacheSize is how many verified access tokens a Signer remembers
+// (about 200 bytes each). Refresh tokens are used once and never cached.
+const VerifiedCacheSize = 16384
 
 // JWKS returns the JSON Web Key Set of the access keys. The slice is shared:
 // do not modify it.
