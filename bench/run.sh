@@ -16,6 +16,9 @@
 #   BENCH_FLOOD_C   concurrency of the login flood in "me during login flood" (64)
 #   BENCH_USERS     seeded users (200)
 #   BENCH_REPEAT    runs of each target scenario; the report shows the median (3)
+#   BENCH_BASE      users and sessions bulk-loaded before any run, so that the database
+#                   is not empty and new sessions land on pages with room, as in a
+#                   service in use (10000)
 #   BENCH_SCALE     users and sessions bulk-loaded for the scale runs; 0 skips them (1000000)
 #   BENCH_OUT       the report (docs/benchmarks.md)
 set -euo pipefail
@@ -30,6 +33,7 @@ FLOOD_C=${BENCH_FLOOD_C:-64}
 USERS=${BENCH_USERS:-200}
 REPEAT=${BENCH_REPEAT:-3}
 SCALE=${BENCH_SCALE:-1000000}
+BASE=${BENCH_BASE:-10000}
 OUT=${BENCH_OUT:-docs/benchmarks.md}
 PREFIX=bench
 BCRYPT_COST=12
@@ -249,6 +253,12 @@ measure_startup() {
 step "authd with RS256 keys, per-client limits off"
 start_authd RS256 off
 
+if [ "$BASE" -gt 0 ]; then
+	step "bulk-loading $BASE users and $BASE sessions (the database of a service in use)"
+	commands+=("scaleseed -database-url \$DATABASE_URL -prefix base -users $BASE -sessions $BASE")
+	"$work/scaleseed" -database-url "$database_url" -prefix base -users "$BASE" -sessions "$BASE"
+fi
+
 step "seeding $USERS users (not timed)"
 commands+=("bin/authload -url http://127.0.0.1:\$PORT -seed-only -prefix $PREFIX -users $USERS -c $CONC")
 bin/authload -url "$url" -seed-only -prefix "$PREFIX" -users "$USERS" -c "$CONC"
@@ -291,6 +301,9 @@ if [ "$SCALE" -gt 0 ]; then
 	repeat "me (1M)" -scenario me
 	repeat "refresh (1M)" -scenario refresh
 	repeat "login (1M)" -scenario login
+	stop_authd
+	start_authd EdDSA off
+	repeat "refresh (EdDSA) (1M)" -scenario refresh
 	stop_authd
 	commands+=("scaleseed -database-url \$DATABASE_URL -explain")
 	explain_out=$("$work/scaleseed" -database-url "$database_url" -explain 2>"$work/verdicts.txt")
@@ -414,6 +427,9 @@ $(sed 's/^/  /' <<<"${log_errors:-   none}")
 - authload: a closed loop of \`-c\` workers, each sending its next request when the previous one
   answered, over keep-alive connections; ${WARMUP} of warm-up not counted, then ${DURATION} measured.
   Latency is over every answered request (any status), exact percentiles (nearest rank).
+  Before any run, \`scaleseed\` bulk-loaded $BASE users and $BASE sessions (prefix \`base\`), so
+  that the database is that of a service in use: with an empty one, the sessions each run logs in
+  all land on the same one or two heap pages and every refresh waits for the others' page lock.
   $USERS users were registered once, untimed (\`-seed-only\`); each run logs in, untimed, the users
   it needs (\`-seeded\`).
 
