@@ -23,7 +23,7 @@ import (
 type verified struct {
 	mu        sync.Mutex
 	half      int
-	cur, prev map[[sha256.Size]byte]entry
+	cur, prev map[cacheKey]entry
 }
 
 type entry struct {
@@ -33,16 +33,20 @@ type entry struct {
 
 func newVerified(size int) *verified {
 	half := max(size/2, 1)
-	return &verified{half: half, cur: make(map[[sha256.Size]byte]entry, half)}
+	return &verified{half: half, cur: make(map[cacheKey]entry, half)}
 }
 
-// get returns the claims of tok if it was verified before and has not
-// expired by now (with leeway).
-func (v *verified) get(tok string, now time.Time, leeway time.Duration) (Claims, bool) {
+// cacheKey is what the cache knows a token by.
+type cacheKey [sha256.Size]byte
+
+func keyOf(tok string) cacheKey { return sha256.Sum256([]byte(tok)) }
+
+// get returns the claims of the token with key k if it was verified before
+// and its time checks still pass at now (with leeway).
+func (v *verified) get(k cacheKey, now time.Time, leeway time.Duration) (Claims, bool) {
 	if v == nil {
 		return Claims{}, false
 	}
-	k := sha256.Sum256([]byte(tok))
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	e, ok := v.cur[k]
@@ -61,19 +65,18 @@ func (v *verified) get(tok string, now time.Time, leeway time.Duration) (Claims,
 	return e.c, true
 }
 
-func (v *verified) put(tok string, c Claims, nbf time.Time) {
+func (v *verified) put(k cacheKey, c Claims, nbf time.Time) {
 	if v == nil {
 		return
 	}
-	k := sha256.Sum256([]byte(tok))
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.putLocked(k, entry{c, nbf})
 }
 
-func (v *verified) putLocked(k [sha256.Size]byte, e entry) {
+func (v *verified) putLocked(k cacheKey, e entry) {
 	if len(v.cur) >= v.half {
-		v.prev, v.cur = v.cur, make(map[[sha256.Size]byte]entry, v.half)
+		v.prev, v.cur = v.cur, make(map[cacheKey]entry, v.half)
 	}
 	v.cur[k] = e
 }

@@ -77,20 +77,20 @@ func TestRefreshNotCached(t *testing.T) {
 func TestVerifiedBounded(t *testing.T) {
 	v := newVerified(4)
 	c := Claims{ExpiresAt: testTime.Add(time.Hour)}
-	v.put("hot", c, testTime)
+	v.put(keyOf("hot"), c, testTime)
 	for i := range 20 {
-		v.put(fmt.Sprint("cold", i), c, testTime)
-		if _, ok := v.get("hot", testTime, 0); !ok {
+		v.put(keyOf(fmt.Sprint("cold", i)), c, testTime)
+		if _, ok := v.get(keyOf("hot"), testTime, 0); !ok {
 			t.Fatalf("the token in use was dropped after %d others", i+1)
 		}
 		if n := v.len(); n > 4 {
 			t.Fatalf("cache holds %d, size 4", n)
 		}
 	}
-	if _, ok := v.get("cold0", testTime, 0); ok {
+	if _, ok := v.get(keyOf("cold0"), testTime, 0); ok {
 		t.Error("the oldest unused token is still there")
 	}
-	if _, ok := v.get("hot", testTime.Add(-time.Second), 0); ok {
+	if _, ok := v.get(keyOf("hot"), testTime.Add(-time.Second), 0); ok {
 		t.Error("a hit before nbf/iat")
 	}
 }

@@ -294,10 +294,14 @@ func (s *Signer) Verify(kind Kind, tok string) (Claims, error) {
 	if len(tok) > MaxTokenLen {
 		return Claims{}, fmt.Errorf("%w: too long", ErrInvalid)
 	}
-	var kf jwt.Keyfunc
+	var (
+		kf  jwt.Keyfunc
+		key cacheKey
+	)
 	switch kind {
 	case Access:
-		if c, ok := s.cache.get(tok, s.now(), s.leeway); ok {
+		key = keyOf(tok)
+		if c, ok := s.cache.get(key, s.now(), s.leeway); ok {
 			return c, nil
 		}
 		kf = s.accessKey
@@ -344,7 +348,7 @@ func (s *Signer) Verify(kind Kind, tok string) (Claims, error) {
 		if c.NotBefore != nil && c.NotBefore.After(nbf) {
 			nbf = c.NotBefore.UTC()
 		}
-		s.cache.put(tok, out, nbf)
+		s.cache.put(key, out, nbf)
 	}
 	return out, nil
 }
