@@ -101,21 +101,3 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
-
-func BenchmarkVerifyCached(b *testing.B) {
-	for _, alg := range algs {
-		b.Run(alg, func(b *testing.B) {
-			f := newFixture(b, alg)
-			tok, _, err := f.s.Access(testSub, testSid)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := f.s.Verify(Access, tok); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
