@@ -130,9 +130,6 @@ func Load(getenv func(string) string) (Config, error) {
 	if d, ok := l.minutes("REFRESH_TOKEN_MAXAGE"); ok {
 		c.RefreshMaxAge = d
 	}
-	if c.AccessPrivateKey != "" && c.AccessPrivateKey == c.RefreshPrivateKey {
-		l.problemf("REFRESH_TOKEN_PRIVATE_KEY", "must be a different key from ACCESS_TOKEN_PRIVATE_KEY")
-	}
 	if accessOK && refreshOK && c.RefreshTTL <= c.AccessTTL {
 		l.problemf("REFRESH_TOKEN_EXPIRED_IN", "%s must be longer than ACCESS_TOKEN_EXPIRED_IN (%s)",
 			formatDuration(c.RefreshTTL), formatDuration(c.AccessTTL))
