@@ -7,7 +7,6 @@ package config
 import (
 	"errors"
 	"log/slog"
-	"math"
 	"net"
 	"net/netip"
 	"runtime"
@@ -72,13 +71,6 @@ type Config struct {
 	LogFormat string     // LOG_FORMAT: "json" or "text"
 }
 
-const (
-	// maxMaxAgeMinutes bounds the cookie Max-Age settings (one year).
-	maxMaxAgeMinutes = 365 * 24 * 60
-	// noLimit is the upper bound of durations that only have a lower one.
-	noLimit = time.Duration(math.MaxInt64)
-)
-
 // Load reads every setting through getenv, applies defaults, validates everything and returns
 // all problems joined, one per line, each naming its variable. Unknown variables are ignored;
 // an empty value counts as unset.
@@ -87,8 +79,8 @@ func Load(getenv func(string) string) (Config, error) {
 	var c Config
 
 	c.DatabaseURL = l.databaseURL()
-	c.DBTimeout, _ = l.duration("DB_TIMEOUT", 100*time.Millisecond, 60*time.Second)
-	if n, ok := l.int("DB_MAX_CONNS", 1, 1000); ok {
+	c.DBTimeout, _ = l.duration("DB_TIMEOUT")
+	if n, ok := l.int("DB_MAX_CONNS"); ok {
 		c.DBMaxConns = int32(n)
 	}
 	c.MigrateOnStart = l.bool("MIGRATE_ON_START")
@@ -96,9 +88,9 @@ func Load(getenv func(string) string) (Config, error) {
 	c.ListenAddr = l.listenAddr()
 	c.ClientOrigins = l.origins("CLIENT_ORIGIN")
 	c.TrustedProxies = l.prefixes("TRUSTED_PROXIES")
-	c.RequestTimeout, _ = l.duration("REQUEST_TIMEOUT", time.Second, 10*time.Minute)
-	c.ShutdownTimeout, _ = l.duration("SHUTDOWN_TIMEOUT", time.Second, 10*time.Minute)
-	c.ShutdownDelay, _ = l.duration("SHUTDOWN_DELAY", 0, 5*time.Minute)
+	c.RequestTimeout, _ = l.duration("REQUEST_TIMEOUT")
+	c.ShutdownTimeout, _ = l.duration("SHUTDOWN_TIMEOUT")
+	c.ShutdownDelay, _ = l.duration("SHUTDOWN_DELAY")
 	if c.MetricsAddr = l.value("METRICS_ADDR"); c.MetricsAddr != "" && c.MetricsAddr != "off" {
 		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
 			l.problemf("METRICS_ADDR", "%s is not host:port (e.g. :9090), empty or off", l.show("METRICS_ADDR", c.MetricsAddr))
@@ -112,7 +104,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.AccessPublicKey = l.value("ACCESS_TOKEN_PUBLIC_KEY")
 	c.AccessVerifyKeys = l.list("ACCESS_TOKEN_VERIFY_KEYS")
 	var accessOK, refreshOK, lifetimeOK bool
-	c.AccessTTL, accessOK = l.duration("ACCESS_TOKEN_EXPIRED_IN", 10*time.Second, 24*time.Hour)
+	c.AccessTTL, accessOK = l.duration("ACCESS_TOKEN_EXPIRED_IN")
 	c.AccessMaxAge = c.AccessTTL
 	if d, ok := l.minutes("ACCESS_TOKEN_MAXAGE"); ok {
 		c.AccessMaxAge = d
@@ -121,7 +113,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.RefreshPrivateKey = l.required("REFRESH_TOKEN_PRIVATE_KEY", "a base64-encoded PEM private key")
 	c.RefreshPublicKey = l.value("REFRESH_TOKEN_PUBLIC_KEY")
 	c.RefreshVerifyKeys = l.list("REFRESH_TOKEN_VERIFY_KEYS")
-	c.RefreshTTL, refreshOK = l.duration("REFRESH_TOKEN_EXPIRED_IN", time.Second, noLimit)
+	c.RefreshTTL, refreshOK = l.duration("REFRESH_TOKEN_EXPIRED_IN")
 	c.RefreshMaxAge = c.RefreshTTL
 	if d, ok := l.minutes("REFRESH_TOKEN_MAXAGE"); ok {
 		c.RefreshMaxAge = d
@@ -131,43 +123,43 @@ func Load(getenv func(string) string) (Config, error) {
 			formatDuration(c.RefreshTTL), formatDuration(c.AccessTTL))
 	}
 
-	c.SessionLifetime, lifetimeOK = l.duration("SESSION_MAX_LIFETIME", time.Second, noLimit)
+	c.SessionLifetime, lifetimeOK = l.duration("SESSION_MAX_LIFETIME")
 	if lifetimeOK && refreshOK && c.SessionLifetime < c.RefreshTTL {
 		l.problemf("SESSION_MAX_LIFETIME", "%s must be at least REFRESH_TOKEN_EXPIRED_IN (%s)",
 			formatDuration(c.SessionLifetime), formatDuration(c.RefreshTTL))
 	}
-	c.ReuseGrace, _ = l.duration("REFRESH_REUSE_GRACE", 0, time.Minute)
+	c.ReuseGrace, _ = l.duration("REFRESH_REUSE_GRACE")
 	c.Issuer = l.value("TOKEN_ISSUER")
 	c.Audience = l.value("TOKEN_AUDIENCE")
-	c.Leeway, _ = l.duration("TOKEN_LEEWAY", 0, 30*time.Second)
+	c.Leeway, _ = l.duration("TOKEN_LEEWAY")
 
 	c.CookieSecure = l.bool("COOKIE_SECURE")
 	c.CookieDomain = l.cookieDomain("COOKIE_DOMAIN")
 
-	c.BcryptCost, _ = l.int("BCRYPT_COST", 10, 16)
-	c.HashConcurrency = min(runtime.GOMAXPROCS(0), 256) // respects a container CPU limit
-	if n, ok := l.int("HASH_CONCURRENCY", 1, 256); ok {
+	c.BcryptCost, _ = l.int("BCRYPT_COST")
+	c.HashConcurrency = min(runtime.GOMAXPROCS(0), maxHashConcurrency) // respects a container CPU limit
+	if n, ok := l.int("HASH_CONCURRENCY"); ok {
 		c.HashConcurrency = n
 	}
-	c.HashQueue, _ = l.int("HASH_QUEUE", 0, 10000)
-	c.HashWait, _ = l.duration("HASH_WAIT", time.Millisecond, time.Minute)
-	c.HashNice, _ = l.int("HASH_NICE", 0, 19)
+	c.HashQueue, _ = l.int("HASH_QUEUE")
+	c.HashWait, _ = l.duration("HASH_WAIT")
+	c.HashNice, _ = l.int("HASH_NICE")
 
-	c.LoginFailureThreshold, _ = l.int("LOGIN_FAILURE_THRESHOLD", 1, 100)
-	c.LoginLockBase, _ = l.duration("LOGIN_LOCK_BASE", 100*time.Millisecond, time.Hour)
-	c.LoginLockMax, _ = l.duration("LOGIN_LOCK_MAX", time.Second, 24*time.Hour)
+	c.LoginFailureThreshold, _ = l.int("LOGIN_FAILURE_THRESHOLD")
+	c.LoginLockBase, _ = l.duration("LOGIN_LOCK_BASE")
+	c.LoginLockMax, _ = l.duration("LOGIN_LOCK_MAX")
 	if c.LoginLockMax < c.LoginLockBase {
 		l.problemf("LOGIN_LOCK_MAX", "must be at least LOGIN_LOCK_BASE")
 	}
-	c.IPLoginPerMinute, _ = l.int("IP_LOGIN_PER_MINUTE", 0, 1_000_000)
-	c.IPLoginBurst, _ = l.int("IP_LOGIN_BURST", 0, 1_000_000)
-	c.IPRegisterPerMinute, _ = l.int("IP_REGISTER_PER_MINUTE", 0, 1_000_000)
-	c.IPRegisterBurst, _ = l.int("IP_REGISTER_BURST", 0, 1_000_000)
-	c.IPRefreshPerMinute, _ = l.int("IP_REFRESH_PER_MINUTE", 0, 1_000_000)
-	c.IPRefreshBurst, _ = l.int("IP_REFRESH_BURST", 0, 1_000_000)
+	c.IPLoginPerMinute, _ = l.int("IP_LOGIN_PER_MINUTE")
+	c.IPLoginBurst, _ = l.int("IP_LOGIN_BURST")
+	c.IPRegisterPerMinute, _ = l.int("IP_REGISTER_PER_MINUTE")
+	c.IPRegisterBurst, _ = l.int("IP_REGISTER_BURST")
+	c.IPRefreshPerMinute, _ = l.int("IP_REFRESH_PER_MINUTE")
+	c.IPRefreshBurst, _ = l.int("IP_REFRESH_BURST")
 
 	c.LogLevel = l.logLevel("LOG_LEVEL")
-	c.LogFormat = l.oneOf("LOG_FORMAT", "json", "text")
+	c.LogFormat = l.oneOf("LOG_FORMAT")
 
 	if err := errors.Join(l.problems...); err != nil {
 		return Config{}, err

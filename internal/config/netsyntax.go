@@ -31,7 +31,7 @@ func (l *loader) databaseURL() string {
 		l.problems = append(l.problems, errors.New("DATABASE_URL or POSTGRES_HOST must be set"))
 		return ""
 	}
-	if _, ok := l.int("POSTGRES_PORT", 1, 65535); !ok {
+	if _, ok := l.int("POSTGRES_PORT"); !ok {
 		return ""
 	}
 
@@ -61,7 +61,7 @@ func (l *loader) listenAddr() string {
 	if host != "" && !isHost(host) {
 		l.problemf("LISTEN_HOST", "%s is not a host name or IP address (no brackets or port, e.g. 127.0.0.1 or ::1)", l.show("LISTEN_HOST", host))
 	}
-	port, _ := l.int("PORT", 0, 65535)
+	port, _ := l.int("PORT")
 	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 

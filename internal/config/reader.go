@@ -4,24 +4,29 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// loader reads variables and collects problems. Problems never contain the value of a secret.
+// noLimit is the upper bound of durations that only have a lower one.
+const noLimit = time.Duration(math.MaxInt64)
+
+// loader reads variables through their rows and collects problems. Problems never contain the
+// value of a secret.
 type loader struct {
 	getenv   func(string) string
-	vars     map[string]Variable
+	rows     map[string]setting
 	problems []error
 }
 
 func newLoader(getenv func(string) string) *loader {
-	vars := make(map[string]Variable)
-	for _, v := range Variables() {
-		vars[v.Name] = v
+	rows := make(map[string]setting)
+	for _, s := range settings() {
+		rows[s.name] = s
 	}
-	return &loader{getenv: getenv, vars: vars}
+	return &loader{getenv: getenv, rows: rows}
 }
 
 func (l *loader) problemf(name, format string, args ...any) {
@@ -30,7 +35,7 @@ func (l *loader) problemf(name, format string, args ...any) {
 
 // raw returns the variable exactly as getenv does.
 func (l *loader) raw(name string) string {
-	if _, ok := l.vars[name]; !ok {
+	if _, ok := l.rows[name]; !ok {
 		// The tests catch this: every variable Load reads must be listed in Variables.
 		l.problemf(name, "internal error: variable is not listed in Variables")
 	}
@@ -44,7 +49,7 @@ func (l *loader) value(name string) string {
 	if s := strings.TrimSpace(l.raw(name)); s != "" {
 		return s
 	}
-	if d := l.vars[name].Default; !strings.HasPrefix(d, "(") {
+	if d := l.rows[name].def; !strings.HasPrefix(d, "(") {
 		return d
 	}
 	return ""
@@ -52,7 +57,7 @@ func (l *loader) value(name string) string {
 
 // show quotes s for an error message, unless name is secret.
 func (l *loader) show(name, s string) string {
-	if l.vars[name].Secret {
+	if l.rows[name].secret {
 		return "the value (not shown)"
 	}
 	return strconv.Quote(s)
@@ -67,13 +72,24 @@ func (l *loader) required(name, what string) string {
 	return s
 }
 
-// int parses an integer in [lo, hi]. ok is false when the variable is invalid or unset
-// without a literal default.
-func (l *loader) int(name string, lo, hi int) (n int, ok bool) {
+// intBounds returns the bounds of an integer or minutes row.
+func (l *loader) intBounds(name string) (bounds[int], bool) {
+	if b := l.rows[name].ints; b != nil {
+		return *b, true
+	}
+	l.problemf(name, "internal error: its row has no integer bounds")
+	return bounds[int]{}, false
+}
+
+// int parses an integer within the row's bounds. ok is false when the variable is invalid or
+// unset without a literal default.
+func (l *loader) int(name string) (n int, ok bool) {
+	b, ok := l.intBounds(name)
 	s := l.value(name)
-	if s == "" {
+	if !ok || s == "" {
 		return 0, false
 	}
+	lo, hi := b.min, b.max
 	n, err := strconv.Atoi(s)
 	switch {
 	case errors.Is(err, strconv.ErrRange):
@@ -89,10 +105,12 @@ func (l *loader) int(name string, lo, hi int) (n int, ok bool) {
 	return n, true
 }
 
-// minutes parses a whole number of minutes, the tutorial's unit for cookie Max-Age.
+// minutes parses a whole number of minutes within the row's bounds, the tutorial's unit for
+// cookie Max-Age.
 func (l *loader) minutes(name string) (time.Duration, bool) {
+	b, ok := l.intBounds(name)
 	s := l.value(name)
-	if s == "" {
+	if !ok || s == "" {
 		return 0, false
 	}
 	n, err := strconv.Atoi(s)
@@ -100,15 +118,22 @@ func (l *loader) minutes(name string) (time.Duration, bool) {
 		l.problemf(name, "%s is not a whole number of minutes (e.g. 15)", l.show(name, s))
 		return 0, false
 	}
-	if err != nil || n < 1 || n > maxMaxAgeMinutes {
-		l.problemf(name, "%s is out of range (want 1 to %d minutes)", l.show(name, s), maxMaxAgeMinutes)
+	if err != nil || n < b.min || n > b.max {
+		l.problemf(name, "%s is out of range (want %d to %d minutes)", l.show(name, s), b.min, b.max)
 		return 0, false
 	}
 	return time.Duration(n) * time.Minute, true
 }
 
-// duration parses a Go duration in [lo, hi]. ok is false when the variable is invalid.
-func (l *loader) duration(name string, lo, hi time.Duration) (d time.Duration, ok bool) {
+// duration parses a Go duration within the row's bounds. ok is false when the variable is
+// invalid.
+func (l *loader) duration(name string) (d time.Duration, ok bool) {
+	b := l.rows[name].durations
+	if b == nil {
+		l.problemf(name, "internal error: its row has no duration bounds")
+		return 0, false
+	}
+	lo, hi := b.min, b.max
 	s := l.value(name)
 	d, err := time.ParseDuration(s)
 	if err != nil {
@@ -139,7 +164,9 @@ func (l *loader) bool(name string) bool {
 	return b
 }
 
-func (l *loader) oneOf(name string, allowed ...string) string {
+// oneOf returns the variable in lower case if it is one of the row's choices.
+func (l *loader) oneOf(name string) string {
+	allowed := l.rows[name].choices
 	s := strings.ToLower(l.value(name))
 	for _, a := range allowed {
 		if s == a {
@@ -151,7 +178,7 @@ func (l *loader) oneOf(name string, allowed ...string) string {
 }
 
 func (l *loader) logLevel(name string) slog.Level {
-	switch s := l.oneOf(name, "debug", "info", "warn", "error"); s {
+	switch s := l.oneOf(name); s {
 	case "debug":
 		return slog.LevelDebug
 	case "warn":

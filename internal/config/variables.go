@@ -1,5 +1,11 @@
 package config
 
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
 // Variable documents one environment variable that Load reads.
 //
 // Default is the literal value Load uses when the variable is unset or empty. A default in
@@ -13,72 +19,144 @@ type Variable struct {
 }
 
 // Variables lists every variable Load reads, in the order of the README's configuration table.
-// The defaults listed here are the ones Load applies.
+// The defaults and bounds described here are the ones Load applies.
 func Variables() []Variable {
-	return []Variable{
+	rows := settings()
+	vars := make([]Variable, len(rows))
+	for i, s := range rows {
+		vars[i] = Variable{Name: s.name, Default: s.def, Description: s.description(), Secret: s.secret}
+	}
+	return vars
+}
+
+// setting is one row of the configuration: everything Load and the documentation know about
+// one variable. At most one of ints, durations and choices is set; the reader that Load uses for
+// the variable takes its bounds from there.
+type setting struct {
+	name   string
+	def    string // as Variable.Default
+	desc   string // "{range}" is replaced by the valid values, rendered from the bounds
+	secret bool
+
+	ints      *bounds[int]           // integer and whole-minute settings
+	durations *bounds[time.Duration] // duration settings
+	choices   []string               // settings that take one of a few words
+}
+
+// bounds is an inclusive range.
+type bounds[T int | time.Duration] struct{ min, max T }
+
+func between[T int | time.Duration](lo, hi T) *bounds[T] { return &bounds[T]{lo, hi} }
+
+// atLeast bounds a duration from below only.
+func atLeast(lo time.Duration) *bounds[time.Duration] { return between(lo, noLimit) }
+
+// description renders desc with its "{range}".
+func (s setting) description() string {
+	return strings.ReplaceAll(s.desc, "{range}", s.rangeText())
+}
+
+// rangeText describes the valid values, e.g. "1 to 1000", "100ms to 1m" or "json or text".
+func (s setting) rangeText() string {
+	switch {
+	case s.ints != nil:
+		return fmt.Sprintf("%d to %d", s.ints.min, s.ints.max)
+	case s.durations != nil && s.durations.max == noLimit:
+		return "at least " + docDuration(s.durations.min)
+	case s.durations != nil:
+		return docDuration(s.durations.min) + " to " + docDuration(s.durations.max)
+	case len(s.choices) == 1:
+		return s.choices[0]
+	case len(s.choices) > 1:
+		last := len(s.choices) - 1
+		return strings.Join(s.choices[:last], ", ") + " or " + s.choices[last]
+	}
+	return ""
+}
+
+// docDuration is formatDuration, but writes zero as 0.
+func docDuration(d time.Duration) string {
+	if d == 0 {
+		return "0"
+	}
+	return formatDuration(d)
+}
+
+const (
+	// maxMaxAgeMinutes bounds the cookie Max-Age settings (one year).
+	maxMaxAgeMinutes = 365 * 24 * 60
+	// maxHashConcurrency bounds HASH_CONCURRENCY and its computed default.
+	maxHashConcurrency = 256
+	// maxPerIP bounds the per-address rate and burst settings.
+	maxPerIP = 1_000_000
+)
+
+// settings lists every variable Load reads, in the order of the README's configuration table.
+func settings() []setting {
+	return []setting{
 		// Database.
-		{Name: "DATABASE_URL", Secret: true, Description: "PostgreSQL URL (postgres://user:password@host:port/db?sslmode=...); when set, the POSTGRES_* variables are ignored"},
-		{Name: "POSTGRES_HOST", Description: "PostgreSQL host name or IP address, or a Unix socket directory starting with /; required unless DATABASE_URL is set"},
-		{Name: "POSTGRES_PORT", Default: "5432", Description: "PostgreSQL port, 1 to 65535"},
-		{Name: "POSTGRES_USER", Description: "PostgreSQL user name"},
-		{Name: "POSTGRES_PASSWORD", Secret: true, Description: "PostgreSQL password"},
-		{Name: "POSTGRES_DB", Description: "PostgreSQL database name"},
-		{Name: "DB_TIMEOUT", Default: "3s", Description: "timeout of each database query, 100ms to 60s"},
-		{Name: "DB_MAX_CONNS", Default: "16", Description: "maximum open database connections, 1 to 1000"},
-		{Name: "MIGRATE_ON_START", Default: "true", Description: "apply pending database migrations when the server starts (true or false)"},
+		{name: "DATABASE_URL", secret: true, desc: "PostgreSQL URL (postgres://user:password@host:port/db?sslmode=...); when set, the POSTGRES_* variables are ignored"},
+		{name: "POSTGRES_HOST", desc: "PostgreSQL host name or IP address, or a Unix socket directory starting with /; required unless DATABASE_URL is set"},
+		{name: "POSTGRES_PORT", def: "5432", ints: between(1, 65535), desc: "PostgreSQL port, {range}"},
+		{name: "POSTGRES_USER", desc: "PostgreSQL user name"},
+		{name: "POSTGRES_PASSWORD", secret: true, desc: "PostgreSQL password"},
+		{name: "POSTGRES_DB", desc: "PostgreSQL database name"},
+		{name: "DB_TIMEOUT", def: "3s", durations: between(100*time.Millisecond, time.Minute), desc: "timeout of each database query, {range}"},
+		{name: "DB_MAX_CONNS", def: "16", ints: between(1, 1000), desc: "maximum open database connections, {range}"},
+		{name: "MIGRATE_ON_START", def: "true", desc: "apply pending database migrations when the server starts (true or false)"},
 
 		// HTTP server.
-		{Name: "LISTEN_HOST", Description: "address to listen on (host name or IP); empty means every interface"},
-		{Name: "PORT", Default: "8000", Description: "TCP port to listen on, 0 to 65535 (0 picks a free port)"},
-		{Name: "CLIENT_ORIGIN", Description: "comma-separated browser origins allowed by CORS, exactly scheme://host[:port] (no path, no *)"},
-		{Name: "TRUSTED_PROXIES", Description: "comma-separated proxy IPs or CIDRs whose X-Forwarded-For is trusted; empty trusts none"},
-		{Name: "REQUEST_TIMEOUT", Default: "10s", Description: "deadline of each request, 1s to 10m"},
-		{Name: "SHUTDOWN_TIMEOUT", Default: "20s", Description: "how long in-flight requests may drain on shutdown, 1s to 10m"},
-		{Name: "SHUTDOWN_DELAY", Default: "0s", Description: "on SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes (for load balancers), 0 to 5m"},
-		{Name: "PPROF", Default: "false", Description: "serve Go's /debug/pprof/ profiles on the METRICS_ADDR listener (which must be set); keep that address private"},
-		{Name: "METRICS_ADDR", Default: "", Description: "where to serve /metrics (Prometheus): empty serves it on the main port, host:port on a separate listener (e.g. :9090, not public), off turns it off"},
+		{name: "LISTEN_HOST", desc: "address to listen on (host name or IP); empty means every interface"},
+		{name: "PORT", def: "8000", ints: between(0, 65535), desc: "TCP port to listen on, {range} (0 picks a free port)"},
+		{name: "CLIENT_ORIGIN", desc: "comma-separated browser origins allowed by CORS, exactly scheme://host[:port] (no path, no *)"},
+		{name: "TRUSTED_PROXIES", desc: "comma-separated proxy IPs or CIDRs whose X-Forwarded-For is trusted; empty trusts none"},
+		{name: "REQUEST_TIMEOUT", def: "10s", durations: between(time.Second, 10*time.Minute), desc: "deadline of each request, {range}"},
+		{name: "SHUTDOWN_TIMEOUT", def: "20s", durations: between(time.Second, 10*time.Minute), desc: "how long in-flight requests may drain on shutdown, {range}"},
+		{name: "SHUTDOWN_DELAY", def: "0s", durations: between(0, 5*time.Minute), desc: "on SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes (for load balancers), {range}"},
+		{name: "PPROF", def: "false", desc: "serve Go's /debug/pprof/ profiles on the METRICS_ADDR listener (which must be set); keep that address private"},
+		{name: "METRICS_ADDR", desc: "where to serve /metrics (Prometheus): empty serves it on the main port, host:port on a separate listener (e.g. :9090, not public), off turns it off"},
 
 		// Tokens and sessions.
-		{Name: "ACCESS_TOKEN_PRIVATE_KEY", Secret: true, Description: "base64-encoded PEM private key that signs access tokens; required"},
-		{Name: "ACCESS_TOKEN_PUBLIC_KEY", Secret: true, Description: "base64-encoded PEM public key of ACCESS_TOKEN_PRIVATE_KEY; optional, derived from the private key"},
-		{Name: "ACCESS_TOKEN_VERIFY_KEYS", Secret: true, Description: "comma-separated base64-encoded PEM public keys that still verify access tokens (key rotation)"},
-		{Name: "ACCESS_TOKEN_EXPIRED_IN", Default: "15m", Description: "access token lifetime (Go duration), 10s to 24h"},
-		{Name: "ACCESS_TOKEN_MAXAGE", Default: "(ACCESS_TOKEN_EXPIRED_IN)", Description: "access_token and logged_in cookie Max-Age in whole minutes, 1 to 525600"},
-		{Name: "REFRESH_TOKEN_PRIVATE_KEY", Secret: true, Description: "base64-encoded PEM private key that signs refresh tokens; required, different from the access key"},
-		{Name: "REFRESH_TOKEN_PUBLIC_KEY", Secret: true, Description: "base64-encoded PEM public key of REFRESH_TOKEN_PRIVATE_KEY; optional, derived from the private key"},
-		{Name: "REFRESH_TOKEN_VERIFY_KEYS", Secret: true, Description: "comma-separated base64-encoded PEM public keys that still verify refresh tokens (key rotation)"},
-		{Name: "REFRESH_TOKEN_EXPIRED_IN", Default: "60m", Description: "refresh token lifetime and session idle timeout (Go duration), longer than ACCESS_TOKEN_EXPIRED_IN"},
-		{Name: "REFRESH_TOKEN_MAXAGE", Default: "(REFRESH_TOKEN_EXPIRED_IN)", Description: "refresh_token cookie Max-Age in whole minutes, 1 to 525600"},
-		{Name: "SESSION_MAX_LIFETIME", Default: "168h", Description: "absolute session lifetime that refreshing cannot extend (Go duration), at least REFRESH_TOKEN_EXPIRED_IN"},
-		{Name: "REFRESH_REUSE_GRACE", Default: "10s", Description: "how long an already rotated refresh token still returns its successor, 0 to 1m"},
-		{Name: "TOKEN_ISSUER", Default: "authd", Description: "iss claim of issued tokens, required in verified tokens"},
-		{Name: "TOKEN_AUDIENCE", Default: "authd", Description: "aud claim of issued tokens, required in verified tokens"},
-		{Name: "TOKEN_LEEWAY", Default: "5s", Description: "clock skew allowed when checking exp, nbf and iat, 0 to 30s"},
+		{name: "ACCESS_TOKEN_PRIVATE_KEY", secret: true, desc: "base64-encoded PEM private key that signs access tokens; required"},
+		{name: "ACCESS_TOKEN_PUBLIC_KEY", secret: true, desc: "base64-encoded PEM public key of ACCESS_TOKEN_PRIVATE_KEY; optional, derived from the private key"},
+		{name: "ACCESS_TOKEN_VERIFY_KEYS", secret: true, desc: "comma-separated base64-encoded PEM public keys that still verify access tokens (key rotation)"},
+		{name: "ACCESS_TOKEN_EXPIRED_IN", def: "15m", durations: between(10*time.Second, 24*time.Hour), desc: "access token lifetime (Go duration), {range}"},
+		{name: "ACCESS_TOKEN_MAXAGE", def: "(ACCESS_TOKEN_EXPIRED_IN)", ints: between(1, maxMaxAgeMinutes), desc: "access_token and logged_in cookie Max-Age in whole minutes, {range}"},
+		{name: "REFRESH_TOKEN_PRIVATE_KEY", secret: true, desc: "base64-encoded PEM private key that signs refresh tokens; required, different from the access key"},
+		{name: "REFRESH_TOKEN_PUBLIC_KEY", secret: true, desc: "base64-encoded PEM public key of REFRESH_TOKEN_PRIVATE_KEY; optional, derived from the private key"},
+		{name: "REFRESH_TOKEN_VERIFY_KEYS", secret: true, desc: "comma-separated base64-encoded PEM public keys that still verify refresh tokens (key rotation)"},
+		{name: "REFRESH_TOKEN_EXPIRED_IN", def: "60m", durations: atLeast(time.Second), desc: "refresh token lifetime and session idle timeout (Go duration), longer than ACCESS_TOKEN_EXPIRED_IN"},
+		{name: "REFRESH_TOKEN_MAXAGE", def: "(REFRESH_TOKEN_EXPIRED_IN)", ints: between(1, maxMaxAgeMinutes), desc: "refresh_token cookie Max-Age in whole minutes, {range}"},
+		{name: "SESSION_MAX_LIFETIME", def: "168h", durations: atLeast(time.Second), desc: "absolute session lifetime that refreshing cannot extend (Go duration), at least REFRESH_TOKEN_EXPIRED_IN"},
+		{name: "REFRESH_REUSE_GRACE", def: "10s", durations: between(0, time.Minute), desc: "how long an already rotated refresh token still returns its successor, {range}"},
+		{name: "TOKEN_ISSUER", def: "authd", desc: "iss claim of issued tokens, required in verified tokens"},
+		{name: "TOKEN_AUDIENCE", def: "authd", desc: "aud claim of issued tokens, required in verified tokens"},
+		{name: "TOKEN_LEEWAY", def: "5s", durations: between(0, 30*time.Second), desc: "clock skew allowed when checking exp, nbf and iat, {range}"},
 
 		// Cookies.
-		{Name: "COOKIE_SECURE", Default: "true", Description: "set the Secure attribute on cookies; turn off only for local http development"},
-		{Name: "COOKIE_DOMAIN", Description: "Domain attribute of cookies; empty sends none (host-only cookies)"},
+		{name: "COOKIE_SECURE", def: "true", desc: "set the Secure attribute on cookies; turn off only for local http development"},
+		{name: "COOKIE_DOMAIN", desc: "Domain attribute of cookies; empty sends none (host-only cookies)"},
 
 		// Passwords.
-		{Name: "BCRYPT_COST", Default: "12", Description: "bcrypt cost of new password hashes, 10 to 16"},
-		{Name: "HASH_CONCURRENCY", Default: "(GOMAXPROCS: usable CPUs, at most 256)", Description: "password hashes computed at once, 1 to 256"},
-		{Name: "HASH_QUEUE", Default: "64", Description: "requests allowed to wait for a hashing slot before 503, 0 to 10000"},
-		{Name: "HASH_WAIT", Default: "2s", Description: "longest wait for a hashing slot before 503, 1ms to 1m"},
-		{Name: "HASH_NICE", Default: "10", Description: "Linux nice value of the threads that compute hashes, 0 to 19: other requests get the CPU first; 0 hashes at normal priority"},
+		{name: "BCRYPT_COST", def: "12", ints: between(10, 16), desc: "bcrypt cost of new password hashes, {range}"},
+		{name: "HASH_CONCURRENCY", def: fmt.Sprintf("(GOMAXPROCS: usable CPUs, at most %d)", maxHashConcurrency), ints: between(1, maxHashConcurrency), desc: "password hashes computed at once, {range}"},
+		{name: "HASH_QUEUE", def: "64", ints: between(0, 10000), desc: "requests allowed to wait for a hashing slot before 503, {range}"},
+		{name: "HASH_WAIT", def: "2s", durations: between(time.Millisecond, time.Minute), desc: "longest wait for a hashing slot before 503, {range}"},
+		{name: "HASH_NICE", def: "10", ints: between(0, 19), desc: "Linux nice value of the threads that compute hashes, {range}: other requests get the CPU first; 0 hashes at normal priority"},
 
 		// Throttling.
-		{Name: "LOGIN_FAILURE_THRESHOLD", Default: "5", Description: "consecutive failed logins for one email before it is locked, 1 to 100"},
-		{Name: "LOGIN_LOCK_BASE", Default: "1s", Description: "first lock after the threshold; doubles with each further failure, 100ms to 1h"},
-		{Name: "LOGIN_LOCK_MAX", Default: "15m", Description: "longest lock of one email (never permanent), 1s to 24h"},
-		{Name: "IP_LOGIN_PER_MINUTE", Default: "30", Description: "logins per minute per client address after the burst; 0 turns the limit off"},
-		{Name: "IP_LOGIN_BURST", Default: "10", Description: "logins a client address may send at once; 0 turns the limit off"},
-		{Name: "IP_REGISTER_PER_MINUTE", Default: "10", Description: "registrations per minute per client address after the burst; 0 turns the limit off"},
-		{Name: "IP_REGISTER_BURST", Default: "5", Description: "registrations a client address may send at once; 0 turns the limit off"},
-		{Name: "IP_REFRESH_PER_MINUTE", Default: "120", Description: "refreshes per minute per client address after the burst; 0 turns the limit off"},
-		{Name: "IP_REFRESH_BURST", Default: "30", Description: "refreshes a client address may send at once; 0 turns the limit off"},
+		{name: "LOGIN_FAILURE_THRESHOLD", def: "5", ints: between(1, 100), desc: "consecutive failed logins for one email before it is locked, {range}"},
+		{name: "LOGIN_LOCK_BASE", def: "1s", durations: between(100*time.Millisecond, time.Hour), desc: "first lock after the threshold; doubles with each further failure, {range}"},
+		{name: "LOGIN_LOCK_MAX", def: "15m", durations: between(time.Second, 24*time.Hour), desc: "longest lock of one email (never permanent), {range}"},
+		{name: "IP_LOGIN_PER_MINUTE", def: "30", ints: between(0, maxPerIP), desc: "logins per minute per client address after the burst; 0 turns the limit off"},
+		{name: "IP_LOGIN_BURST", def: "10", ints: between(0, maxPerIP), desc: "logins a client address may send at once; 0 turns the limit off"},
+		{name: "IP_REGISTER_PER_MINUTE", def: "10", ints: between(0, maxPerIP), desc: "registrations per minute per client address after the burst; 0 turns the limit off"},
+		{name: "IP_REGISTER_BURST", def: "5", ints: between(0, maxPerIP), desc: "registrations a client address may send at once; 0 turns the limit off"},
+		{name: "IP_REFRESH_PER_MINUTE", def: "120", ints: between(0, maxPerIP), desc: "refreshes per minute per client address after the burst; 0 turns the limit off"},
+		{name: "IP_REFRESH_BURST", def: "30", ints: between(0, maxPerIP), desc: "refreshes a client address may send at once; 0 turns the limit off"},
 
 		// Logging.
-		{Name: "LOG_LEVEL", Default: "info", Description: "minimum log level: debug, info, warn or error"},
-		{Name: "LOG_FORMAT", Default: "json", Description: "log format: json or text"},
+		{name: "LOG_LEVEL", def: "info", choices: []string{"debug", "info", "warn", "error"}, desc: "minimum log level: {range}"},
+		{name: "LOG_FORMAT", def: "json", choices: []string{"json", "text"}, desc: "log format: {range}"},
 	}
 }
