@@ -9,11 +9,15 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/authd/authd/internal/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -29,10 +33,11 @@ func main() {
 	}
 }
 
-// run is the whole program; tests call it directly.
+// run is the whole program; main calls it with the process's arguments
+// and environment, and tests call it in-process.
 func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
 	cmd := "serve"
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+	if len(args) > 0 && args[0] != "" && (args[0][0] != '-' || isHelp(args[0])) {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
@@ -47,11 +52,43 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	case "version":
 		fmt.Fprintln(stdout, "authd", version)
 		return nil
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
+
+// loadConfig reads the optional env file (the tutorial's app.env format) and
+// the environment, which wins.
+func loadConfig(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool)) (config.Config, error) {
+	envFile := fs.String("env-file", "", "read settings from this file (default: ./app.env if it exists)")
+	if err := fs.Parse(args); err != nil {
+		return config.Config{}, err
+	}
+	path, explicit := *envFile, *envFile != ""
+	if !explicit {
+		path = "app.env"
+	}
+	values := map[string]string{}
+	f, err := os.Open(path)
+	switch {
+	case err == nil:
+		values, err = config.ParseEnvFile(f)
+		f.Close()
+		if err != nil {
+			return config.Config{}, fmt.Errorf("%s: %w", path, err)
+		}
+	case explicit || !errors.Is(err, os.ErrNotExist):
+		return config.Config{}, fmt.Errorf("env file: %w", err)
+	}
+	cfg, err := config.Load(config.Lookup(lookupEnv, values))
+	if err != nil {
+		return config.Config{}, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, nil
 }
 
 const usage = `usage: authd [command] [flags]

@@ -112,7 +112,7 @@ func TestTutorialFlow(t *testing.T) {
 
 func TestCookieAttributes(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(d *Deps) { d.Options.CookieSecure = true })
+	f := newFixture(t, func(d *testDeps) { d.Options.CookieSecure = true })
 	f.register(nil, "cookie@example.com")
 	r := f.login(nil, "cookie@example.com")
 	tests := []struct {

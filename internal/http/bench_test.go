@@ -14,6 +14,7 @@ import (
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/db/dbtest"
 	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/internal/session"
 	"github.com/authd/authd/internal/token"
 )
 
@@ -23,9 +24,8 @@ func BenchmarkMiddleware(b *testing.B) {
 	d := Deps{
 		Log:     slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Metrics: metrics.New(),
-		Options: Options{ClientOrigins: []string{"http://localhost:3000"}},
 	}
-	h := NewServer(d)
+	h := NewServer(d, Options{ClientOrigins: []string{"http://localhost:3000"}, RequestTimeout: 10 * time.Second})
 	req := httptest.NewRequest("GET", "/healthz", nil)
 	req.Header.Set("Origin", "http://localhost:3000")
 	b.ReportAllocs()
@@ -123,12 +123,10 @@ func newBenchFixture(b *testing.B, alg string) benchFixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := NewServer(Deps{
-		Log:     slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Queries: q,
-		Tokens:  signer,
-		Metrics: metrics.New(),
-		Options: Options{DBTimeout: 3 * time.Second},
-	})
+	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	m := metrics.New()
+	sessions := session.New(session.Deps{Queries: db.New(db.Bound(pool, 3*time.Second)), Tokens: signer, Log: log, Metrics: m},
+		session.Options{RefreshTTL: time.Hour, SessionLifetime: 24 * time.Hour})
+	h := NewServer(Deps{Log: log, Sessions: sessions, JWKS: signer.JWKS(), Metrics: m}, Options{RequestTimeout: 10 * time.Second})
 	return benchFixture{h: h, access: access}
 }

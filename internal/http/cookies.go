@@ -3,6 +3,8 @@ package http
 import (
 	"net/http"
 	"time"
+
+	"github.com/authd/authd/internal/session"
 )
 
 // Cookie names are the tutorial's.
@@ -14,24 +16,30 @@ const (
 	refreshPath = "/api/auth"
 )
 
-// setAuthCookies sets the three cookies after login or refresh. The refresh
-// cookie never outlives its session.
-func (d *Deps) setAuthCookies(w http.ResponseWriter, access, refresh string, sessionEnd time.Time) {
-	o := d.Options
-	refreshAge := min(o.RefreshMaxAge, sessionEnd.Sub(d.Now()))
-	http.SetCookie(w, d.cookie(accessCookie, access, "/", o.AccessMaxAge, true, http.SameSiteLaxMode))
-	http.SetCookie(w, d.cookie(refreshCookie, refresh, refreshPath, refreshAge, true, http.SameSiteStrictMode))
-	http.SetCookie(w, d.cookie(loggedInCookie, "true", "/", o.AccessMaxAge, false, http.SameSiteLaxMode))
+// cookies sets and clears the three auth cookies.
+type cookies struct {
+	opts Options
+	now  func() time.Time
 }
 
-// clearAuthCookies expires the cookies with the attributes they were set with.
-func (d *Deps) clearAuthCookies(w http.ResponseWriter) {
-	http.SetCookie(w, d.cookie(accessCookie, "", "/", -1, true, http.SameSiteLaxMode))
-	http.SetCookie(w, d.cookie(refreshCookie, "", refreshPath, -1, true, http.SameSiteStrictMode))
-	http.SetCookie(w, d.cookie(loggedInCookie, "", "/", -1, false, http.SameSiteLaxMode))
+// set sets the cookies after login or refresh. The refresh cookie never
+// outlives its session.
+func (c cookies) set(w http.ResponseWriter, t session.Tokens) {
+	o := c.opts
+	refreshAge := min(o.RefreshMaxAge, t.SessionEnd.Sub(c.now()))
+	http.SetCookie(w, c.cookie(accessCookie, t.Access, "/", o.AccessMaxAge, true, http.SameSiteLaxMode))
+	http.SetCookie(w, c.cookie(refreshCookie, t.Refresh, refreshPath, refreshAge, true, http.SameSiteStrictMode))
+	http.SetCookie(w, c.cookie(loggedInCookie, "true", "/", o.AccessMaxAge, false, http.SameSiteLaxMode))
 }
 
-func (d *Deps) cookie(name, value, path string, age time.Duration, httpOnly bool, site http.SameSite) *http.Cookie {
+// clear expires the cookies with the attributes they were set with.
+func (c cookies) clear(w http.ResponseWriter) {
+	http.SetCookie(w, c.cookie(accessCookie, "", "/", -1, true, http.SameSiteLaxMode))
+	http.SetCookie(w, c.cookie(refreshCookie, "", refreshPath, -1, true, http.SameSiteStrictMode))
+	http.SetCookie(w, c.cookie(loggedInCookie, "", "/", -1, false, http.SameSiteLaxMode))
+}
+
+func (c cookies) cookie(name, value, path string, age time.Duration, httpOnly bool, site http.SameSite) *http.Cookie {
 	maxAge := int(age / time.Second)
 	if age < 0 || maxAge == 0 {
 		maxAge = -1 // Max-Age=0: delete now
@@ -40,9 +48,9 @@ func (d *Deps) cookie(name, value, path string, age time.Duration, httpOnly bool
 		Name:     name,
 		Value:    value,
 		Path:     path,
-		Domain:   d.Options.CookieDomain,
+		Domain:   c.opts.CookieDomain,
 		MaxAge:   maxAge,
-		Secure:   d.Options.CookieSecure,
+		Secure:   c.opts.CookieSecure,
 		HttpOnly: httpOnly,
 		SameSite: site,
 	}

@@ -37,7 +37,7 @@ func retryAfter(t *testing.T, r reply) int {
 // success resets the count.
 func TestAccountThrottle(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(d *Deps) {
+	f := newFixture(t, func(d *testDeps) {
 		d.Options.LoginFailureThreshold = 3
 		d.Options.LoginLockBase = 2 * time.Second
 		d.Options.LoginLockMax = time.Minute
@@ -94,7 +94,7 @@ func TestAccountThrottle(t *testing.T) {
 // does not reveal which accounts exist.
 func TestUnknownEmailThrottled(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(d *Deps) {
+	f := newFixture(t, func(d *testDeps) {
 		d.Options.LoginFailureThreshold = 2
 		d.Options.LoginLockBase = time.Second
 		d.Options.LoginLockMax = time.Minute
@@ -112,7 +112,7 @@ func TestUnknownEmailThrottled(t *testing.T) {
 func TestAddressLimit(t *testing.T) {
 	t.Parallel()
 	newLimited := func(trusted []netip.Prefix) *fixture {
-		return newFixture(t, func(d *Deps) {
+		return newFixture(t, func(d *testDeps) {
 			d.LoginLimit = ratelimit.New(1, 2, d.Now)
 			d.Options.TrustedProxies = trusted
 		})
@@ -164,7 +164,7 @@ func (c *countingCompare) take() []int {
 func TestLoginWorkIsUniform(t *testing.T) {
 	t.Parallel()
 	counter := &countingCompare{}
-	f := newFixture(t, func(d *Deps) {
+	f := newFixture(t, func(d *testDeps) {
 		h, err := password.New(password.Options{Cost: 5, Concurrency: 2, Compare: counter.compare})
 		if err != nil {
 			t.Fatal(err)
@@ -203,7 +203,7 @@ func TestRehashOnLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f2 := newFixtureOn(t, f.pool, func(d *Deps) {
+	f2 := newFixtureOn(t, f.pool, func(d *testDeps) {
 		h, _ := password.New(password.Options{Cost: 5, Concurrency: 2})
 		d.Hasher = h
 	})
@@ -237,7 +237,7 @@ func TestHashingBusy(t *testing.T) {
 	entered := make(chan struct{})
 	f := newFixture(t)
 	access, _ := f.loginTokens("busy@example.com")
-	g := newFixtureOn(t, f.pool, func(d *Deps) {
+	g := newFixtureOn(t, f.pool, func(d *testDeps) {
 		h, err := password.New(password.Options{Cost: 4, Concurrency: 1, Queue: 0, Wait: 50 * time.Millisecond,
 			Compare: func(hash, pw []byte) error {
 				once.Do(func() { close(entered) })
@@ -279,7 +279,7 @@ func TestDatabaseDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	f := newFixtureOn(t, pool, func(d *Deps) {
+	f := newFixtureOn(t, pool, func(d *testDeps) {
 		d.Options.DBTimeout = time.Second
 		d.Options.LoginFailureThreshold = 1
 		d.Options.LoginLockBase = time.Minute
@@ -339,7 +339,7 @@ func TestDatabaseDown(t *testing.T) {
 // in time, not a hang.
 func TestTableLocked(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(d *Deps) { d.Options.DBTimeout = 300 * time.Millisecond })
+	f := newFixture(t, func(d *testDeps) { d.Options.DBTimeout = 300 * time.Millisecond })
 	access, _ := f.loginTokens("locked@example.com")
 	tx, err := f.pool.Begin(t.Context())
 	if err != nil {

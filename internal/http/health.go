@@ -2,16 +2,15 @@ package http
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/authd/authd/internal/metrics"
 )
 
-type messageEnvelope struct {
-	Status  string `json:"status"`
-	Message string `json:"message"`
-}
+// readyTimeout bounds one readiness check: a probe wants a quick answer.
+const readyTimeout = 2 * time.Second
 
 // handleHealthchecker is the tutorial's health route.
 func handleHealthchecker() http.Handler {
@@ -27,20 +26,19 @@ func handleLive() http.Handler {
 	})
 }
 
-// handleReady answers 200 only when Ready says the service can take traffic.
-func handleReady(d *Deps) http.Handler {
+// handleReady answers 200 only when ready (nil: always) says the service
+// can take traffic.
+func handleReady(log *slog.Logger, ready func(context.Context) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), min(d.Options.DBTimeout, 2*time.Second))
-		defer cancel()
-		if d.Ready != nil {
-			if err := d.Ready(ctx); err != nil {
-				w.Header().Set("Retry-After", "2")
-				w.Header().Set("Cache-Control", "no-store")
-				encode(w, http.StatusServiceUnavailable, envelope{Status: "error", Message: "not ready", Code: "not_ready"})
+		if ready != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+			err := ready(ctx)
+			cancel()
+			if err != nil {
+				writeError(w, r, log, errNotReady)
 				return
 			}
 		}
-		w.Header().Set("Cache-Control", "no-store")
 		encode(w, http.StatusOK, messageEnvelope{Status: "success", Message: "ready"})
 	})
 }
@@ -56,13 +54,12 @@ func MetricsHandler(m *metrics.Metrics) http.Handler {
 }
 
 // handleJWKS publishes the access-token public keys.
-func handleJWKS(d *Deps) http.Handler {
+func handleJWKS(jwks []byte) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body := d.Tokens.JWKS()
 		h := w.Header()
 		h.Set("Content-Type", "application/json; charset=utf-8")
 		h.Set("Cache-Control", "public, max-age=300")
 		w.WriteHeader(http.StatusOK)
-		w.Write(body)
+		w.Write(jwks)
 	})
 }

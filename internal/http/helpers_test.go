@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -19,7 +21,10 @@ import (
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/db/dbtest"
+	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/ratelimit"
+	"github.com/authd/authd/internal/session"
 	"github.com/authd/authd/internal/token"
 )
 
@@ -81,18 +86,73 @@ type fixture struct {
 	clock  *clock
 	tokens *token.Signer
 	logs   *syncBuffer
-	deps   Deps
+	deps   testDeps
+}
+
+// testDeps are the parts and settings a fixture builds its server from;
+// a test may edit them before the server is built.
+type testDeps struct {
+	Log     *slog.Logger
+	Queries *db.Queries
+	Tokens  *token.Signer
+	Hasher  *password.Hasher
+	Metrics *metrics.Metrics
+	Ready   func(context.Context) error
+	Now     func() time.Time
+
+	LoginLimit, RegisterLimit, RefreshLimit *ratelimit.Limiter
+	Options                                 testOptions
+
+	dbPool *pgxpool.Pool
+}
+
+// testOptions are the HTTP and session options in one place.
+type testOptions struct {
+	AccessMaxAge, RefreshMaxAge time.Duration
+	RefreshTTL, SessionLifetime time.Duration
+	ReuseGrace                  time.Duration
+	CookieSecure                bool
+	CookieDomain                string
+	ClientOrigins               []string
+	TrustedProxies              []netip.Prefix
+	DBTimeout, RequestTimeout   time.Duration
+	MetricsOnMainPort           bool
+
+	LoginFailureThreshold       int
+	LoginLockBase, LoginLockMax time.Duration
+}
+
+// server builds the API from d, as cmd/authd does.
+func (d testDeps) server() http.Handler {
+	o := d.Options
+	sessions := session.New(session.Deps{
+		Queries: db.New(db.Bound(d.dbPool, o.DBTimeout)), Tokens: d.Tokens, Hasher: d.Hasher,
+		Log: d.Log, Metrics: d.Metrics, Now: d.Now,
+	}, session.Options{
+		RefreshTTL: o.RefreshTTL, SessionLifetime: o.SessionLifetime, ReuseGrace: o.ReuseGrace,
+		LoginFailureThreshold: o.LoginFailureThreshold, LoginLockBase: o.LoginLockBase, LoginLockMax: o.LoginLockMax,
+	})
+	return NewServer(Deps{
+		Log: d.Log, Sessions: sessions, JWKS: d.Tokens.JWKS(), Metrics: d.Metrics,
+		LoginLimit: d.LoginLimit, RegisterLimit: d.RegisterLimit, RefreshLimit: d.RefreshLimit,
+		Ready: d.Ready, Now: d.Now,
+	}, Options{
+		AccessMaxAge: o.AccessMaxAge, RefreshMaxAge: o.RefreshMaxAge,
+		CookieSecure: o.CookieSecure, CookieDomain: o.CookieDomain,
+		ClientOrigins: o.ClientOrigins, TrustedProxies: o.TrustedProxies,
+		RequestTimeout: o.RequestTimeout, MetricsOnMainPort: o.MetricsOnMainPort,
+	})
 }
 
 // newFixture serves the whole API over a fresh database. edit may change
 // the options before the server is built.
-func newFixture(t *testing.T, edit ...func(*Deps)) *fixture {
+func newFixture(t *testing.T, edit ...func(*testDeps)) *fixture {
 	t.Helper()
 	return newFixtureOn(t, dbtest.New(t), edit...)
 }
 
 // newFixtureOn is newFixture on a given database.
-func newFixtureOn(t *testing.T, pool *pgxpool.Pool, edit ...func(*Deps)) *fixture {
+func newFixtureOn(t *testing.T, pool *pgxpool.Pool, edit ...func(*testDeps)) *fixture {
 	t.Helper()
 	keys, err := testKeys()
 	if err != nil {
@@ -119,13 +179,13 @@ func newFixtureOn(t *testing.T, pool *pgxpool.Pool, edit ...func(*Deps)) *fixtur
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	d := Deps{
+	d := testDeps{
 		Log:     slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Queries: db.New(pool),
 		Tokens:  signer,
 		Hasher:  hasher,
 		Now:     clk.Now,
-		Options: Options{
+		Options: testOptions{
 			AccessMaxAge:    15 * time.Minute,
 			RefreshMaxAge:   time.Hour,
 			RefreshTTL:      time.Hour,
@@ -137,10 +197,11 @@ func newFixtureOn(t *testing.T, pool *pgxpool.Pool, edit ...func(*Deps)) *fixtur
 			RequestTimeout:  10 * time.Second,
 		},
 	}
+	d.dbPool = pool
 	for _, e := range edit {
 		e(&d)
 	}
-	srv := httptest.NewServer(NewServer(d))
+	srv := httptest.NewServer(d.server())
 	t.Cleanup(srv.Close)
 	return &fixture{t: t, srv: srv, pool: pool, q: d.Queries, clock: clk, tokens: signer, logs: logs, deps: d}
 }

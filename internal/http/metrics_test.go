@@ -11,7 +11,7 @@ import (
 
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(d *Deps) {
+	f := newFixture(t, func(d *testDeps) {
 		d.Metrics = metrics.New()
 		d.Options.MetricsOnMainPort = true
 	})

@@ -7,14 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/authd/authd/internal/metrics"
-	"github.com/authd/authd/internal/ratelimit"
 )
 
 // recoverer turns a panic into a logged JSON 500 instead of a dropped
@@ -68,13 +65,6 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-type ctxKey int
-
-const (
-	userKey ctxKey = iota
-	requestIDKey
-)
-
 // logRequests writes one line per request and records its metrics. It never
 // logs headers, cookies, bodies or query strings: those can carry secrets.
 func logRequests(log *slog.Logger, m *metrics.Metrics) func(http.Handler) http.Handler {
@@ -86,7 +76,6 @@ func logRequests(log *slog.Logger, m *metrics.Metrics) func(http.Handler) http.H
 				id = newRequestID()
 			}
 			w.Header().Set("X-Request-Id", id)
-			r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
 			sw, ok := w.(*statusWriter)
 			if !ok {
 				sw = &statusWriter{ResponseWriter: w}
@@ -135,10 +124,13 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// secureHeaders sets the headers every response carries.
+// secureHeaders sets the headers every response carries. Answers are not
+// stored by caches unless a handler says otherwise (the JWKS and the
+// OpenAPI document do).
 func secureHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
+		h.Set("Cache-Control", "no-store")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
@@ -165,7 +157,7 @@ func cors(origins []string, log *slog.Logger) func(http.Handler) http.Handler {
 				h.Add("Vary", "Access-Control-Request-Method")
 				h.Add("Vary", "Access-Control-Request-Headers")
 				if !allowed {
-					writeError(w, r, log, &apiError{status: http.StatusForbidden, code: "origin_not_allowed", message: "origin not allowed"})
+					writeError(w, r, log, errOriginNotAllowed)
 					return
 				}
 				h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
@@ -179,9 +171,12 @@ func cors(origins []string, log *slog.Logger) func(http.Handler) http.Handler {
 	}
 }
 
-// deadline bounds the work of each request.
+// deadline bounds the work of each request; 0 means no bound.
 func deadline(d time.Duration) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
+		if d <= 0 {
+			return next
+		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx, cancel := context.WithTimeout(r.Context(), d)
 			defer cancel()
@@ -209,7 +204,7 @@ func jsonFallback(mux *http.ServeMux, log *slog.Logger) http.Handler {
 		switch rec.status {
 		case http.StatusMethodNotAllowed:
 			w.Header().Set("Allow", rec.header.Get("Allow"))
-			writeError(w, r, log, &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", message: "method not allowed"})
+			writeError(w, r, log, errMethodNotAllowed)
 		case http.StatusNotFound, 0:
 			writeError(w, r, log, &apiError{status: http.StatusNotFound, code: "not_found", message: fmt.Sprintf("route %s not found", truncate(r.URL.Path, 100))})
 		default: // redirects for unclean paths
@@ -230,59 +225,4 @@ func (h *headerOnly) WriteHeader(code int) {
 	if h.status == 0 {
 		h.status = code
 	}
-}
-
-// perClient limits requests per client address; nil lim means no limit.
-func perClient(d *Deps, lim *ratelimit.Limiter) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		if lim == nil {
-			return next
-		}
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			addr := clientAddr(r, d.Options.TrustedProxies)
-			if ok, after := lim.Allow(addr); !ok {
-				d.Metrics.Throttled(metrics.ThrottledByAddress)
-				d.Log.LogAttrs(r.Context(), slog.LevelDebug, "throttled", slog.String("by", "client address"),
-					slog.String("client", addr), slog.String("route", r.URL.Path))
-				writeError(w, r, d.Log, throttled(after))
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-}
-
-// clientAddr is the socket's address, or, when the socket belongs to a
-// trusted proxy, the nearest untrusted address in X-Forwarded-For.
-func clientAddr(r *http.Request, trusted []netip.Prefix) string {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	addr := ap.Addr().Unmap()
-	if !isTrusted(addr, trusted) {
-		return addr.String()
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
-		}
-		a = a.Unmap()
-		if !isTrusted(a, trusted) {
-			return a.String()
-		}
-		addr = a
-	}
-	return addr.String()
-}
-
-func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
-	for _, p := range trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }

@@ -58,7 +58,7 @@ func specOperations(doc *openapi3.T) []string {
 
 func TestOpenAPIServed(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(NewServer(Deps{Log: slog.New(slog.DiscardHandler)}))
+	srv := httptest.NewServer(NewServer(Deps{Log: slog.New(slog.DiscardHandler)}, Options{}))
 	t.Cleanup(srv.Close)
 	// Not f.do: this one answer is YAML.
 	resp, err := http.Get(srv.URL + "/api/openapi.yaml")
@@ -123,7 +123,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 
 	// And the mux really routes each operation's path to that pattern.
 	mux := http.NewServeMux()
-	addRoutes(mux, &Deps{Options: Options{MetricsOnMainPort: true}})
+	addRoutes(mux, Deps{}, Options{MetricsOnMainPort: true})
 	for _, op := range ops {
 		method, path, _ := strings.Cut(op, " ")
 		concrete := strings.ReplaceAll(path, "{id}", "0b6f7c1e-8f59-4a57-9a4c-7f0e1a3f0c11")
@@ -342,7 +342,7 @@ func (s *specCheck) checkHeaders(resp *openapi3.Response, h http.Header) []error
 func TestOpenAPILiveResponses(t *testing.T) {
 	t.Parallel()
 	var draining atomic.Bool
-	f := newFixture(t, func(d *Deps) {
+	f := newFixture(t, func(d *testDeps) {
 		d.Metrics = metrics.New()
 		d.Options.MetricsOnMainPort = true
 		d.Options.LoginFailureThreshold = 2

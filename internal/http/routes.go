@@ -1,31 +1,39 @@
 package http
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/authd/authd/internal/ratelimit"
+)
 
 // addRoutes is the whole API on one screen. Authentication, the cross-site
 // guard and per-client rate limits are applied here, per route, so
 // protection is visible where a route is declared.
-func addRoutes(mux *http.ServeMux, d *Deps) {
-	auth := requireAuth(d)
-	guard := sameSite(d)
+func addRoutes(mux *http.ServeMux, d Deps, o Options) {
+	log, s := d.Log, d.Sessions
+	addr := func(r *http.Request) string { return clientAddr(r, o.TrustedProxies) }
+	jar := cookies{opts: o, now: d.Now}
+	auth := requireAuth(log, s)
+	guard := refuseCrossSite(log, o.ClientOrigins)
+	limit := func(l *ratelimit.Limiter) func(http.Handler) http.Handler { return perClient(log, d.Metrics, l, addr) }
 
-	mux.Handle("POST /api/auth/register", guard(perClient(d, d.RegisterLimit)(handleRegister(d))))
-	mux.Handle("POST /api/auth/login", guard(perClient(d, d.LoginLimit)(handleLogin(d))))
-	mux.Handle("GET /api/auth/refresh", guard(perClient(d, d.RefreshLimit)(handleRefresh(d))))
-	mux.Handle("POST /api/auth/refresh", guard(perClient(d, d.RefreshLimit)(handleRefresh(d))))
-	mux.Handle("GET /api/auth/logout", guard(handleLogout(d)))
-	mux.Handle("POST /api/auth/logout", guard(handleLogout(d)))
+	mux.Handle("POST /api/auth/register", guard(limit(d.RegisterLimit)(handleRegister(log, s))))
+	mux.Handle("POST /api/auth/login", guard(limit(d.LoginLimit)(handleLogin(log, s, jar, addr))))
+	mux.Handle("GET /api/auth/refresh", guard(limit(d.RefreshLimit)(handleRefresh(log, s, jar))))
+	mux.Handle("POST /api/auth/refresh", guard(limit(d.RefreshLimit)(handleRefresh(log, s, jar))))
+	mux.Handle("GET /api/auth/logout", guard(handleLogout(log, s, jar)))
+	mux.Handle("POST /api/auth/logout", guard(handleLogout(log, s, jar)))
 
-	mux.Handle("GET /api/users/me", auth(handleMe(d)))
-	mux.Handle("GET /api/users/me/sessions", auth(handleListSessions(d)))
-	mux.Handle("DELETE /api/users/me/sessions/{id}", guard(auth(handleDeleteSession(d))))
+	mux.Handle("GET /api/users/me", auth(handleMe()))
+	mux.Handle("GET /api/users/me/sessions", auth(handleListSessions(log, s)))
+	mux.Handle("DELETE /api/users/me/sessions/{id}", guard(auth(handleDeleteSession(log, s, jar))))
 
 	mux.Handle("GET /api/healthchecker", handleHealthchecker())
 	mux.Handle("GET /healthz", handleLive())
-	mux.Handle("GET /readyz", handleReady(d))
-	mux.Handle("GET /.well-known/jwks.json", handleJWKS(d))
+	mux.Handle("GET /readyz", handleReady(log, d.Ready))
+	mux.Handle("GET /.well-known/jwks.json", handleJWKS(d.JWKS))
 	mux.Handle("GET /api/openapi.yaml", handleOpenAPI())
-	if d.Options.MetricsOnMainPort {
+	if o.MetricsOnMainPort {
 		mux.Handle("GET /metrics", MetricsHandler(d.Metrics))
 	}
 }

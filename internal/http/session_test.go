@@ -64,7 +64,7 @@ func TestRefreshRotates(t *testing.T) {
 
 func TestGraceZero(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(d *Deps) { d.Options.ReuseGrace = 0 })
+	f := newFixture(t, func(d *testDeps) { d.Options.ReuseGrace = 0 })
 	_, r0 := f.loginTokens("nograce@example.com")
 	f.clock.Advance(time.Second)
 	_, r1 := f.mustRefresh(r0)
@@ -188,7 +188,7 @@ func TestIdleAndAbsoluteExpiry(t *testing.T) {
 	})
 	t.Run("absolute", func(t *testing.T) {
 		t.Parallel()
-		f := newFixture(t, func(d *Deps) { d.Options.SessionLifetime = 3 * time.Hour })
+		f := newFixture(t, func(d *testDeps) { d.Options.SessionLifetime = 3 * time.Hour })
 		_, tok := f.loginTokens("abs@example.com")
 		for range 5 { // 2h30m of activity
 			f.clock.Advance(30 * time.Minute)
@@ -201,7 +201,10 @@ func TestIdleAndAbsoluteExpiry(t *testing.T) {
 	})
 	t.Run("access after session expiry", func(t *testing.T) {
 		t.Parallel()
-		f := newFixture(t, func(d *Deps) { d.Options.SessionLifetime = 10 * time.Minute; d.Options.RefreshTTL = 10 * time.Minute })
+		f := newFixture(t, func(d *testDeps) {
+			d.Options.SessionLifetime = 10 * time.Minute
+			d.Options.RefreshTTL = 10 * time.Minute
+		})
 		access, _ := f.loginTokens("abs2@example.com")
 		f.clock.Advance(11 * time.Minute) // access token (15m) still valid, session not
 		if got := f.meStatus(access); got != http.StatusUnauthorized {

@@ -1,25 +1,24 @@
 package http
 
 import (
-	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/session"
 )
 
-func handleMe(d *Deps) http.Handler {
+func handleMe() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a := authFrom(r.Context())
-		w.Header().Set("Cache-Control", "no-store")
-		encode(w, http.StatusOK, userEnvelope{Status: "success", Data: userData{newUserResponse(a.user)}})
+		encode(w, http.StatusOK, userEnvelope{Status: "success", Data: userData{newUserResponse(a.User)}})
 	})
 }
 
-func handleListSessions(d *Deps) http.Handler {
-	type session struct {
+func handleListSessions(log *slog.Logger, s *session.Service) http.Handler {
+	type item struct {
 		ID         uuid.UUID `json:"id"`
 		CreatedAt  time.Time `json:"created_at"`
 		LastUsedAt time.Time `json:"last_used_at"`
@@ -29,7 +28,7 @@ func handleListSessions(d *Deps) http.Handler {
 		Current    bool      `json:"current"`
 	}
 	type data struct {
-		Sessions []session `json:"sessions"`
+		Sessions []item `json:"sessions"`
 	}
 	type response struct {
 		Status string `json:"status"`
@@ -37,56 +36,39 @@ func handleListSessions(d *Deps) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a := authFrom(r.Context())
-		ctx, cancel := d.dbCtx(r.Context())
-		defer cancel()
-		rows, err := d.Queries.ListUserSessions(ctx, db.ListUserSessionsParams{UserID: a.user.ID, Now: d.Now()})
+		list, err := s.List(r.Context(), a.User.ID)
 		if err != nil {
-			writeError(w, r, d.Log, fmt.Errorf("list sessions: %w", db.Classify(err)))
+			writeError(w, r, log, err)
 			return
 		}
-		out := make([]session, 0, len(rows))
-		for _, s := range rows {
-			end := s.ExpiresAt
-			if s.IdleExpiresAt.Before(end) {
-				end = s.IdleExpiresAt
-			}
-			out = append(out, session{
-				ID: s.ID, CreatedAt: s.CreatedAt.UTC(), LastUsedAt: s.LastUsedAt.UTC(),
-				ExpiresAt: end.UTC(),
-				UserAgent: s.UserAgent, ClientAddr: s.ClientAddr, Current: s.ID == a.session,
+		out := make([]item, 0, len(list))
+		for _, x := range list {
+			out = append(out, item{
+				ID: x.ID, CreatedAt: x.CreatedAt.UTC(), LastUsedAt: x.LastUsedAt.UTC(), ExpiresAt: x.ExpiresAt.UTC(),
+				UserAgent: x.UserAgent, ClientAddr: x.ClientAddr, Current: x.ID == a.Session,
 			})
 		}
-		w.Header().Set("Cache-Control", "no-store")
 		encode(w, http.StatusOK, response{Status: "success", Data: data{Sessions: out}})
 	})
 }
 
 // handleDeleteSession ends one of the caller's own sessions. Another user's
 // session id, or an unknown one, is 404 alike.
-func handleDeleteSession(d *Deps) http.Handler {
+func handleDeleteSession(log *slog.Logger, s *session.Service, jar cookies) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a := authFrom(r.Context())
 		id, err := uuid.Parse(r.PathValue("id"))
 		if err != nil {
-			writeError(w, r, d.Log, errNotFound)
+			writeError(w, r, log, errNotFound)
 			return
 		}
-		ctx, cancel := d.dbCtx(r.Context())
-		defer cancel()
-		n, err := d.Queries.RevokeSession(ctx, db.RevokeSessionParams{ID: id, UserID: a.user.ID, Now: d.Now(), Reason: "revoked by user"})
-		if err != nil {
-			writeError(w, r, d.Log, fmt.Errorf("revoke session: %w", db.Classify(err)))
+		if err := s.Revoke(r.Context(), a.User.ID, id); err != nil {
+			writeError(w, r, log, err)
 			return
 		}
-		if n == 0 {
-			writeError(w, r, d.Log, errNotFound)
-			return
+		if id == a.Session {
+			jar.clear(w)
 		}
-		d.Metrics.SessionsRevoked("revoked_by_user", n)
-		if id == a.session {
-			d.clearAuthCookies(w)
-		}
-		w.Header().Set("Cache-Control", "no-store")
 		encode(w, http.StatusOK, statusEnvelope{Status: "success"})
 	})
 }

@@ -2,6 +2,7 @@
 package token
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -48,6 +49,10 @@ const MaxLeeway = 30 * time.Second
 // ErrInvalid is wrapped by every verification failure. Show clients only its
 // message: the wrapped detail is for logs.
 var ErrInvalid = errors.New("invalid token")
+
+// ErrSameKeys: the access and refresh key sets share a key, so one kind of
+// token could pass for the other. New wraps it.
+var ErrSameKeys = errors.New("access and refresh keys must differ")
 
 // Options configure a Signer.
 type Options struct {
@@ -123,7 +128,7 @@ func New(o Options) (*Signer, error) {
 		errs = append(errs, errors.New("refresh keys are required"))
 	}
 	if SameKeys(o.Access, o.Refresh) {
-		errs = append(errs, errors.New("access and refresh keys must differ"))
+		errs = append(errs, ErrSameKeys)
 	}
 	if o.Issuer == "" {
 		errs = append(errs, errors.New("issuer is required"))
@@ -205,7 +210,7 @@ func (s *Signer) Access(sub, sid uuid.UUID) (string, Claims, error) {
 	if sub == uuid.Nil || sid == uuid.Nil {
 		return "", Claims{}, errors.New("sign access token: nil subject or session")
 	}
-	jti, err := NewGenerationID()
+	jti, err := newJTI()
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("sign access token: %w", err)
 	}
@@ -226,7 +231,7 @@ func (s *Signer) Access(sub, sid uuid.UUID) (string, Claims, error) {
 }
 
 // Refresh signs a refresh token for generation gen of session sid, with the
-// caller's jti (see NewGenerationID). It expires at expires, but never later
+// caller's jti. It expires at expires, but never later
 // than now plus the refresh TTL.
 func (s *Signer) Refresh(sub, sid uuid.UUID, gen int64, jti string, expires time.Time) (string, Claims, error) {
 	if sub == uuid.Nil || sid == uuid.Nil {
@@ -409,3 +414,12 @@ func parseUUID(s string) (uuid.UUID, error) {
 
 // seconds drops the sub-second part, as NumericDate does.
 func seconds(t time.Time) time.Time { return time.Unix(t.Unix(), 0).UTC() }
+
+// newJTI returns a fresh 128-bit random token id, base64url without padding.
+func newJTI() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("random id: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}

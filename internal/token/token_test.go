@@ -63,7 +63,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("two access tokens are identical")
 			}
 
-			jti2, err := NewGenerationID()
+			jti2, err := newJTI()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,27 +9,11 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // maxBody is the largest request body accepted.
 const maxBody = 64 << 10
-
-// encode writes v as JSON with the given status.
-func encode(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		// Only our own response types reach here; this cannot happen with them.
-		b, status = []byte(`{"status":"error","message":"internal error"}`), http.StatusInternalServerError
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(b)+1))
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
-}
 
 // decode reads a JSON object into a T strictly: JSON content type, at most
 // maxBody bytes, keys exactly as declared (no unknown, duplicate or
@@ -135,15 +119,4 @@ func fieldsOf(t reflect.Type) map[string]bool {
 		}
 	}
 	return m
-}
-
-// truncate cuts s to at most n bytes, on a character boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -1,4 +1,4 @@
-package token
+package session
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 func TestNewGenerationID(t *testing.T) {
 	seen := make(map[string]bool)
 	for range 100 {
-		id, err := NewGenerationID()
+		id, err := newGenerationID()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -36,38 +36,38 @@ func TestNextGenerationID(t *testing.T) {
 		{"AAAAAAAAAAAAAAAAAAAAAA", "qlcAIVjMutsl_SLknWnV1w"},
 	}
 	for _, tt := range tests {
-		got := NextGenerationID(tt.id)
+		got := nextGenerationID(tt.id)
 		if got != tt.want {
-			t.Errorf("NextGenerationID(%q) = %q, want %q", tt.id, got, tt.want)
+			t.Errorf("nextGenerationID(%q) = %q, want %q", tt.id, got, tt.want)
 		}
 	}
 
-	id, err := NewGenerationID()
+	id, err := newGenerationID()
 	if err != nil {
 		t.Fatal(err)
 	}
-	next := NextGenerationID(id)
-	if again := NextGenerationID(id); again != next {
-		t.Errorf("NextGenerationID not deterministic: %q then %q", next, again)
+	next := nextGenerationID(id)
+	if again := nextGenerationID(id); again != next {
+		t.Errorf("nextGenerationID not deterministic: %q then %q", next, again)
 	}
 	if next == id {
-		t.Errorf("NextGenerationID(%q) returned its input", id)
+		t.Errorf("nextGenerationID(%q) returned its input", id)
 	}
-	if NextGenerationID(next) == next {
-		t.Errorf("NextGenerationID is a fixed point at %q", next)
+	if nextGenerationID(next) == next {
+		t.Errorf("nextGenerationID is a fixed point at %q", next)
 	}
 	if b, err := base64.RawURLEncoding.DecodeString(next); err != nil || len(b) != 16 {
-		t.Errorf("NextGenerationID = %q: %d bytes, %v; want 16 bytes of base64url", next, len(b), err)
+		t.Errorf("nextGenerationID = %q: %d bytes, %v; want 16 bytes of base64url", next, len(b), err)
 	}
 }
 
 func TestHashID(t *testing.T) {
-	got := HashID("abc")
+	got := hashID("abc")
 	want, _ := hex.DecodeString("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
 	if !bytes.Equal(got, want) {
-		t.Errorf("HashID(abc) = %x, want %x", got, want)
+		t.Errorf("hashID(abc) = %x, want %x", got, want)
 	}
-	if sum := sha256.Sum256([]byte("x")); !bytes.Equal(HashID("x"), sum[:]) {
-		t.Errorf("HashID(x) is not SHA-256")
+	if sum := sha256.Sum256([]byte("x")); !bytes.Equal(hashID("x"), sum[:]) {
+		t.Errorf("hashID(x) is not SHA-256")
 	}
 }

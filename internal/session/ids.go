@@ -1,4 +1,4 @@
-package token
+package session
 
 import (
 	"crypto/rand"
@@ -7,8 +7,8 @@ import (
 	"fmt"
 )
 
-// NewGenerationID returns a fresh 128-bit random id, base64url without padding.
-func NewGenerationID() (string, error) {
+// newGenerationID returns a fresh 128-bit random id, base64url without padding.
+func newGenerationID() (string, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("random id: %w", err)
@@ -16,16 +16,16 @@ func NewGenerationID() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
-// NextGenerationID derives the id of the next refresh generation from id.
+// nextGenerationID derives the id of the next refresh generation from id.
 // It is deterministic, so a request that lost a rotation race can recompute
 // the successor.
-func NextGenerationID(id string) string {
+func nextGenerationID(id string) string {
 	sum := sha256.Sum256([]byte("authd refresh generation\x00" + id))
 	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 
-// HashID returns SHA-256 of id: what the database stores.
-func HashID(id string) []byte {
+// hashID returns SHA-256 of id: what the database stores.
+func hashID(id string) []byte {
 	sum := sha256.Sum256([]byte(id))
 	return sum[:]
 }

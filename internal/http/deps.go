@@ -1,0 +1,62 @@
+// Package http is authd's HTTP API: routes, handlers and middleware. A
+// handler decodes the request, calls the session package and encodes the
+// answer; cookies and the JSON envelope live here, account and session
+// rules do not.
+package http
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/internal/ratelimit"
+	"github.com/authd/authd/internal/session"
+)
+
+// Options are the HTTP layer's settings; cmd/authd copies them from config.
+type Options struct {
+	AccessMaxAge   time.Duration // access_token and logged_in cookie Max-Age
+	RefreshMaxAge  time.Duration // refresh_token cookie Max-Age
+	CookieSecure   bool
+	CookieDomain   string
+	ClientOrigins  []string
+	TrustedProxies []netip.Prefix
+	RequestTimeout time.Duration // per request; 0: none
+	// MetricsOnMainPort serves GET /metrics with the API; otherwise
+	// cmd/authd serves MetricsHandler on its own listener.
+	MetricsOnMainPort bool
+}
+
+// Deps are what NewServer wires into the handlers.
+type Deps struct {
+	Log      *slog.Logger
+	Sessions *session.Service
+	JWKS     []byte // the access-token public keys, served as is
+	// Metrics records Prometheus metrics; nil records nothing.
+	Metrics *metrics.Metrics
+	// Per client address limits; nil means no limit.
+	LoginLimit, RegisterLimit, RefreshLimit *ratelimit.Limiter
+	// Ready reports whether the service can take traffic (database reachable,
+	// schema current, not shutting down); nil means always.
+	Ready func(context.Context) error
+	Now   func() time.Time // nil: time.Now
+}
+
+// NewServer returns the whole API with its middleware.
+func NewServer(d Deps, o Options) http.Handler {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	mux := http.NewServeMux()
+	addRoutes(mux, d, o)
+	var h http.Handler = jsonFallback(mux, d.Log)
+	h = deadline(o.RequestTimeout)(h)
+	h = cors(o.ClientOrigins, d.Log)(h)
+	h = secureHeaders(h)
+	h = logRequests(d.Log, d.Metrics)(h)
+	h = recoverer(d.Log)(h)
+	return h
+}

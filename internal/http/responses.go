@@ -1,0 +1,200 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/session"
+)
+
+// userResponse is the tutorial's user shape.
+type userResponse struct {
+	ID        uuid.UUID `json:"id,omitempty"`
+	Name      string    `json:"name,omitempty"`
+	Email     string    `json:"email,omitempty"`
+	Role      string    `json:"role,omitempty"`
+	Photo     string    `json:"photo,omitempty"`
+	Provider  string    `json:"provider"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func newUserResponse(u db.User) userResponse {
+	return userResponse{
+		ID: u.ID, Name: u.Name, Email: u.Email, Role: u.Role, Photo: u.Photo,
+		Provider: u.Provider, CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(),
+	}
+}
+
+type userData struct {
+	User userResponse `json:"user"`
+}
+
+type userEnvelope struct {
+	Status string   `json:"status"`
+	Data   userData `json:"data"`
+}
+
+type tokenEnvelope struct {
+	Status      string `json:"status"`
+	AccessToken string `json:"access_token"`
+}
+
+type statusEnvelope struct {
+	Status string `json:"status"`
+}
+
+type messageEnvelope struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
+}
+
+// envelope is the seed's JSON error shape, plus a stable machine code.
+type envelope struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
+	Code    string `json:"code,omitempty"`
+}
+
+// encode writes v as JSON with the given status.
+func encode(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only our own response types reach here; this cannot happen with them.
+		b, status = []byte(`{"status":"error","message":"internal error"}`), http.StatusInternalServerError
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// writeTokens sets the cookies of a login or refresh and answers with the
+// access token.
+func writeTokens(w http.ResponseWriter, jar cookies, t session.Tokens) {
+	jar.set(w, t)
+	encode(w, http.StatusOK, tokenEnvelope{Status: "success", AccessToken: t.Access})
+}
+
+// apiError is an error whose message is safe to show to the client.
+type apiError struct {
+	status     int
+	code       string
+	message    string
+	retryAfter time.Duration // for 429 and 503; 0: the default
+}
+
+func (e *apiError) Error() string { return e.message }
+
+// throttled is a 429 that says when to come back.
+func throttled(after time.Duration) *apiError {
+	return &apiError{status: http.StatusTooManyRequests, code: "throttled",
+		message: "too many attempts, try again later", retryAfter: max(after, time.Second)}
+}
+
+func badRequest(msg string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "invalid_request", message: msg}
+}
+
+var (
+	errUnsupportedMedia = &apiError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type", message: "Content-Type must be application/json"}
+	errTooLarge         = &apiError{status: http.StatusRequestEntityTooLarge, code: "body_too_large", message: "request body is larger than 64 KiB"}
+	errNotLoggedIn      = &apiError{status: http.StatusUnauthorized, code: "not_logged_in", message: "You are not logged in"}
+	errBadToken         = &apiError{status: http.StatusUnauthorized, code: "invalid_token", message: "Your token is invalid or has expired"}
+	errBadCredentials   = &apiError{status: http.StatusBadRequest, code: "invalid_credentials", message: "Invalid email or Password"}
+	errNoRefresh        = &apiError{status: http.StatusForbidden, code: "refresh_failed", message: "could not refresh access token"}
+	errCrossSite        = &apiError{status: http.StatusForbidden, code: "cross_site", message: "cross-site request refused"}
+	errOriginNotAllowed = &apiError{status: http.StatusForbidden, code: "origin_not_allowed", message: "origin not allowed"}
+	errMethodNotAllowed = &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", message: "method not allowed"}
+	errEmailTaken       = &apiError{status: http.StatusConflict, code: "email_taken", message: "User with that email already exists"}
+	errNotFound         = &apiError{status: http.StatusNotFound, code: "not_found", message: "not found"}
+	errNotReady         = &apiError{status: http.StatusServiceUnavailable, code: "not_ready", message: "not ready"}
+	errUnavailable      = &apiError{status: http.StatusServiceUnavailable, code: "unavailable", message: "service temporarily unavailable, try again shortly"}
+	errBusy             = &apiError{status: http.StatusServiceUnavailable, code: "busy", message: "server is busy, try again shortly"}
+	errClientGone       = &apiError{status: 499, code: "client_closed_request", message: "client closed request"}
+	errInternal         = &apiError{status: http.StatusInternalServerError, code: "internal", message: "internal error"}
+)
+
+// apiErrorOf maps any error to what the client is told: its own message
+// for an apiError, the API's answer for a session error, 503 when the
+// database or the hashing pool is unavailable, and otherwise a logged 500
+// whose details never reach the client.
+func apiErrorOf(r *http.Request, log *slog.Logger, err error) *apiError {
+	var (
+		e      *apiError
+		locked *session.LockedError
+	)
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.As(err, &locked):
+		return throttled(locked.RetryAfter)
+	case errors.Is(err, session.ErrBadCredentials):
+		return errBadCredentials
+	case errors.Is(err, session.ErrEmailTaken):
+		return errEmailTaken
+	case errors.Is(err, session.ErrInvalid):
+		return errBadToken
+	case errors.Is(err, session.ErrNotFound):
+		return errNotFound
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away: nobody reads this answer, and it is not our
+		// fault. 499 (nginx's "client closed request") keeps it out of 5xx
+		// alerts.
+		return errClientGone
+	case errors.Is(err, password.ErrBusy):
+		return errBusy
+	case errors.Is(err, db.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		log.LogAttrs(r.Context(), slog.LevelWarn, "database unavailable", slog.String("error", err.Error()))
+		return errUnavailable
+	}
+	log.LogAttrs(r.Context(), slog.LevelError, "internal error", slog.String("error", err.Error()))
+	return errInternal
+}
+
+// writeError answers with err as apiErrorOf maps it.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	e := apiErrorOf(r, log, err)
+	h := w.Header()
+	switch e.status {
+	case http.StatusUnauthorized:
+		if e == errBadToken {
+			h.Set("WWW-Authenticate", `Bearer realm="authd", error="invalid_token"`)
+		} else {
+			h.Set("WWW-Authenticate", `Bearer realm="authd"`)
+		}
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", "2")
+	}
+	if e.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(e.retryAfter.Seconds()))))
+	}
+	status := "fail"
+	if e.status >= 500 {
+		status = "error"
+	}
+	encode(w, e.status, envelope{Status: status, Message: e.message, Code: e.code})
+}
+
+// truncate cuts s to at most n bytes, on a character boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,181 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/internal/password"
+)
+
+// NormaliseEmail trims and lower-cases an address: the form stored and
+// looked up.
+func NormaliseEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// Registration is a validated sign-up.
+type Registration struct {
+	Name, Email, Password, Photo string
+}
+
+// Register creates an account. The caller has validated the fields.
+func (s *Service) Register(ctx context.Context, r Registration) (db.User, error) {
+	hash, err := s.hasher.Hash(ctx, r.Password)
+	if err != nil {
+		return db.User{}, err
+	}
+	user, err := s.q.CreateUser(ctx, db.CreateUserParams{
+		Name: strings.TrimSpace(r.Name), Email: NormaliseEmail(r.Email), PasswordHash: hash,
+		Photo: r.Photo, Now: s.now(),
+	})
+	if errors.Is(err, db.ErrConflict) {
+		return db.User{}, ErrEmailTaken
+	}
+	if err != nil {
+		return db.User{}, fmt.Errorf("create user: %w", err)
+	}
+	s.metrics.Registration()
+	s.log.LogAttrs(ctx, slog.LevelInfo, "user registered", slog.String("user_id", user.ID.String()))
+	return user, nil
+}
+
+// Login checks a password and starts a session. A locked email is refused
+// (*LockedError) before any password work, right password or wrong; an
+// unknown email costs the same compare as a known one. With the hashing
+// queue full it fails with password.ErrBusy before touching the database.
+func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens, db.User, error) {
+	if s.hasher.Busy() {
+		return Tokens{}, db.User{}, password.ErrBusy
+	}
+	email = NormaliseEmail(email)
+	failures, err := s.checkThrottle(ctx, email)
+	if err != nil {
+		if e := (*LockedError)(nil); errors.As(err, &e) {
+			s.metrics.Throttled(metrics.ThrottledByAccount)
+			s.metrics.Login(metrics.LoginThrottled)
+			s.log.LogAttrs(ctx, slog.LevelInfo, "throttled", slog.String("by", "account"))
+		}
+		return Tokens{}, db.User{}, err
+	}
+	user, err := s.q.GetUserByEmail(ctx, email)
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return Tokens{}, db.User{}, fmt.Errorf("get user: %w", err)
+	}
+	// An unknown email is compared against a dummy hash: same answer, same work.
+	err = s.hasher.Compare(ctx, user.PasswordHash, pw)
+	if errors.Is(err, password.ErrMismatch) {
+		reason := "wrong password"
+		if user.PasswordHash == "" {
+			reason = "unknown email"
+		}
+		s.metrics.Login(metrics.LoginBadCredentials)
+		s.log.LogAttrs(ctx, slog.LevelInfo, "login failed", slog.String("reason", reason))
+		if err := s.recordFailure(ctx, email); err != nil {
+			return Tokens{}, db.User{}, err
+		}
+		return Tokens{}, db.User{}, ErrBadCredentials
+	}
+	if err != nil {
+		return Tokens{}, db.User{}, err
+	}
+	if failures > 0 {
+		if err := s.q.ClearLoginFailures(ctx, email); err != nil {
+			return Tokens{}, db.User{}, fmt.Errorf("clear login failures: %w", err)
+		}
+	}
+	toks, err := s.Start(ctx, user.ID, c)
+	if err != nil {
+		return Tokens{}, db.User{}, err
+	}
+	s.metrics.Login(metrics.LoginSuccess)
+	return toks, user, nil
+}
+
+// checkThrottle returns a *LockedError while email is locked, and
+// otherwise its count of consecutive failures.
+func (s *Service) checkThrottle(ctx context.Context, email string) (failures int32, err error) {
+	if s.opts.LoginFailureThreshold <= 0 {
+		return 0, nil
+	}
+	t, err := s.q.GetLoginThrottle(ctx, email)
+	switch now := s.now(); {
+	case errors.Is(err, db.ErrNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("get login throttle: %w", err)
+	case t.LockedUntil != nil && now.Before(*t.LockedUntil):
+		return t.Failures, &LockedError{RetryAfter: t.LockedUntil.Sub(now)}
+	}
+	return t.Failures, nil
+}
+
+// recordFailure counts a failed login for email.
+func (s *Service) recordFailure(ctx context.Context, email string) error {
+	o := s.opts
+	if o.LoginFailureThreshold <= 0 {
+		return nil
+	}
+	_, err := s.q.RecordLoginFailure(ctx, db.RecordLoginFailureParams{
+		Email: email, Now: s.now(), Threshold: int32(o.LoginFailureThreshold),
+		BaseLock: o.LoginLockBase.Seconds(), MaxLock: o.LoginLockMax.Seconds(),
+		ResetAfter: max(time.Hour, o.LoginLockMax).Seconds(),
+	})
+	if err != nil {
+		return fmt.Errorf("record login failure: %w", err)
+	}
+	return nil
+}
+
+// NeedsRehash reports whether user's hash has an older cost, so that
+// UpgradeHash should follow a successful login.
+func (s *Service) NeedsRehash(user db.User) bool { return s.hasher.NeedsRehash(user.PasswordHash) }
+
+// UpgradeHash re-hashes pw at the current cost, if user's hash is still
+// the one it was. Failure only means it is tried again at the next login.
+func (s *Service) UpgradeHash(ctx context.Context, user db.User, pw string) {
+	hash, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return
+	}
+	err = s.q.UpdateUserPasswordHash(ctx, db.UpdateUserPasswordHashParams{
+		ID: user.ID, OldHash: user.PasswordHash, NewHash: hash, Now: s.now(),
+	})
+	if err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "password hash upgrade failed", slog.String("error", err.Error()))
+	}
+}
+
+// Start creates a session for user and issues its first tokens.
+func (s *Service) Start(ctx context.Context, user uuid.UUID, c Client) (Tokens, error) {
+	gen, err := newGenerationID()
+	if err != nil {
+		return Tokens{}, err
+	}
+	now := s.now()
+	o := s.opts
+	sess, err := s.q.CreateSession(ctx, db.CreateSessionParams{
+		UserID:        user,
+		CurrentHash:   hashID(gen),
+		Now:           now,
+		IdleExpiresAt: now.Add(min(o.RefreshTTL, o.SessionLifetime)),
+		ExpiresAt:     now.Add(o.SessionLifetime),
+		UserAgent:     c.UserAgent,
+		ClientAddr:    c.Addr,
+	})
+	if err != nil {
+		return Tokens{}, fmt.Errorf("create session: %w", err)
+	}
+	toks, err := s.issue(sess, gen)
+	if err != nil {
+		return Tokens{}, err
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "login", slog.String("user_id", user.String()),
+		slog.String("session_id", sess.ID.String()))
+	return toks, nil
+}

@@ -1,0 +1,163 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/google/uuid"
+
+	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/token"
+)
+
+// Reason says why sessions ended. It is both the text stored in
+// sessions.revoked_reason and the reason label of
+// authd_sessions_revoked_total.
+type Reason string
+
+const (
+	ReasonLogout        Reason = "logout_current"  // logout of this session
+	ReasonLogoutOthers  Reason = "logout_others"   // logout?scope=others
+	ReasonLogoutAll     Reason = "logout_all"      // logout?scope=all
+	ReasonRevokedByUser Reason = "revoked_by_user" // DELETE /api/users/me/sessions/{id}
+	ReasonReuse         Reason = "reuse_detected"  // a rotated refresh token was replayed
+)
+
+// Scope is which of a user's sessions a logout ends.
+type Scope int
+
+const (
+	ScopeCurrent Scope = iota // the caller's session
+	ScopeOthers               // every other session of the user
+	ScopeAll                  // every session of the user
+)
+
+func (sc Scope) String() string {
+	switch sc {
+	case ScopeOthers:
+		return "others"
+	case ScopeAll:
+		return "all"
+	}
+	return "current"
+}
+
+// revoke ends one session of user.
+func (s *Service) revoke(ctx context.Context, user, session uuid.UUID, why Reason) (int64, error) {
+	n, err := s.q.RevokeSession(ctx, db.RevokeSessionParams{ID: session, UserID: user, Now: s.now(), Reason: string(why)})
+	if err != nil {
+		return 0, fmt.Errorf("revoke session: %w", err)
+	}
+	s.metrics.SessionsRevoked(string(why), n)
+	return n, nil
+}
+
+// revokeAll ends every session of user but except (uuid.Nil: none).
+func (s *Service) revokeAll(ctx context.Context, user, except uuid.UUID, why Reason) error {
+	n, err := s.q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
+		UserID: user, Now: s.now(), Reason: string(why),
+		ExceptID: uuid.NullUUID{UUID: except, Valid: except != uuid.Nil},
+	})
+	if err != nil {
+		return fmt.Errorf("revoke sessions: %w", err)
+	}
+	s.metrics.SessionsRevoked(string(why), n)
+	return nil
+}
+
+// Revoke ends one of user's own sessions. Another user's session, an
+// unknown one and an already ended one are all ErrNotFound.
+func (s *Service) Revoke(ctx context.Context, user, session uuid.UUID) error {
+	n, err := s.revoke(ctx, user, session, ReasonRevokedByUser)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Logout ends the caller's session, named by a validly signed access
+// token or else refresh token, and with scope others or all the user's
+// other sessions. A signature is enough to name the session. Without any
+// valid token it does nothing: logging out twice is not an error.
+func (s *Service) Logout(ctx context.Context, access, refresh string, scope Scope) error {
+	user, session, ok := s.sessionOf(access, refresh)
+	if !ok {
+		return nil
+	}
+	var err error
+	switch scope {
+	case ScopeAll:
+		err = s.revokeAll(ctx, user, uuid.Nil, ReasonLogoutAll)
+	case ScopeOthers:
+		err = s.revokeAll(ctx, user, session, ReasonLogoutOthers)
+	default:
+		_, err = s.revoke(ctx, user, session, ReasonLogout)
+	}
+	if err != nil {
+		return err
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "logout", slog.String("user_id", user.String()),
+		slog.String("session_id", session.String()), slog.String("scope", scope.String()))
+	return nil
+}
+
+// sessionOf names the session of a valid access token, else of a valid
+// refresh token.
+func (s *Service) sessionOf(access, refresh string) (user, session uuid.UUID, ok bool) {
+	if access != "" {
+		if c, err := s.tokens.Verify(token.Access, access); err == nil {
+			return c.Subject, c.Session, true
+		}
+	}
+	if refresh != "" {
+		if c, err := s.tokens.Verify(token.Refresh, refresh); err == nil {
+			return c.Subject, c.Session, true
+		}
+	}
+	return uuid.Nil, uuid.Nil, false
+}
+
+// Authenticate admits a valid access token whose session is still active,
+// loading its user in the same query. A bad token or a dead session is
+// ErrInvalid.
+func (s *Service) Authenticate(ctx context.Context, access string) (Auth, error) {
+	claims, err := s.tokens.Verify(token.Access, access)
+	if err != nil {
+		return Auth{}, ErrInvalid
+	}
+	user, err := s.q.GetSessionUser(ctx, db.GetSessionUserParams{
+		SessionID: claims.Session, UserID: claims.Subject, Now: s.now(),
+	})
+	if errors.Is(err, db.ErrNotFound) {
+		return Auth{}, ErrInvalid
+	}
+	if err != nil {
+		return Auth{}, fmt.Errorf("authenticate: %w", err)
+	}
+	return Auth{User: user, Session: claims.Session}, nil
+}
+
+// List returns user's live sessions, most recently used first (at most 100).
+func (s *Service) List(ctx context.Context, user uuid.UUID) ([]Info, error) {
+	rows, err := s.q.ListUserSessions(ctx, db.ListUserSessionsParams{UserID: user, Now: s.now()})
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	out := make([]Info, 0, len(rows))
+	for _, r := range rows {
+		end := r.ExpiresAt
+		if r.IdleExpiresAt.Before(end) {
+			end = r.IdleExpiresAt
+		}
+		out = append(out, Info{
+			ID: r.ID, CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt, ExpiresAt: end,
+			UserAgent: r.UserAgent, ClientAddr: r.ClientAddr,
+		})
+	}
+	return out, nil
+}

@@ -1,0 +1,98 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/internal/token"
+)
+
+// issue signs an access token and the refresh token of the session's
+// current generation, whose id is gen.
+func (s *Service) issue(sess db.Session, gen string) (Tokens, error) {
+	access, _, err := s.tokens.Access(sess.UserID, sess.ID)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("sign access token: %w", err)
+	}
+	refresh, _, err := s.tokens.Refresh(sess.UserID, sess.ID, sess.Generation, gen, sess.IdleExpiresAt)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("sign refresh token: %w", err)
+	}
+	return Tokens{Access: access, Refresh: refresh, SessionEnd: sess.ExpiresAt}, nil
+}
+
+// Rotate exchanges a refresh token for new tokens. The token must be the
+// session's current generation; the one before it is accepted for
+// ReuseGrace after its rotation and answered with the current successor
+// (so a client that lost a race gets what the winner got). Any other token
+// of the session is a replay: the session is revoked and Rotate returns
+// ErrReused. Everything else that fails to rotate is ErrInvalid.
+func (s *Service) Rotate(ctx context.Context, refresh string) (Tokens, error) {
+	claims, err := s.tokens.Verify(token.Refresh, refresh)
+	if err != nil {
+		s.metrics.Refresh(metrics.RefreshInvalid)
+		return Tokens{}, ErrInvalid
+	}
+	now := s.now()
+	presented := hashID(claims.ID)
+	next := nextGenerationID(claims.ID)
+	nextHash := hashID(next)
+	sess, err := s.q.RotateSession(ctx, db.RotateSessionParams{
+		ID: claims.Session, PresentedHash: presented, NextHash: nextHash,
+		Now: now, IdleExpiresAt: now.Add(s.opts.RefreshTTL),
+	})
+	if err == nil {
+		toks, err := s.issue(sess, next)
+		if err != nil {
+			return Tokens{}, err
+		}
+		s.metrics.Refresh(metrics.RefreshRotated)
+		return toks, nil
+	}
+	if !errors.Is(err, db.ErrNotFound) {
+		return Tokens{}, fmt.Errorf("rotate session: %w", err)
+	}
+	// Not rotated: find out why.
+	sess, err = s.q.GetSession(ctx, claims.Session)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		s.metrics.Refresh(metrics.RefreshInvalid)
+		return Tokens{}, ErrInvalid
+	case err != nil:
+		return Tokens{}, fmt.Errorf("get session: %w", err)
+	case sess.UserID != claims.Subject || !active(sess, now):
+		s.metrics.Refresh(metrics.RefreshInvalid)
+		return Tokens{}, ErrInvalid
+	}
+	inGrace := bytes.Equal(sess.PreviousHash, presented) &&
+		bytes.Equal(sess.CurrentHash, nextHash) &&
+		sess.RotatedAt != nil && s.opts.ReuseGrace > 0 && now.Sub(*sess.RotatedAt) < s.opts.ReuseGrace
+	if inGrace {
+		toks, err := s.issue(sess, next)
+		if err != nil {
+			return Tokens{}, err
+		}
+		s.metrics.Refresh(metrics.RefreshGrace)
+		return toks, nil
+	}
+	// A refresh token we signed for this session that is neither current
+	// nor in grace: it was rotated before, so someone replayed it.
+	if _, err := s.revoke(ctx, sess.UserID, sess.ID, ReasonReuse); err != nil {
+		return Tokens{}, err
+	}
+	s.metrics.Refresh(metrics.RefreshTheft)
+	s.log.LogAttrs(ctx, slog.LevelWarn, "refresh token reuse detected; session revoked",
+		slog.String("user_id", sess.UserID.String()), slog.String("session_id", sess.ID.String()),
+		slog.Int64("presented_generation", claims.Generation), slog.Int64("current_generation", sess.Generation))
+	return Tokens{}, ErrReused
+}
+
+func active(s db.Session, now time.Time) bool {
+	return s.RevokedAt == nil && now.Before(s.IdleExpiresAt) && now.Before(s.ExpiresAt)
+}
