@@ -92,8 +92,8 @@ func logRequests(log *slog.Logger, m *metrics.Metrics) func(http.Handler) http.H
 				level = slog.LevelWarn
 			}
 			log.LogAttrs(r.Context(), level, "request",
-				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
+				slog.String("method", truncate(r.Method, 16)),
+				slog.String("path", truncate(r.URL.Path, 256)),
 				slog.String("route", sw.route),
 				slog.Int("status", status),
 				slog.Int("bytes", sw.size),

@@ -47,8 +47,10 @@ func New() *Metrics {
 	return &Metrics{set: vm.NewSet(), requests: map[requestKey]*vm.PrometheusHistogram{}}
 }
 
-// Request records one HTTP request by route pattern (never the raw path, so
-// the label set stays small), method and status.
+// Request records one HTTP request by route pattern (never the raw path),
+// method and status. Every label has a fixed set of values whatever the
+// client sends: a method outside the standard ones is "other", a status
+// outside 100 to 599 is 0, and route is the caller's pattern, "" for none.
 func (m *Metrics) Request(method, route string, status int, d time.Duration) {
 	if m == nil {
 		return
@@ -56,18 +58,30 @@ func (m *Metrics) Request(method, route string, status int, d time.Duration) {
 	if route == "" {
 		route = "unmatched"
 	}
-	k := requestKey{method, route, status}
+	if status < 100 || status > 599 {
+		status = 0
+	}
+	k := requestKey{methodLabel(method), route, status}
 	m.mu.RLock()
 	h := m.requests[k]
 	m.mu.RUnlock()
 	if h == nil {
-		name := fmt.Sprintf(`authd_http_request_duration_seconds{method=%q,route=%q,status="%d"}`, method, route, status)
+		name := fmt.Sprintf(`authd_http_request_duration_seconds{method=%q,route=%q,status="%d"}`, k.method, route, status)
 		h = m.set.GetOrCreatePrometheusHistogramExt(name, latencyBuckets)
 		m.mu.Lock()
 		m.requests[k] = h
 		m.mu.Unlock()
 	}
 	h.Update(d.Seconds())
+}
+
+// methodLabel is method if it is one of HTTP's standard methods, else "other".
+func methodLabel(method string) string {
+	switch method {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE":
+		return method
+	}
+	return "other"
 }
 
 func (m *Metrics) count(name, label, value string) {
