@@ -54,14 +54,16 @@ VALUES ($1, 1, $2::timestamptz,
         CASE WHEN $3::int <= 1
              THEN $2::timestamptz + make_interval(secs => $4::float8) END)
 ON CONFLICT (email) DO UPDATE SET
-    failures = CASE WHEN t.last_failure_at < $2::timestamptz - make_interval(secs => $5::float8)
-                    THEN 1 ELSE t.failures + 1 END,
+    failures = CASE WHEN GREATEST(t.last_failure_at, COALESCE(t.locked_until, t.last_failure_at))
+                         < $2::timestamptz - make_interval(secs => $5::float8)
+                    THEN 1 ELSE LEAST(t.failures + 1, 1000000) END,
     last_failure_at = EXCLUDED.last_failure_at,
     locked_until = CASE
-        WHEN t.last_failure_at >= $2::timestamptz - make_interval(secs => $5::float8)
+        WHEN GREATEST(t.last_failure_at, COALESCE(t.locked_until, t.last_failure_at))
+             >= $2::timestamptz - make_interval(secs => $5::float8)
          AND t.failures + 1 >= $3::int
         THEN $2::timestamptz + make_interval(secs => LEAST($6::float8,
-             $4::float8 * power(2, t.failures + 1 - $3::int)))
+             $4::float8 * power(2, LEAST(t.failures + 1 - $3::int, 40))))
         END
 RETURNING email, failures, last_failure_at, locked_until
 `
@@ -75,9 +77,11 @@ type RecordLoginFailureParams struct {
 	MaxLock    float64
 }
 
-// Counts one more consecutive failure (starting again after reset_after of
-// quiet) and, from the threshold on, locks the email for
-// base_lock * 2^(failures - threshold) seconds, at most max_lock seconds.
+// Counts one more consecutive failure and, from the threshold on, locks the
+// email for base_lock * 2^(failures - threshold) seconds, at most max_lock
+// seconds. Counting starts again after reset_after of quiet: no failure and
+// no lock for that long. The exponent stops at 40 and the count at
+// 1,000,000, so neither can overflow however long an attack goes on.
 func (q *Queries) RecordLoginFailure(ctx context.Context, arg RecordLoginFailureParams) (LoginThrottle, error) {
 	row := q.db.QueryRow(ctx, recordLoginFailure,
 		arg.Email,

@@ -263,3 +263,23 @@ func TestRotationIsHOT(t *testing.T) {
 		t.Errorf("3 rotations: %d updates, %d of them HOT; want 3 and 3", updated, hot)
 	}
 }
+
+// TestRecordLoginFailureNeverOverflows: 2,000 consecutive failures keep
+// counting and keep the email locked for the maximum; the backoff's
+// exponent never overflows (it did at about 1,029 failures, 22003).
+func TestRecordLoginFailureNeverOverflows(t *testing.T) {
+	t.Parallel()
+	q := db.New(dbtest.New(t))
+	now := time.Now().Truncate(time.Second)
+	p := db.RecordLoginFailureParams{Email: "t@example.com", Threshold: 5, BaseLock: 1, MaxLock: 900, ResetAfter: 3600}
+	for i := range 2000 {
+		p.Now = now.Add(time.Duration(i) * time.Millisecond)
+		r, err := q.RecordLoginFailure(t.Context(), p)
+		if err != nil {
+			t.Fatalf("failure %d: %v", i+1, err)
+		}
+		if i >= 20 && (r.LockedUntil == nil || r.LockedUntil.Sub(p.Now) != 900*time.Second) {
+			t.Fatalf("failure %d: locked until %v, want now + 900s", i+1, r.LockedUntil)
+		}
+	}
+}

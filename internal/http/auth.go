@@ -53,7 +53,7 @@ func handleLogin(log *slog.Logger, s *session.Service, jar cookies, addr func(*h
 			writeError(w, r, log, err)
 			return
 		}
-		client := session.Client{UserAgent: truncate(r.UserAgent(), 256), Addr: addr(r)}
+		client := session.Client{UserAgent: r.UserAgent(), Addr: addr(r)}
 		toks, user, err := s.Login(r.Context(), req.Email, req.Password, client)
 		if err != nil {
 			writeError(w, r, log, err)
@@ -106,7 +106,13 @@ func handleLogout(log *slog.Logger, s *session.Service, jar cookies) http.Handle
 			writeError(w, r, log, badRequest("scope must be current, others or all"))
 			return
 		}
-		access, _ := accessToken(r)
+		// A malformed or missing access token is no error here: the
+		// refresh cookie may still name the session. Two are.
+		access, err := accessToken(r)
+		if err == errTwoCredentials {
+			writeError(w, r, log, err)
+			return
+		}
 		var refresh string
 		if c, err := r.Cookie(refreshCookie); err == nil {
 			refresh = c.Value

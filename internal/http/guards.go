@@ -45,9 +45,12 @@ func authFrom(ctx context.Context) session.Auth {
 }
 
 // accessToken extracts the access token: the Authorization header when
-// present (it must then be "Bearer <token>"), else the access_token cookie.
-// Tokens are never read from the URL.
+// present (it must then be "Bearer <token>", and there must be only one),
+// else the access_token cookie. Tokens are never read from the URL.
 func accessToken(r *http.Request) (string, error) {
+	if len(r.Header.Values("Authorization")) > 1 {
+		return "", errTwoCredentials
+	}
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, found := strings.Cut(strings.TrimSpace(h), " ")
 		tok = strings.TrimSpace(tok)
@@ -110,7 +113,7 @@ func perClient(log *slog.Logger, m *metrics.Metrics, lim *ratelimit.Limiter, add
 			if ok, after := lim.Allow(a); !ok {
 				m.Throttled(metrics.ThrottledByAddress)
 				log.LogAttrs(r.Context(), slog.LevelDebug, "throttled", slog.String("by", "client address"),
-					slog.String("client", a), slog.String("route", r.URL.Path))
+					slog.String("client", a), slog.String("path", truncate(r.URL.Path, 256)))
 				writeError(w, r, log, throttled(after))
 				return
 			}

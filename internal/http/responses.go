@@ -115,6 +115,7 @@ var (
 	errBadToken         = &apiError{status: http.StatusUnauthorized, code: "invalid_token", message: "Your token is invalid or has expired"}
 	errBadCredentials   = &apiError{status: http.StatusBadRequest, code: "invalid_credentials", message: "Invalid email or Password"}
 	errNoRefresh        = &apiError{status: http.StatusForbidden, code: "refresh_failed", message: "could not refresh access token"}
+	errTwoCredentials   = &apiError{status: http.StatusBadRequest, code: "invalid_request", message: "more than one Authorization header"}
 	errCrossSite        = &apiError{status: http.StatusForbidden, code: "cross_site", message: "cross-site request refused"}
 	errOriginNotAllowed = &apiError{status: http.StatusForbidden, code: "origin_not_allowed", message: "origin not allowed"}
 	errMethodNotAllowed = &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", message: "method not allowed"}
@@ -169,6 +170,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	e := apiErrorOf(r, log, err)
 	h := w.Header()
 	switch e.status {
+	case http.StatusBadRequest:
+		if e == errTwoCredentials {
+			h.Set("WWW-Authenticate", `Bearer realm="authd", error="invalid_request"`)
+		}
 	case http.StatusUnauthorized:
 		if e == errBadToken {
 			h.Set("WWW-Authenticate", `Bearer realm="authd", error="invalid_token"`)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -76,8 +77,10 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 		}
 		s.metrics.Login(metrics.LoginBadCredentials)
 		s.log.LogAttrs(ctx, slog.LevelInfo, "login failed", slog.String("reason", reason))
+		// Fail closed: a failure that could not be counted is still the
+		// same failed login, never a 500 that would tell a guess apart.
 		if err := s.recordFailure(ctx, email); err != nil {
-			return Tokens{}, db.User{}, err
+			s.log.LogAttrs(ctx, slog.LevelWarn, "login failure not recorded", slog.String("error", err.Error()))
 		}
 		return Tokens{}, db.User{}, ErrBadCredentials
 	}
@@ -115,6 +118,10 @@ func (s *Service) checkThrottle(ctx context.Context, email string) (failures int
 	return t.Failures, nil
 }
 
+// throttleReset is the quiet time (no failure, no lock) after which an
+// email's failures are forgotten.
+const throttleReset = time.Hour
+
 // recordFailure counts a failed login for email.
 func (s *Service) recordFailure(ctx context.Context, email string) error {
 	o := s.opts
@@ -124,7 +131,7 @@ func (s *Service) recordFailure(ctx context.Context, email string) error {
 	_, err := s.q.RecordLoginFailure(ctx, db.RecordLoginFailureParams{
 		Email: email, Now: s.now(), Threshold: int32(o.LoginFailureThreshold),
 		BaseLock: o.LoginLockBase.Seconds(), MaxLock: o.LoginLockMax.Seconds(),
-		ResetAfter: max(time.Hour, o.LoginLockMax).Seconds(),
+		ResetAfter: throttleReset.Seconds(),
 	})
 	if err != nil {
 		return fmt.Errorf("record login failure: %w", err)
@@ -151,6 +158,23 @@ func (s *Service) UpgradeHash(ctx context.Context, user db.User, pw string) {
 	}
 }
 
+// maxUserAgent is the most of a User-Agent a session keeps, in bytes.
+const maxUserAgent = 256
+
+// storable makes client-sent text fit for a text column: valid UTF-8 (bad
+// bytes become U+FFFD; PostgreSQL refuses them) of at most n bytes, cut on
+// a character boundary.
+func storable(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
 // Start creates a session for user and issues its first tokens.
 func (s *Service) Start(ctx context.Context, user uuid.UUID, c Client) (Tokens, error) {
 	gen, err := newGenerationID()
@@ -165,8 +189,8 @@ func (s *Service) Start(ctx context.Context, user uuid.UUID, c Client) (Tokens, 
 		Now:           now,
 		IdleExpiresAt: now.Add(min(o.RefreshTTL, o.SessionLifetime)),
 		ExpiresAt:     now.Add(o.SessionLifetime),
-		UserAgent:     c.UserAgent,
-		ClientAddr:    c.Addr,
+		UserAgent:     storable(c.UserAgent, maxUserAgent),
+		ClientAddr:    storable(c.Addr, maxUserAgent),
 	})
 	if err != nil {
 		return Tokens{}, fmt.Errorf("create session: %w", err)
