@@ -39,8 +39,9 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		"startup", time.Since(started).Round(time.Millisecond).String(), "config", cfg)
 
 	bg, stopBG := context.WithCancel(context.Background())
-	defer stopBG()
-	go a.sessions.RunPurge(bg, purgeEvery)
+	purged := make(chan struct{})
+	go func() { a.sessions.RunPurge(bg, purgeEvery); close(purged) }()
+	defer func() { stopBG(); <-purged }() // before the pool closes
 
 	return serveAll(ctx, cfg, log, a, servers)
 }
@@ -83,11 +84,11 @@ func listen(cfg config.Config, log *slog.Logger, a *app) ([]listener, error) {
 	return out, nil
 }
 
-// serveAll serves every listener until ctx ends or one fails, then stops
-// them all. On ctx's end readiness turns 503 for SHUTDOWN_DELAY while
+// serveAll serves every listener until ctx ends or one of them fails, then
+// stops them all the same way: readiness turns 503 for SHUTDOWN_DELAY while
 // requests are still served (so load balancers can take us out), then the
-// API closes its listener and in-flight requests finish within
-// SHUTDOWN_TIMEOUT. The metrics listener just closes.
+// API closes its listener and in-flight requests get SHUTDOWN_TIMEOUT to
+// finish; whatever is left then is cut. The metrics listener just closes.
 func serveAll(ctx context.Context, cfg config.Config, log *slog.Logger, a *app, servers []listener) error {
 	errc := make(chan error, len(servers))
 	for _, s := range servers {
@@ -97,16 +98,16 @@ func serveAll(ctx context.Context, cfg config.Config, log *slog.Logger, a *app, 
 	select {
 	case err := <-errc:
 		failed = fmt.Errorf("serve: %w", err)
-		log.Error("server failed; stopping", "error", err)
+		log.Error("a listener failed; shutting down", "error", err)
 	case <-ctx.Done():
-		a.draining.Store(true)
-		log.Info("shutting down", "delay", cfg.ShutdownDelay.String(), "drain", cfg.ShutdownTimeout.String())
-		time.Sleep(cfg.ShutdownDelay)
 	}
+	a.draining.Store(true)
+	log.Info("shutting down", "delay", cfg.ShutdownDelay.String(), "drain", cfg.ShutdownTimeout.String())
+	time.Sleep(cfg.ShutdownDelay)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	err := servers[0].srv.Shutdown(sctx)
-	for _, s := range servers[1:] {
+	for _, s := range servers {
 		s.srv.Close()
 	}
 	switch {

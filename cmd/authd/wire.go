@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,9 @@ import (
 
 // purgeEvery is how often each replica deletes long-dead sessions.
 const purgeEvery = 10 * time.Minute
+
+// baseProcs is GOMAXPROCS as the process started with it.
+var baseProcs = sync.OnceValue(func() int { return runtime.GOMAXPROCS(0) })
 
 // app is a built service: its handlers and what must run and stop with them.
 type app struct {
@@ -61,10 +65,11 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 	if err != nil {
 		return nil, err
 	}
-	// From the default (which follows a container CPU limit), so that
-	// building twice in one process does not add the extra twice.
-	runtime.SetDefaultGOMAXPROCS()
-	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + password.ExtraProcs(hashOpts))
+	if extra := password.ExtraProcs(hashOpts); extra > 0 {
+		// From the process's own setting (GOMAXPROCS, else the usable
+		// CPUs), so that building twice in one process adds it once.
+		runtime.GOMAXPROCS(baseProcs() + extra)
+	}
 	if migrate {
 		mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		err := db.MigrateUp(mctx, cfg.DatabaseURL)
@@ -81,8 +86,8 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 
 	a := &app{pool: pool}
 	a.sessions = session.New(session.Deps{
-		Queries: db.New(db.Bound(pool, cfg.DBTimeout)),
-		Tokens:  signer, Hasher: hasher, Log: log, Metrics: m,
+		DB: pool, DBTimeout: cfg.DBTimeout,
+		Tokens: signer, Hasher: hasher, Log: log, Metrics: m,
 	}, session.Options{
 		RefreshTTL:            cfg.RefreshTTL,
 		SessionLifetime:       cfg.SessionLifetime,

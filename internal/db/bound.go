@@ -10,8 +10,11 @@ import (
 
 // Bound returns d with every call limited to timeout and every error
 // classified (see Classify), so errors.Is(err, ErrNotFound) works on sqlc
-// results and no caller can forget the bound. A timeout of 0 or less adds
-// no deadline. d is a pool, a connection or a transaction.
+// results. A timeout of 0 or less adds no deadline. d is a pool, a
+// connection or a transaction: Queries.WithTx does not bind, so wrap a
+// transaction with db.New(db.Bound(tx, timeout)). A call's deadline ends
+// when its row is scanned or its rows are closed (sqlc's code always does
+// both), else when it expires.
 func Bound(d DBTX, timeout time.Duration) DBTX {
 	return bound{d: d, timeout: timeout}
 }
@@ -39,8 +42,12 @@ func (b bound) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, er
 	ctx, cancel := b.ctx(ctx)
 	rows, err := b.d.Query(ctx, sql, args...)
 	if err != nil {
+		// pgx returns rows that carry the error too; keep them non-nil.
 		cancel()
-		return nil, Classify(err)
+		if rows == nil {
+			return nil, Classify(err)
+		}
+		return &boundRows{Rows: rows, cancel: func() {}}, Classify(err)
 	}
 	return &boundRows{Rows: rows, cancel: cancel}, nil
 }

@@ -56,4 +56,13 @@ func TestBound(t *testing.T) {
 	if !errors.Is(err, db.ErrUnavailable) {
 		t.Errorf("slow Query: %v, want ErrUnavailable", err)
 	}
+
+	// As pgx promises, a failed Query still returns rows that carry the error.
+	bad, err := slow.Query(t.Context(), "SELECT * FROM no_such_table")
+	if err == nil || bad == nil || bad.Err() == nil {
+		t.Errorf("Query of a missing table: rows %v, err %v", bad, err)
+	}
+	if bad != nil {
+		bad.Close()
+	}
 }

@@ -125,7 +125,7 @@ func newBenchFixture(b *testing.B, alg string) benchFixture {
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	m := metrics.New()
-	sessions := session.New(session.Deps{Queries: db.New(db.Bound(pool, 3*time.Second)), Tokens: signer, Log: log, Metrics: m},
+	sessions := session.New(session.Deps{DB: pool, DBTimeout: 3 * time.Second, Tokens: signer, Log: log, Metrics: m},
 		session.Options{RefreshTTL: time.Hour, SessionLifetime: 24 * time.Hour})
 	h := NewServer(Deps{Log: log, Sessions: sessions, JWKS: signer.JWKS(), Metrics: m}, Options{RequestTimeout: 10 * time.Second})
 	return benchFixture{h: h, access: access}

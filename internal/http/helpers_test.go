@@ -126,7 +126,7 @@ type testOptions struct {
 func (d testDeps) server() http.Handler {
 	o := d.Options
 	sessions := session.New(session.Deps{
-		Queries: db.New(db.Bound(d.dbPool, o.DBTimeout)), Tokens: d.Tokens, Hasher: d.Hasher,
+		DB: d.dbPool, DBTimeout: o.DBTimeout, Tokens: d.Tokens, Hasher: d.Hasher,
 		Log: d.Log, Metrics: d.Metrics, Now: d.Now,
 	}, session.Options{
 		RefreshTTL: o.RefreshTTL, SessionLifetime: o.SessionLifetime, ReuseGrace: o.ReuseGrace,

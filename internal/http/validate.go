@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/session"
 )
 
 // Field limits.
@@ -17,9 +18,6 @@ const (
 	maxPhotoLen = 2048 // bytes
 	minPassword = 8    // bytes
 )
-
-// normaliseEmail trims and lower-cases an address.
-func normaliseEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 // validateRegistration checks every field and returns the normalised email.
 func validateRegistration(name, email, pw, confirm, photo string) (string, error) {
@@ -66,7 +64,7 @@ func validateLogin(email, pw string) error {
 }
 
 func validEmail(s string) (string, error) {
-	e := normaliseEmail(s)
+	e := session.NormaliseEmail(s)
 	if e == "" {
 		return "", badRequest("email is required")
 	}

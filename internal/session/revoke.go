@@ -18,7 +18,7 @@ import (
 type Reason string
 
 const (
-	ReasonLogout        Reason = "logout_current"  // logout of this session
+	ReasonLogoutCurrent Reason = "logout_current"  // logout of this session
 	ReasonLogoutOthers  Reason = "logout_others"   // logout?scope=others
 	ReasonLogoutAll     Reason = "logout_all"      // logout?scope=all
 	ReasonRevokedByUser Reason = "revoked_by_user" // DELETE /api/users/me/sessions/{id}
@@ -96,7 +96,7 @@ func (s *Service) Logout(ctx context.Context, access, refresh string, scope Scop
 	case ScopeOthers:
 		err = s.revokeAll(ctx, user, session, ReasonLogoutOthers)
 	default:
-		_, err = s.revoke(ctx, user, session, ReasonLogout)
+		_, err = s.revoke(ctx, user, session, ReasonLogoutCurrent)
 	}
 	if err != nil {
 		return err

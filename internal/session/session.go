@@ -69,15 +69,16 @@ type Service struct {
 	opts    Options
 }
 
-// Deps are what a Service works with. Queries should be bound (db.Bound),
-// so every call has a deadline and classified errors.
+// Deps are what a Service works with. New binds DB (db.Bound) with
+// DBTimeout, so every statement has a deadline and classified errors.
 type Deps struct {
-	Queries *db.Queries
-	Tokens  *token.Signer
-	Hasher  *password.Hasher
-	Log     *slog.Logger
-	Metrics *metrics.Metrics
-	Now     func() time.Time // nil: time.Now
+	DB        db.DBTX       // a pool
+	DBTimeout time.Duration // per statement; 0: none
+	Tokens    *token.Signer
+	Hasher    *password.Hasher
+	Log       *slog.Logger
+	Metrics   *metrics.Metrics
+	Now       func() time.Time // nil: time.Now
 }
 
 // New returns a Service.
@@ -86,7 +87,7 @@ func New(d Deps, o Options) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{q: d.Queries, tokens: d.Tokens, hasher: d.Hasher, log: d.Log, metrics: d.Metrics, now: now, opts: o}
+	return &Service{q: db.New(db.Bound(d.DB, d.DBTimeout)), tokens: d.Tokens, hasher: d.Hasher, log: d.Log, metrics: d.Metrics, now: now, opts: o}
 }
 
 // Client describes where a login comes from, as shown in the session list.
