@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/pgcluster"
 )
 
 // shared is the one server of this test binary. It is process-wide because
@@ -133,15 +134,12 @@ func NewCluster(t testing.TB) *Server {
 	return s
 }
 
-// errNoBinaries means initdb and postgres were not found.
-var errNoBinaries = errors.New("PostgreSQL server binaries not found; install postgresql")
-
 // fail stops the test because err prevents getting a database. Missing
 // PostgreSQL skips on a developer machine but fails under CI, which must
 // never silently run without the database tests.
 func fail(t testing.TB, err error) {
 	t.Helper()
-	if errors.Is(err, errNoBinaries) {
+	if errors.Is(err, pgcluster.ErrNoBinaries) {
 		skipOrFail(t, "dbtest: "+err.Error())
 	}
 	t.Fatalf("dbtest: %v", err)
