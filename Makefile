@@ -33,8 +33,9 @@ lint:
 bench:
 	@bench/run.sh
 
+# Stops the development PostgreSQL cluster of make run (.dev/pg).
 db-stop:
-	@scripts/db-stop.sh
+	@$(GO) run ./scripts/devdb stop
 
 clean:
 	rm -rf bin
