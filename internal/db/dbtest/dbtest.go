@@ -1,8 +1,8 @@
 // Package dbtest gives tests real PostgreSQL databases.
 //
 // The first test that asks starts a throwaway server for the whole test binary
-// (initdb in a temporary directory, socket only, fsync off), or uses the server
-// named by TEST_DATABASE_URL. A template database is migrated once; every test
+// (internal/pgcluster: initdb in a temporary directory, socket only, fsync
+// off), or uses the server named by TEST_DATABASE_URL. A template database is migrated once; every test
 // then gets a clone of it of its own, so tests that touch SQL can run with
 // t.Parallel. A package that uses the shared server stops it from TestMain:
 //
