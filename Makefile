@@ -29,12 +29,15 @@ lint:
 	$(GO) vet ./...
 
 # Throwaway PostgreSQL + authd with production settings, every load scenario,
-# results in docs/benchmarks.md. Never part of make test. BENCH_DURATION=3s for a quick look.
+# results in docs/benchmarks.md (bench/cmd/benchrun; settings in bench/README.md).
+# Never part of make test. BENCH_DURATION=3s for a quick look.
 bench:
-	@bench/run.sh
+	@mkdir -p bin && cd bench && $(GO) build -o ../bin/benchrun ./cmd/benchrun
+	@bin/benchrun
 
+# Stops the development PostgreSQL cluster of make run (.dev/pg).
 db-stop:
-	@scripts/db-stop.sh
+	@$(GO) run ./scripts/devdb stop
 
 clean:
 	rm -rf bin

@@ -1,8 +1,8 @@
 // Package dbtest gives tests real PostgreSQL databases.
 //
 // The first test that asks starts a throwaway server for the whole test binary
-// (initdb in a temporary directory, socket only, fsync off), or uses the server
-// named by TEST_DATABASE_URL. A template database is migrated once; every test
+// (internal/pgcluster: initdb in a temporary directory, socket only, fsync
+// off), or uses the server named by TEST_DATABASE_URL. A template database is migrated once; every test
 // then gets a clone of it of its own, so tests that touch SQL can run with
 // t.Parallel. A package that uses the shared server stops it from TestMain:
 //
@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/pgcluster"
 )
 
 // shared is the one server of this test binary. It is process-wide because
@@ -133,15 +134,12 @@ func NewCluster(t testing.TB) *Server {
 	return s
 }
 
-// errNoBinaries means initdb and postgres were not found.
-var errNoBinaries = errors.New("PostgreSQL server binaries not found; install postgresql")
-
 // fail stops the test because err prevents getting a database. Missing
 // PostgreSQL skips on a developer machine but fails under CI, which must
 // never silently run without the database tests.
 func fail(t testing.TB, err error) {
 	t.Helper()
-	if errors.Is(err, errNoBinaries) {
+	if errors.Is(err, pgcluster.ErrNoBinaries) {
 		skipOrFail(t, "dbtest: "+err.Error())
 	}
 	t.Fatalf("dbtest: %v", err)

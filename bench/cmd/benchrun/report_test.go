@@ -1,0 +1,202 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// fixture is the result set of a whole run, every section filled.
+func fixture() report {
+	return report{
+		Date: "2026-11-23 22:07 UTC", Commit: "4516f1e-dirty", Repeat: 3,
+		Machine: machine{CPU: "AMD EPYC", Cores: 2, Memory: "23.5 GiB", Kernel: "Linux 6.18.44",
+			Go: "go1.26.8 linux/amd64", PostgreSQL: "postgres (PostgreSQL) 15.18", Wrk: "wrk debian/4.1.0-3+b2 [epoll]"},
+		LoadAtStart: "3.06 3.50 3.61",
+		BcryptCost:  12, FloodC: 64, Warmup: "2s", Duration: "10s", Base: 10000, Users: 200,
+		LogLines:   2810,
+		LogSummary: `   2810 "level":"WARN","msg":"request"`,
+		LogErrors:  `      3 "error":"context canceled"`,
+		Tables: "### Targets\n\n| target | goal | measured | verdict |\n|---|---|---|---|\n| me | ≥ 11,000 req/s | 16,195 req/s | met |\n\n" +
+			"### Results\n\n| run | c |\n|---|--:|\n| health | 32 |\n\n### Scale\n\n| run | small database req/s |\n|---|--:|\n| me | 16,195 |",
+		Breakdown: "#### me\n\n| component | CPU share | µs per request |\n|---|--:|--:|\n| HTTP server | 40.9% | 25.2 |\n\n" +
+			"#### refresh\n\n| component | CPU share | µs per request |\n|---|--:|--:|\n| token crypto (sign/verify) | 93.6% | 1560.9 |",
+		Scale: &scale{
+			Rows:     1000000,
+			Seed:     "scaleseed: 1000000 users in 4.9s\nscaleseed: 1000000 sessions in 20.1s",
+			Verdicts: "ok GetSessionUser: index scan on sessions_pkey, users_pkey\nok RotateSession: index scan on sessions_pkey",
+			Plans:    "### GetSessionUser\n\nThe per-request auth check.\n\n```\nNested Loop  (cost=0.85..16.90 rows=1 width=146)\n```",
+		},
+		Commands: []string{
+			"# authd: RS256 keys, per-client limits off: IP_LOGIN_PER_MINUTE=0 METRICS_ADDR=127.0.0.1:$MPORT PPROF=true",
+			"bin/authload -url http://127.0.0.1:$PORT -pid $AUTHD_PID -c 32 -d 10s -warmup 2s -users 200 -prefix bench -seeded -json -label 'health' -scenario health",
+		},
+		TokenBench:     "BenchmarkSign/RS256-2   \t    1660\t    725400 ns/op\nPASS",
+		PasswordBench:  "BenchmarkCompare/cost=12-2   \t       8\t 194710164 ns/op\nPASS",
+		Wrk:            "Running 10s test @ http://127.0.0.1:25970/api/users/me\nRequests/sec:  20974.12\n\nRunning 10s test @ http://127.0.0.1:25970/api/users/me\nRequests/sec:  17372.32",
+		AuthloadOutput: "== authload: health ==\nscenario      health\n\n== authload: me ==\nscenario      me",
+	}
+}
+
+// headings are the report's ## sections, in order.
+func headings(doc string) []string {
+	var hs []string
+	inCode := false
+	for line := range strings.Lines(doc) {
+		line = strings.TrimRight(line, "\n")
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			inCode = !inCode
+		}
+		if !inCode && strings.HasPrefix(line, "## ") {
+			hs = append(hs, strings.TrimPrefix(line, "## "))
+		}
+	}
+	return hs
+}
+
+func render(t *testing.T, r report) string {
+	t.Helper()
+	var b strings.Builder
+	if err := renderReport(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// The template renders every section of docs/benchmarks.md, in order, with
+// every figure of the result set; the optional ones only when there is
+// something to show.
+func TestReportSections(t *testing.T) {
+	all := []string{"Machine", "Settings", "Results", "Where the time goes",
+		"Scale: 1,000,000 users and 1,000,000 sessions", "Commands",
+		"Token signing and verification, bcrypt", "wrk", "authload output"}
+	for _, tc := range []struct {
+		name   string
+		change func(*report)
+		want   []string
+	}{
+		{"everything", func(*report) {}, all},
+		{"without the scale runs", func(r *report) { r.Scale = nil }, without(all, all[4])},
+		{"without wrk", func(r *report) { r.Wrk = "" }, without(all, "wrk")},
+		{"neither", func(r *report) { r.Scale, r.Wrk = nil, "" }, without(without(all, all[4]), "wrk")},
+		{"another scale", func(r *report) { r.Scale.Rows = 20000 },
+			append(append(clone(all[:4]), "Scale: 20,000 users and 20,000 sessions"), all[5:]...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := fixture()
+			tc.change(&r)
+			out := render(t, r)
+			if got := headings(out); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("sections\n got %q\nwant %q", got, tc.want)
+			}
+			if !strings.HasPrefix(out, "# Benchmarks\n\n") {
+				t.Errorf("no title:\n%.200s", out)
+			}
+			checkFences(t, out)
+			if strings.Contains(out, "<no value>") || strings.Contains(out, "\n\n\n") {
+				t.Errorf("a missing value or a double blank line:\n%s", out)
+			}
+		})
+	}
+}
+
+func clone(s []string) []string { return append([]string(nil), s...) }
+
+func without(s []string, drop string) []string {
+	var out []string
+	for _, v := range s {
+		if v != drop {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// checkFences fails if a code block is left open: the rest of the page
+// would render as code.
+func checkFences(t *testing.T, doc string) {
+	t.Helper()
+	n := 0
+	for line := range strings.Lines(doc) {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			n++
+		}
+	}
+	if n%2 != 0 {
+		t.Errorf("%d code fences: one is not closed\n%s", n, doc)
+	}
+}
+
+func TestReportValues(t *testing.T) {
+	r := fixture()
+	out := render(t, r)
+	want := []string{
+		"on 2026-11-23 22:07 UTC, authd at `4516f1e-dirty`.",
+		"were repeated 3 times;",
+		"| CPU | AMD EPYC |", "| cores (nproc) | 2 |", "| memory | 23.5 GiB |", "| kernel | Linux 6.18.44 |",
+		"| Go | go1.26.8 linux/amd64 |", "| PostgreSQL | postgres (PostgreSQL) 15.18 |", "| wrk | wrk debian/4.1.0-3+b2 [epoll] |",
+		"started: 3.06 3.50 3.61.",
+		"`BCRYPT_COST=12`", "GOMAXPROCS (2 here)", "so the flood is 64 different clients.",
+		"problems: 2810 lines over all the runs",
+		"  ```\n     2810 \"level\":\"WARN\",\"msg\":\"request\"\n  ```",
+		"  ```\n        3 \"error\":\"context canceled\"\n  ```",
+		"PostgreSQL postgres (PostgreSQL) 15.18: a throwaway cluster",
+		"2s of warm-up not counted, then 10s measured.",
+		"bulk-loaded 10000 users and 10000 sessions (prefix `base`)",
+		"  200 users were registered once",
+		"bcrypt at cost 12, at most 2 at once",
+		"## Results\n\n" + r.Tables + "\n\n## Where the time goes\n",
+		"the window. PostgreSQL's own CPU and authload's are not in these tables (see *machine busy* above).\n\n" + r.Breakdown + "\n\n## Scale",
+		"bulk-loaded 1000000 users and 1000000 sessions with COPY",
+		"```\n" + r.Scale.Seed + "\n```",
+		"```\n" + r.Scale.Verdicts + "\n```",
+		"<details><summary>The plans</summary>\n\n" + r.Scale.Plans + "\n\n</details>\n\n## Commands",
+		"```sh\n" + strings.Join(r.Commands, "\n") + "\n```",
+		"```\n" + r.TokenBench + "\n```",
+		"-bench 'Compare/cost=12$' -benchtime 8x",
+		"```\n" + r.PasswordBench + "\n```",
+		"```\n" + r.Wrk + "\n```",
+		"```\n" + r.AuthloadOutput + "\n```\n\n</details>\n",
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("report lacks %q", w)
+		}
+	}
+	if !strings.HasSuffix(out, "</details>\n") {
+		t.Errorf("report ends %q", out[len(out)-40:])
+	}
+}
+
+func TestReportEmptyParts(t *testing.T) {
+	r := fixture()
+	r.LogErrors, r.Base = "", 0
+	out := render(t, r)
+	for _, w := range []string{
+		"The errors among them:\n\n  ```\n     none\n  ```",
+		"Nothing was bulk-loaded before the runs (`BENCH_BASE=0`)",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("report lacks %q", w)
+		}
+	}
+	if strings.Contains(out, "prefix `base`") {
+		t.Error("report says base rows were loaded with BENCH_BASE=0")
+	}
+}
+
+func TestWriteReport(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "docs", "benchmarks.md")
+	if err := writeReport(out, fixture()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil || !strings.HasPrefix(string(b), "# Benchmarks") {
+		t.Errorf("report %q, %v", b, err)
+	}
+	if _, err := os.Stat(out + ".tmp"); err == nil {
+		t.Error("temporary file left behind")
+	}
+}
