@@ -34,7 +34,9 @@ func TestStartStop(t *testing.T) {
 		}
 		return strings.TrimSpace(stdout.String())
 	}
-	t.Cleanup(func() { run(context.Background(), []string{"-dir", dir, "stop"}, new(strings.Builder), new(strings.Builder)) })
+	t.Cleanup(func() {
+		run(context.Background(), []string{"-dir", dir, "stop"}, new(strings.Builder), new(strings.Builder))
+	})
 
 	url := devdb("start")
 	if want := "postgres://postgres@/authd?host=" + dir + "&port=5432&sslmode=disable"; url != want {
