@@ -112,6 +112,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 		CookieDomain:      cfg.CookieDomain,
 		ClientOrigins:     cfg.ClientOrigins,
 		TrustedProxies:    cfg.TrustedProxies,
+		IPv6Prefix:        cfg.IPv6Prefix,
 		RequestTimeout:    cfg.RequestTimeout,
 		MetricsOnMainPort: cfg.MetricsAddr == "",
 	})

@@ -54,6 +54,7 @@ type Config struct {
 	IPRegisterBurst       int           // IP_REGISTER_BURST
 	IPRefreshPerMinute    int           // IP_REFRESH_PER_MINUTE
 	IPRefreshBurst        int           // IP_REFRESH_BURST
+	IPv6Prefix            int           // IP_V6_PREFIX: bits of an IPv6 address that name one client
 
 	CookieSecure bool   // COOKIE_SECURE
 	CookieDomain string // COOKIE_DOMAIN
@@ -157,6 +158,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.IPRegisterBurst, _ = l.int("IP_REGISTER_BURST")
 	c.IPRefreshPerMinute, _ = l.int("IP_REFRESH_PER_MINUTE")
 	c.IPRefreshBurst, _ = l.int("IP_REFRESH_BURST")
+	c.IPv6Prefix, _ = l.int("IP_V6_PREFIX")
 
 	c.LogLevel = l.logLevel("LOG_LEVEL")
 	c.LogFormat = l.oneOf("LOG_FORMAT")

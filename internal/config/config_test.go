@@ -109,6 +109,7 @@ func TestLoadDefaults(t *testing.T) {
 		IPRegisterBurst:       5,
 		IPRefreshPerMinute:    120,
 		IPRefreshBurst:        30,
+		IPv6Prefix:            64,
 		CookieSecure:          true,
 		DBTimeout:             3 * time.Second,
 		DBMaxConns:            16,

@@ -51,6 +51,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("ip_login", fmt.Sprintf("%d/min burst %d", c.IPLoginPerMinute, c.IPLoginBurst)),
 		slog.String("ip_register", fmt.Sprintf("%d/min burst %d", c.IPRegisterPerMinute, c.IPRegisterBurst)),
 		slog.String("ip_refresh", fmt.Sprintf("%d/min burst %d", c.IPRefreshPerMinute, c.IPRefreshBurst)),
+		slog.Int("ip_v6_prefix", c.IPv6Prefix),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", c.LogFormat),
 	)

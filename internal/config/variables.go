@@ -154,6 +154,7 @@ func settings() []setting {
 		{name: "IP_REGISTER_BURST", def: "5", ints: between(0, maxPerIP), desc: "registrations a client address may send at once; 0 turns the limit off"},
 		{name: "IP_REFRESH_PER_MINUTE", def: "120", ints: between(0, maxPerIP), desc: "refreshes per minute per client address after the burst; 0 turns the limit off"},
 		{name: "IP_REFRESH_BURST", def: "30", ints: between(0, maxPerIP), desc: "refreshes a client address may send at once; 0 turns the limit off"},
+		{name: "IP_V6_PREFIX", def: "64", ints: between(32, 128), desc: "IPv6 clients in one prefix of this many bits share the per-address limits (one site usually has a /64 or more), {range}"},
 
 		// Logging.
 		{name: "LOG_LEVEL", def: "info", choices: []string{"debug", "info", "warn", "error"}, desc: "minimum log level: {range}"},

@@ -48,7 +48,7 @@ func (q *Queries) GetLoginThrottle(ctx context.Context, email string) (LoginThro
 	return i, err
 }
 
-const recordLoginFailure = `-- name: RecordLoginFailure :one
+const reserveLoginAttempt = `-- name: ReserveLoginAttempt :one
 INSERT INTO login_throttle AS t (email, failures, last_failure_at, locked_until)
 VALUES ($1, 1, $2::timestamptz,
         CASE WHEN $3::int <= 1
@@ -60,15 +60,17 @@ ON CONFLICT (email) DO UPDATE SET
     last_failure_at = EXCLUDED.last_failure_at,
     locked_until = CASE
         WHEN GREATEST(t.last_failure_at, COALESCE(t.locked_until, t.last_failure_at))
-             >= $2::timestamptz - make_interval(secs => $5::float8)
-         AND t.failures + 1 >= $3::int
+             < $2::timestamptz - make_interval(secs => $5::float8)
+        THEN EXCLUDED.locked_until
+        WHEN t.failures + 1 >= $3::int
         THEN $2::timestamptz + make_interval(secs => LEAST($6::float8,
              $4::float8 * power(2, LEAST(t.failures + 1 - $3::int, 40))))
         END
+WHERE t.locked_until IS NULL OR t.locked_until <= $2::timestamptz
 RETURNING email, failures, last_failure_at, locked_until
 `
 
-type RecordLoginFailureParams struct {
+type ReserveLoginAttemptParams struct {
 	Email      string
 	Now        time.Time
 	Threshold  int32
@@ -77,13 +79,20 @@ type RecordLoginFailureParams struct {
 	MaxLock    float64
 }
 
-// Counts one more consecutive failure and, from the threshold on, locks the
-// email for base_lock * 2^(failures - threshold) seconds, at most max_lock
-// seconds. Counting starts again after reset_after of quiet: no failure and
-// no lock for that long. The exponent stops at 40 and the count at
-// 1,000,000, so neither can overflow however long an attack goes on.
-func (q *Queries) RecordLoginFailure(ctx context.Context, arg RecordLoginFailureParams) (LoginThrottle, error) {
-	row := q.db.QueryRow(ctx, recordLoginFailure,
+// Counts a login attempt as a failure before its password is checked, in
+// one statement, and returns the row only if the attempt may go ahead: no
+// row means the email is locked (the attempt is refused and not counted).
+// Concurrent attempts for one email queue on the row lock, so however many
+// run at once, on however many replicas, at most threshold of them go
+// ahead before the first lock and one per lock window after it. A success
+// deletes the row (ClearLoginFailures).
+// From the threshold on, an attempt locks the email for
+// base_lock * 2^(failures - threshold) seconds, at most max_lock seconds.
+// Counting starts again after reset_after of quiet: no attempt and no lock
+// for that long. The exponent stops at 40 and the count at 1,000,000, so
+// neither can overflow however long an attack goes on.
+func (q *Queries) ReserveLoginAttempt(ctx context.Context, arg ReserveLoginAttemptParams) (LoginThrottle, error) {
+	row := q.db.QueryRow(ctx, reserveLoginAttempt,
 		arg.Email,
 		arg.Now,
 		arg.Threshold,

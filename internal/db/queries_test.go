@@ -153,17 +153,17 @@ func TestRotateSessionOnce(t *testing.T) {
 	}
 }
 
-// TestRecordLoginFailure: the lock starts at the threshold, doubles, is
+// TestReserveLoginAttempt: the lock starts at the threshold, doubles, is
 // capped, and counting starts again after a quiet period.
-func TestRecordLoginFailure(t *testing.T) {
+func TestReserveLoginAttempt(t *testing.T) {
 	t.Parallel()
 	q := db.New(dbtest.New(t))
 	now := time.Now().Truncate(time.Second)
-	p := db.RecordLoginFailureParams{Email: "t@example.com", Threshold: 3, BaseLock: 1, MaxLock: 5, ResetAfter: 3600}
+	p := db.ReserveLoginAttemptParams{Email: "t@example.com", Threshold: 3, BaseLock: 1, MaxLock: 5, ResetAfter: 3600}
 	var locks []float64
 	for i := range 6 {
 		p.Now = now.Add(time.Duration(i) * time.Minute)
-		r, err := q.RecordLoginFailure(t.Context(), p)
+		r, err := q.ReserveLoginAttempt(t.Context(), p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,7 +184,7 @@ func TestRecordLoginFailure(t *testing.T) {
 		}
 	}
 	p.Now = p.Now.Add(2 * time.Hour)
-	r, err := q.RecordLoginFailure(t.Context(), p)
+	r, err := q.ReserveLoginAttempt(t.Context(), p)
 	if err != nil || r.Failures != 1 || r.LockedUntil != nil {
 		t.Errorf("after a quiet period: %+v, %v", r, err)
 	}
@@ -264,22 +264,53 @@ func TestRotationIsHOT(t *testing.T) {
 	}
 }
 
-// TestRecordLoginFailureNeverOverflows: 2,000 consecutive failures keep
-// counting and keep the email locked for the maximum; the backoff's
-// exponent never overflows (it did at about 1,029 failures, 22003).
-func TestRecordLoginFailureNeverOverflows(t *testing.T) {
+// TestReserveLoginAttemptNeverOverflows: 2,000 consecutive failures, each
+// just after the previous lock ended, keep counting and keep the email
+// locked for the maximum; the backoff's exponent never overflows (it did
+// at about 1,029 failures, 22003).
+func TestReserveLoginAttemptNeverOverflows(t *testing.T) {
 	t.Parallel()
 	q := db.New(dbtest.New(t))
-	now := time.Now().Truncate(time.Second)
-	p := db.RecordLoginFailureParams{Email: "t@example.com", Threshold: 5, BaseLock: 1, MaxLock: 900, ResetAfter: 3600}
+	p := db.ReserveLoginAttemptParams{Email: "t@example.com", Now: time.Now().Truncate(time.Second),
+		Threshold: 5, BaseLock: 1, MaxLock: 900, ResetAfter: 3600}
 	for i := range 2000 {
-		p.Now = now.Add(time.Duration(i) * time.Millisecond)
-		r, err := q.RecordLoginFailure(t.Context(), p)
+		r, err := q.ReserveLoginAttempt(t.Context(), p)
 		if err != nil {
 			t.Fatalf("failure %d: %v", i+1, err)
 		}
 		if i >= 20 && (r.LockedUntil == nil || r.LockedUntil.Sub(p.Now) != 900*time.Second) {
 			t.Fatalf("failure %d: locked until %v, want now + 900s", i+1, r.LockedUntil)
 		}
+		p.Now = p.Now.Add(time.Millisecond)
+		if r.LockedUntil != nil {
+			p.Now = r.LockedUntil.Add(time.Millisecond)
+		}
+	}
+}
+
+// TestReserveLoginAttemptRefusedWhileLocked: while the email is locked an
+// attempt gets no row and is not counted; at the lock's end one goes ahead.
+func TestReserveLoginAttemptRefusedWhileLocked(t *testing.T) {
+	t.Parallel()
+	q := db.New(dbtest.New(t))
+	now := time.Now().Truncate(time.Second)
+	p := db.ReserveLoginAttemptParams{Email: "t@example.com", Now: now, Threshold: 2, BaseLock: 10, MaxLock: 60, ResetAfter: 3600}
+	for range 2 {
+		if _, err := q.ReserveLoginAttempt(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		if _, err := q.ReserveLoginAttempt(t.Context(), p); !errors.Is(db.Classify(err), db.ErrNotFound) {
+			t.Fatalf("attempt while locked: %v, want no row", err)
+		}
+	}
+	if r, _ := q.GetLoginThrottle(t.Context(), p.Email); r.Failures != 2 {
+		t.Errorf("failures after refused attempts = %d, want 2", r.Failures)
+	}
+	p.Now = now.Add(10 * time.Second)
+	r, err := q.ReserveLoginAttempt(t.Context(), p)
+	if err != nil || r.Failures != 3 || r.LockedUntil.Sub(p.Now) != 20*time.Second {
+		t.Errorf("attempt at the lock's end: %+v, %v; want failures 3, locked 20s", r, err)
 	}
 }

@@ -3,6 +3,7 @@ package http
 import (
 	"errors"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -76,6 +77,47 @@ func FuzzDecode(f *testing.F) {
 		var e *apiError
 		if !errors.As(err, &e) || e.status < 400 || e.status > 499 {
 			t.Fatalf("decode(%q, %q) = %v", ct, body, err)
+		}
+	})
+}
+
+// FuzzClientAddr: any X-Forwarded-For gives an answer of bounded size
+// without panicking.
+func FuzzClientAddr(f *testing.F) {
+	for _, s := range []string{"203.0.113.9", "1.1.1.1, 203.0.113.9", "[2001:db8::1]:80", "nonsense", ",,,", "10.0.0.7"} {
+		f.Add(s)
+	}
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	f.Fuzz(func(t *testing.T, xff string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = "10.0.0.2:1234"
+		r.Header.Set("X-Forwarded-For", xff)
+		got := clientAddr(r, trusted)
+		if len(got) > 64+len("…") {
+			t.Fatalf("clientAddr = %d bytes", len(got))
+		}
+	})
+}
+
+// FuzzAccessToken: any Authorization headers give a token or an error,
+// never a panic, and more than one header is always refused.
+func FuzzAccessToken(f *testing.F) {
+	for _, s := range []string{"Bearer abc", "bearer  abc ", "Basic x", "", "Bearer", "Bearer a b"} {
+		f.Add(s, "")
+	}
+	f.Add("Bearer a", "Bearer b")
+	f.Fuzz(func(t *testing.T, h1, h2 string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header["Authorization"] = []string{h1}
+		if h2 != "" {
+			r.Header["Authorization"] = append(r.Header["Authorization"], h2)
+		}
+		tok, err := accessToken(r)
+		if h2 != "" && err != errTwoCredentials {
+			t.Fatalf("two headers: %q, %v", tok, err)
+		}
+		if err == nil && (tok == "" || strings.TrimSpace(tok) != tok) {
+			t.Fatalf("token %q from %q", tok, h1)
 		}
 	})
 }

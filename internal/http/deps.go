@@ -24,6 +24,9 @@ type Options struct {
 	CookieDomain   string
 	ClientOrigins  []string
 	TrustedProxies []netip.Prefix
+	// IPv6Prefix is how many leading bits of an IPv6 client address the
+	// per-address limits key by; 0 or 128: the whole address.
+	IPv6Prefix     int
 	RequestTimeout time.Duration // per request; 0: none
 	// MetricsOnMainPort serves GET /metrics with the API; otherwise
 	// cmd/authd serves MetricsHandler on its own listener.

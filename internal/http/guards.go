@@ -66,9 +66,14 @@ func accessToken(r *http.Request) (string, error) {
 }
 
 // refuseCrossSite guards the state-changing auth routes against requests a
-// browser sends on another site's behalf: an Origin that is neither ours
-// nor configured, or, without Origin, Sec-Fetch-Site: cross-site; and POST
-// bodies that are not JSON (an HTML form cannot send JSON).
+// browser sends on another site's behalf:
+//   - an Origin that is neither ours nor configured;
+//   - without Origin, a GET whose fetch metadata is not same-origin or
+//     none (a sibling subdomain is same-site, and its <img> would carry
+//     even SameSite=Strict cookies), or a POST from cross-site;
+//   - a GET with neither header (curl, or a browser without fetch
+//     metadata) that asks for more than the current session's logout;
+//   - a POST body that is not JSON (an HTML form cannot send JSON).
 func refuseCrossSite(log *slog.Logger, origins []string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -79,12 +84,20 @@ func refuseCrossSite(log *slog.Logger, origins []string) func(http.Handler) http
 				writeError(w, r, log, errMethodNotAllowed)
 				return
 			}
-			if origin := r.Header.Get("Origin"); origin != "" {
-				if !slices.Contains(origins, origin) && !sameHost(origin, r.Host) {
-					writeError(w, r, log, errCrossSite)
-					return
-				}
-			} else if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+			origin, site := r.Header.Get("Origin"), r.Header.Get("Sec-Fetch-Site")
+			var refuse bool
+			switch {
+			case origin != "":
+				refuse = !slices.Contains(origins, origin) && !sameHost(origin, r.Host)
+			case r.Method == http.MethodGet && site != "":
+				refuse = site != "same-origin" && site != "none"
+			case r.Method == http.MethodGet:
+				scope := r.URL.Query().Get("scope")
+				refuse = scope != "" && scope != "current"
+			default:
+				refuse = site == "cross-site"
+			}
+			if refuse {
 				writeError(w, r, log, errCrossSite)
 				return
 			}
@@ -102,14 +115,15 @@ func sameHost(origin, host string) bool {
 	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
 }
 
-// perClient limits requests per client address; nil lim means no limit.
-func perClient(log *slog.Logger, m *metrics.Metrics, lim *ratelimit.Limiter, addr func(*http.Request) string) func(http.Handler) http.Handler {
+// perClient limits requests per client, as key names it; nil lim means no
+// limit.
+func perClient(log *slog.Logger, m *metrics.Metrics, lim *ratelimit.Limiter, key func(*http.Request) string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		if lim == nil {
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			a := addr(r)
+			a := key(r)
 			if ok, after := lim.Allow(a); !ok {
 				m.Throttled(metrics.ThrottledByAddress)
 				log.LogAttrs(r.Context(), slog.LevelDebug, "throttled", slog.String("by", "client address"),
@@ -122,8 +136,27 @@ func perClient(log *slog.Logger, m *metrics.Metrics, lim *ratelimit.Limiter, add
 	}
 }
 
+// limitKey names the client of address addr for the per-address limits:
+// an IPv4 address, or the IPv6 prefix of bits that holds the address (one
+// site gets a /64 or more, so whole addresses would give it unlimited
+// fresh buckets). Anything else is used as it is.
+func limitKey(addr string, bits int) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil || !a.Is6() || bits <= 0 || bits >= 128 {
+		return addr
+	}
+	p, err := a.WithZone("").Prefix(bits)
+	if err != nil {
+		return addr
+	}
+	return p.String()
+}
+
 // clientAddr is the socket's address, or, when the socket belongs to a
-// trusted proxy, the nearest untrusted address in X-Forwarded-For.
+// trusted proxy, the nearest untrusted hop in X-Forwarded-For. A hop may
+// be written ip, ip:port, [ipv6] or [ipv6]:port; one that is none of
+// these is the client as written (at most 64 bytes), never the proxy's
+// own address, which every client behind it would then share.
 func clientAddr(r *http.Request, trusted []netip.Prefix) string {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
@@ -135,17 +168,37 @@ func clientAddr(r *http.Request, trusted []netip.Prefix) string {
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
+		hop := strings.TrimSpace(hops[i])
+		a, ok := parseHop(hop)
+		if !ok {
+			if hop == "" {
+				continue
+			}
+			return truncate(hop, 64)
 		}
-		a = a.Unmap()
 		if !isTrusted(a, trusted) {
 			return a.String()
 		}
 		addr = a
 	}
 	return addr.String()
+}
+
+// parseHop reads one X-Forwarded-For entry: ip, ip:port, [ipv6] or
+// [ipv6]:port, without a zone.
+func parseHop(s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		if ap, perr := netip.ParseAddrPort(s); perr == nil {
+			a, err = ap.Addr(), nil
+		} else if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+			a, err = netip.ParseAddr(s[1 : len(s)-1])
+		}
+	}
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
 }
 
 func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {

@@ -115,6 +115,7 @@ type testOptions struct {
 	CookieDomain                string
 	ClientOrigins               []string
 	TrustedProxies              []netip.Prefix
+	IPv6Prefix                  int
 	DBTimeout, RequestTimeout   time.Duration
 	MetricsOnMainPort           bool
 
@@ -139,7 +140,7 @@ func (d testDeps) server() http.Handler {
 	}, Options{
 		AccessMaxAge: o.AccessMaxAge, RefreshMaxAge: o.RefreshMaxAge,
 		CookieSecure: o.CookieSecure, CookieDomain: o.CookieDomain,
-		ClientOrigins: o.ClientOrigins, TrustedProxies: o.TrustedProxies,
+		ClientOrigins: o.ClientOrigins, TrustedProxies: o.TrustedProxies, IPv6Prefix: o.IPv6Prefix,
 		RequestTimeout: o.RequestTimeout, MetricsOnMainPort: o.MetricsOnMainPort,
 	})
 }
@@ -195,6 +196,7 @@ func newFixtureOn(t *testing.T, pool *pgxpool.Pool, edit ...func(*testDeps)) *fi
 			ClientOrigins:   []string{"http://localhost:3000"},
 			DBTimeout:       3 * time.Second,
 			RequestTimeout:  10 * time.Second,
+			IPv6Prefix:      64,
 		},
 	}
 	d.dbPool = pool

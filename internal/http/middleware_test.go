@@ -153,7 +153,13 @@ func TestClientAddr(t *testing.T) {
 		{"trusted proxy", "10.0.0.2:1234", "203.0.113.9", trusted, "203.0.113.9"},
 		{"spoof behind proxy", "10.0.0.2:1234", "1.1.1.1, 203.0.113.9", trusted, "203.0.113.9"},
 		{"chain of proxies", "10.0.0.2:1234", "203.0.113.9, 10.0.0.7", trusted, "203.0.113.9"},
-		{"garbage xff", "10.0.0.2:1234", "nonsense", trusted, "10.0.0.2"},
+		{"garbage xff is not the proxy", "10.0.0.2:1234", "nonsense", trusted, "nonsense"},
+		{"ip:port", "10.0.0.2:1234", "203.0.113.9:5678", trusted, "203.0.113.9"},
+		{"[v6]:port", "10.0.0.2:1234", "[2001:db8::9]:5678", trusted, "2001:db8::9"},
+		{"[v6]", "10.0.0.2:1234", "[2001:db8::9]", trusted, "2001:db8::9"},
+		{"v4-mapped v6", "10.0.0.2:1234", "::ffff:203.0.113.9", trusted, "203.0.113.9"},
+		{"empty hop skipped", "10.0.0.2:1234", "203.0.113.9, ", trusted, "203.0.113.9"},
+		{"zone refused", "10.0.0.2:1234", "fe80::1%eth0", trusted, "fe80::1%eth0"},
 		{"ipv6", "[2001:db8::1]:443", "", nil, "2001:db8::1"},
 	}
 	for _, tt := range tests {

@@ -15,7 +15,8 @@ func addRoutes(mux *http.ServeMux, d Deps, o Options) {
 	jar := cookies{opts: o, now: d.Now}
 	auth := requireAuth(log, s)
 	guard := refuseCrossSite(log, o.ClientOrigins)
-	limit := func(l *ratelimit.Limiter) func(http.Handler) http.Handler { return perClient(log, d.Metrics, l, addr) }
+	key := func(r *http.Request) string { return limitKey(addr(r), o.IPv6Prefix) }
+	limit := func(l *ratelimit.Limiter) func(http.Handler) http.Handler { return perClient(log, d.Metrics, l, key) }
 
 	mux.Handle("POST /api/auth/register", guard(limit(d.RegisterLimit)(handleRegister(log, s))))
 	mux.Handle("POST /api/auth/login", guard(limit(d.LoginLimit)(handleLogin(log, s, jar, addr))))

@@ -1,9 +1,15 @@
 package http
 
 import (
+	"fmt"
 	"net/http"
+	"net/netip"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/ratelimit"
 )
 
 func withThrottle(d *testDeps) {
@@ -79,5 +85,91 @@ func TestThrottleRemembersLongLocks(t *testing.T) {
 	r := loginAs(f, "long@example.com", "correct horse")
 	if r.status != http.StatusTooManyRequests {
 		t.Fatalf("right password after a failure that followed a maximum lock: %d %s, want 429", r.status, r.raw)
+	}
+}
+
+// TestConcurrentGuesses: 50 wrong guesses sent at once compare at most
+// LOGIN_FAILURE_THRESHOLD passwords before the lock, and 50 more sent the
+// moment that lock ends compare one. Every attempt is counted before its
+// password is checked; the lock used to be read first and the failure
+// written after, so guesses sent together all passed.
+func TestConcurrentGuesses(t *testing.T) {
+	t.Parallel()
+	counter := &countingCompare{}
+	f := newFixture(t, withThrottle, func(d *testDeps) {
+		h, err := password.New(password.Options{Cost: 4, Concurrency: 4, Queue: 64, Wait: 5 * time.Second, Compare: counter.compare})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Hasher = h
+	})
+	f.register(nil, "guess@example.com")
+	counter.take()
+	burst := func() map[int]int {
+		statuses := map[int]int{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				r := loginAs(f, "guess@example.com", "wrong password")
+				mu.Lock()
+				statuses[r.status]++
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		return statuses
+	}
+	got := burst()
+	if n := len(counter.take()); n > 5 {
+		t.Errorf("50 guesses at once compared %d passwords, want at most 5 (statuses %v)", n, got)
+	}
+	if got[http.StatusBadRequest]+got[http.StatusTooManyRequests] != 50 {
+		t.Errorf("statuses %v, want only 400 and 429", got)
+	}
+	f.clock.Advance(time.Second) // the first lock (LOGIN_LOCK_BASE) ends
+	got = burst()
+	if n := len(counter.take()); n != 1 {
+		t.Errorf("50 guesses as the lock ended compared %d passwords, want 1 (statuses %v)", n, got)
+	}
+}
+
+// TestAddressLimitIPv6Prefix: addresses of one IPv6 /64 share one bucket,
+// so a client cannot escape the limit by changing the low bits; another
+// /64 has its own. Each address used to get a fresh bucket.
+func TestAddressLimitIPv6Prefix(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(d *testDeps) {
+		d.LoginLimit = ratelimit.New(1, 2, d.Now)
+		d.Options.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	})
+	for i := range 2 {
+		loginAs(f, "v6@example.com", "password1", "X-Forwarded-For", fmt.Sprintf("2001:db8:1:2::%x", i+1))
+	}
+	r := loginAs(f, "v6@example.com", "password1", "X-Forwarded-For", "2001:db8:1:2:ffff:ffff:ffff:ffff")
+	if r.status != http.StatusTooManyRequests {
+		t.Errorf("third login from the same /64: %d, want 429", r.status)
+	}
+	if r := loginAs(f, "v6@example.com", "password1", "X-Forwarded-For", "2001:db8:1:3::1"); r.status == http.StatusTooManyRequests {
+		t.Errorf("first login from another /64: %d", r.status)
+	}
+}
+
+func TestLimitKey(t *testing.T) {
+	tests := []struct {
+		addr string
+		bits int
+		want string
+	}{
+		{"192.0.2.7", 64, "192.0.2.7"},
+		{"2001:db8:1:2:3:4:5:6", 64, "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:3:4:5:6", 48, "2001:db8:1::/48"},
+		{"2001:db8:1:2:3:4:5:6", 128, "2001:db8:1:2:3:4:5:6"},
+		{"not an address", 64, "not an address"},
+	}
+	for _, tt := range tests {
+		if got := limitKey(tt.addr, tt.bits); got != tt.want {
+			t.Errorf("limitKey(%q, %d) = %q, want %q", tt.addr, tt.bits, got, tt.want)
+		}
 	}
 }

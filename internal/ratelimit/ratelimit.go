@@ -1,28 +1,33 @@
-// Package ratelimit keeps a token bucket per client address, in memory.
+// Package ratelimit keeps a token bucket per client key, in memory.
 package ratelimit
 
 import (
+	"container/list"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// maxKeys bounds memory: past it, idle buckets are dropped at once.
-const maxKeys = 100_000
+// MaxKeys bounds a Limiter's memory (about 200 bytes a key): past it the
+// least recently used bucket makes room for the new one.
+const MaxKeys = 50_000
 
 // Limiter allows each key a burst, refilled at a steady rate.
 type Limiter struct {
 	limit rate.Limit
 	burst int
 	now   func() time.Time
+	max   int
 
 	mu        sync.Mutex
-	buckets   map[string]*bucket
+	buckets   map[string]*list.Element // of *bucket
+	order     *list.List               // most recently used first
 	lastSweep time.Time
 }
 
 type bucket struct {
+	key  string
 	lim  *rate.Limiter
 	seen time.Time
 }
@@ -41,7 +46,9 @@ func New(perMinute, burst int, now func() time.Time) *Limiter {
 		limit:   rate.Limit(float64(perMinute) / 60),
 		burst:   burst,
 		now:     now,
-		buckets: map[string]*bucket{},
+		max:     MaxKeys,
+		buckets: map[string]*list.Element{},
+		order:   list.New(),
 	}
 }
 
@@ -55,10 +62,18 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sweep(now)
-	b := l.buckets[key]
-	if b == nil {
-		b = &bucket{lim: rate.NewLimiter(l.limit, l.burst)}
-		l.buckets[key] = b
+	var b *bucket
+	if e := l.buckets[key]; e != nil {
+		l.order.MoveToFront(e)
+		b = e.Value.(*bucket)
+	} else {
+		if l.order.Len() >= l.max {
+			oldest := l.order.Back()
+			l.order.Remove(oldest)
+			delete(l.buckets, oldest.Value.(*bucket).key)
+		}
+		b = &bucket{key: key, lim: rate.NewLimiter(l.limit, l.burst)}
+		l.buckets[key] = l.order.PushFront(b)
 	}
 	b.seen = now
 	r := b.lim.ReserveN(now, 1)
@@ -69,20 +84,30 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 	return true, 0
 }
 
-// sweep drops buckets idle long enough to be full again, once a minute or
-// when there are too many.
+// Len is the number of buckets held.
+func (l *Limiter) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.order.Len()
+}
+
+// sweep drops, once a minute, the buckets idle long enough to be full
+// again: they hold nothing a new bucket would not. The least recently used
+// are at the back.
 func (l *Limiter) sweep(now time.Time) {
-	if now.Sub(l.lastSweep) < time.Minute && len(l.buckets) < maxKeys {
+	if now.Sub(l.lastSweep) < time.Minute {
 		return
 	}
 	l.lastSweep = now
 	full := time.Duration(float64(l.burst) / float64(l.limit) * float64(time.Second))
-	for k, b := range l.buckets {
-		if now.Sub(b.seen) > full {
-			delete(l.buckets, k)
+	for e := l.order.Back(); e != nil; {
+		b := e.Value.(*bucket)
+		if now.Sub(b.seen) <= full {
+			break
 		}
-	}
-	if len(l.buckets) >= maxKeys { // all recent: start over rather than grow
-		clear(l.buckets)
+		prev := e.Prev()
+		l.order.Remove(e)
+		delete(l.buckets, b.key)
+		e = prev
 	}
 }

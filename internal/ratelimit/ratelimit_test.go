@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -66,5 +67,30 @@ func TestSweepDropsIdle(t *testing.T) {
 	l.Allow("d")
 	if got, want := len(l.buckets), 1; got != want {
 		t.Errorf("buckets after sweep = %d, want %d", got, want)
+	}
+}
+
+// TestEvictsLeastRecentlyUsed: a flood of fresh keys past the cap evicts
+// the least recently used buckets, never a throttled key that keeps
+// sending; the count of buckets stays at the cap. (Reaching the cap used to
+// clear every bucket, throttled ones too.)
+func TestEvictsLeastRecentlyUsed(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	l := New(1, 1, clk.now)
+	const keys = 110_000 // past the cap, whatever it is
+	if ok, _ := l.Allow("attacker"); !ok {
+		t.Fatal("first request refused")
+	}
+	for i := range keys {
+		if ok, _ := l.Allow("attacker"); ok {
+			t.Fatalf("throttled key allowed after %d fresh keys", i)
+		}
+		l.Allow(fmt.Sprintf("fresh-%d", i))
+		if n := len(l.buckets); n > MaxKeys {
+			t.Fatalf("%d buckets, cap %d", n, MaxKeys)
+		}
+	}
+	if ok, _ := l.Allow("fresh-0"); !ok {
+		t.Error("an evicted key's new bucket should start full")
 	}
 }

@@ -46,8 +46,9 @@ func (s *Service) Register(ctx context.Context, r Registration) (db.User, error)
 	return user, nil
 }
 
-// Login checks a password and starts a session. A locked email is refused
-// (*LockedError) before any password work, right password or wrong; an
+// Login checks a password and starts a session. Each attempt is counted
+// before its password is checked (see reserve): a locked email is refused
+// (*LockedError) before any password work, right password or wrong. An
 // unknown email costs the same compare as a known one. With the hashing
 // queue full it fails with password.ErrBusy before touching the database.
 func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens, db.User, error) {
@@ -55,14 +56,22 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 		return Tokens{}, db.User{}, password.ErrBusy
 	}
 	email = NormaliseEmail(email)
-	failures, err := s.checkThrottle(ctx, email)
-	if err != nil {
-		if e := (*LockedError)(nil); errors.As(err, &e) {
+	if err := s.reserve(ctx, email); err != nil {
+		var locked *LockedError
+		switch {
+		case errors.As(err, &locked):
 			s.metrics.Throttled(metrics.ThrottledByAccount)
 			s.metrics.Login(metrics.LoginThrottled)
 			s.log.LogAttrs(ctx, slog.LevelInfo, "throttled", slog.String("by", "account"))
+			return Tokens{}, db.User{}, err
+		case errors.Is(err, db.ErrUnavailable), ctx.Err() != nil:
+			return Tokens{}, db.User{}, err
 		}
-		return Tokens{}, db.User{}, err
+		// Fail closed: an attempt that cannot be counted is not tried, and
+		// is answered as any failed login, never a 500.
+		s.metrics.Login(metrics.LoginBadCredentials)
+		s.log.LogAttrs(ctx, slog.LevelWarn, "login attempt not counted; refused", slog.String("error", err.Error()))
+		return Tokens{}, db.User{}, ErrBadCredentials
 	}
 	user, err := s.q.GetUserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
@@ -77,17 +86,12 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 		}
 		s.metrics.Login(metrics.LoginBadCredentials)
 		s.log.LogAttrs(ctx, slog.LevelInfo, "login failed", slog.String("reason", reason))
-		// Fail closed: a failure that could not be counted is still the
-		// same failed login, never a 500 that would tell a guess apart.
-		if err := s.recordFailure(ctx, email); err != nil {
-			s.log.LogAttrs(ctx, slog.LevelWarn, "login failure not recorded", slog.String("error", err.Error()))
-		}
 		return Tokens{}, db.User{}, ErrBadCredentials
 	}
 	if err != nil {
 		return Tokens{}, db.User{}, err
 	}
-	if failures > 0 {
+	if s.opts.LoginFailureThreshold > 0 {
 		if err := s.q.ClearLoginFailures(ctx, email); err != nil {
 			return Tokens{}, db.User{}, fmt.Errorf("clear login failures: %w", err)
 		}
@@ -100,43 +104,39 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 	return toks, user, nil
 }
 
-// checkThrottle returns a *LockedError while email is locked, and
-// otherwise its count of consecutive failures.
-func (s *Service) checkThrottle(ctx context.Context, email string) (failures int32, err error) {
-	if s.opts.LoginFailureThreshold <= 0 {
-		return 0, nil
-	}
-	t, err := s.q.GetLoginThrottle(ctx, email)
-	switch now := s.now(); {
-	case errors.Is(err, db.ErrNotFound):
-		return 0, nil
-	case err != nil:
-		return 0, fmt.Errorf("get login throttle: %w", err)
-	case t.LockedUntil != nil && now.Before(*t.LockedUntil):
-		return t.Failures, &LockedError{RetryAfter: t.LockedUntil.Sub(now)}
-	}
-	return t.Failures, nil
-}
-
-// throttleReset is the quiet time (no failure, no lock) after which an
+// throttleReset is the quiet time (no attempt, no lock) after which an
 // email's failures are forgotten.
 const throttleReset = time.Hour
 
-// recordFailure counts a failed login for email.
-func (s *Service) recordFailure(ctx context.Context, email string) error {
+// reserve counts a login attempt for email as a failure before its
+// password is checked, atomically with the check of its lock, and returns
+// a *LockedError if the email is locked. A success clears the count. So
+// whatever the concurrency, and on any number of replicas, at most
+// LoginFailureThreshold passwords are compared before the first lock and
+// one per lock window after it.
+func (s *Service) reserve(ctx context.Context, email string) error {
 	o := s.opts
 	if o.LoginFailureThreshold <= 0 {
 		return nil
 	}
-	_, err := s.q.RecordLoginFailure(ctx, db.RecordLoginFailureParams{
-		Email: email, Now: s.now(), Threshold: int32(o.LoginFailureThreshold),
+	now := s.now()
+	_, err := s.q.ReserveLoginAttempt(ctx, db.ReserveLoginAttemptParams{
+		Email: email, Now: now, Threshold: int32(o.LoginFailureThreshold),
 		BaseLock: o.LoginLockBase.Seconds(), MaxLock: o.LoginLockMax.Seconds(),
 		ResetAfter: throttleReset.Seconds(),
 	})
-	if err != nil {
-		return fmt.Errorf("record login failure: %w", err)
+	if !errors.Is(err, db.ErrNotFound) {
+		if err != nil {
+			return fmt.Errorf("reserve login attempt: %w", err)
+		}
+		return nil
 	}
-	return nil
+	// Refused: the email is locked. Say for how long.
+	after := time.Second
+	if t, err := s.q.GetLoginThrottle(ctx, email); err == nil && t.LockedUntil != nil && t.LockedUntil.After(now) {
+		after = t.LockedUntil.Sub(now)
+	}
+	return &LockedError{RetryAfter: after}
 }
 
 // NeedsRehash reports whether user's hash has an older cost, so that

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -84,13 +85,32 @@ func (s *Service) Revoke(ctx context.Context, user, session uuid.UUID) error {
 
 // Logout ends the caller's session, named by a validly signed access
 // token or else refresh token, and with scope others or all the user's
-// other sessions. A signature is enough to name the session. Without any
-// valid token it does nothing: logging out twice is not an error.
+// other sessions. Without any validly signed token it does nothing
+// (logging out twice is not an error), and for the caller's own session a
+// signature is enough. Ending other sessions takes a live one: an access
+// token of an active session, or the current refresh token (or the one
+// before it, within the grace window); a token of a session that has ended
+// is ErrInvalid and ends nothing, so a thief's revoked copy cannot log its
+// owner out everywhere.
 func (s *Service) Logout(ctx context.Context, access, refresh string, scope Scope) error {
 	user, session, ok := s.sessionOf(access, refresh)
 	if !ok {
 		return nil
 	}
+	if scope != ScopeCurrent {
+		var err error
+		if user, session, ok, err = s.liveSession(ctx, access, refresh); err != nil {
+			return err
+		}
+		if !ok {
+			return ErrInvalid
+		}
+	}
+	return s.logout(ctx, user, session, scope)
+}
+
+// logout ends the sessions scope names, as seen from session.
+func (s *Service) logout(ctx context.Context, user, session uuid.UUID, scope Scope) error {
 	var err error
 	switch scope {
 	case ScopeAll:
@@ -106,6 +126,41 @@ func (s *Service) Logout(ctx context.Context, access, refresh string, scope Scop
 	s.log.LogAttrs(ctx, slog.LevelInfo, "logout", slog.String("user_id", user.String()),
 		slog.String("session_id", session.String()), slog.String("scope", scope.String()))
 	return nil
+}
+
+// liveSession names the active session of an access token, else the
+// session whose current refresh token (or previous one, within the grace
+// window) refresh is.
+func (s *Service) liveSession(ctx context.Context, access, refresh string) (user, session uuid.UUID, ok bool, err error) {
+	if access != "" {
+		if a, err := s.Authenticate(ctx, access); err == nil {
+			return a.User.ID, a.Session, true, nil
+		} else if !errors.Is(err, ErrInvalid) {
+			return uuid.Nil, uuid.Nil, false, err
+		}
+	}
+	if refresh == "" {
+		return uuid.Nil, uuid.Nil, false, nil
+	}
+	c, err := s.tokens.Verify(token.Refresh, refresh)
+	if err != nil {
+		return uuid.Nil, uuid.Nil, false, nil
+	}
+	sess, err := s.q.GetSession(ctx, c.Session)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return uuid.Nil, uuid.Nil, false, nil
+	case err != nil:
+		return uuid.Nil, uuid.Nil, false, fmt.Errorf("get session: %w", err)
+	}
+	now := s.now()
+	if sess.UserID != c.Subject || !active(sess, now) {
+		return uuid.Nil, uuid.Nil, false, nil
+	}
+	if !bytes.Equal(sess.CurrentHash, hashID(c.ID)) && !s.inGrace(sess, c.ID, now) {
+		return uuid.Nil, uuid.Nil, false, nil
+	}
+	return sess.UserID, sess.ID, true, nil
 }
 
 // sessionOf names the session of a valid access token, else of a valid

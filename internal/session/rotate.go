@@ -70,10 +70,7 @@ func (s *Service) Rotate(ctx context.Context, refresh string) (Tokens, error) {
 		s.metrics.Refresh(metrics.RefreshInvalid)
 		return Tokens{}, ErrInvalid
 	}
-	inGrace := bytes.Equal(sess.PreviousHash, presented) &&
-		bytes.Equal(sess.CurrentHash, nextHash) &&
-		sess.RotatedAt != nil && s.opts.ReuseGrace > 0 && now.Sub(*sess.RotatedAt) < s.opts.ReuseGrace
-	if inGrace {
+	if s.inGrace(sess, claims.ID, now) {
 		toks, err := s.issue(sess, next)
 		if err != nil {
 			return Tokens{}, err
@@ -91,6 +88,14 @@ func (s *Service) Rotate(ctx context.Context, refresh string) (Tokens, error) {
 		slog.String("user_id", sess.UserID.String()), slog.String("session_id", sess.ID.String()),
 		slog.Int64("presented_generation", claims.Generation), slog.Int64("current_generation", sess.Generation))
 	return Tokens{}, ErrReused
+}
+
+// inGrace reports whether generation id gen is the one just before the
+// session's current generation, rotated less than ReuseGrace ago.
+func (s *Service) inGrace(sess db.Session, gen string, now time.Time) bool {
+	return bytes.Equal(sess.PreviousHash, hashID(gen)) &&
+		bytes.Equal(sess.CurrentHash, hashID(nextGenerationID(gen))) &&
+		sess.RotatedAt != nil && s.opts.ReuseGrace > 0 && now.Sub(*sess.RotatedAt) < s.opts.ReuseGrace
 }
 
 func active(s db.Session, now time.Time) bool {
