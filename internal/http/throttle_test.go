@@ -173,3 +173,37 @@ func TestLimitKey(t *testing.T) {
 		}
 	}
 }
+
+// TestTakenEmailCostsNoHash: with every hashing slot taken, a registration
+// for an email that already has an account still gets its 409 at once: it
+// needs no bcrypt. It used to hash first, and wait, or get 503.
+func TestTakenEmailCostsNoHash(t *testing.T) {
+	t.Parallel()
+	block := make(chan struct{})
+	entered := make(chan struct{})
+	var once sync.Once
+	f := newFixture(t)
+	f.register(nil, "taken@example.com")
+	g := newFixtureOn(t, f.pool, func(d *testDeps) {
+		h, err := password.New(password.Options{Cost: 4, Concurrency: 1, Queue: 0, Wait: 50 * time.Millisecond,
+			Compare: func(hash, pw []byte) error {
+				once.Do(func() { close(entered) })
+				<-block
+				return nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Hasher = h
+	})
+	done := make(chan reply)
+	go func() { done <- loginAs(g, "taken@example.com", "correct horse") }()
+	<-entered // the only slot is taken
+	r := g.do(nil, "POST", "/api/auth/register", map[string]string{"name": "Again", "email": "Taken@Example.com",
+		"password": "password1", "passwordConfirm": "password1", "photo": ""})
+	close(block)
+	<-done
+	if r.status != http.StatusConflict {
+		t.Errorf("registration of a taken email with hashing full: %d %s, want 409", r.status, r.raw)
+	}
+}

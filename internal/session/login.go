@@ -25,14 +25,23 @@ type Registration struct {
 	Name, Email, Password, Photo string
 }
 
-// Register creates an account. The caller has validated the fields.
+// Register creates an account. The caller has validated the fields. An
+// email that is taken is ErrEmailTaken before any hashing, so that answer
+// costs no bcrypt; the unique index still decides a race.
 func (s *Service) Register(ctx context.Context, r Registration) (db.User, error) {
+	email := NormaliseEmail(r.Email)
+	switch _, err := s.q.GetUserByEmail(ctx, email); {
+	case err == nil:
+		return db.User{}, ErrEmailTaken
+	case !errors.Is(err, db.ErrNotFound):
+		return db.User{}, fmt.Errorf("get user: %w", err)
+	}
 	hash, err := s.hasher.Hash(ctx, r.Password)
 	if err != nil {
 		return db.User{}, err
 	}
 	user, err := s.q.CreateUser(ctx, db.CreateUserParams{
-		Name: strings.TrimSpace(r.Name), Email: NormaliseEmail(r.Email), PasswordHash: hash,
+		Name: strings.TrimSpace(r.Name), Email: email, PasswordHash: hash,
 		Photo: r.Photo, Now: s.now(),
 	})
 	if errors.Is(err, db.ErrConflict) {
