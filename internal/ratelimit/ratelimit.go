@@ -11,7 +11,7 @@ import (
 
 // MaxKeys bounds a Limiter's memory (about 235 bytes a key: BenchmarkMemoryPerKey): past it the
 // least recently used bucket makes room for the new one.
-const MaxKeys = 50_000
+const MaxKeys = 20_000
 
 // Limiter allows each key a burst, refilled at a steady rate.
 type Limiter struct {
