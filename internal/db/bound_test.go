@@ -66,3 +66,38 @@ func TestBound(t *testing.T) {
 		bad.Close()
 	}
 }
+
+// TestInTx: a transaction commits when f succeeds and leaves nothing when
+// it fails, and its statements are bound and classified.
+func TestInTx(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.New(t)
+	q := db.New(db.Bound(pool, time.Second))
+	err := db.InTx(t.Context(), pool, time.Second, func(q *db.Queries) error {
+		_, err := q.CreateUser(t.Context(), db.CreateUserParams{Name: "n", Email: "tx@example.com", PasswordHash: "x", Now: time.Now()})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err = db.InTx(t.Context(), pool, time.Second, func(q *db.Queries) error {
+		if _, err := q.CreateUser(t.Context(), db.CreateUserParams{Name: "n", Email: "gone@example.com", PasswordHash: "x", Now: time.Now()}); err != nil {
+			return err
+		}
+		_, err := q.CreateUser(t.Context(), db.CreateUserParams{Name: "n", Email: "tx@example.com", PasswordHash: "x", Now: time.Now()})
+		if !errors.Is(err, db.ErrConflict) {
+			t.Errorf("duplicate in a transaction: %v, want ErrConflict", err)
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Errorf("InTx = %v, want f's error", err)
+	}
+	if _, err := q.GetUserByEmail(t.Context(), "gone@example.com"); !errors.Is(err, db.ErrNotFound) {
+		t.Errorf("a rolled-back insert is visible: %v", err)
+	}
+	if _, err := q.GetUserByEmail(t.Context(), "tx@example.com"); err != nil {
+		t.Errorf("a committed insert is missing: %v", err)
+	}
+}

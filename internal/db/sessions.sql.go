@@ -141,7 +141,7 @@ func (q *Queries) GetSession(ctx context.Context, id uuid.UUID) (Session, error)
 }
 
 const getSessionUser = `-- name: GetSessionUser :one
-SELECT u.id, u.name, u.email, u.password_hash, u.role, u.provider, u.photo, u.verified, u.created_at, u.updated_at FROM sessions s JOIN users u ON u.id = s.user_id
+SELECT u.id, u.name, u.email, u.password_hash, u.role, u.provider, u.photo, u.verified, u.created_at, u.updated_at, u.email_verified_at, u.password_changed_at FROM sessions s JOIN users u ON u.id = s.user_id
 WHERE s.id = $1 AND s.user_id = $2
   AND s.revoked_at IS NULL AND s.idle_expires_at > $3::timestamptz AND s.expires_at > $3::timestamptz
 `
@@ -168,6 +168,8 @@ func (q *Queries) GetSessionUser(ctx context.Context, arg GetSessionUserParams) 
 		&i.Verified,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.EmailVerifiedAt,
+		&i.PasswordChangedAt,
 	)
 	return i, err
 }

@@ -17,6 +17,38 @@ type LoginThrottle struct {
 	LockedUntil   *time.Time
 }
 
+type MailOutbox struct {
+	ID            int64
+	Kind          string
+	ToAddr        string
+	UserID        uuid.NullUUID
+	Data          []byte
+	Status        string
+	Attempts      int32
+	NextAttemptAt time.Time
+	LockedUntil   *time.Time
+	LastError     *string
+	CreatedAt     time.Time
+	SentAt        *time.Time
+}
+
+type MailThrottle struct {
+	Email       string
+	Purpose     string
+	LastSentAt  time.Time
+	WindowStart time.Time
+	Sent        int32
+}
+
+type OneTimeToken struct {
+	TokenHash []byte
+	Purpose   string
+	UserID    uuid.UUID
+	Email     string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
 type Session struct {
 	ID            uuid.UUID
 	UserID        uuid.UUID
@@ -35,14 +67,16 @@ type Session struct {
 }
 
 type User struct {
-	ID           uuid.UUID
-	Name         string
-	Email        string
-	PasswordHash string
-	Role         string
-	Provider     string
-	Photo        string
-	Verified     bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	ID                uuid.UUID
+	Name              string
+	Email             string
+	PasswordHash      string
+	Role              string
+	Provider          string
+	Photo             string
+	Verified          bool
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	EmailVerifiedAt   *time.Time
+	PasswordChangedAt *time.Time
 }

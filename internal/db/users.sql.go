@@ -12,10 +12,48 @@ import (
 	"github.com/google/uuid"
 )
 
+const changeUserEmail = `-- name: ChangeUserEmail :execrows
+UPDATE users SET email = $1, verified = true, email_verified_at = $2::timestamptz,
+    updated_at = $2::timestamptz
+WHERE id = $3 AND email = $4
+`
+
+type ChangeUserEmailParams struct {
+	NewEmail string
+	Now      time.Time
+	ID       uuid.UUID
+	OldEmail string
+}
+
+// Moves a user to a new, proven address, if the old one is still theirs.
+func (q *Queries) ChangeUserEmail(ctx context.Context, arg ChangeUserEmailParams) (int64, error) {
+	result, err := q.db.Exec(ctx, changeUserEmail,
+		arg.NewEmail,
+		arg.Now,
+		arg.ID,
+		arg.OldEmail,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const countAdmins = `-- name: CountAdmins :one
+SELECT count(*) FROM users WHERE role = 'admin'
+`
+
+func (q *Queries) CountAdmins(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, countAdmins)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const createUser = `-- name: CreateUser :one
 INSERT INTO users (name, email, password_hash, photo, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5::timestamptz, $5::timestamptz)
-RETURNING id, name, email, password_hash, role, provider, photo, verified, created_at, updated_at
+RETURNING id, name, email, password_hash, role, provider, photo, verified, created_at, updated_at, email_verified_at, password_changed_at
 `
 
 type CreateUserParams struct {
@@ -46,12 +84,26 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 		&i.Verified,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.EmailVerifiedAt,
+		&i.PasswordChangedAt,
 	)
 	return i, err
 }
 
+const deleteUser = `-- name: DeleteUser :execrows
+DELETE FROM users WHERE id = $1
+`
+
+func (q *Queries) DeleteUser(ctx context.Context, id uuid.UUID) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteUser, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const getUserByEmail = `-- name: GetUserByEmail :one
-SELECT id, name, email, password_hash, role, provider, photo, verified, created_at, updated_at FROM users WHERE email = $1
+SELECT id, name, email, password_hash, role, provider, photo, verified, created_at, updated_at, email_verified_at, password_changed_at FROM users WHERE email = $1
 `
 
 func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error) {
@@ -68,12 +120,14 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 		&i.Verified,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.EmailVerifiedAt,
+		&i.PasswordChangedAt,
 	)
 	return i, err
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, name, email, password_hash, role, provider, photo, verified, created_at, updated_at FROM users WHERE id = $1
+SELECT id, name, email, password_hash, role, provider, photo, verified, created_at, updated_at, email_verified_at, password_changed_at FROM users WHERE id = $1
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
@@ -90,8 +144,93 @@ func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.Verified,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.EmailVerifiedAt,
+		&i.PasswordChangedAt,
 	)
 	return i, err
+}
+
+const listUsers = `-- name: ListUsers :many
+SELECT id, name, email, password_hash, role, provider, photo, verified, created_at, updated_at, email_verified_at, password_changed_at FROM users
+WHERE ($1::text IS NULL OR email LIKE $1::text || '%')
+  AND (NOT $2::bool OR NOT verified)
+ORDER BY created_at, id
+LIMIT $3
+`
+
+type ListUsersParams struct {
+	EmailPrefix    *string
+	UnverifiedOnly bool
+	MaxRows        int32
+}
+
+func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, error) {
+	rows, err := q.db.Query(ctx, listUsers, arg.EmailPrefix, arg.UnverifiedOnly, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []User{}
+	for rows.Next() {
+		var i User
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Email,
+			&i.PasswordHash,
+			&i.Role,
+			&i.Provider,
+			&i.Photo,
+			&i.Verified,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.EmailVerifiedAt,
+			&i.PasswordChangedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const setUserPassword = `-- name: SetUserPassword :exec
+UPDATE users SET password_hash = $1, password_changed_at = $2::timestamptz,
+    updated_at = $2::timestamptz
+WHERE id = $3
+`
+
+type SetUserPasswordParams struct {
+	PasswordHash string
+	Now          time.Time
+	ID           uuid.UUID
+}
+
+// A new password (reset or change).
+func (q *Queries) SetUserPassword(ctx context.Context, arg SetUserPasswordParams) error {
+	_, err := q.db.Exec(ctx, setUserPassword, arg.PasswordHash, arg.Now, arg.ID)
+	return err
+}
+
+const setUserRole = `-- name: SetUserRole :execrows
+UPDATE users SET role = $1, updated_at = $2::timestamptz WHERE id = $3
+`
+
+type SetUserRoleParams struct {
+	Role string
+	Now  time.Time
+	ID   uuid.UUID
+}
+
+func (q *Queries) SetUserRole(ctx context.Context, arg SetUserRoleParams) (int64, error) {
+	result, err := q.db.Exec(ctx, setUserRole, arg.Role, arg.Now, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const updateUserPasswordHash = `-- name: UpdateUserPasswordHash :exec
@@ -115,4 +254,25 @@ func (q *Queries) UpdateUserPasswordHash(ctx context.Context, arg UpdateUserPass
 		arg.OldHash,
 	)
 	return err
+}
+
+const verifyUserEmail = `-- name: VerifyUserEmail :execrows
+UPDATE users SET verified = true, email_verified_at = COALESCE(email_verified_at, $1::timestamptz),
+    updated_at = $1::timestamptz
+WHERE id = $2 AND email = $3
+`
+
+type VerifyUserEmailParams struct {
+	Now   time.Time
+	ID    uuid.UUID
+	Email string
+}
+
+// Marks the address proven, if it is still the user's address.
+func (q *Queries) VerifyUserEmail(ctx context.Context, arg VerifyUserEmailParams) (int64, error) {
+	result, err := q.db.Exec(ctx, verifyUserEmail, arg.Now, arg.ID, arg.Email)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

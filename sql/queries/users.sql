@@ -13,3 +13,37 @@ SELECT * FROM users WHERE id = sqlc.arg(id);
 -- Used to upgrade a hash made with an older bcrypt cost; only if it is unchanged.
 UPDATE users SET password_hash = sqlc.arg(new_hash), updated_at = sqlc.arg(now)::timestamptz
 WHERE id = sqlc.arg(id) AND password_hash = sqlc.arg(old_hash);
+
+-- name: SetUserPassword :exec
+-- A new password (reset or change).
+UPDATE users SET password_hash = sqlc.arg(password_hash), password_changed_at = sqlc.arg(now)::timestamptz,
+    updated_at = sqlc.arg(now)::timestamptz
+WHERE id = sqlc.arg(id);
+
+-- name: VerifyUserEmail :execrows
+-- Marks the address proven, if it is still the user's address.
+UPDATE users SET verified = true, email_verified_at = COALESCE(email_verified_at, sqlc.arg(now)::timestamptz),
+    updated_at = sqlc.arg(now)::timestamptz
+WHERE id = sqlc.arg(id) AND email = sqlc.arg(email);
+
+-- name: ChangeUserEmail :execrows
+-- Moves a user to a new, proven address, if the old one is still theirs.
+UPDATE users SET email = sqlc.arg(new_email), verified = true, email_verified_at = sqlc.arg(now)::timestamptz,
+    updated_at = sqlc.arg(now)::timestamptz
+WHERE id = sqlc.arg(id) AND email = sqlc.arg(old_email);
+
+-- name: DeleteUser :execrows
+DELETE FROM users WHERE id = sqlc.arg(id);
+
+-- name: SetUserRole :execrows
+UPDATE users SET role = sqlc.arg(role), updated_at = sqlc.arg(now)::timestamptz WHERE id = sqlc.arg(id);
+
+-- name: CountAdmins :one
+SELECT count(*) FROM users WHERE role = 'admin';
+
+-- name: ListUsers :many
+SELECT * FROM users
+WHERE (sqlc.narg(email_prefix)::text IS NULL OR email LIKE sqlc.narg(email_prefix)::text || '%')
+  AND (NOT sqlc.arg(unverified_only)::bool OR NOT verified)
+ORDER BY created_at, id
+LIMIT sqlc.arg(max_rows);

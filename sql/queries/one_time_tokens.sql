@@ -1,0 +1,28 @@
+-- name: CreateOneTimeToken :exec
+INSERT INTO one_time_tokens (token_hash, purpose, user_id, email, created_at, expires_at)
+VALUES (sqlc.arg(token_hash), sqlc.arg(purpose), sqlc.arg(user_id), sqlc.arg(email),
+        sqlc.arg(now)::timestamptz, sqlc.arg(expires_at)::timestamptz);
+
+-- name: ConsumeOneTimeToken :one
+-- Uses a token up: one DELETE, so of any number of concurrent callers with
+-- the same token exactly one gets the row. A wrong purpose or an expired
+-- token gets no row, like an unknown one.
+DELETE FROM one_time_tokens
+WHERE token_hash = sqlc.arg(token_hash) AND purpose = sqlc.arg(purpose)
+  AND expires_at > sqlc.arg(now)::timestamptz
+RETURNING user_id, email, created_at;
+
+-- name: DeleteUserTokens :execrows
+-- Deletes a user's tokens of the given purposes (after a reset, an email
+-- change or a verification, the siblings of the token used).
+DELETE FROM one_time_tokens
+WHERE user_id = sqlc.arg(user_id) AND purpose = ANY(sqlc.arg(purposes)::text[]);
+
+-- name: DeleteExpiredTokens :execrows
+DELETE FROM one_time_tokens WHERE token_hash = ANY(ARRAY(
+    SELECT d.token_hash FROM one_time_tokens d
+    WHERE d.expires_at < sqlc.arg(cutoff)::timestamptz
+    ORDER BY d.expires_at
+    LIMIT sqlc.arg(batch_size)
+    FOR UPDATE SKIP LOCKED
+));
