@@ -17,8 +17,13 @@ import (
 // MigrateUp applies every pending migration. Several processes may call it at
 // once: golang-migrate holds a PostgreSQL advisory lock, so one migrates and
 // the others wait and then find nothing to do.
+//
+// A database the tutorial created is adopted on the way (see adopt.go).
 func MigrateUp(ctx context.Context, url string) error {
-	return withMigrator(ctx, url, func(m *migrate.Migrate) error {
+	if err := adoptPrepare(ctx, url); err != nil {
+		return err
+	}
+	err := withMigrator(ctx, url, func(m *migrate.Migrate) error {
 		// A database already migrated by a newer release is left alone, so
 		// an older replica can still start during a rolling upgrade.
 		if v, dirty, err := m.Version(); err == nil && !dirty && v > schema.Version {
@@ -29,6 +34,10 @@ func MigrateUp(ctx context.Context, url string) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return adoptImport(ctx, url)
 }
 
 // MigrateDown reverts the newest steps migrations.
