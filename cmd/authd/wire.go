@@ -131,9 +131,13 @@ func newSigner(cfg config.Config) (*token.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("refresh token keys: %w", err)
 	}
+	if err := refresh.Retire(cfg.RefreshRetiredKeys); err != nil {
+		return nil, fmt.Errorf("refresh token keys: %w", err)
+	}
 	s, err := token.New(token.Options{
 		Access: access, Refresh: refresh, Issuer: cfg.Issuer, Audience: cfg.Audience,
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Leeway: cfg.Leeway,
+		RefreshJWT: cfg.RefreshFormat == "jwt",
 	})
 	if errors.Is(err, token.ErrSameKeys) {
 		return nil, errors.New("invalid configuration:\nREFRESH_TOKEN_PRIVATE_KEY: must be a different key from ACCESS_TOKEN_PRIVATE_KEY")

@@ -22,12 +22,14 @@ type Config struct {
 	ClientOrigins  []string       // CLIENT_ORIGIN: exact origins allowed by CORS
 	TrustedProxies []netip.Prefix // TRUSTED_PROXIES
 
-	AccessPrivateKey  string   // ACCESS_TOKEN_PRIVATE_KEY: base64-encoded PEM
-	AccessPublicKey   string   // ACCESS_TOKEN_PUBLIC_KEY: base64-encoded PEM, optional
-	AccessVerifyKeys  []string // ACCESS_TOKEN_VERIFY_KEYS: extra base64-encoded PEM public keys
-	RefreshPrivateKey string   // REFRESH_TOKEN_PRIVATE_KEY
-	RefreshPublicKey  string   // REFRESH_TOKEN_PUBLIC_KEY
-	RefreshVerifyKeys []string // REFRESH_TOKEN_VERIFY_KEYS
+	AccessPrivateKey   string   // ACCESS_TOKEN_PRIVATE_KEY: base64-encoded PEM
+	AccessPublicKey    string   // ACCESS_TOKEN_PUBLIC_KEY: base64-encoded PEM, optional
+	AccessVerifyKeys   []string // ACCESS_TOKEN_VERIFY_KEYS: extra base64-encoded PEM public keys
+	RefreshPrivateKey  string   // REFRESH_TOKEN_PRIVATE_KEY
+	RefreshPublicKey   string   // REFRESH_TOKEN_PUBLIC_KEY
+	RefreshVerifyKeys  []string // REFRESH_TOKEN_VERIFY_KEYS
+	RefreshRetiredKeys []string // REFRESH_TOKEN_RETIRED_KEYS: earlier private keys, for MAC refresh tokens
+	RefreshFormat      string   // REFRESH_TOKEN_FORMAT: "mac" or "jwt"
 
 	AccessTTL       time.Duration // ACCESS_TOKEN_EXPIRED_IN
 	RefreshTTL      time.Duration // REFRESH_TOKEN_EXPIRED_IN: also the session idle timeout
@@ -114,6 +116,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.RefreshPrivateKey = l.required("REFRESH_TOKEN_PRIVATE_KEY", "a base64-encoded PEM private key")
 	c.RefreshPublicKey = l.value("REFRESH_TOKEN_PUBLIC_KEY")
 	c.RefreshVerifyKeys = l.list("REFRESH_TOKEN_VERIFY_KEYS")
+	c.RefreshRetiredKeys = l.list("REFRESH_TOKEN_RETIRED_KEYS")
+	c.RefreshFormat = l.oneOf("REFRESH_TOKEN_FORMAT")
 	c.RefreshTTL, refreshOK = l.duration("REFRESH_TOKEN_EXPIRED_IN")
 	c.RefreshMaxAge = c.RefreshTTL
 	if d, ok := l.minutes("REFRESH_TOKEN_MAXAGE"); ok {

@@ -110,6 +110,7 @@ func TestLoadDefaults(t *testing.T) {
 		IPRefreshPerMinute:    120,
 		IPRefreshBurst:        30,
 		IPv6Prefix:            64,
+		RefreshFormat:         "mac",
 		CookieSecure:          true,
 		DBTimeout:             3 * time.Second,
 		DBMaxConns:            16,

@@ -31,6 +31,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("refresh_private_key", setOrUnset(c.RefreshPrivateKey)),
 		slog.String("refresh_public_key", setOrUnset(c.RefreshPublicKey)),
 		slog.Int("refresh_verify_keys", len(c.RefreshVerifyKeys)),
+		slog.Int("refresh_retired_keys", len(c.RefreshRetiredKeys)),
+		slog.String("refresh_format", c.RefreshFormat),
 		slog.String("refresh_ttl", formatDuration(c.RefreshTTL)),
 		slog.String("refresh_max_age", formatDuration(c.RefreshMaxAge)),
 		slog.String("session_lifetime", formatDuration(c.SessionLifetime)),

@@ -125,6 +125,8 @@ func settings() []setting {
 		{name: "REFRESH_TOKEN_PRIVATE_KEY", secret: true, desc: "base64-encoded PEM private key that signs refresh tokens; required, different from the access key"},
 		{name: "REFRESH_TOKEN_PUBLIC_KEY", secret: true, desc: "base64-encoded PEM public key of REFRESH_TOKEN_PRIVATE_KEY; optional, derived from the private key"},
 		{name: "REFRESH_TOKEN_VERIFY_KEYS", secret: true, desc: "comma-separated base64-encoded PEM public keys that still verify refresh tokens (key rotation)"},
+		{name: "REFRESH_TOKEN_RETIRED_KEYS", secret: true, desc: "comma-separated base64-encoded PEM private keys that signed refresh tokens before REFRESH_TOKEN_PRIVATE_KEY: their tokens still verify (key rotation)"},
+		{name: "REFRESH_TOKEN_FORMAT", def: "mac", choices: []string{"mac", "jwt"}, desc: "form of new refresh tokens: mac (an HMAC keyed from REFRESH_TOKEN_PRIVATE_KEY, no signature) or jwt (signed, as releases before 2026-12 made them; for a rolling upgrade from one); both always verify"},
 		{name: "REFRESH_TOKEN_EXPIRED_IN", def: "60m", durations: atLeast(time.Second), desc: "refresh token lifetime and session idle timeout (Go duration), longer than ACCESS_TOKEN_EXPIRED_IN"},
 		{name: "REFRESH_TOKEN_MAXAGE", def: "(REFRESH_TOKEN_EXPIRED_IN)", ints: between(1, maxMaxAgeMinutes), desc: "refresh_token cookie Max-Age in whole minutes, {range}"},
 		{name: "SESSION_MAX_LIFETIME", def: "168h", durations: atLeast(time.Second), desc: "absolute session lifetime that refreshing cannot extend (Go duration), at least REFRESH_TOKEN_EXPIRED_IN"},

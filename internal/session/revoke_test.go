@@ -83,7 +83,7 @@ func TestLogoutWithoutValidToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	foreignRefresh, _, err := foreign.Refresh(u.ID, sid, 0, "foreign", f.clock.Now().Add(time.Hour))
+	foreignRefresh, _, err := foreign.Refresh(u.ID, sid, 0, "Zm9yZWlnbi1qdGktMTIzNA", f.clock.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -186,8 +186,8 @@ func TestRotateInvalid(t *testing.T) {
 		{"garbage", "not.a.token"},
 		{"access token", live.Access},
 		{"foreign keys", sign(foreign, u.ID, c.Session, c.Generation, c.ID)},
-		{"unknown session", sign(f.tokens, u.ID, uuid.New(), 0, "unknown")},
-		{"another user's subject", sign(f.tokens, other.ID, c.Session, c.Generation+1, "not current")},
+		{"unknown session", sign(f.tokens, u.ID, uuid.New(), 0, "dW5rbm93bi1qdGktMTIzNA")},
+		{"another user's subject", sign(f.tokens, other.ID, c.Session, c.Generation+1, "bm90LWN1cnJlbnQtMTIzNA")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

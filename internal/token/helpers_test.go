@@ -159,6 +159,9 @@ func (f *fixture) options() Options {
 		RefreshTTL: time.Hour,
 		Leeway:     testLeeway,
 		Now:        func() time.Time { return f.now },
+		// These tests check refresh tokens in their JWT form, which every
+		// release still verifies; mac_test.go covers the MAC form.
+		RefreshJWT: true,
 	}
 }
 

@@ -28,6 +28,9 @@ type KeySet struct {
 	private crypto.Signer
 	signing *key
 	keys    []*key // signing key first, then extra keys; kids are unique
+	// retired are earlier signing keys whose MAC refresh tokens still
+	// verify (mac.go); see Retire.
+	retired []crypto.Signer
 }
 
 // key is one public key with its pinned algorithm.
@@ -89,6 +92,35 @@ func ParseKeySet(private, public string, extra []string) (*KeySet, error) {
 		}
 	}
 	return ks, nil
+}
+
+// Retire adds earlier private signing keys (base64 PEM) whose MAC refresh
+// tokens still verify, for rotating a refresh key: a MAC key is derived
+// from a private key, so a public key cannot do this. Their public halves
+// verify as extra keys do.
+func (ks *KeySet) Retire(private []string) error {
+	for i, s := range private {
+		block, err := decodePEM(s)
+		if err != nil {
+			return fmt.Errorf("retired key %d: %w", i+1, err)
+		}
+		p, err := parsePrivate(block)
+		if err != nil {
+			return fmt.Errorf("retired key %d: %w", i+1, err)
+		}
+		k, err := newKey(p.Public())
+		if err != nil {
+			return fmt.Errorf("retired key %d: %w", i+1, err)
+		}
+		if k.kid == ks.signing.kid {
+			continue
+		}
+		if ks.find(k.kid) == nil {
+			ks.keys = append(ks.keys, k)
+		}
+		ks.retired = append(ks.retired, p)
+	}
+	return nil
 }
 
 // Alg returns the signing algorithm ("RS256", "ES256" or "EdDSA").

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -60,6 +61,10 @@ type Options struct {
 	Issuer, Audience      string  // required
 	AccessTTL, RefreshTTL time.Duration
 	Leeway                time.Duration    // 0..MaxLeeway
+	// RefreshJWT signs refresh tokens as RS256/ES256/EdDSA JWTs, as
+	// releases before MAC refresh tokens did (for a rolling upgrade from
+	// one). Both forms always verify.
+	RefreshJWT bool
 	Now                   func() time.Time // nil means time.Now
 }
 
@@ -88,6 +93,8 @@ type Signer struct {
 	cache                   *verified // access tokens already verified
 	accessKey, refreshKey   jwt.Keyfunc
 	accessHead, refreshHead string // encoded header and "."
+	refreshMAC              [][]byte // HMAC keys of refresh tokens: signing first (mac.go)
+	refreshJWT              bool   // sign refresh tokens as JWTs, as releases before MAC tokens did
 	jwks                    []byte
 }
 
@@ -192,6 +199,10 @@ func New(o Options) (*Signer, error) {
 	if s.refreshHead, err = encodeHeader(o.Refresh, Refresh); err != nil {
 		return nil, fmt.Errorf("token: %w", err)
 	}
+	if s.refreshMAC, err = deriveMACKeys(o.Refresh); err != nil {
+		return nil, fmt.Errorf("token: %w", err)
+	}
+	s.refreshJWT = o.RefreshJWT
 
 	set := struct {
 		Keys []jwk `json:"keys"`
@@ -230,8 +241,9 @@ func (s *Signer) Access(sub, sid uuid.UUID) (string, Claims, error) {
 	return tok, c, nil
 }
 
-// Refresh signs a refresh token for generation gen of session sid, with the
-// caller's jti. It expires at expires, but never later
+// Refresh issues a refresh token for generation gen of session sid, with
+// the caller's jti (16 bytes, base64url): a MAC token (mac.go), or a JWT
+// with RefreshJWT. It expires at expires, but never later
 // than now plus the refresh TTL.
 func (s *Signer) Refresh(sub, sid uuid.UUID, gen int64, jti string, expires time.Time) (string, Claims, error) {
 	if sub == uuid.Nil || sid == uuid.Nil {
@@ -259,7 +271,13 @@ func (s *Signer) Refresh(sub, sid uuid.UUID, gen int64, jti string, expires time
 	if !c.ExpiresAt.After(c.IssuedAt) {
 		return "", Claims{}, errors.New("sign refresh token: expiry is not in the future")
 	}
-	tok, err := s.sign(s.refresh, s.refreshHead, c)
+	var tok string
+	var err error
+	if s.refreshJWT {
+		tok, err = s.sign(s.refresh, s.refreshHead, c)
+	} else {
+		tok, err = s.signMAC(c)
+	}
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("sign refresh token: %w", err)
 	}
@@ -311,6 +329,9 @@ func (s *Signer) Verify(kind Kind, tok string) (Claims, error) {
 		}
 		kf = s.accessKey
 	case Refresh:
+		if strings.HasPrefix(tok, macPrefix) {
+			return s.verifyMAC(tok)
+		}
 		kf = s.refreshKey
 	default:
 		return Claims{}, fmt.Errorf("%w: unknown kind", ErrInvalid)
