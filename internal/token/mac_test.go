@@ -70,8 +70,8 @@ func TestMACRefreshForged(t *testing.T) {
 	}
 	for name, edit := range map[string]func(*Options){
 		"refresh key": func(o *Options) { o.Refresh = mustKeySet(t, f.private[2]) },
-		"issuer":   func(o *Options) { o.Issuer = "elsewhere" },
-		"audience": func(o *Options) { o.Audience = "elsewhere" },
+		"issuer":      func(o *Options) { o.Issuer = "elsewhere" },
+		"audience":    func(o *Options) { o.Audience = "elsewhere" },
 	} {
 		o := f.options()
 		o.RefreshJWT = false

@@ -60,12 +60,12 @@ type Options struct {
 	Access, Refresh       *KeySet // required, must not share keys
 	Issuer, Audience      string  // required
 	AccessTTL, RefreshTTL time.Duration
-	Leeway                time.Duration    // 0..MaxLeeway
+	Leeway                time.Duration // 0..MaxLeeway
 	// RefreshJWT signs refresh tokens as RS256/ES256/EdDSA JWTs, as
 	// releases before MAC refresh tokens did (for a rolling upgrade from
 	// one). Both forms always verify.
 	RefreshJWT bool
-	Now                   func() time.Time // nil means time.Now
+	Now        func() time.Time // nil means time.Now
 }
 
 // Claims are what authd puts in and reads back from a token.
@@ -92,9 +92,9 @@ type Signer struct {
 	leeway                  time.Duration
 	cache                   *verified // access tokens already verified
 	accessKey, refreshKey   jwt.Keyfunc
-	accessHead, refreshHead string // encoded header and "."
+	accessHead, refreshHead string   // encoded header and "."
 	refreshMAC              [][]byte // HMAC keys of refresh tokens: signing first (mac.go)
-	refreshJWT              bool   // sign refresh tokens as JWTs, as releases before MAC tokens did
+	refreshJWT              bool     // sign refresh tokens as JWTs, as releases before MAC tokens did
 	jwks                    []byte
 }
 
