@@ -2,8 +2,9 @@
 // example overlay). This test renders them with the kustomize binary and
 // checks what a deployment of authd relies on: probes on the right paths,
 // graceful shutdown that fits in the grace period, a locked-down security
-// context, secrets only by reference, settings that authd actually reads, and
-// a NetworkPolicy that lets out nothing but PostgreSQL and DNS.
+// context, secrets only by reference, settings that authd actually reads,
+// /metrics on a port of its own that only Prometheus may scrape, and a
+// NetworkPolicy that lets out nothing but PostgreSQL and DNS.
 //
 // kustomize comes from PATH or $(go env GOPATH)/bin; install it with
 //
@@ -19,6 +20,7 @@ import (
 	"go/build"
 	"io"
 	"math"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,9 +63,10 @@ type object struct {
 }
 
 type objectMeta struct {
-	Name      string            `yaml:"name"`
-	Namespace string            `yaml:"namespace"`
-	Labels    map[string]string `yaml:"labels"`
+	Name        string            `yaml:"name"`
+	Namespace   string            `yaml:"namespace"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
 }
 
 type labelSelector struct {
@@ -397,7 +400,8 @@ func TestManifests(t *testing.T) {
 		{"migrate Job runs migrate up, the server does not migrate", checkMigrateJob},
 		{"Service targets the http port of the server pods only", checkService},
 		{"PodDisruptionBudget covers the server pods", checkPDB},
-		{"NetworkPolicy: ingress on 8000, egress only to 53 and 5432", checkNetworkPolicy},
+		{"NetworkPolicy: ingress on 8000 and the metrics port, egress only to 53 and 5432", checkNetworkPolicy},
+		{"metrics: own port, scrape annotations, only Prometheus admitted", checkMetrics},
 		{"Deployment and Job run the same image", checkSameImage},
 	}
 	for _, dir := range targets {
@@ -830,12 +834,16 @@ func checkNetworkPolicy(t *testing.T, r *rendered) {
 	if len(np.Ingress) == 0 {
 		t.Errorf("NetworkPolicy authd: no ingress rule: nothing could reach authd")
 	}
+	metrics := "TCP/" + strconv.Itoa(metricsPort(t, r))
 	for i, rule := range np.Ingress {
 		if len(rule.From) == 0 {
 			t.Errorf("NetworkPolicy authd: ingress rule %d has no from: it admits every source", i)
 		}
-		if got := portSet(rule.Ports); !slices.Equal(got, []string{"TCP/8000"}) && !slices.Equal(got, []string{"TCP/http"}) {
-			t.Errorf("NetworkPolicy authd: ingress rule %d allows ports %v, want only TCP/8000", i, got)
+		got := portSet(rule.Ports)
+		api := slices.Equal(got, []string{"TCP/8000"}) || slices.Equal(got, []string{"TCP/http"})
+		scrape := slices.Equal(got, []string{metrics}) || slices.Equal(got, []string{"TCP/metrics"})
+		if !api && !scrape {
+			t.Errorf("NetworkPolicy authd: ingress rule %d allows ports %v, want only TCP/8000 or only the metrics port %s", i, got, metrics)
 		}
 	}
 	var egress []string
@@ -852,6 +860,83 @@ func checkNetworkPolicy(t *testing.T, r *rendered) {
 	egress = slices.Compact(egress)
 	if want := []string{"TCP/53", "TCP/5432", "UDP/53"}; !slices.Equal(egress, want) {
 		t.Errorf("NetworkPolicy authd: egress ports %v, want exactly %v (PostgreSQL and DNS)", egress, want)
+	}
+}
+
+// metricsPort is the port of METRICS_ADDR in the ConfigMap, which must be a
+// listener on the pod's address: authd's default (loopback) could not be
+// scraped from Prometheus's pod, and main would put /metrics on the Service.
+func metricsPort(t *testing.T, r *rendered) int {
+	t.Helper()
+	addr := strings.TrimSpace(r.configMap(t)["METRICS_ADDR"])
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("ConfigMap: METRICS_ADDR=%q, want :PORT (a listener of its own on the pod's address)", addr)
+	}
+	if host != "" && host != "0.0.0.0" && host != "::" {
+		t.Errorf("ConfigMap: METRICS_ADDR=%q listens on %s only; Prometheus scrapes the pod's address: want :%s", addr, host, port)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatalf("ConfigMap: METRICS_ADDR=%q: port is not a number", addr)
+	}
+	return n
+}
+
+// checkMetrics: /metrics is on a port of its own, named metrics; the server
+// pods tell Prometheus where (prometheus.io/* annotations); the NetworkPolicy
+// admits on that port only Prometheus's pods in the monitoring namespace.
+func checkMetrics(t *testing.T, r *rendered) {
+	port := metricsPort(t, r)
+	c := r.serverContainer(t)
+	named := 0
+	for _, p := range c.Ports {
+		if p.Name == "metrics" {
+			named = p.ContainerPort
+		}
+	}
+	if named != port {
+		t.Errorf("container %s: port named metrics is %d, want METRICS_ADDR's %d", c.Name, named, port)
+	}
+	d := r.deployment(t)
+	want := map[string]string{
+		"prometheus.io/scrape": "true",
+		"prometheus.io/port":   strconv.Itoa(port),
+		"prometheus.io/path":   "/metrics",
+	}
+	for _, k := range sortedKeys(want) {
+		if got, v := d.Template.Metadata.Annotations[k], want[k]; got != v {
+			t.Errorf("Deployment authd: pod annotation %s=%q, want %q", k, got, v)
+		}
+	}
+	if j := r.migrateJob(t); j.Template.Metadata.Annotations["prometheus.io/scrape"] == "true" {
+		t.Errorf("Job authd-migrate: pods are marked for scraping, but serve no metrics")
+	}
+
+	np := decodeSpec[networkPolicySpec](t, r.one(t, "NetworkPolicy", "authd"))
+	rules := 0
+	for i, rule := range np.Ingress {
+		got := portSet(rule.Ports)
+		if !slices.Equal(got, []string{"TCP/" + strconv.Itoa(port)}) && !slices.Equal(got, []string{"TCP/metrics"}) {
+			continue
+		}
+		rules++
+		for j, from := range rule.From {
+			var peer struct {
+				NamespaceSelector *labelSelector `yaml:"namespaceSelector"`
+				PodSelector       *labelSelector `yaml:"podSelector"`
+			}
+			if err := from.Decode(&peer); err != nil {
+				t.Fatalf("NetworkPolicy authd: ingress rule %d, from %d: %v", i, j, err)
+			}
+			if peer.NamespaceSelector == nil || len(peer.NamespaceSelector.MatchLabels) == 0 ||
+				peer.PodSelector == nil || len(peer.PodSelector.MatchLabels) == 0 {
+				t.Errorf("NetworkPolicy authd: metrics rule %d, from %d: want Prometheus's pods (podSelector) in the monitoring namespace (namespaceSelector), both with labels", i, j)
+			}
+		}
+	}
+	if rules == 0 {
+		t.Errorf("NetworkPolicy authd: no ingress rule on the metrics port %d: Prometheus could not scrape", port)
 	}
 }
 
@@ -932,6 +1017,50 @@ func TestSecretExample(t *testing.T) {
 	}
 	if slices.Contains(k.Resources, "secret.example.yaml") {
 		t.Errorf("base/kustomization.yaml lists secret.example.yaml: it would be applied, placeholders and all")
+	}
+}
+
+// TestPodMonitorExample checks that podmonitor.example.yaml (for the
+// Prometheus Operator, so not rendered: its CRD may be missing) scrapes the
+// server pods' metrics port and not the migrate Job's pod.
+func TestPodMonitorExample(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("base", "podmonitor.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pm struct {
+		APIVersion string `yaml:"apiVersion"`
+		Kind       string `yaml:"kind"`
+		Spec       struct {
+			Selector  labelSelector `yaml:"selector"`
+			Endpoints []struct {
+				Port string `yaml:"port"`
+				Path string `yaml:"path"`
+			} `yaml:"podMetricsEndpoints"`
+		} `yaml:"spec"`
+	}
+	if err := yaml.Unmarshal(b, &pm); err != nil {
+		t.Fatalf("podmonitor.example.yaml: %v", err)
+	}
+	if pm.APIVersion != "monitoring.coreos.com/v1" || pm.Kind != "PodMonitor" {
+		t.Errorf("podmonitor.example.yaml: %s %s, want monitoring.coreos.com/v1 PodMonitor", pm.APIVersion, pm.Kind)
+	}
+	r := render(t, "base")
+	if !matches(pm.Spec.Selector.MatchLabels, r.deployment(t).Template.Metadata.Labels) {
+		t.Errorf("podmonitor.example.yaml: selector %v does not select the server pods", pm.Spec.Selector.MatchLabels)
+	}
+	if matches(pm.Spec.Selector.MatchLabels, r.migrateJob(t).Template.Metadata.Labels) {
+		t.Errorf("podmonitor.example.yaml: selector %v also selects the migrate Job's pod", pm.Spec.Selector.MatchLabels)
+	}
+	if len(pm.Spec.Endpoints) != 1 || pm.Spec.Endpoints[0].Port != "metrics" || pm.Spec.Endpoints[0].Path != "/metrics" {
+		t.Errorf("podmonitor.example.yaml: endpoints %+v, want one, port metrics, path /metrics", pm.Spec.Endpoints)
+	}
+	kust, err := os.ReadFile(filepath.Join("base", "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(kust), "podmonitor.example.yaml") {
+		t.Errorf("base/kustomization.yaml names podmonitor.example.yaml: without the Prometheus Operator's CRD the apply fails")
 	}
 }
 
