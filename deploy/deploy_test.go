@@ -3,8 +3,9 @@
 // checks what a deployment of authd relies on: probes on the right paths,
 // graceful shutdown that fits in the grace period, a locked-down security
 // context, secrets only by reference, settings that authd actually reads,
-// /metrics on a port of its own that only Prometheus may scrape, and a
-// NetworkPolicy that lets out nothing but PostgreSQL and DNS.
+// /metrics on a port of its own that only Prometheus may scrape, proxies
+// trusted by address and not the pod CIDR, and a NetworkPolicy that lets in
+// only selected pods and lets out nothing but PostgreSQL and DNS.
 //
 // kustomize comes from PATH or $(go env GOPATH)/bin; install it with
 //
@@ -21,6 +22,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -233,6 +235,20 @@ type networkPolicySpec struct {
 	} `yaml:"egress"`
 }
 
+// netPolicyPeer is one entry of an ingress rule's from.
+type netPolicyPeer struct {
+	NamespaceSelector *labelSelector `yaml:"namespaceSelector"`
+	PodSelector       *labelSelector `yaml:"podSelector"`
+	IPBlock           *struct {
+		CIDR string `yaml:"cidr"`
+	} `yaml:"ipBlock"`
+}
+
+// empty reports whether a selector is present but selects everything.
+func (s *labelSelector) empty() bool {
+	return s != nil && len(s.MatchLabels) == 0 && len(s.MatchExpressions) == 0
+}
+
 type netPolicyPort struct {
 	Protocol string `yaml:"protocol"`
 	Port     string `yaml:"port"`
@@ -400,8 +416,9 @@ func TestManifests(t *testing.T) {
 		{"migrate Job runs migrate up, the server does not migrate", checkMigrateJob},
 		{"Service targets the http port of the server pods only", checkService},
 		{"PodDisruptionBudget covers the server pods", checkPDB},
-		{"NetworkPolicy: ingress on 8000 and the metrics port, egress only to 53 and 5432", checkNetworkPolicy},
+		{"NetworkPolicy: ingress on 8000 and the metrics port from selected pods only, egress only to 53 and 5432", checkNetworkPolicy},
 		{"metrics: own port, scrape annotations, only Prometheus admitted", checkMetrics},
+		{"TRUSTED_PROXIES names proxies, not the pod CIDR", checkTrustedProxies},
 		{"Deployment and Job run the same image", checkSameImage},
 	}
 	for _, dir := range targets {
@@ -845,6 +862,27 @@ func checkNetworkPolicy(t *testing.T, r *rendered) {
 		if !api && !scrape {
 			t.Errorf("NetworkPolicy authd: ingress rule %d allows ports %v, want only TCP/8000 or only the metrics port %s", i, got, metrics)
 		}
+		for j, from := range rule.From {
+			var peer netPolicyPeer
+			if err := from.Decode(&peer); err != nil {
+				t.Fatalf("NetworkPolicy authd: ingress rule %d, from %d: %v", i, j, err)
+			}
+			where := fmt.Sprintf("NetworkPolicy authd: ingress rule %d (%v), from %d", i, got, j)
+			switch {
+			case peer.IPBlock != nil:
+				if err := narrow(peer.IPBlock.CIDR); err != nil {
+					t.Errorf("%s: ipBlock %v", where, err)
+				}
+			case peer.PodSelector == nil || peer.PodSelector.empty():
+				// podSelector {} alone is every pod of the namespace; with a
+				// namespaceSelector, every pod of those namespaces. Either way
+				// any of them could reach authd, and claim any client address
+				// if it ever had a trusted one.
+				t.Errorf("%s: no podSelector, or an empty one: it admits every pod of the namespace (or of the namespaces selected); select the ingress controller's pods, or label the clients (authd-client: \"true\")", where)
+			case peer.NamespaceSelector.empty():
+				t.Errorf("%s: empty namespaceSelector: it admits those pods in every namespace", where)
+			}
+		}
 	}
 	var egress []string
 	for i, rule := range np.Egress {
@@ -860,6 +898,48 @@ func checkNetworkPolicy(t *testing.T, r *rendered) {
 	egress = slices.Compact(egress)
 	if want := []string{"TCP/53", "TCP/5432", "UDP/53"}; !slices.Equal(egress, want) {
 		t.Errorf("NetworkPolicy authd: egress ports %v, want exactly %v (PostgreSQL and DNS)", egress, want)
+	}
+}
+
+// maxTrusted is the most addresses one TRUSTED_PROXIES entry (or an ipBlock
+// admitted to authd) may cover: a handful of proxies, a node group or a
+// small slice of the pod CIDR set aside for the ingress controller. A pod or
+// node CIDR (a /16, thousands of pods) is not a proxy.
+const maxTrusted = 256
+
+// narrow reports an error when cidr (an address or a prefix) covers more
+// than maxTrusted addresses.
+func narrow(cidr string) error {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		a, err2 := netip.ParseAddr(cidr)
+		if err2 != nil {
+			return fmt.Errorf("%q is not an IP address or CIDR prefix", cidr)
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	if host := p.Addr().BitLen() - p.Bits(); host > 8 {
+		return fmt.Errorf("%s covers 2^%d addresses, more than %d: a pod or node range, not a proxy", p, host, maxTrusted)
+	}
+	return nil
+}
+
+// checkTrustedProxies: TRUSTED_PROXIES names only proxies. A trusted address
+// may claim any client address in X-Forwarded-For, so trusting the pod CIDR
+// lets every pod (any tenant's, a compromised one) pick its address: dodge
+// the per-address limits, or spend another client's.
+func checkTrustedProxies(t *testing.T, r *rendered) {
+	v, ok := r.configMap(t)["TRUSTED_PROXIES"]
+	if r.dir != "base" && (!ok || strings.TrimSpace(v) == "") {
+		t.Errorf("ConfigMap: TRUSTED_PROXIES unset: behind the ingress controller all clients would share one per-address limit")
+	}
+	for entry := range strings.SplitSeq(v, ",") {
+		if entry = strings.TrimSpace(entry); entry == "" {
+			continue
+		}
+		if err := narrow(entry); err != nil {
+			t.Errorf("ConfigMap: TRUSTED_PROXIES: %v; trust the ingress controller's addresses only (see deploy/README.md)", err)
+		}
 	}
 }
 
@@ -922,10 +1002,7 @@ func checkMetrics(t *testing.T, r *rendered) {
 		}
 		rules++
 		for j, from := range rule.From {
-			var peer struct {
-				NamespaceSelector *labelSelector `yaml:"namespaceSelector"`
-				PodSelector       *labelSelector `yaml:"podSelector"`
-			}
+			var peer netPolicyPeer
 			if err := from.Decode(&peer); err != nil {
 				t.Fatalf("NetworkPolicy authd: ingress rule %d, from %d: %v", i, j, err)
 			}
