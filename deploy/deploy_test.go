@@ -163,8 +163,13 @@ type envVar struct {
 	Name      string `yaml:"name"`
 	Value     string `yaml:"value"`
 	ValueFrom *struct {
-		SecretKeyRef    *keyRef `yaml:"secretKeyRef"`
-		ConfigMapKeyRef *keyRef `yaml:"configMapKeyRef"`
+		SecretKeyRef     *keyRef `yaml:"secretKeyRef"`
+		ConfigMapKeyRef  *keyRef `yaml:"configMapKeyRef"`
+		ResourceFieldRef *struct {
+			ContainerName string `yaml:"containerName"`
+			Resource      string `yaml:"resource"`
+			Divisor       string `yaml:"divisor"`
+		} `yaml:"resourceFieldRef"`
 	} `yaml:"valueFrom"`
 }
 
@@ -410,6 +415,7 @@ func TestManifests(t *testing.T) {
 		{"containers set resource requests and limits", checkResources},
 		{"grace period exceeds SHUTDOWN_DELAY+SHUTDOWN_TIMEOUT", checkGracePeriod},
 		{"HASH_CONCURRENCY matches the CPU limit", checkHashConcurrency},
+		{"GOMEMLIMIT is derived from the memory limit, below it", checkMemoryLimit},
 		{"secrets come from authd-secrets with the required keys", checkSecretRefs},
 		{"every environment variable is one authd reads", checkEnvNames},
 		{"the ConfigMap's PORT is the container's http port", checkPort},
@@ -715,6 +721,13 @@ func isAuthd(c container) bool {
 	return name == "authd"
 }
 
+// goRuntimeVars are read by the Go runtime, not by authd's configuration.
+var goRuntimeVars = map[string]bool{"GOMEMLIMIT": true, "GOGC": true, "GODEBUG": true, "GOMAXPROCS": true}
+
+// envRef is a $(NAME) reference in an env value, which the kubelet expands
+// from the variables defined before it.
+var envRef = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
+
 func checkEnvNames(t *testing.T, r *rendered) {
 	known := readmeVariables(t)
 	unknown := func(where, what, name string) {
@@ -725,8 +738,17 @@ func checkEnvNames(t *testing.T, r *rendered) {
 	for _, w := range r.workloads(t) {
 		for _, c := range allContainers(w.pod.Spec) {
 			where := w.name + ", container " + c.Name
+			// A variable that only feeds a later one's $(NAME) is not a setting.
+			helpers := map[string]bool{}
 			for _, e := range c.Env {
-				unknown(where, "env", e.Name)
+				for _, m := range envRef.FindAllStringSubmatch(e.Value, -1) {
+					helpers[m[1]] = true
+				}
+			}
+			for _, e := range c.Env {
+				if !goRuntimeVars[e.Name] && !helpers[e.Name] {
+					unknown(where, "env", e.Name)
+				}
 				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
 					unknown(where, "secretKeyRef key", e.ValueFrom.SecretKeyRef.Key)
 				}
@@ -753,6 +775,91 @@ func checkEnvNames(t *testing.T, r *rendered) {
 			}
 		}
 	}
+}
+
+// Headroom that GOMEMLIMIT must leave below the container's memory limit,
+// for what the Go runtime does not count (the binary's mapped code, the
+// kernel's socket buffers). Go's GC guide suggests 5 to 10%; the closest a
+// Downward API value can get is 4.6% (see deployment.yaml).
+const (
+	minMemHeadroom = 0.04
+	maxMemHeadroom = 0.20
+)
+
+// checkMemoryLimit: GOMEMLIMIT is derived from the container's memory limit
+// through the Downward API (so an overlay that changes the limit moves it),
+// resolves to a byte count Go accepts (a malformed GOMEMLIMIT stops the
+// runtime at start), and sits a little below the limit, so the GC works
+// harder before the kernel kills the container.
+func checkMemoryLimit(t *testing.T, r *rendered) {
+	c := r.serverContainer(t)
+	lim, ok := c.Resources.Limits["memory"]
+	if !ok {
+		t.Fatalf("container %s: no memory limit", c.Name)
+	}
+	limit, err := parseQuantity(lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Resolve the env in order, as the kubelet does; values taken from
+	// limits.memory are computed from the rendered limit.
+	values, derived := map[string]string{}, map[string]bool{}
+	for _, e := range c.Env {
+		v, fromLimit := e.Value, false
+		if e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil {
+			ref := e.ValueFrom.ResourceFieldRef
+			if ref.Resource != "limits.memory" || (ref.ContainerName != "" && ref.ContainerName != c.Name) {
+				continue
+			}
+			div := 1.0
+			if ref.Divisor != "" {
+				if div, err = parseQuantity(ref.Divisor); err != nil {
+					t.Fatalf("env %s: divisor: %v", e.Name, err)
+				}
+			}
+			v, fromLimit = strconv.FormatInt(int64(math.Ceil(limit/div)), 10), true
+		} else {
+			v = envRef.ReplaceAllStringFunc(v, func(ref string) string {
+				name := envRef.FindStringSubmatch(ref)[1]
+				if val, ok := values[name]; ok {
+					fromLimit = fromLimit || derived[name]
+					return val
+				}
+				return ref // undefined: the kubelet leaves it as written
+			})
+		}
+		values[e.Name], derived[e.Name] = v, fromLimit
+	}
+	v, ok := values["GOMEMLIMIT"]
+	switch {
+	case !ok:
+		t.Fatalf("container %s: no GOMEMLIMIT; Go would not know the memory limit %s and the kernel would kill the container before the GC tried harder", c.Name, lim)
+	case !derived["GOMEMLIMIT"]:
+		t.Fatalf("container %s: GOMEMLIMIT %q is not derived from limits.memory (a resourceFieldRef): it would not follow the limit when an overlay changes it", c.Name, v)
+	}
+	n, err := goByteCount(v)
+	if err != nil {
+		t.Fatalf("container %s: GOMEMLIMIT resolves to %q: %v; the Go runtime refuses to start with it", c.Name, v, err)
+	}
+	if headroom := 1 - float64(n)/limit; headroom < minMemHeadroom || headroom > maxMemHeadroom {
+		t.Errorf("container %s: GOMEMLIMIT %s = %d bytes leaves %.1f%% of the memory limit %s, want %.0f%% to %.0f%%",
+			c.Name, v, n, 100*headroom, lim, 100*minMemHeadroom, 100*maxMemHeadroom)
+	}
+}
+
+// goByteCount parses s as the Go runtime parses GOMEMLIMIT: a byte count
+// with an optional B, KiB, MiB, GiB or TiB suffix.
+func goByteCount(s string) (int64, error) {
+	m := regexp.MustCompile(`^([0-9]+)(B|KiB|MiB|GiB|TiB)?$`).FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("not a byte count (digits, then B, KiB, MiB, GiB or TiB)")
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	shift := map[string]uint{"": 0, "B": 0, "KiB": 10, "MiB": 20, "GiB": 30, "TiB": 40}[m[2]]
+	return n << shift, nil
 }
 
 func checkPort(t *testing.T, r *rendered) {
