@@ -2,8 +2,10 @@
 // example overlay). This test renders them with the kustomize binary and
 // checks what a deployment of authd relies on: probes on the right paths,
 // graceful shutdown that fits in the grace period, a locked-down security
-// context, secrets only by reference, settings that authd actually reads, and
-// a NetworkPolicy that lets out nothing but PostgreSQL and DNS.
+// context, secrets only by reference, settings that authd actually reads,
+// /metrics on a port of its own that only Prometheus may scrape, proxies
+// trusted by address and not the pod CIDR, and a NetworkPolicy that lets in
+// only selected pods and lets out nothing but PostgreSQL and DNS.
 //
 // kustomize comes from PATH or $(go env GOPATH)/bin; install it with
 //
@@ -19,6 +21,8 @@ import (
 	"go/build"
 	"io"
 	"math"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,9 +65,10 @@ type object struct {
 }
 
 type objectMeta struct {
-	Name      string            `yaml:"name"`
-	Namespace string            `yaml:"namespace"`
-	Labels    map[string]string `yaml:"labels"`
+	Name        string            `yaml:"name"`
+	Namespace   string            `yaml:"namespace"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
 }
 
 type labelSelector struct {
@@ -158,8 +163,13 @@ type envVar struct {
 	Name      string `yaml:"name"`
 	Value     string `yaml:"value"`
 	ValueFrom *struct {
-		SecretKeyRef    *keyRef `yaml:"secretKeyRef"`
-		ConfigMapKeyRef *keyRef `yaml:"configMapKeyRef"`
+		SecretKeyRef     *keyRef `yaml:"secretKeyRef"`
+		ConfigMapKeyRef  *keyRef `yaml:"configMapKeyRef"`
+		ResourceFieldRef *struct {
+			ContainerName string `yaml:"containerName"`
+			Resource      string `yaml:"resource"`
+			Divisor       string `yaml:"divisor"`
+		} `yaml:"resourceFieldRef"`
 	} `yaml:"valueFrom"`
 }
 
@@ -228,6 +238,20 @@ type networkPolicySpec struct {
 		To    []yaml.Node     `yaml:"to"`
 		Ports []netPolicyPort `yaml:"ports"`
 	} `yaml:"egress"`
+}
+
+// netPolicyPeer is one entry of an ingress rule's from.
+type netPolicyPeer struct {
+	NamespaceSelector *labelSelector `yaml:"namespaceSelector"`
+	PodSelector       *labelSelector `yaml:"podSelector"`
+	IPBlock           *struct {
+		CIDR string `yaml:"cidr"`
+	} `yaml:"ipBlock"`
+}
+
+// empty reports whether a selector is present but selects everything.
+func (s *labelSelector) empty() bool {
+	return s != nil && len(s.MatchLabels) == 0 && len(s.MatchExpressions) == 0
 }
 
 type netPolicyPort struct {
@@ -391,13 +415,16 @@ func TestManifests(t *testing.T) {
 		{"containers set resource requests and limits", checkResources},
 		{"grace period exceeds SHUTDOWN_DELAY+SHUTDOWN_TIMEOUT", checkGracePeriod},
 		{"HASH_CONCURRENCY matches the CPU limit", checkHashConcurrency},
+		{"GOMEMLIMIT is derived from the memory limit, below it", checkMemoryLimit},
 		{"secrets come from authd-secrets with the required keys", checkSecretRefs},
 		{"every environment variable is one authd reads", checkEnvNames},
 		{"the ConfigMap's PORT is the container's http port", checkPort},
 		{"migrate Job runs migrate up, the server does not migrate", checkMigrateJob},
 		{"Service targets the http port of the server pods only", checkService},
 		{"PodDisruptionBudget covers the server pods", checkPDB},
-		{"NetworkPolicy: ingress on 8000, egress only to 53 and 5432", checkNetworkPolicy},
+		{"NetworkPolicy: ingress on 8000 and the metrics port from selected pods only, egress only to 53 and 5432", checkNetworkPolicy},
+		{"metrics: own port, scrape annotations, only Prometheus admitted", checkMetrics},
+		{"TRUSTED_PROXIES names proxies, not the pod CIDR", checkTrustedProxies},
 		{"Deployment and Job run the same image", checkSameImage},
 	}
 	for _, dir := range targets {
@@ -694,6 +721,13 @@ func isAuthd(c container) bool {
 	return name == "authd"
 }
 
+// goRuntimeVars are read by the Go runtime, not by authd's configuration.
+var goRuntimeVars = map[string]bool{"GOMEMLIMIT": true, "GOGC": true, "GODEBUG": true, "GOMAXPROCS": true}
+
+// envRef is a $(NAME) reference in an env value, which the kubelet expands
+// from the variables defined before it.
+var envRef = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
+
 func checkEnvNames(t *testing.T, r *rendered) {
 	known := readmeVariables(t)
 	unknown := func(where, what, name string) {
@@ -704,8 +738,17 @@ func checkEnvNames(t *testing.T, r *rendered) {
 	for _, w := range r.workloads(t) {
 		for _, c := range allContainers(w.pod.Spec) {
 			where := w.name + ", container " + c.Name
+			// A variable that only feeds a later one's $(NAME) is not a setting.
+			helpers := map[string]bool{}
 			for _, e := range c.Env {
-				unknown(where, "env", e.Name)
+				for _, m := range envRef.FindAllStringSubmatch(e.Value, -1) {
+					helpers[m[1]] = true
+				}
+			}
+			for _, e := range c.Env {
+				if !goRuntimeVars[e.Name] && !helpers[e.Name] {
+					unknown(where, "env", e.Name)
+				}
 				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
 					unknown(where, "secretKeyRef key", e.ValueFrom.SecretKeyRef.Key)
 				}
@@ -732,6 +775,91 @@ func checkEnvNames(t *testing.T, r *rendered) {
 			}
 		}
 	}
+}
+
+// Headroom that GOMEMLIMIT must leave below the container's memory limit,
+// for what the Go runtime does not count (the binary's mapped code, the
+// kernel's socket buffers). Go's GC guide suggests 5 to 10%; the closest a
+// Downward API value can get is 4.6% (see deployment.yaml).
+const (
+	minMemHeadroom = 0.04
+	maxMemHeadroom = 0.20
+)
+
+// checkMemoryLimit: GOMEMLIMIT is derived from the container's memory limit
+// through the Downward API (so an overlay that changes the limit moves it),
+// resolves to a byte count Go accepts (a malformed GOMEMLIMIT stops the
+// runtime at start), and sits a little below the limit, so the GC works
+// harder before the kernel kills the container.
+func checkMemoryLimit(t *testing.T, r *rendered) {
+	c := r.serverContainer(t)
+	lim, ok := c.Resources.Limits["memory"]
+	if !ok {
+		t.Fatalf("container %s: no memory limit", c.Name)
+	}
+	limit, err := parseQuantity(lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Resolve the env in order, as the kubelet does; values taken from
+	// limits.memory are computed from the rendered limit.
+	values, derived := map[string]string{}, map[string]bool{}
+	for _, e := range c.Env {
+		v, fromLimit := e.Value, false
+		if e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil {
+			ref := e.ValueFrom.ResourceFieldRef
+			if ref.Resource != "limits.memory" || (ref.ContainerName != "" && ref.ContainerName != c.Name) {
+				continue
+			}
+			div := 1.0
+			if ref.Divisor != "" {
+				if div, err = parseQuantity(ref.Divisor); err != nil {
+					t.Fatalf("env %s: divisor: %v", e.Name, err)
+				}
+			}
+			v, fromLimit = strconv.FormatInt(int64(math.Ceil(limit/div)), 10), true
+		} else {
+			v = envRef.ReplaceAllStringFunc(v, func(ref string) string {
+				name := envRef.FindStringSubmatch(ref)[1]
+				if val, ok := values[name]; ok {
+					fromLimit = fromLimit || derived[name]
+					return val
+				}
+				return ref // undefined: the kubelet leaves it as written
+			})
+		}
+		values[e.Name], derived[e.Name] = v, fromLimit
+	}
+	v, ok := values["GOMEMLIMIT"]
+	switch {
+	case !ok:
+		t.Fatalf("container %s: no GOMEMLIMIT; Go would not know the memory limit %s and the kernel would kill the container before the GC tried harder", c.Name, lim)
+	case !derived["GOMEMLIMIT"]:
+		t.Fatalf("container %s: GOMEMLIMIT %q is not derived from limits.memory (a resourceFieldRef): it would not follow the limit when an overlay changes it", c.Name, v)
+	}
+	n, err := goByteCount(v)
+	if err != nil {
+		t.Fatalf("container %s: GOMEMLIMIT resolves to %q: %v; the Go runtime refuses to start with it", c.Name, v, err)
+	}
+	if headroom := 1 - float64(n)/limit; headroom < minMemHeadroom || headroom > maxMemHeadroom {
+		t.Errorf("container %s: GOMEMLIMIT %s = %d bytes leaves %.1f%% of the memory limit %s, want %.0f%% to %.0f%%",
+			c.Name, v, n, 100*headroom, lim, 100*minMemHeadroom, 100*maxMemHeadroom)
+	}
+}
+
+// goByteCount parses s as the Go runtime parses GOMEMLIMIT: a byte count
+// with an optional B, KiB, MiB, GiB or TiB suffix.
+func goByteCount(s string) (int64, error) {
+	m := regexp.MustCompile(`^([0-9]+)(B|KiB|MiB|GiB|TiB)?$`).FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("not a byte count (digits, then B, KiB, MiB, GiB or TiB)")
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	shift := map[string]uint{"": 0, "B": 0, "KiB": 10, "MiB": 20, "GiB": 30, "TiB": 40}[m[2]]
+	return n << shift, nil
 }
 
 func checkPort(t *testing.T, r *rendered) {
@@ -830,12 +958,37 @@ func checkNetworkPolicy(t *testing.T, r *rendered) {
 	if len(np.Ingress) == 0 {
 		t.Errorf("NetworkPolicy authd: no ingress rule: nothing could reach authd")
 	}
+	metrics := "TCP/" + strconv.Itoa(metricsPort(t, r))
 	for i, rule := range np.Ingress {
 		if len(rule.From) == 0 {
 			t.Errorf("NetworkPolicy authd: ingress rule %d has no from: it admits every source", i)
 		}
-		if got := portSet(rule.Ports); !slices.Equal(got, []string{"TCP/8000"}) && !slices.Equal(got, []string{"TCP/http"}) {
-			t.Errorf("NetworkPolicy authd: ingress rule %d allows ports %v, want only TCP/8000", i, got)
+		got := portSet(rule.Ports)
+		api := slices.Equal(got, []string{"TCP/8000"}) || slices.Equal(got, []string{"TCP/http"})
+		scrape := slices.Equal(got, []string{metrics}) || slices.Equal(got, []string{"TCP/metrics"})
+		if !api && !scrape {
+			t.Errorf("NetworkPolicy authd: ingress rule %d allows ports %v, want only TCP/8000 or only the metrics port %s", i, got, metrics)
+		}
+		for j, from := range rule.From {
+			var peer netPolicyPeer
+			if err := from.Decode(&peer); err != nil {
+				t.Fatalf("NetworkPolicy authd: ingress rule %d, from %d: %v", i, j, err)
+			}
+			where := fmt.Sprintf("NetworkPolicy authd: ingress rule %d (%v), from %d", i, got, j)
+			switch {
+			case peer.IPBlock != nil:
+				if err := narrow(peer.IPBlock.CIDR); err != nil {
+					t.Errorf("%s: ipBlock %v", where, err)
+				}
+			case peer.PodSelector == nil || peer.PodSelector.empty():
+				// podSelector {} alone is every pod of the namespace; with a
+				// namespaceSelector, every pod of those namespaces. Either way
+				// any of them could reach authd, and claim any client address
+				// if it ever had a trusted one.
+				t.Errorf("%s: no podSelector, or an empty one: it admits every pod of the namespace (or of the namespaces selected); select the ingress controller's pods, or label the clients (authd-client: \"true\")", where)
+			case peer.NamespaceSelector.empty():
+				t.Errorf("%s: empty namespaceSelector: it admits those pods in every namespace", where)
+			}
 		}
 	}
 	var egress []string
@@ -852,6 +1005,122 @@ func checkNetworkPolicy(t *testing.T, r *rendered) {
 	egress = slices.Compact(egress)
 	if want := []string{"TCP/53", "TCP/5432", "UDP/53"}; !slices.Equal(egress, want) {
 		t.Errorf("NetworkPolicy authd: egress ports %v, want exactly %v (PostgreSQL and DNS)", egress, want)
+	}
+}
+
+// maxTrusted is the most addresses one TRUSTED_PROXIES entry (or an ipBlock
+// admitted to authd) may cover: a handful of proxies, a node group or a
+// small slice of the pod CIDR set aside for the ingress controller. A pod or
+// node CIDR (a /16, thousands of pods) is not a proxy.
+const maxTrusted = 256
+
+// narrow reports an error when cidr (an address or a prefix) covers more
+// than maxTrusted addresses.
+func narrow(cidr string) error {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		a, err2 := netip.ParseAddr(cidr)
+		if err2 != nil {
+			return fmt.Errorf("%q is not an IP address or CIDR prefix", cidr)
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	if host := p.Addr().BitLen() - p.Bits(); host > 8 {
+		return fmt.Errorf("%s covers 2^%d addresses, more than %d: a pod or node range, not a proxy", p, host, maxTrusted)
+	}
+	return nil
+}
+
+// checkTrustedProxies: TRUSTED_PROXIES names only proxies. A trusted address
+// may claim any client address in X-Forwarded-For, so trusting the pod CIDR
+// lets every pod (any tenant's, a compromised one) pick its address: dodge
+// the per-address limits, or spend another client's.
+func checkTrustedProxies(t *testing.T, r *rendered) {
+	v, ok := r.configMap(t)["TRUSTED_PROXIES"]
+	if r.dir != "base" && (!ok || strings.TrimSpace(v) == "") {
+		t.Errorf("ConfigMap: TRUSTED_PROXIES unset: behind the ingress controller all clients would share one per-address limit")
+	}
+	for entry := range strings.SplitSeq(v, ",") {
+		if entry = strings.TrimSpace(entry); entry == "" {
+			continue
+		}
+		if err := narrow(entry); err != nil {
+			t.Errorf("ConfigMap: TRUSTED_PROXIES: %v; trust the ingress controller's addresses only (see deploy/README.md)", err)
+		}
+	}
+}
+
+// metricsPort is the port of METRICS_ADDR in the ConfigMap, which must be a
+// listener on the pod's address: authd's default (loopback) could not be
+// scraped from Prometheus's pod, and main would put /metrics on the Service.
+func metricsPort(t *testing.T, r *rendered) int {
+	t.Helper()
+	addr := strings.TrimSpace(r.configMap(t)["METRICS_ADDR"])
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("ConfigMap: METRICS_ADDR=%q, want :PORT (a listener of its own on the pod's address)", addr)
+	}
+	if host != "" && host != "0.0.0.0" && host != "::" {
+		t.Errorf("ConfigMap: METRICS_ADDR=%q listens on %s only; Prometheus scrapes the pod's address: want :%s", addr, host, port)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatalf("ConfigMap: METRICS_ADDR=%q: port is not a number", addr)
+	}
+	return n
+}
+
+// checkMetrics: /metrics is on a port of its own, named metrics; the server
+// pods tell Prometheus where (prometheus.io/* annotations); the NetworkPolicy
+// admits on that port only Prometheus's pods in the monitoring namespace.
+func checkMetrics(t *testing.T, r *rendered) {
+	port := metricsPort(t, r)
+	c := r.serverContainer(t)
+	named := 0
+	for _, p := range c.Ports {
+		if p.Name == "metrics" {
+			named = p.ContainerPort
+		}
+	}
+	if named != port {
+		t.Errorf("container %s: port named metrics is %d, want METRICS_ADDR's %d", c.Name, named, port)
+	}
+	d := r.deployment(t)
+	want := map[string]string{
+		"prometheus.io/scrape": "true",
+		"prometheus.io/port":   strconv.Itoa(port),
+		"prometheus.io/path":   "/metrics",
+	}
+	for _, k := range sortedKeys(want) {
+		if got, v := d.Template.Metadata.Annotations[k], want[k]; got != v {
+			t.Errorf("Deployment authd: pod annotation %s=%q, want %q", k, got, v)
+		}
+	}
+	if j := r.migrateJob(t); j.Template.Metadata.Annotations["prometheus.io/scrape"] == "true" {
+		t.Errorf("Job authd-migrate: pods are marked for scraping, but serve no metrics")
+	}
+
+	np := decodeSpec[networkPolicySpec](t, r.one(t, "NetworkPolicy", "authd"))
+	rules := 0
+	for i, rule := range np.Ingress {
+		got := portSet(rule.Ports)
+		if !slices.Equal(got, []string{"TCP/" + strconv.Itoa(port)}) && !slices.Equal(got, []string{"TCP/metrics"}) {
+			continue
+		}
+		rules++
+		for j, from := range rule.From {
+			var peer netPolicyPeer
+			if err := from.Decode(&peer); err != nil {
+				t.Fatalf("NetworkPolicy authd: ingress rule %d, from %d: %v", i, j, err)
+			}
+			if peer.NamespaceSelector == nil || len(peer.NamespaceSelector.MatchLabels) == 0 ||
+				peer.PodSelector == nil || len(peer.PodSelector.MatchLabels) == 0 {
+				t.Errorf("NetworkPolicy authd: metrics rule %d, from %d: want Prometheus's pods (podSelector) in the monitoring namespace (namespaceSelector), both with labels", i, j)
+			}
+		}
+	}
+	if rules == 0 {
+		t.Errorf("NetworkPolicy authd: no ingress rule on the metrics port %d: Prometheus could not scrape", port)
 	}
 }
 
@@ -932,6 +1201,50 @@ func TestSecretExample(t *testing.T) {
 	}
 	if slices.Contains(k.Resources, "secret.example.yaml") {
 		t.Errorf("base/kustomization.yaml lists secret.example.yaml: it would be applied, placeholders and all")
+	}
+}
+
+// TestPodMonitorExample checks that podmonitor.example.yaml (for the
+// Prometheus Operator, so not rendered: its CRD may be missing) scrapes the
+// server pods' metrics port and not the migrate Job's pod.
+func TestPodMonitorExample(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("base", "podmonitor.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pm struct {
+		APIVersion string `yaml:"apiVersion"`
+		Kind       string `yaml:"kind"`
+		Spec       struct {
+			Selector  labelSelector `yaml:"selector"`
+			Endpoints []struct {
+				Port string `yaml:"port"`
+				Path string `yaml:"path"`
+			} `yaml:"podMetricsEndpoints"`
+		} `yaml:"spec"`
+	}
+	if err := yaml.Unmarshal(b, &pm); err != nil {
+		t.Fatalf("podmonitor.example.yaml: %v", err)
+	}
+	if pm.APIVersion != "monitoring.coreos.com/v1" || pm.Kind != "PodMonitor" {
+		t.Errorf("podmonitor.example.yaml: %s %s, want monitoring.coreos.com/v1 PodMonitor", pm.APIVersion, pm.Kind)
+	}
+	r := render(t, "base")
+	if !matches(pm.Spec.Selector.MatchLabels, r.deployment(t).Template.Metadata.Labels) {
+		t.Errorf("podmonitor.example.yaml: selector %v does not select the server pods", pm.Spec.Selector.MatchLabels)
+	}
+	if matches(pm.Spec.Selector.MatchLabels, r.migrateJob(t).Template.Metadata.Labels) {
+		t.Errorf("podmonitor.example.yaml: selector %v also selects the migrate Job's pod", pm.Spec.Selector.MatchLabels)
+	}
+	if len(pm.Spec.Endpoints) != 1 || pm.Spec.Endpoints[0].Port != "metrics" || pm.Spec.Endpoints[0].Path != "/metrics" {
+		t.Errorf("podmonitor.example.yaml: endpoints %+v, want one, port metrics, path /metrics", pm.Spec.Endpoints)
+	}
+	kust, err := os.ReadFile(filepath.Join("base", "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(kust), "podmonitor.example.yaml") {
+		t.Errorf("base/kustomization.yaml names podmonitor.example.yaml: without the Prometheus Operator's CRD the apply fails")
 	}
 }
 

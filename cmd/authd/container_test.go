@@ -55,7 +55,8 @@ func TestContainerLikeRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := freePort(t)
-	env := append(keyEnv(t, bin), "DATABASE_URL="+dbtest.URL(t), "PORT="+port, "LISTEN_HOST=127.0.0.1", "SHUTDOWN_TIMEOUT=5s")
+	env := append(keyEnv(t, bin), "DATABASE_URL="+dbtest.URL(t), "PORT="+port, "LISTEN_HOST=127.0.0.1", "SHUTDOWN_TIMEOUT=5s",
+		"METRICS_ADDR=off") // the default metrics port is one for every test; see launch
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = readOnly
 	cmd.Env = env // no HOME, no PATH

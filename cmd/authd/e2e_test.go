@@ -96,8 +96,18 @@ func start(t *testing.T, bin string, env []string) *process {
 	return p
 }
 
-// launch starts `authd serve` without waiting for it.
+// launch starts `authd serve` without waiting for it, with METRICS_ADDR=off
+// unless env sets it: the default metrics listener is one fixed port, which
+// processes started side by side would fight over.
 func launch(t *testing.T, bin string, env []string) *process {
+	t.Helper()
+	return spawn(t, bin, append([]string{"METRICS_ADDR=off"}, env...))
+}
+
+// spawn starts `authd serve` with the test settings (a free PORT on
+// loopback, insecure cookies, cheap hashes) and env, whose entries win, and
+// nothing else: a variable env leaves out keeps authd's default.
+func spawn(t *testing.T, bin string, env []string) *process {
 	t.Helper()
 	port := freePort(t)
 	logs, err := os.Create(filepath.Join(t.TempDir(), "authd.log"))

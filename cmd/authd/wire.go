@@ -114,9 +114,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 		TrustedProxies:    cfg.TrustedProxies,
 		IPv6Prefix:        cfg.IPv6Prefix,
 		RequestTimeout:    cfg.RequestTimeout,
-		MetricsOnMainPort: cfg.MetricsAddr == "",
+		MetricsOnMainPort: cfg.MetricsAddr == "main",
 	})
-	if cfg.MetricsAddr != "" && cfg.MetricsAddr != "off" {
+	if cfg.MetricsAddr != "" && cfg.MetricsAddr != "main" && cfg.MetricsAddr != "off" {
 		a.metrics = metricsMux(m, cfg.Pprof)
 	}
 	return a, nil

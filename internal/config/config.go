@@ -66,7 +66,7 @@ type Config struct {
 	RequestTimeout  time.Duration // REQUEST_TIMEOUT
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: drain period
 	ShutdownDelay   time.Duration // SHUTDOWN_DELAY: readiness 503 before closing
-	MetricsAddr     string        // METRICS_ADDR: "" serves /metrics on the main port
+	MetricsAddr     string        // METRICS_ADDR: host:port of its own listener, "main" or "off"
 	Pprof           bool          // PPROF: /debug/pprof/ on the METRICS_ADDR listener
 	MigrateOnStart  bool          // MIGRATE_ON_START
 
@@ -94,12 +94,14 @@ func Load(getenv func(string) string) (Config, error) {
 	c.RequestTimeout, _ = l.duration("REQUEST_TIMEOUT")
 	c.ShutdownTimeout, _ = l.duration("SHUTDOWN_TIMEOUT")
 	c.ShutdownDelay, _ = l.duration("SHUTDOWN_DELAY")
-	if c.MetricsAddr = l.value("METRICS_ADDR"); c.MetricsAddr != "" && c.MetricsAddr != "off" {
+	// /metrics is on the API port only when asked for by name: an empty
+	// METRICS_ADDR is the loopback default, like any unset variable.
+	if c.MetricsAddr = l.value("METRICS_ADDR"); c.MetricsAddr != "main" && c.MetricsAddr != "off" {
 		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
-			l.problemf("METRICS_ADDR", "%s is not host:port (e.g. :9090), empty or off", l.show("METRICS_ADDR", c.MetricsAddr))
+			l.problemf("METRICS_ADDR", "%s is not host:port (e.g. 127.0.0.1:9090 or :9090), main or off", l.show("METRICS_ADDR", c.MetricsAddr))
 		}
 	}
-	if c.Pprof = l.bool("PPROF"); c.Pprof && (c.MetricsAddr == "" || c.MetricsAddr == "off") {
+	if c.Pprof = l.bool("PPROF"); c.Pprof && (c.MetricsAddr == "main" || c.MetricsAddr == "off") {
 		l.problemf("PPROF", "profiles are served only on a separate METRICS_ADDR listener (e.g. 127.0.0.1:9090), never on the main port")
 	}
 

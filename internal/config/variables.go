@@ -114,7 +114,7 @@ func settings() []setting {
 		{name: "SHUTDOWN_TIMEOUT", def: "20s", durations: between(time.Second, 10*time.Minute), desc: "how long in-flight requests may drain on shutdown, {range}"},
 		{name: "SHUTDOWN_DELAY", def: "0s", durations: between(0, 5*time.Minute), desc: "on SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes (for load balancers), {range}"},
 		{name: "PPROF", def: "false", desc: "serve Go's /debug/pprof/ profiles on the METRICS_ADDR listener (which must be set); keep that address private"},
-		{name: "METRICS_ADDR", desc: "where to serve /metrics (Prometheus): empty serves it on the main port, host:port on a separate listener (e.g. :9090, not public), off turns it off"},
+		{name: "METRICS_ADDR", def: "127.0.0.1:9090", desc: "where to serve /metrics (Prometheus): host:port for a listener of its own (:9090 listens on every interface: keep it off the public network), main for the API port (public unless a proxy blocks it), off for nowhere"},
 
 		// Tokens and sessions.
 		{name: "ACCESS_TOKEN_PRIVATE_KEY", secret: true, desc: "base64-encoded PEM private key that signs access tokens; required"},
