@@ -113,7 +113,7 @@ func settings() []setting {
 		{name: "REQUEST_TIMEOUT", def: "10s", durations: between(time.Second, 10*time.Minute), desc: "deadline of each request, {range}"},
 		{name: "SHUTDOWN_TIMEOUT", def: "20s", durations: between(time.Second, 10*time.Minute), desc: "how long in-flight requests may drain on shutdown, {range}"},
 		{name: "SHUTDOWN_DELAY", def: "0s", durations: between(0, 5*time.Minute), desc: "on SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes (for load balancers), {range}"},
-		{name: "PPROF", def: "false", desc: "serve Go's /debug/pprof/ profiles on the METRICS_ADDR listener (which must be set); keep that address private"},
+		{name: "PPROF", def: "false", desc: "serve Go's /debug/pprof/ profiles on the METRICS_ADDR listener (not with main or off); keep that address private"},
 		{name: "METRICS_ADDR", def: "127.0.0.1:9090", desc: "where to serve /metrics (Prometheus): host:port for a listener of its own (:9090 listens on every interface: keep it off the public network), main for the API port (public unless a proxy blocks it), off for nowhere"},
 
 		// Tokens and sessions.
