@@ -101,6 +101,7 @@ type testDeps struct {
 	Now     func() time.Time
 
 	LoginLimit, RegisterLimit, RefreshLimit *ratelimit.Limiter
+	MailLimit                               *ratelimit.Limiter
 	Options                                 testOptions
 
 	dbPool *pgxpool.Pool
@@ -121,6 +122,14 @@ type testOptions struct {
 
 	LoginFailureThreshold       int
 	LoginLockBase, LoginLockMax time.Duration
+
+	// The account flows (session.Options and Options).
+	Mail              bool
+	Verification      session.Verification
+	MailCooldown      time.Duration
+	MailMaxPerHour    int
+	HideExisting      bool
+	AccountSelfDelete bool
 }
 
 // server builds the API from d, as cmd/authd does.
@@ -132,16 +141,19 @@ func (d testDeps) server() http.Handler {
 	}, session.Options{
 		RefreshTTL: o.RefreshTTL, SessionLifetime: o.SessionLifetime, ReuseGrace: o.ReuseGrace,
 		LoginFailureThreshold: o.LoginFailureThreshold, LoginLockBase: o.LoginLockBase, LoginLockMax: o.LoginLockMax,
+		Mail: o.Mail, Verification: o.Verification, MailCooldown: o.MailCooldown, MailMaxPerHour: o.MailMaxPerHour,
+		HideExisting: o.HideExisting,
 	})
 	return NewServer(Deps{
 		Log: d.Log, Sessions: sessions, JWKS: d.Tokens.JWKS(), Metrics: d.Metrics,
 		LoginLimit: d.LoginLimit, RegisterLimit: d.RegisterLimit, RefreshLimit: d.RefreshLimit,
-		Ready: d.Ready, Now: d.Now,
+		MailLimit: d.MailLimit, Ready: d.Ready, Now: d.Now,
 	}, Options{
 		AccessMaxAge: o.AccessMaxAge, RefreshMaxAge: o.RefreshMaxAge,
 		CookieSecure: o.CookieSecure, CookieDomain: o.CookieDomain,
 		ClientOrigins: o.ClientOrigins, TrustedProxies: o.TrustedProxies, IPv6Prefix: o.IPv6Prefix,
 		RequestTimeout: o.RequestTimeout, MetricsOnMainPort: o.MetricsOnMainPort,
+		Mail: o.Mail, AccountSelfDelete: o.AccountSelfDelete,
 	})
 }
 

@@ -45,25 +45,55 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// countingDB counts the statements sent through it.
+// countingDB counts the statements sent through it, those of its
+// transactions included (BEGIN and COMMIT are not statements here).
 type countingDB struct {
-	db.DBTX
+	db.Pool
 	calls atomic.Int64
 }
 
 func (c *countingDB) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
 	c.calls.Add(1)
-	return c.DBTX.Exec(ctx, sql, args...)
+	return c.Pool.Exec(ctx, sql, args...)
 }
 
 func (c *countingDB) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
 	c.calls.Add(1)
-	return c.DBTX.Query(ctx, sql, args...)
+	return c.Pool.Query(ctx, sql, args...)
 }
 
 func (c *countingDB) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	c.calls.Add(1)
-	return c.DBTX.QueryRow(ctx, sql, args...)
+	return c.Pool.QueryRow(ctx, sql, args...)
+}
+
+func (c *countingDB) Begin(ctx context.Context) (pgx.Tx, error) {
+	tx, err := c.Pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return countingTx{Tx: tx, calls: &c.calls}, nil
+}
+
+// countingTx counts the statements of one transaction in its countingDB.
+type countingTx struct {
+	pgx.Tx
+	calls *atomic.Int64
+}
+
+func (c countingTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	c.calls.Add(1)
+	return c.Tx.Exec(ctx, sql, args...)
+}
+
+func (c countingTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	c.calls.Add(1)
+	return c.Tx.Query(ctx, sql, args...)
+}
+
+func (c countingTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	c.calls.Add(1)
+	return c.Tx.QueryRow(ctx, sql, args...)
 }
 
 // keyPair is a PEM private and public key.
@@ -144,7 +174,7 @@ func newFixture(t *testing.T, edit ...func(*config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stmts := &countingDB{DBTX: pool}
+	stmts := &countingDB{Pool: pool}
 	svc := session.New(session.Deps{
 		DB: stmts, DBTimeout: cfg.DBTimeout, Tokens: signer, Hasher: hasher,
 		Log: slog.New(slog.DiscardHandler), Now: clk.Now,
