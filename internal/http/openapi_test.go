@@ -123,10 +123,11 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 
 	// And the mux really routes each operation's path to that pattern.
 	mux := http.NewServeMux()
-	addRoutes(mux, Deps{}, Options{MetricsOnMainPort: true})
+	addRoutes(mux, Deps{}, Options{MetricsOnMainPort: true, Mail: true, AccountSelfDelete: true})
 	for _, op := range ops {
 		method, path, _ := strings.Cut(op, " ")
-		concrete := strings.ReplaceAll(path, "{id}", "0b6f7c1e-8f59-4a57-9a4c-7f0e1a3f0c11")
+		concrete := strings.NewReplacer("{id}", "0b6f7c1e-8f59-4a57-9a4c-7f0e1a3f0c11",
+			"{token}", "ILETxx8sSLFnTsq96grp", "{code}", "tCWinpd2ul7RkbNbEcvO").Replace(path)
 		if _, pattern := mux.Handler(httptest.NewRequest(method, concrete, nil)); pattern != op {
 			t.Errorf("%s %s is routed to %q, want %q", method, concrete, pattern, op)
 		}
@@ -348,6 +349,7 @@ func TestOpenAPILiveResponses(t *testing.T) {
 		d.Options.LoginFailureThreshold = 2
 		d.Options.LoginLockBase = time.Minute
 		d.Options.LoginLockMax = time.Hour
+		d.Options.Mail = true
 		d.Ready = func(context.Context) error {
 			if draining.Load() {
 				return errors.New("draining")
@@ -459,6 +461,31 @@ func TestOpenAPILiveResponses(t *testing.T) {
 		t.Error("reuse detection did not clear the cookies")
 	}
 	s.expect(403, "refresh of a revoked session", browser, "POST", "/api/auth/refresh", "")
+
+	// Password reset.
+	const flo = `{"name":"Flo","email":"flo@example.com","password":"password123","passwordConfirm":"password123"}`
+	post(201, "register for the flows", nil, "/api/auth/register", flo)
+	post(200, "forgot password", nil, "/api/auth/forgotpassword", `{"email":"flo@example.com"}`)
+	post(200, "forgot password of an unknown address", nil, "/api/auth/forgot-password", `{"email":"nobody@example.com"}`)
+	post(400, "forgot password of a non-address", nil, "/api/auth/forgotpassword", `{"email":"not-an-email"}`)
+	s.expect(415, "forgot password as a form", nil, "POST", "/api/auth/forgotpassword", "email=flo@example.com", "Content-Type", "application/x-www-form-urlencoded")
+	reset := f.link("reset_password", "flo@example.com")
+	newPassword := `{"password":"new password 1","passwordConfirm":"new password 1"}`
+	s.expect(400, "reset with passwords that differ", nil, "PATCH", "/api/auth/resetpassword/"+reset,
+		`{"password":"new password 1","passwordConfirm":"new password 2"}`, asJSON...)
+	s.expect(400, "reset with a bad token", nil, "PATCH", "/api/auth/resetpassword/ILETxx8sSLFnTsq96grp", newPassword, asJSON...)
+	s.expect(403, "cross-site reset", nil, "PATCH", "/api/auth/resetpassword/"+reset, newPassword,
+		append(slices.Clone(asJSON), "Origin", "https://evil.example")...)
+	x = s.expect(200, "reset", nil, "PATCH", "/api/auth/resetpassword/"+reset, newPassword, asJSON...)
+	if c := x.setCookie(accessCookie); c == nil || c.MaxAge >= 0 {
+		t.Errorf("reset did not clear the access cookie: %v", c)
+	}
+	post(400, "reset by POST with a used token", nil, "/api/auth/reset-password",
+		`{"token":"`+reset+`","password":"new password 2","passwordConfirm":"new password 2"}`)
+	post(400, "reset by POST without a token", nil, "/api/auth/reset-password", newPassword)
+	reset = f.mintToken("reset_password", f.userByEmail("flo@example.com").ID, "flo@example.com")
+	post(200, "reset by POST", nil, "/api/auth/reset-password",
+		`{"token":"`+reset+`","password":"new password 2","passwordConfirm":"new password 2"}`)
 
 	// Health, keys, metrics and this document.
 	s.expect(200, "healthchecker", nil, "GET", "/api/healthchecker", "")

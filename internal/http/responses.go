@@ -126,6 +126,9 @@ var (
 	errBusy             = &apiError{status: http.StatusServiceUnavailable, code: "busy", message: "server is busy, try again shortly"}
 	errClientGone       = &apiError{status: 499, code: "client_closed_request", message: "client closed request"}
 	errInternal         = &apiError{status: http.StatusInternalServerError, code: "internal", message: "internal error"}
+
+	// The account flows; the messages of the tutorial's routes are its own.
+	errBadResetToken = &apiError{status: http.StatusBadRequest, code: "invalid_one_time_token", message: "The reset token is invalid or has expired"}
 )
 
 // apiErrorOf maps any error to what the client is told: its own message
@@ -146,6 +149,8 @@ func apiErrorOf(r *http.Request, log *slog.Logger, err error) *apiError {
 		return errBadCredentials
 	case errors.Is(err, session.ErrEmailTaken):
 		return errEmailTaken
+	case errors.Is(err, session.ErrBadResetToken):
+		return errBadResetToken
 	case errors.Is(err, session.ErrInvalid):
 		return errBadToken
 	case errors.Is(err, session.ErrNotFound):

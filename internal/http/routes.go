@@ -25,6 +25,16 @@ func addRoutes(mux *http.ServeMux, d Deps, o Options) {
 	mux.Handle("GET /api/auth/logout", guard(handleLogout(log, s, jar)))
 	mux.Handle("POST /api/auth/logout", guard(handleLogout(log, s, jar)))
 
+	// The account flows. Routes that ask for a mail exist only with mail
+	// on; those that take a mailed token always (an admin's reset link
+	// needs no mail).
+	if o.Mail {
+		mux.Handle("POST /api/auth/forgotpassword", guard(limit(d.MailLimit)(handleForgotPassword(log, s))))
+		mux.Handle("POST /api/auth/forgot-password", guard(limit(d.MailLimit)(handleForgotPassword(log, s))))
+	}
+	mux.Handle("PATCH /api/auth/resetpassword/{token}", guard(handleResetPassword(log, s, jar)))
+	mux.Handle("POST /api/auth/reset-password", guard(handleResetPasswordBody(log, s, jar)))
+
 	mux.Handle("GET /api/users/me", auth(handleMe()))
 	mux.Handle("GET /api/users/me/sessions", auth(handleListSessions(log, s)))
 	mux.Handle("DELETE /api/users/me/sessions/{id}", guard(auth(handleDeleteSession(log, s, jar))))

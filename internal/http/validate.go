@@ -34,19 +34,28 @@ func validateRegistration(name, email, pw, confirm, photo string) (string, error
 	if err != nil {
 		return "", err
 	}
-	if err := validPassword(pw); err != nil {
+	if err := validateNewPassword(pw, confirm); err != nil {
 		return "", err
-	}
-	if confirm == "" {
-		return "", badRequest("passwordConfirm is required")
-	}
-	if pw != confirm {
-		return "", badRequest("Passwords do not match")
 	}
 	if err := validPhoto(photo); err != nil {
 		return "", err
 	}
 	return email, nil
+}
+
+// validateNewPassword: a password as registration takes it, and its
+// confirmation.
+func validateNewPassword(pw, confirm string) error {
+	if err := validPassword(pw); err != nil {
+		return err
+	}
+	if confirm == "" {
+		return badRequest("passwordConfirm is required")
+	}
+	if pw != confirm {
+		return badRequest("Passwords do not match")
+	}
+	return nil
 }
 
 // validateLogin checks only presence and shape: a wrong password of any

@@ -19,11 +19,13 @@ import (
 type Reason string
 
 const (
-	ReasonLogoutCurrent Reason = "logout_current"  // logout of this session
-	ReasonLogoutOthers  Reason = "logout_others"   // logout?scope=others
-	ReasonLogoutAll     Reason = "logout_all"      // logout?scope=all
-	ReasonRevokedByUser Reason = "revoked_by_user" // DELETE /api/users/me/sessions/{id}
-	ReasonReuse         Reason = "reuse_detected"  // a rotated refresh token was replayed
+	ReasonLogoutCurrent  Reason = "logout_current"   // logout of this session
+	ReasonLogoutOthers   Reason = "logout_others"    // logout?scope=others
+	ReasonLogoutAll      Reason = "logout_all"       // logout?scope=all
+	ReasonRevokedByUser  Reason = "revoked_by_user"  // DELETE /api/users/me/sessions/{id}
+	ReasonReuse          Reason = "reuse_detected"   // a rotated refresh token was replayed
+	ReasonPasswordReset  Reason = "password_reset"   // every session, at a password reset
+	ReasonPasswordChange Reason = "password_changed" // every other session, at a password change
 )
 
 // Scope is which of a user's sessions a logout ends.

@@ -34,6 +34,27 @@ var (
 	ErrReused = fmt.Errorf("refresh token reused: %w", ErrInvalid)
 	// ErrNotFound: no such session of this user.
 	ErrNotFound = errors.New("session not found")
+
+	// ErrTokenInvalid: a mailed token (a link or a code) that is unknown,
+	// expired, used, of another purpose, or stale (sent to an address the
+	// user no longer has); all alike. Each flow's error wraps it.
+	ErrTokenInvalid = errors.New("invalid or expired token")
+	// ErrBadResetToken: ResetPassword's ErrTokenInvalid.
+	ErrBadResetToken = fmt.Errorf("reset token: %w", ErrTokenInvalid)
+	// ErrBadVerificationCode: VerifyEmail's ErrTokenInvalid.
+	ErrBadVerificationCode = fmt.Errorf("verification code: %w", ErrTokenInvalid)
+	// ErrBadEmailChangeToken: ConfirmEmailChange's ErrTokenInvalid.
+	ErrBadEmailChangeToken = fmt.Errorf("email change token: %w", ErrTokenInvalid)
+	// ErrAlreadyVerified: a valid verification code of a user whose address
+	// is already verified (the code is used up all the same).
+	ErrAlreadyVerified = errors.New("email already verified")
+	// ErrEmailNotVerified: the right password, but VerificationRequired
+	// and the address is not verified yet.
+	ErrEmailNotVerified = errors.New("email not verified")
+	// ErrSamePassword: a password change to the current password.
+	ErrSamePassword = errors.New("new password equals the current one")
+	// ErrLastAdmin: the only admin cannot delete their account.
+	ErrLastAdmin = errors.New("the last admin cannot be deleted")
 )
 
 // LockedError: the email is locked after too many failed logins.
