@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/session"
 )
 
 // sameAnswer fails unless a and b have the same status, body bytes and
@@ -164,5 +165,143 @@ func TestResetPasswordOnceHTTP(t *testing.T) {
 	wg.Wait()
 	if statuses[http.StatusOK] != 1 || statuses[http.StatusBadRequest] != 19 {
 		t.Errorf("statuses %v, want one 200 and nineteen 400", statuses)
+	}
+}
+
+func verificationMode(v session.Verification) func(*testDeps) {
+	return func(d *testDeps) { d.Options.Verification = v }
+}
+
+// TestRegisterAnswers: verification off answers exactly as before; on, it
+// adds the tutorial's message; hiding taken addresses answers a new and a
+// taken address alike, without the user.
+func TestRegisterAnswers(t *testing.T) {
+	t.Parallel()
+	body := func(email string) map[string]string {
+		return map[string]string{"name": "Ada", "email": email, "password": "password123", "passwordConfirm": "password123"}
+	}
+	keys := func(r reply) []string {
+		var k []string
+		for key := range r.body {
+			k = append(k, key)
+		}
+		slices.Sort(k)
+		return k
+	}
+	off := newFixture(t, mailOn)
+	r := off.do(nil, "POST", "/api/auth/register", body("ada@example.com"))
+	if r.status != http.StatusCreated || !slices.Equal(keys(r), []string{"data", "status"}) {
+		t.Errorf("verification off: %d %s, want 201 with status and data only", r.status, r.raw)
+	}
+	if n := len(off.mails("", "")); n != 0 {
+		t.Errorf("verification off: %d mails", n)
+	}
+
+	on := newFixture(t, mailOn, verificationMode(session.VerificationOptional))
+	r = on.do(nil, "POST", "/api/auth/register", body(" Ada@Example.com"))
+	if r.status != http.StatusCreated || !slices.Equal(keys(r), []string{"data", "message", "status"}) ||
+		r.str("message") != "We sent an email with a verification code to ada@example.com" {
+		t.Errorf("verification on: %d %s", r.status, r.raw)
+	}
+	if n := len(on.mails("verify_email", "ada@example.com")); n != 1 {
+		t.Errorf("verification on: %d verification mails, want 1", n)
+	}
+	if r := on.do(nil, "POST", "/api/auth/register", body("ada@example.com")); r.status != http.StatusConflict {
+		t.Errorf("verification on, taken: %d, want 409", r.status)
+	}
+
+	hide := newFixture(t, mailOn, verificationMode(session.VerificationRequired), func(d *testDeps) { d.Options.HideExisting = true })
+	first := hide.do(nil, "POST", "/api/auth/register", body("ada@example.com"))
+	if first.status != http.StatusCreated || !slices.Equal(keys(first), []string{"message", "status"}) {
+		t.Errorf("hiding, new: %d %s", first.status, first.raw)
+	}
+	sameAnswer(t, "hiding, taken", first, hide.do(nil, "POST", "/api/auth/register", body("ada@example.com")))
+	if n := len(hide.mails("signup_attempt", "ada@example.com")); n != 1 {
+		t.Errorf("hiding: %d signup_attempt notices, want 1", n)
+	}
+}
+
+// TestLoginUnverified: with verification required, a wrong password gets
+// the usual 400 (the same answer as an unknown email), the right one 403
+// email_not_verified, and once verified the login works.
+func TestLoginUnverified(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, mailOn, verificationMode(session.VerificationRequired))
+	f.register(nil, "ada@example.com")
+	try := func(email, pw string) reply {
+		return f.do(nil, "POST", "/api/auth/login", map[string]string{"email": email, "password": pw})
+	}
+	sameAnswer(t, "unverified, wrong password", try("nobody@example.com", "wrong password"), try("ada@example.com", "wrong password"))
+	r := try("ada@example.com", "correct horse")
+	if r.status != http.StatusForbidden || r.str("message") != "Please verify your email" || r.str("code") != "email_not_verified" ||
+		r.str("status") != "fail" || r.cookie(accessCookie) != nil {
+		t.Errorf("unverified, right password: %d %s", r.status, r.raw)
+	}
+	if r := f.do(nil, "GET", "/api/auth/verifyemail/"+f.link("verify_email", "ada@example.com"), nil); r.status != http.StatusOK {
+		t.Fatalf("verify: %d %s", r.status, r.raw)
+	}
+	if r := try("ada@example.com", "correct horse"); r.status != http.StatusOK {
+		t.Errorf("verified: %d %s", r.status, r.raw)
+	}
+}
+
+// TestVerifyEmailHTTP: the tutorial's messages; /api/users/me shows the
+// change.
+func TestVerifyEmailHTTP(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, mailOn, verificationMode(session.VerificationOptional))
+	c := f.client()
+	f.register(c, "ada@example.com")
+	f.login(c, "ada@example.com")
+	verified := func() any {
+		r := f.do(c, "GET", "/api/users/me", nil)
+		return r.body["data"].(map[string]any)["user"].(map[string]any)["verified"]
+	}
+	if v := verified(); v != false {
+		t.Errorf("me before verification: verified %v", v)
+	}
+	code := f.link("verify_email", "ada@example.com")
+	r := f.do(nil, "POST", "/api/auth/verify-email", map[string]string{"code": code})
+	if r.status != http.StatusOK || r.str("message") != "Email verified successfully" {
+		t.Errorf("verify: %d %s", r.status, r.raw)
+	}
+	if v := verified(); v != true {
+		t.Errorf("me after verification: verified %v", v)
+	}
+	r = f.do(nil, "GET", "/api/auth/verifyemail/"+code, nil)
+	if r.status != http.StatusBadRequest || r.str("message") != "Invalid verification code or user doesn't exists" {
+		t.Errorf("second use: %d %s", r.status, r.raw)
+	}
+	again := f.mintToken("verify_email", f.userByEmail("ada@example.com").ID, "ada@example.com")
+	r = f.do(nil, "GET", "/api/auth/verifyemail/"+again, nil)
+	if r.status != http.StatusConflict || r.str("message") != "User already verified" {
+		t.Errorf("already verified: %d %s", r.status, r.raw)
+	}
+}
+
+// TestResendVerificationEnumeration: an unverified, a verified, an unknown
+// and a throttled address get the same answer; only the unverified one
+// within its allowance gets mail.
+func TestResendVerificationEnumeration(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, mailOn)
+	f.register(nil, "unverified@example.com")
+	f.register(nil, "verified@example.com")
+	v := f.userByEmail("verified@example.com")
+	if _, err := f.q.VerifyUserEmail(t.Context(), db.VerifyUserEmailParams{ID: v.ID, Email: v.Email, Now: f.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	resend := func(email string) reply {
+		return f.do(nil, "POST", "/api/auth/resend-verification", map[string]string{"email": email})
+	}
+	want := resend("unverified@example.com")
+	if want.status != http.StatusOK {
+		t.Fatalf("resend: %d %s", want.status, want.raw)
+	}
+	for _, email := range []string{"verified@example.com", "nobody@example.com", "unverified@example.com"} {
+		sameAnswer(t, email, want, resend(email))
+	}
+	if n := len(f.mails("verify_email", "")); n != 1 {
+		t.Errorf("%d verification mails, want 1", n)
 	}
 }

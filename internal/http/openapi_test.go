@@ -26,6 +26,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/internal/session"
 )
 
 // loadSpec parses the embedded document and validates it as OpenAPI 3.1.
@@ -462,6 +463,9 @@ func TestOpenAPILiveResponses(t *testing.T) {
 	}
 	s.expect(403, "refresh of a revoked session", browser, "POST", "/api/auth/refresh", "")
 
+	// Verification with it off: resend, and a code from elsewhere (an admin's).
+	post(200, "resend verification", nil, "/api/auth/resend-verification", `{"email":"grace@example.com"}`)
+
 	// Password reset.
 	const flo = `{"name":"Flo","email":"flo@example.com","password":"password123","passwordConfirm":"password123"}`
 	post(201, "register for the flows", nil, "/api/auth/register", flo)
@@ -502,6 +506,62 @@ func TestOpenAPILiveResponses(t *testing.T) {
 	s.expect(405, "wrong method", nil, "DELETE", "/api/users/me", "")
 	s.expect(405, "wrong method on an auth route", nil, "PUT", "/api/auth/login", login, asJSON...)
 
+	// Email verification, required: another server.
+	g := newFixture(t, func(d *testDeps) {
+		d.Options.Mail = true
+		d.Options.Verification = session.VerificationRequired
+	})
+	sg := newSpecCheck(t, g.srv.URL)
+	gpost := func(status int, name string, jar http.CookieJar, path, body string, headers ...string) exchange {
+		t.Helper()
+		return sg.expect(status, name, jar, "POST", path, body, append(slices.Clone(asJSON), headers...)...)
+	}
+	x = gpost(201, "register with verification", nil, "/api/auth/register", ada)
+	if got := x.json()["message"]; got != "We sent an email with a verification code to ada@example.com" {
+		t.Errorf("register with verification: message %q", got)
+	}
+	gpost(400, "unverified login with a wrong password", nil, "/api/auth/login", `{"email":"ada@example.com","password":"wrong password"}`)
+	x = gpost(403, "unverified login", nil, "/api/auth/login", login)
+	if x.json()["code"] != "email_not_verified" {
+		t.Errorf("unverified login: %s", x.raw)
+	}
+	gpost(200, "resend verification", nil, "/api/auth/resend-verification", `{"email":"ada@example.com"}`)
+	gpost(400, "resend verification to a non-address", nil, "/api/auth/resend-verification", `{"email":"@"}`)
+	code := g.link("verify_email", "ada@example.com")
+	sg.expect(400, "verify with a bad code", nil, "GET", "/api/auth/verifyemail/tCWinpd2ul7RkbNbEcvO", "")
+	sg.expect(403, "cross-site verify", nil, "GET", "/api/auth/verifyemail/"+code, "", "Sec-Fetch-Site", "cross-site")
+	sg.expect(200, "verify", nil, "GET", "/api/auth/verifyemail/"+code, "")
+	sg.expect(400, "verify again", nil, "GET", "/api/auth/verifyemail/"+code, "")
+	adaID := g.userByEmail("ada@example.com").ID
+	gpost(409, "verify a verified address", nil, "/api/auth/verify-email", `{"code":"`+g.mintToken("verify_email", adaID, "ada@example.com")+`"}`)
+	gpost(400, "verify by POST without a code", nil, "/api/auth/verify-email", `{"code":""}`)
+	gpost(201, "register another", nil, "/api/auth/register", strings.ReplaceAll(ada, "ada@", "ida@"))
+	gpost(200, "verify by POST", nil, "/api/auth/verify-email", `{"code":"`+g.link("verify_email", "ida@example.com")+`"}`)
+	x = gpost(200, "verified login", nil, "/api/auth/login", login)
+	token, _ = x.json()["access_token"].(string)
+	x = sg.expect(200, "me, verified", nil, "GET", "/api/users/me", "", "Authorization", "Bearer "+token)
+	if u, _ := x.json()["data"].(map[string]any)["user"].(map[string]any); u["verified"] != true {
+		t.Errorf("me after verification: %s", x.raw)
+	}
+
+	// Registration that hides taken addresses: a third server.
+	h := newFixture(t, func(d *testDeps) {
+		d.Options.Mail = true
+		d.Options.Verification = session.VerificationOptional
+		d.Options.HideExisting = true
+	})
+	sh := newSpecCheck(t, h.srv.URL)
+	first := sh.expect(201, "register, hiding", nil, "POST", "/api/auth/register", ada, asJSON...)
+	again := sh.expect(201, "register a taken address, hiding", nil, "POST", "/api/auth/register", ada, asJSON...)
+	if string(first.raw) != string(again.raw) {
+		t.Errorf("hiding: a new address got %s, a taken one %s", first.raw, again.raw)
+	}
+
+	for _, other := range []*specCheck{sg, sh} {
+		for op := range other.seen {
+			s.seen[op] = true
+		}
+	}
 	for _, op := range specOperations(s.doc) {
 		if !s.seen[op] {
 			t.Errorf("%s is in openapi.yaml but this test never called it", op)
@@ -514,7 +574,7 @@ func TestOpenAPILiveResponses(t *testing.T) {
 func TestOpenAPIValidatorRejectsDrift(t *testing.T) {
 	t.Parallel()
 	s := newSpecCheck(t, "http://authd.test")
-	user := `{"id":"0b6f7c1e-8f59-4a57-9a4c-7f0e1a3f0c11","name":"Ada","email":"ada@example.com","role":"user","provider":"local","created_at":"2026-11-23T18:00:00Z","updated_at":"2026-11-23T18:00:00Z"}`
+	user := `{"id":"0b6f7c1e-8f59-4a57-9a4c-7f0e1a3f0c11","name":"Ada","email":"ada@example.com","role":"user","provider":"local","created_at":"2026-11-23T18:00:00Z","updated_at":"2026-11-23T18:00:00Z","verified":false}`
 	hdr := func(kv ...string) http.Header {
 		h := http.Header{"Content-Type": {"application/json; charset=utf-8"}, "X-Request-Id": {"abc"}}
 		for i := 0; i+1 < len(kv); i += 2 {

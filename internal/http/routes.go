@@ -31,7 +31,10 @@ func addRoutes(mux *http.ServeMux, d Deps, o Options) {
 	if o.Mail {
 		mux.Handle("POST /api/auth/forgotpassword", guard(limit(d.MailLimit)(handleForgotPassword(log, s))))
 		mux.Handle("POST /api/auth/forgot-password", guard(limit(d.MailLimit)(handleForgotPassword(log, s))))
+		mux.Handle("POST /api/auth/resend-verification", guard(limit(d.MailLimit)(handleResendVerification(log, s))))
 	}
+	mux.Handle("GET /api/auth/verifyemail/{code}", guard(handleVerifyEmail(log, s)))
+	mux.Handle("POST /api/auth/verify-email", guard(handleVerifyEmailBody(log, s)))
 	mux.Handle("PATCH /api/auth/resetpassword/{token}", guard(handleResetPassword(log, s, jar)))
 	mux.Handle("POST /api/auth/reset-password", guard(handleResetPasswordBody(log, s, jar)))
 

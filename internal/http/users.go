@@ -13,7 +13,9 @@ import (
 func handleMe() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a := authFrom(r.Context())
-		encode(w, http.StatusOK, userEnvelope{Status: "success", Data: userData{newUserResponse(a.User)}})
+		var out meEnvelope
+		out.Status, out.Data.User = "success", meResponse{newUserResponse(a.User), a.User.Verified}
+		encode(w, http.StatusOK, out)
 	})
 }
 

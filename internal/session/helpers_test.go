@@ -216,11 +216,11 @@ func newSigner(t *testing.T, cfg config, clk *clock) *token.Signer {
 // user registers an account with testPassword.
 func (f *fixture) user(email string) db.User {
 	f.t.Helper()
-	u, err := f.svc.Register(f.t.Context(), session.Registration{Name: "Test User", Email: email, Password: testPassword})
+	su, err := f.svc.Register(f.t.Context(), session.Registration{Name: "Test User", Email: email, Password: testPassword})
 	if err != nil {
 		f.t.Fatalf("register %s: %v", email, err)
 	}
-	return u
+	return su.User
 }
 
 // start starts a session of user without a password.
