@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/session"
@@ -303,5 +304,51 @@ func TestResendVerificationEnumeration(t *testing.T) {
 	}
 	if n := len(f.mails("verify_email", "")); n != 1 {
 		t.Errorf("%d verification mails, want 1", n)
+	}
+}
+
+// TestChangePasswordHTTP: the caller's session survives, the others are
+// 401 at once; a wrong current password counts as a failed login.
+func TestChangePasswordHTTP(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, mailOn, func(d *testDeps) {
+		d.Options.LoginFailureThreshold = 2
+		d.Options.LoginLockBase = time.Minute
+		d.Options.LoginLockMax = time.Hour
+	})
+	mine, other := f.client(), f.client()
+	f.register(nil, "ada@example.com")
+	f.login(mine, "ada@example.com")
+	otherLogin := f.login(other, "ada@example.com")
+	body := func(current, pw string) map[string]string {
+		return map[string]string{"currentPassword": current, "password": pw, "passwordConfirm": pw}
+	}
+	r := f.do(mine, "POST", "/api/users/me/password", body("correct horse", "a new password"))
+	if r.status != http.StatusOK || r.cookie(accessCookie) != nil {
+		t.Fatalf("change: %d %s (cookies %v)", r.status, r.raw, r.header.Values("Set-Cookie"))
+	}
+	if r := f.do(mine, "GET", "/api/users/me", nil); r.status != http.StatusOK {
+		t.Errorf("the caller's session after the change: %d", r.status)
+	}
+	if r := f.do(other, "GET", "/api/users/me", nil); r.status != http.StatusUnauthorized {
+		t.Errorf("another session's access token after the change: %d, want 401", r.status)
+	}
+	if r := f.refreshWith(otherLogin.cookie(refreshCookie).Value); r.status != http.StatusForbidden {
+		t.Errorf("another session's refresh token after the change: %d, want 403", r.status)
+	}
+	if r := f.do(mine, "POST", "/api/users/me/password", body("a new password", "a new password")); r.status != http.StatusBadRequest || r.str("code") != "password_unchanged" {
+		t.Errorf("same password: %d %s", r.status, r.raw)
+	}
+	for i := range 2 {
+		r := f.do(mine, "POST", "/api/users/me/password", body("wrong password", "another password"))
+		if r.status != http.StatusBadRequest || r.str("message") != "Invalid email or Password" {
+			t.Errorf("wrong current password %d: %d %s", i, r.status, r.raw)
+		}
+	}
+	if r := f.do(mine, "POST", "/api/users/me/password", body("a new password", "another password")); r.status != http.StatusTooManyRequests {
+		t.Errorf("after two wrong current passwords: %d %s, want 429", r.status, r.raw)
+	}
+	if r := f.do(nil, "POST", "/api/auth/login", map[string]string{"email": "ada@example.com", "password": "a new password"}); r.status != http.StatusTooManyRequests {
+		t.Errorf("login after two wrong current passwords: %d, want 429", r.status)
 	}
 }

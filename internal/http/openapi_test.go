@@ -491,6 +491,19 @@ func TestOpenAPILiveResponses(t *testing.T) {
 	post(200, "reset by POST", nil, "/api/auth/reset-password",
 		`{"token":"`+reset+`","password":"new password 2","passwordConfirm":"new password 2"}`)
 
+	// Password change.
+	x = post(200, "login for the flows", nil, "/api/auth/login", `{"email":"flo@example.com","password":"new password 2"}`)
+	floToken, _ := x.json()["access_token"].(string)
+	bearer := []string{"Authorization", "Bearer " + floToken}
+	change := func(current, pw, confirm string) string {
+		return `{"currentPassword":"` + current + `","password":"` + pw + `","passwordConfirm":"` + confirm + `"}`
+	}
+	post(401, "change password without a token", nil, "/api/users/me/password", change("new password 2", "new password 3", "new password 3"))
+	post(400, "change password, wrong current", nil, "/api/users/me/password", change("wrong password", "new password 3", "new password 3"), bearer...)
+	post(400, "change password to the same", nil, "/api/users/me/password", change("new password 2", "new password 2", "new password 2"), bearer...)
+	post(400, "change password, confirmation differs", nil, "/api/users/me/password", change("new password 2", "new password 3", "new password 4"), bearer...)
+	post(200, "change password", nil, "/api/users/me/password", change("new password 2", "new password 3", "new password 3"), bearer...)
+
 	// Health, keys, metrics and this document.
 	s.expect(200, "healthchecker", nil, "GET", "/api/healthchecker", "")
 	s.expect(200, "liveness", nil, "GET", "/healthz", "")

@@ -153,6 +153,7 @@ var (
 	errBadVerificationCode = &apiError{status: http.StatusBadRequest, code: "invalid_one_time_token", message: "Invalid verification code or user doesn't exists"}
 	errAlreadyVerified     = &apiError{status: http.StatusConflict, code: "already_verified", message: "User already verified"}
 	errEmailNotVerified    = &apiError{status: http.StatusForbidden, code: "email_not_verified", message: "Please verify your email"}
+	errSamePassword        = &apiError{status: http.StatusBadRequest, code: "password_unchanged", message: "The new password must differ from the current one"}
 )
 
 // apiErrorOf maps any error to what the client is told: its own message
@@ -181,6 +182,8 @@ func apiErrorOf(r *http.Request, log *slog.Logger, err error) *apiError {
 		return errAlreadyVerified
 	case errors.Is(err, session.ErrEmailNotVerified):
 		return errEmailNotVerified
+	case errors.Is(err, session.ErrSamePassword):
+		return errSamePassword
 	case errors.Is(err, session.ErrInvalid):
 		return errBadToken
 	case errors.Is(err, session.ErrNotFound):

@@ -74,3 +74,34 @@ func handleDeleteSession(log *slog.Logger, s *session.Service, jar cookies) http
 		encode(w, http.StatusOK, statusEnvelope{Status: "success"})
 	})
 }
+
+// handleChangePassword sets a new password for the caller, who proves the
+// current one (a wrong one counts as a failed login). Every other session
+// ends; this one stays.
+func handleChangePassword(log *slog.Logger, s *session.Service) http.Handler {
+	type request struct {
+		CurrentPassword string `json:"currentPassword"`
+		Password        string `json:"password"`
+		PasswordConfirm string `json:"passwordConfirm"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := decode[request](w, r)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		if req.CurrentPassword == "" {
+			writeError(w, r, log, badRequest("currentPassword is required"))
+			return
+		}
+		if err := validateNewPassword(req.Password, req.PasswordConfirm); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		if err := s.ChangePassword(r.Context(), authFrom(r.Context()), req.CurrentPassword, req.Password); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		encode(w, http.StatusOK, messageEnvelope{Status: "success", Message: msgPasswordReset})
+	})
+}

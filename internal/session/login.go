@@ -120,22 +120,15 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 		return Tokens{}, db.User{}, password.ErrBusy
 	}
 	email = NormaliseEmail(email)
-	if err := s.reserve(ctx, email); err != nil {
+	if err := s.admit(ctx, email); err != nil {
 		var locked *LockedError
 		switch {
 		case errors.As(err, &locked):
-			s.metrics.Throttled(metrics.ThrottledByAccount)
 			s.metrics.Login(metrics.LoginThrottled)
-			s.log.LogAttrs(ctx, slog.LevelInfo, "throttled", slog.String("by", "account"))
-			return Tokens{}, db.User{}, err
-		case errors.Is(err, db.ErrUnavailable), ctx.Err() != nil:
-			return Tokens{}, db.User{}, err
+		case errors.Is(err, ErrBadCredentials):
+			s.metrics.Login(metrics.LoginBadCredentials)
 		}
-		// Fail closed: an attempt that cannot be counted is not tried, and
-		// is answered as any failed login, never a 500.
-		s.metrics.Login(metrics.LoginBadCredentials)
-		s.log.LogAttrs(ctx, slog.LevelWarn, "login attempt not counted; refused", slog.String("error", err.Error()))
-		return Tokens{}, db.User{}, ErrBadCredentials
+		return Tokens{}, db.User{}, err
 	}
 	user, err := s.q.GetUserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
@@ -213,6 +206,27 @@ func (s *Service) reserve(ctx context.Context, email string) error {
 		after = t.LockedUntil.Sub(now)
 	}
 	return &LockedError{RetryAfter: after}
+}
+
+// admit reserves a password attempt for email (see reserve): a locked
+// email is a *LockedError. Fail closed: an attempt that cannot be counted
+// is not tried, and is ErrBadCredentials like any failed one, never a 500
+// (only an unavailable database or a gone caller is their own error).
+func (s *Service) admit(ctx context.Context, email string) error {
+	err := s.reserve(ctx, email)
+	var locked *LockedError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &locked):
+		s.metrics.Throttled(metrics.ThrottledByAccount)
+		s.log.LogAttrs(ctx, slog.LevelInfo, "throttled", slog.String("by", "account"))
+		return err
+	case errors.Is(err, db.ErrUnavailable), ctx.Err() != nil:
+		return err
+	}
+	s.log.LogAttrs(ctx, slog.LevelWarn, "login attempt not counted; refused", slog.String("error", err.Error()))
+	return ErrBadCredentials
 }
 
 // NeedsRehash reports whether user's hash has an older cost, so that

@@ -60,7 +60,7 @@ func (s *Service) queue(ctx context.Context, q *db.Queries, mails ...mail) error
 			return fmt.Errorf("encode %s mail: %w", m.kind, err)
 		}
 		_, err = q.EnqueueMail(ctx, db.EnqueueMailParams{
-			Kind: m.kind, ToAddr: m.to, UserID: uuid.NullUUID{UUID: m.user, Valid: m.user != uuid.Nil},
+			Kind: m.kind, ToAddr: m.to, UserID: nullUUID(m.user),
 			Data: data, Now: now,
 		})
 		if err != nil {

@@ -47,6 +47,9 @@ func (sc Scope) String() string {
 	return "current"
 }
 
+// nullUUID is id, or NULL for uuid.Nil.
+func nullUUID(id uuid.UUID) uuid.NullUUID { return uuid.NullUUID{UUID: id, Valid: id != uuid.Nil} }
+
 // revoke ends one session of user.
 func (s *Service) revoke(ctx context.Context, user, session uuid.UUID, why Reason) (int64, error) {
 	n, err := s.q.RevokeSession(ctx, db.RevokeSessionParams{ID: session, UserID: user, Now: s.now(), Reason: string(why)})
@@ -60,8 +63,7 @@ func (s *Service) revoke(ctx context.Context, user, session uuid.UUID, why Reaso
 // revokeAll ends every session of user but except (uuid.Nil: none).
 func (s *Service) revokeAll(ctx context.Context, user, except uuid.UUID, why Reason) error {
 	n, err := s.q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
-		UserID: user, Now: s.now(), Reason: string(why),
-		ExceptID: uuid.NullUUID{UUID: except, Valid: except != uuid.Nil},
+		UserID: user, Now: s.now(), Reason: string(why), ExceptID: nullUUID(except),
 	})
 	if err != nil {
 		return fmt.Errorf("revoke sessions: %w", err)

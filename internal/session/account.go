@@ -1,0 +1,110 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/password"
+)
+
+// checkPassword proves the caller knows a's password, as a login does:
+// the attempt is counted in the login throttle first (a locked address is
+// a *LockedError, whatever the password), a wrong password is
+// ErrBadCredentials and stays counted, a right one clears the count.
+func (s *Service) checkPassword(ctx context.Context, a Auth, pw string) error {
+	if s.hasher.Busy() {
+		return password.ErrBusy
+	}
+	email := a.User.Email
+	if err := s.admit(ctx, email); err != nil {
+		return err
+	}
+	err := s.hasher.Compare(ctx, a.User.PasswordHash, pw)
+	if errors.Is(err, password.ErrMismatch) {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "password check failed", slog.String("user_id", a.User.ID.String()))
+		return ErrBadCredentials
+	}
+	if err != nil {
+		return err
+	}
+	if s.opts.LoginFailureThreshold > 0 {
+		if err := s.q.ClearLoginFailures(ctx, email); err != nil {
+			return fmt.Errorf("clear login failures: %w", err)
+		}
+	}
+	return nil
+}
+
+// lockLive locks a's user and checks that a's session is still active:
+// a flow that waited for the lock behind a reset (which ended every
+// session) must not go on. A session that ended is ErrInvalid.
+func (s *Service) lockLive(ctx context.Context, q *db.Queries, a Auth) (db.User, error) {
+	user, err := q.LockUser(ctx, a.User.ID)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return db.User{}, ErrInvalid
+	case err != nil:
+		return db.User{}, fmt.Errorf("lock user: %w", err)
+	}
+	_, err = q.GetSessionUser(ctx, db.GetSessionUserParams{SessionID: a.Session, UserID: user.ID, Now: s.now()})
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return db.User{}, ErrInvalid
+	case err != nil:
+		return db.User{}, fmt.Errorf("check session: %w", err)
+	}
+	return user, nil
+}
+
+// ChangePassword sets a new password for the caller, who proves the
+// current one (counted in the login throttle, see checkPassword). The
+// caller has validated the new one; equal to the current one it is
+// ErrSamePassword. In one transaction it sets the password, deletes the
+// user's reset and email-change tokens (a link asked for with the old
+// password must not outlive it), revokes every other session of the user
+// at once and queues a "password changed" notice. The caller's session
+// stays.
+func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next string) error {
+	if current == next {
+		return ErrSamePassword
+	}
+	if err := s.checkPassword(ctx, a, current); err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(ctx, next)
+	if err != nil {
+		return err
+	}
+	var revoked int64
+	err = s.tx(ctx, func(q *db.Queries) error {
+		user, err := s.lockLive(ctx, q, a)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if err := q.SetUserPassword(ctx, db.SetUserPasswordParams{ID: user.ID, PasswordHash: hash, Now: now}); err != nil {
+			return fmt.Errorf("set password: %w", err)
+		}
+		if _, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{
+			UserID: user.ID, Purposes: []string{mailResetPassword, mailChangeEmail},
+		}); err != nil {
+			return fmt.Errorf("delete tokens: %w", err)
+		}
+		if revoked, err = q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
+			UserID: user.ID, Now: now, Reason: string(ReasonPasswordChange), ExceptID: nullUUID(a.Session),
+		}); err != nil {
+			return fmt.Errorf("revoke sessions: %w", err)
+		}
+		return s.queue(ctx, q, mail{kind: mailPasswordChanged, to: user.Email, user: user.ID, data: mailData{Name: user.Name}})
+	})
+	if err != nil {
+		return err
+	}
+	s.metrics.SessionsRevoked(string(ReasonPasswordChange), revoked)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "password changed", slog.String("user_id", a.User.ID.String()),
+		slog.Int64("sessions_revoked", revoked))
+	return nil
+}
