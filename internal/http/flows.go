@@ -14,6 +14,8 @@ const (
 	msgVerificationSent   = "We sent an email with a verification code to " // + the address
 	msgEmailVerified      = "Email verified successfully"
 	msgVerificationResent = "If an unverified account exists for that email, a new verification email is on its way"
+	msgCheckNewAddress    = "Check your new address to confirm the change"
+	msgEmailChanged       = "Email address changed successfully"
 )
 
 // handleForgotPassword queues a reset link. Every well-formed address gets
@@ -156,5 +158,29 @@ func handleResendVerification(log *slog.Logger, s *session.Service) http.Handler
 			return
 		}
 		encode(w, http.StatusOK, messageEnvelope{Status: "success", Message: msgVerificationResent})
+	})
+}
+
+// handleConfirmEmailChange moves an account to the address its email-change
+// link was sent to. No login is needed: the token is bound to the account.
+func handleConfirmEmailChange(log *slog.Logger, s *session.Service) http.Handler {
+	type request struct {
+		Token string `json:"token"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := decode[request](w, r)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		if req.Token == "" {
+			writeError(w, r, log, badRequest("token is required"))
+			return
+		}
+		if err := s.ConfirmEmailChange(r.Context(), req.Token); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		encode(w, http.StatusOK, messageEnvelope{Status: "success", Message: msgEmailChanged})
 	})
 }

@@ -81,7 +81,7 @@ func TestForgotPasswordEnumeration(t *testing.T) {
 func TestMailRoutesNeedMail(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	for _, path := range []string{"/api/auth/forgotpassword", "/api/auth/forgot-password"} {
+	for _, path := range []string{"/api/auth/forgotpassword", "/api/auth/forgot-password", "/api/auth/resend-verification", "/api/users/me/email"} {
 		if r := f.do(nil, "POST", path, map[string]string{"email": "a@example.com"}); r.status != http.StatusNotFound {
 			t.Errorf("%s with mail off: %d, want 404", path, r.status)
 		}
@@ -350,5 +350,43 @@ func TestChangePasswordHTTP(t *testing.T) {
 	}
 	if r := f.do(nil, "POST", "/api/auth/login", map[string]string{"email": "ada@example.com", "password": "a new password"}); r.status != http.StatusTooManyRequests {
 		t.Errorf("login after two wrong current passwords: %d, want 429", r.status)
+	}
+}
+
+// TestChangeEmailHTTP: a free, a taken and a throttled new address get the
+// same 202; the link moves the account.
+func TestChangeEmailHTTP(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, mailOn)
+	c := f.client()
+	f.register(c, "ada@example.com")
+	f.register(nil, "bob@example.com")
+	f.login(c, "ada@example.com")
+	ask := func(email string) reply {
+		return f.do(c, "POST", "/api/users/me/email", map[string]string{"email": email, "currentPassword": "correct horse"})
+	}
+	want := ask("ada@new.example.com")
+	if want.status != http.StatusAccepted || want.str("message") != "Check your new address to confirm the change" {
+		t.Fatalf("change email: %d %s", want.status, want.raw)
+	}
+	sameAnswer(t, "taken", want, ask("bob@example.com"))
+	sameAnswer(t, "throttled", want, ask("ada@new.example.com"))
+	if n := len(f.mails("email_taken_notice", "bob@example.com")); n != 1 {
+		t.Errorf("%d email_taken_notice to bob, want 1", n)
+	}
+	if r := f.do(c, "POST", "/api/users/me/email", map[string]string{"email": "x@example.com", "currentPassword": "wrong"}); r.status != http.StatusBadRequest || r.str("code") != "invalid_credentials" {
+		t.Errorf("wrong password: %d %s", r.status, r.raw)
+	}
+	r := f.do(nil, "POST", "/api/auth/confirm-email-change", map[string]string{"token": f.link("change_email", "ada@new.example.com")})
+	if r.status != http.StatusOK {
+		t.Fatalf("confirm: %d %s", r.status, r.raw)
+	}
+	me := f.do(c, "GET", "/api/users/me", nil)
+	u := me.body["data"].(map[string]any)["user"].(map[string]any)
+	if u["email"] != "ada@new.example.com" || u["verified"] != true {
+		t.Errorf("me after the change: %s", me.raw)
+	}
+	if r := f.do(nil, "POST", "/api/auth/login", map[string]string{"email": "ada@new.example.com", "password": "correct horse"}); r.status != http.StatusOK {
+		t.Errorf("login at the new address: %d", r.status)
 	}
 }

@@ -504,6 +504,19 @@ func TestOpenAPILiveResponses(t *testing.T) {
 	post(400, "change password, confirmation differs", nil, "/api/users/me/password", change("new password 2", "new password 3", "new password 4"), bearer...)
 	post(200, "change password", nil, "/api/users/me/password", change("new password 2", "new password 3", "new password 3"), bearer...)
 
+	// Email change.
+	post(401, "change email without a token", nil, "/api/users/me/email", `{"email":"flo@new.example.com","currentPassword":"new password 3"}`)
+	post(400, "change email, wrong password", nil, "/api/users/me/email", `{"email":"flo@new.example.com","currentPassword":"wrong"}`, bearer...)
+	post(400, "change email to the same", nil, "/api/users/me/email", `{"email":"flo@example.com","currentPassword":"new password 3"}`, bearer...)
+	post(400, "change email to a non-address", nil, "/api/users/me/email", `{"email":"flo","currentPassword":"new password 3"}`, bearer...)
+	post(202, "change email to a taken address", nil, "/api/users/me/email", `{"email":"grace@example.com","currentPassword":"new password 3"}`, bearer...)
+	post(202, "change email", nil, "/api/users/me/email", `{"email":"flo@new.example.com","currentPassword":"new password 3"}`, bearer...)
+	link := f.link("change_email", "flo@new.example.com")
+	post(400, "confirm with a bad token", nil, "/api/auth/confirm-email-change", `{"token":"nope"}`)
+	floID := f.userByEmail("flo@example.com").ID
+	post(409, "confirm for a taken address", nil, "/api/auth/confirm-email-change", `{"token":"`+f.mintToken("change_email", floID, "grace@example.com")+`"}`)
+	post(200, "confirm", nil, "/api/auth/confirm-email-change", `{"token":"`+link+`"}`)
+
 	// Health, keys, metrics and this document.
 	s.expect(200, "healthchecker", nil, "GET", "/api/healthchecker", "")
 	s.expect(200, "liveness", nil, "GET", "/healthz", "")

@@ -154,6 +154,8 @@ var (
 	errAlreadyVerified     = &apiError{status: http.StatusConflict, code: "already_verified", message: "User already verified"}
 	errEmailNotVerified    = &apiError{status: http.StatusForbidden, code: "email_not_verified", message: "Please verify your email"}
 	errSamePassword        = &apiError{status: http.StatusBadRequest, code: "password_unchanged", message: "The new password must differ from the current one"}
+	errSameEmail           = &apiError{status: http.StatusBadRequest, code: "email_unchanged", message: "That is already the account's address"}
+	errBadEmailChangeToken = &apiError{status: http.StatusBadRequest, code: "invalid_one_time_token", message: "The email change token is invalid or has expired"}
 )
 
 // apiErrorOf maps any error to what the client is told: its own message
@@ -184,6 +186,10 @@ func apiErrorOf(r *http.Request, log *slog.Logger, err error) *apiError {
 		return errEmailNotVerified
 	case errors.Is(err, session.ErrSamePassword):
 		return errSamePassword
+	case errors.Is(err, session.ErrSameEmail):
+		return errSameEmail
+	case errors.Is(err, session.ErrBadEmailChangeToken):
+		return errBadEmailChangeToken
 	case errors.Is(err, session.ErrInvalid):
 		return errBadToken
 	case errors.Is(err, session.ErrNotFound):

@@ -35,6 +35,7 @@ func addRoutes(mux *http.ServeMux, d Deps, o Options) {
 	}
 	mux.Handle("GET /api/auth/verifyemail/{code}", guard(handleVerifyEmail(log, s)))
 	mux.Handle("POST /api/auth/verify-email", guard(handleVerifyEmailBody(log, s)))
+	mux.Handle("POST /api/auth/confirm-email-change", guard(handleConfirmEmailChange(log, s)))
 	mux.Handle("PATCH /api/auth/resetpassword/{token}", guard(handleResetPassword(log, s, jar)))
 	mux.Handle("POST /api/auth/reset-password", guard(handleResetPasswordBody(log, s, jar)))
 
@@ -42,6 +43,9 @@ func addRoutes(mux *http.ServeMux, d Deps, o Options) {
 	mux.Handle("GET /api/users/me/sessions", auth(handleListSessions(log, s)))
 	mux.Handle("DELETE /api/users/me/sessions/{id}", guard(auth(handleDeleteSession(log, s, jar))))
 	mux.Handle("POST /api/users/me/password", guard(limit(d.LoginLimit)(auth(handleChangePassword(log, s)))))
+	if o.Mail {
+		mux.Handle("POST /api/users/me/email", guard(limit(d.MailLimit)(auth(handleChangeEmail(log, s)))))
+	}
 
 	mux.Handle("GET /api/healthchecker", handleHealthchecker())
 	mux.Handle("GET /healthz", handleLive())

@@ -105,3 +105,35 @@ func handleChangePassword(log *slog.Logger, s *session.Service) http.Handler {
 		encode(w, http.StatusOK, messageEnvelope{Status: "success", Message: msgPasswordReset})
 	})
 }
+
+// handleChangeEmail asks to move the caller's account to another address:
+// always 202 for a well-formed request with the right password, whether
+// the address is free, taken or throttled (see
+// session.Service.RequestEmailChange).
+func handleChangeEmail(log *slog.Logger, s *session.Service) http.Handler {
+	type request struct {
+		Email           string `json:"email"`
+		CurrentPassword string `json:"currentPassword"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := decode[request](w, r)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		email, err := validEmail(req.Email)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		if req.CurrentPassword == "" {
+			writeError(w, r, log, badRequest("currentPassword is required"))
+			return
+		}
+		if err := s.RequestEmailChange(r.Context(), authFrom(r.Context()), email, req.CurrentPassword); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		encode(w, http.StatusAccepted, messageEnvelope{Status: "success", Message: msgCheckNewAddress})
+	})
+}

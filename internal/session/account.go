@@ -108,3 +108,99 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next stri
 		slog.Int64("sessions_revoked", revoked))
 	return nil
 }
+
+// RequestEmailChange asks to move the caller's account to newEmail; the
+// caller proves the current password (see checkPassword). Within the new
+// address's allowance it queues a confirmation link to the new address,
+// bound to it, and a notice to the old one. If the new address has an
+// account, that address gets a notice instead of the link, and nothing
+// else differs (same answer, same work, the old address's notice too), so
+// this is no way to learn whether an address has an account. The current
+// address itself is ErrSameEmail.
+func (s *Service) RequestEmailChange(ctx context.Context, a Auth, newEmail, pw string) error {
+	newEmail = NormaliseEmail(newEmail)
+	if newEmail == a.User.Email {
+		return ErrSameEmail
+	}
+	if err := s.checkPassword(ctx, a, pw); err != nil {
+		return err
+	}
+	err := s.tx(ctx, func(q *db.Queries) error {
+		user, err := s.lockLive(ctx, q, a)
+		if err != nil {
+			return err
+		}
+		owner, err := q.GetUserByEmail(ctx, newEmail)
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
+			return fmt.Errorf("get user: %w", err)
+		}
+		ok, err := s.allow(ctx, q, newEmail, mailChangeEmail)
+		if err != nil || !ok {
+			return err
+		}
+		notice := mail{kind: mailEmailChangeNotice, to: user.Email, user: user.ID,
+			data: mailData{Name: user.Name, NewEmail: newEmail}}
+		if owner.Email != "" {
+			return s.queue(ctx, q, mail{kind: mailEmailTakenNotice, to: owner.Email, user: owner.ID,
+				data: mailData{Name: owner.Name}}, notice)
+		}
+		return s.queue(ctx, q, mail{kind: mailChangeEmail, to: newEmail, user: user.ID,
+			data: mailData{Name: user.Name, NewEmail: newEmail}}, notice)
+	})
+	if err != nil {
+		return err
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "email change requested", slog.String("user_id", a.User.ID.String()))
+	return nil
+}
+
+// ConfirmEmailChange moves the account of an email-change token to the
+// address the token was sent to, which is thereby verified. A bad token
+// (unknown, expired, used, of another purpose, or for the address the
+// account already has) is ErrBadEmailChangeToken. An address that got an
+// account meanwhile is ErrEmailTaken, and the token stays (nothing is
+// written). The user's reset and verification tokens (bound to the old
+// address) and other email-change tokens are deleted.
+func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) error {
+	var (
+		user  db.User
+		stale bool
+	)
+	err := s.tx(ctx, func(q *db.Queries) error {
+		tok, ok, err := s.spend(ctx, q, raw, mailChangeEmail)
+		if err != nil || !ok {
+			if err != nil {
+				return err
+			}
+			return ErrBadEmailChangeToken
+		}
+		user = tok.user
+		if tok.email == user.Email {
+			stale = true
+			return nil
+		}
+		n, err := q.ChangeUserEmail(ctx, db.ChangeUserEmailParams{ID: user.ID, OldEmail: user.Email, NewEmail: tok.email, Now: s.now()})
+		switch {
+		case errors.Is(err, db.ErrConflict):
+			return ErrEmailTaken
+		case err != nil:
+			return fmt.Errorf("change email: %w", err)
+		case n == 0: // cannot happen under the lock
+			return ErrBadEmailChangeToken
+		}
+		if _, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{
+			UserID: user.ID, Purposes: []string{mailResetPassword, mailVerifyEmail, mailChangeEmail},
+		}); err != nil {
+			return fmt.Errorf("delete tokens: %w", err)
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return err
+	case stale:
+		return ErrBadEmailChangeToken
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "email changed", slog.String("user_id", user.ID.String()))
+	return nil
+}

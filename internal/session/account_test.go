@@ -1,10 +1,13 @@
 package session_test
 
 import (
+	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/session"
 )
 
@@ -108,5 +111,176 @@ func TestChangePasswordRefusals(t *testing.T) {
 	}
 	if got, _ := g.q.GetUserByID(ctx, v.ID); got.PasswordChangedAt != nil {
 		t.Error("the password changed")
+	}
+}
+
+// TestEmailChange: a request mails a link bound to the new address and a
+// notice to the old one; the link moves the account, verifies the new
+// address and drops the tokens bound to the old one; it works once.
+func TestEmailChange(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, mailOn)
+	ctx := t.Context()
+	u := f.user("ada@example.com")
+	a := f.authOf(f.start(u.ID).Access)
+	if err := f.svc.RequestEmailChange(ctx, a, " Ada@New.example.com", testPassword); err != nil {
+		t.Fatalf("RequestEmailChange: %v", err)
+	}
+	links := f.mails("change_email", "ada@new.example.com")
+	notices := f.mails("email_change_notice", "ada@example.com")
+	if len(links) != 1 || links[0].UserID.UUID != u.ID || len(notices) != 1 {
+		t.Fatalf("mails: %d links, %d notices; want one each", len(links), len(notices))
+	}
+	for _, m := range []db.MailOutbox{links[0], notices[0]} {
+		var data map[string]any
+		if json.Unmarshal(m.Data, &data); data["new_email"] != "ada@new.example.com" || data["name"] != "Test User" {
+			t.Errorf("%s data %s", m.Kind, m.Data)
+		}
+	}
+	if got := f.userByID(u.ID); got.Email != "ada@example.com" {
+		t.Errorf("the request alone changed the address to %s", got.Email)
+	}
+	reset := f.mintToken("reset_password", u.ID, u.Email, time.Hour)
+	verify := f.mintToken("verify_email", u.ID, u.Email, time.Hour)
+	other := f.mintToken("change_email", u.ID, "ada@third.example.com", time.Hour)
+	link := f.link("change_email", "ada@new.example.com")
+	if err := f.svc.ConfirmEmailChange(ctx, link); err != nil {
+		t.Fatalf("ConfirmEmailChange: %v", err)
+	}
+	got := f.userByID(u.ID)
+	if got.Email != "ada@new.example.com" || !got.Verified || got.EmailVerifiedAt == nil {
+		t.Errorf("after the change: %s verified %v at %v", got.Email, got.Verified, got.EmailVerifiedAt)
+	}
+	for name, tok := range map[string]string{"reset": reset, "verify": verify, "other change": other} {
+		if f.tokenExists(tok) {
+			t.Errorf("the %s token survived the change", name)
+		}
+	}
+	if err := f.svc.ConfirmEmailChange(ctx, link); !errors.Is(err, session.ErrBadEmailChangeToken) {
+		t.Errorf("second use: %v, want ErrBadEmailChangeToken", err)
+	}
+	if _, _, err := f.svc.Login(ctx, "ada@new.example.com", testPassword, session.Client{}); err != nil {
+		t.Errorf("login at the new address: %v", err)
+	}
+	if _, _, err := f.svc.Login(ctx, "ada@example.com", testPassword, session.Client{}); !errors.Is(err, session.ErrBadCredentials) {
+		t.Errorf("login at the old address: %v", err)
+	}
+	if !f.alive(f.start(u.ID).Access) {
+		t.Error("a new session does not work after the change")
+	}
+}
+
+// TestEmailChangeToTakenAddress: the new address's owner gets a notice
+// instead of the link, the old address its notice as usual, after the
+// same statements as a free address: nothing tells the caller.
+func TestEmailChangeToTakenAddress(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, mailOn)
+	ctx := t.Context()
+	u := f.user("ada@example.com")
+	bob := f.user("bob@example.com")
+	a := f.authOf(f.start(u.ID).Access)
+	request := func(email string) int64 {
+		t.Helper()
+		before := f.stmts.calls.Load()
+		if err := f.svc.RequestEmailChange(ctx, a, email, testPassword); err != nil {
+			t.Fatalf("RequestEmailChange(%s): %v", email, err)
+		}
+		return f.stmts.calls.Load() - before
+	}
+	free, taken := request("free@example.com"), request("bob@example.com")
+	if free != taken {
+		t.Errorf("statements: %d for a free address, %d for a taken one", free, taken)
+	}
+	if ms := f.mails("email_taken_notice", "bob@example.com"); len(ms) != 1 || ms[0].UserID.UUID != bob.ID {
+		t.Errorf("email_taken_notice: %+v, want one to bob", ms)
+	}
+	if n := len(f.mails("change_email", "bob@example.com")); n != 0 {
+		t.Errorf("%d links to a taken address", n)
+	}
+	if n := len(f.mails("email_change_notice", "ada@example.com")); n != 2 {
+		t.Errorf("%d notices to the old address, want 2 (one per request)", n)
+	}
+	// Within the cool-down: nothing at all.
+	request("bob@example.com")
+	if n := len(f.mails("", "")); n != 4 {
+		t.Errorf("%d mails after a request within the cool-down, want 4", n)
+	}
+}
+
+// TestEmailChangeRefusals: a wrong password (counted), the current address;
+// and a confirmation for an address taken meanwhile is ErrEmailTaken and
+// leaves the token.
+func TestEmailChangeRefusals(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, mailOn, throttled)
+	ctx := t.Context()
+	u := f.user("ada@example.com")
+	a := f.authOf(f.start(u.ID).Access)
+	if err := f.svc.RequestEmailChange(ctx, a, "new@example.com", "wrong password"); !errors.Is(err, session.ErrBadCredentials) {
+		t.Errorf("wrong password: %v", err)
+	}
+	if th, err := f.q.GetLoginThrottle(ctx, u.Email); err != nil || th.Failures != 1 {
+		t.Errorf("failed logins after a wrong password: %+v %v, want 1", th, err)
+	}
+	if err := f.svc.RequestEmailChange(ctx, a, "ADA@example.com", testPassword); !errors.Is(err, session.ErrSameEmail) {
+		t.Errorf("the current address: %v, want ErrSameEmail", err)
+	}
+	if n := len(f.mails("", "")); n != 0 {
+		t.Errorf("%d mails queued", n)
+	}
+
+	link := f.mintToken("change_email", u.ID, "new@example.com", time.Hour)
+	f.user("new@example.com")
+	if err := f.svc.ConfirmEmailChange(ctx, link); !errors.Is(err, session.ErrEmailTaken) {
+		t.Errorf("taken meanwhile: %v, want ErrEmailTaken", err)
+	}
+	if !f.tokenExists(link) {
+		t.Error("the token was used up by a refused change")
+	}
+	if got := f.userByID(u.ID); got.Email != "ada@example.com" {
+		t.Errorf("address = %s", got.Email)
+	}
+	for name, tok := range map[string]string{
+		"own address": f.mintToken("change_email", u.ID, "ada@example.com", time.Hour),
+		"reset token": f.mintToken("reset_password", u.ID, "ada@example.com", time.Hour),
+		"unknown":     "nope",
+	} {
+		if err := f.svc.ConfirmEmailChange(ctx, tok); !errors.Is(err, session.ErrBadEmailChangeToken) {
+			t.Errorf("%s: %v, want ErrBadEmailChangeToken", name, err)
+		}
+	}
+}
+
+// TestConfirmEmailChangeOnce: of 20 concurrent uses of one token exactly
+// one succeeds.
+func TestConfirmEmailChangeOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	u := f.user("ada@example.com")
+	link := f.mintToken("change_email", u.ID, "new@example.com", time.Hour)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		ok, fail int
+	)
+	for range 20 {
+		wg.Go(func() {
+			err := f.svc.ConfirmEmailChange(t.Context(), link)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, session.ErrBadEmailChangeToken):
+				fail++
+			default:
+				t.Errorf("ConfirmEmailChange: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 || fail != 19 {
+		t.Errorf("%d succeeded and %d were refused, want 1 and 19", ok, fail)
 	}
 }

@@ -53,6 +53,8 @@ var (
 	ErrEmailNotVerified = errors.New("email not verified")
 	// ErrSamePassword: a password change to the current password.
 	ErrSamePassword = errors.New("new password equals the current one")
+	// ErrSameEmail: an email change to the current address.
+	ErrSameEmail = errors.New("new email equals the current one")
 	// ErrLastAdmin: the only admin cannot delete their account.
 	ErrLastAdmin = errors.New("the last admin cannot be deleted")
 )
