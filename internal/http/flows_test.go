@@ -390,3 +390,49 @@ func TestChangeEmailHTTP(t *testing.T) {
 		t.Errorf("login at the new address: %d", r.status)
 	}
 }
+
+// TestDeleteMe: off, DELETE /api/users/me does not exist (405, as
+// before); on, it deletes the account with the right password, clears the
+// cookies and ends every session; the address can register again.
+func TestDeleteMe(t *testing.T) {
+	t.Parallel()
+	off := newFixture(t, mailOn)
+	c := off.client()
+	off.register(c, "ada@example.com")
+	off.login(c, "ada@example.com")
+	r := off.do(c, "DELETE", "/api/users/me", map[string]string{"currentPassword": "correct horse"})
+	if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("self-delete off: %d Allow %q, want 405 GET, HEAD", r.status, r.header.Get("Allow"))
+	}
+
+	f := newFixture(t, mailOn, func(d *testDeps) { d.Options.AccountSelfDelete = true })
+	mine, other := f.client(), f.client()
+	f.register(nil, "ada@example.com")
+	f.login(mine, "ada@example.com")
+	otherLogin := f.login(other, "ada@example.com")
+	if r := f.do(mine, "DELETE", "/api/users/me", map[string]string{"currentPassword": "wrong"}); r.status != http.StatusBadRequest {
+		t.Errorf("wrong password: %d %s", r.status, r.raw)
+	}
+	if r := f.do(mine, "DELETE", "/api/users/me", map[string]string{"currentPassword": "correct horse"}, "Origin", "https://evil.example"); r.status != http.StatusForbidden {
+		t.Errorf("cross-site: %d %s", r.status, r.raw)
+	}
+	r = f.do(mine, "DELETE", "/api/users/me", map[string]string{"currentPassword": "correct horse"})
+	if r.status != http.StatusOK || r.str("status") != "success" {
+		t.Fatalf("delete: %d %s", r.status, r.raw)
+	}
+	for _, name := range []string{accessCookie, refreshCookie, loggedInCookie} {
+		if ck := r.cookie(name); ck == nil || ck.MaxAge >= 0 {
+			t.Errorf("delete did not clear %s", name)
+		}
+	}
+	if r := f.do(other, "GET", "/api/users/me", nil); r.status != http.StatusUnauthorized {
+		t.Errorf("another session after the deletion: %d", r.status)
+	}
+	if r := f.refreshWith(otherLogin.cookie(refreshCookie).Value); r.status != http.StatusForbidden {
+		t.Errorf("another session's refresh after the deletion: %d", r.status)
+	}
+	if n := len(f.mails("account_deleted", "ada@example.com")); n != 1 {
+		t.Errorf("%d account_deleted notices", n)
+	}
+	f.register(nil, "ada@example.com")
+}

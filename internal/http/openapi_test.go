@@ -25,6 +25,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 
+	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/session"
 )
@@ -536,6 +537,7 @@ func TestOpenAPILiveResponses(t *testing.T) {
 	g := newFixture(t, func(d *testDeps) {
 		d.Options.Mail = true
 		d.Options.Verification = session.VerificationRequired
+		d.Options.AccountSelfDelete = true
 	})
 	sg := newSpecCheck(t, g.srv.URL)
 	gpost := func(status int, name string, jar http.CookieJar, path, body string, headers ...string) exchange {
@@ -569,6 +571,25 @@ func TestOpenAPILiveResponses(t *testing.T) {
 	if u, _ := x.json()["data"].(map[string]any)["user"].(map[string]any); u["verified"] != true {
 		t.Errorf("me after verification: %s", x.raw)
 	}
+
+	// Account deletion (on for this server).
+	del := func(pw string) string { return `{"currentPassword":"` + pw + `"}` }
+	adaBearer := []string{"Authorization", "Bearer " + token}
+	sg.expect(401, "delete me without a token", nil, "DELETE", "/api/users/me", del("password123"), asJSON...)
+	sg.expect(400, "delete me, wrong password", nil, "DELETE", "/api/users/me", del("wrong"), append(slices.Clone(asJSON), adaBearer...)...)
+	sg.expect(415, "delete me without JSON", nil, "DELETE", "/api/users/me", del("password123"), adaBearer...)
+	if _, err := g.q.SetUserRole(t.Context(), db.SetUserRoleParams{ID: adaID, Role: "admin", Now: g.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	sg.expect(409, "delete the last admin", nil, "DELETE", "/api/users/me", del("password123"), append(slices.Clone(asJSON), adaBearer...)...)
+	if _, err := g.q.SetUserRole(t.Context(), db.SetUserRoleParams{ID: g.userByEmail("ida@example.com").ID, Role: "admin", Now: g.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	x = sg.expect(200, "delete me", nil, "DELETE", "/api/users/me", del("password123"), append(slices.Clone(asJSON), adaBearer...)...)
+	if c := x.setCookie(accessCookie); c == nil || c.MaxAge >= 0 {
+		t.Errorf("delete me did not clear the cookies: %v", c)
+	}
+	sg.expect(401, "me after the deletion", nil, "GET", "/api/users/me", "", adaBearer...)
 
 	// Registration that hides taken addresses: a third server.
 	h := newFixture(t, func(d *testDeps) {

@@ -155,6 +155,7 @@ var (
 	errEmailNotVerified    = &apiError{status: http.StatusForbidden, code: "email_not_verified", message: "Please verify your email"}
 	errSamePassword        = &apiError{status: http.StatusBadRequest, code: "password_unchanged", message: "The new password must differ from the current one"}
 	errSameEmail           = &apiError{status: http.StatusBadRequest, code: "email_unchanged", message: "That is already the account's address"}
+	errLastAdmin           = &apiError{status: http.StatusConflict, code: "last_admin", message: "The last admin cannot delete their account"}
 	errBadEmailChangeToken = &apiError{status: http.StatusBadRequest, code: "invalid_one_time_token", message: "The email change token is invalid or has expired"}
 )
 
@@ -190,6 +191,8 @@ func apiErrorOf(r *http.Request, log *slog.Logger, err error) *apiError {
 		return errSameEmail
 	case errors.Is(err, session.ErrBadEmailChangeToken):
 		return errBadEmailChangeToken
+	case errors.Is(err, session.ErrLastAdmin):
+		return errLastAdmin
 	case errors.Is(err, session.ErrInvalid):
 		return errBadToken
 	case errors.Is(err, session.ErrNotFound):

@@ -46,6 +46,9 @@ func addRoutes(mux *http.ServeMux, d Deps, o Options) {
 	if o.Mail {
 		mux.Handle("POST /api/users/me/email", guard(limit(d.MailLimit)(auth(handleChangeEmail(log, s)))))
 	}
+	if o.AccountSelfDelete {
+		mux.Handle("DELETE /api/users/me", guard(limit(d.LoginLimit)(auth(handleDeleteMe(log, s, jar)))))
+	}
 
 	mux.Handle("GET /api/healthchecker", handleHealthchecker())
 	mux.Handle("GET /healthz", handleLive())

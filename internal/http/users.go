@@ -137,3 +137,28 @@ func handleChangeEmail(log *slog.Logger, s *session.Service) http.Handler {
 		encode(w, http.StatusAccepted, messageEnvelope{Status: "success", Message: msgCheckNewAddress})
 	})
 }
+
+// handleDeleteMe deletes the caller's account for good and clears the
+// cookies. Registered only with AccountSelfDelete.
+func handleDeleteMe(log *slog.Logger, s *session.Service, jar cookies) http.Handler {
+	type request struct {
+		CurrentPassword string `json:"currentPassword"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := decode[request](w, r)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		if req.CurrentPassword == "" {
+			writeError(w, r, log, badRequest("currentPassword is required"))
+			return
+		}
+		if err := s.DeleteAccount(r.Context(), authFrom(r.Context()), req.CurrentPassword); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		jar.clear(w)
+		encode(w, http.StatusOK, statusEnvelope{Status: "success"})
+	})
+}

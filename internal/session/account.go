@@ -204,3 +204,67 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) error {
 	s.log.LogAttrs(ctx, slog.LevelInfo, "email changed", slog.String("user_id", user.ID.String()))
 	return nil
 }
+
+// DeleteAccount deletes the caller's account for good; the caller proves
+// the current password (see checkPassword). Its sessions end (counted as
+// account_deleted) and go with its tokens; an "account deleted" notice is
+// queued to its address (the outbox outlives the user). The only admin is
+// ErrLastAdmin: admins are locked first, so two admins deleting
+// themselves at once cannot leave none.
+func (s *Service) DeleteAccount(ctx context.Context, a Auth, pw string) error {
+	if err := s.checkPassword(ctx, a, pw); err != nil {
+		return err
+	}
+	var revoked int64
+	err := s.tx(ctx, func(q *db.Queries) error {
+		admins := -1
+		lockAdmins := func() error {
+			ids, err := q.LockAdmins(ctx)
+			if err != nil {
+				return fmt.Errorf("lock admins: %w", err)
+			}
+			admins = len(ids)
+			return nil
+		}
+		if a.User.Role == roleAdmin {
+			if err := lockAdmins(); err != nil {
+				return err
+			}
+		}
+		user, err := s.lockLive(ctx, q, a)
+		if err != nil {
+			return err
+		}
+		if user.Role == roleAdmin {
+			if admins < 0 { // became an admin since the request was authenticated
+				if err := lockAdmins(); err != nil {
+					return err
+				}
+			}
+			if admins <= 1 {
+				return ErrLastAdmin
+			}
+		}
+		if revoked, err = q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
+			UserID: user.ID, Now: s.now(), Reason: string(ReasonAccountDeleted),
+		}); err != nil {
+			return fmt.Errorf("revoke sessions: %w", err)
+		}
+		if _, err := q.DeleteUser(ctx, user.ID); err != nil {
+			return fmt.Errorf("delete user: %w", err)
+		}
+		if err := q.ClearLoginFailures(ctx, user.Email); err != nil {
+			return fmt.Errorf("clear login failures: %w", err)
+		}
+		return s.queue(ctx, q, mail{kind: mailAccountDeleted, to: user.Email, user: user.ID, data: mailData{Name: user.Name}})
+	})
+	if err != nil {
+		return err
+	}
+	s.metrics.SessionsRevoked(string(ReasonAccountDeleted), revoked)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "account deleted", slog.String("user_id", a.User.ID.String()))
+	return nil
+}
+
+// roleAdmin is users.role of an admin.
+const roleAdmin = "admin"

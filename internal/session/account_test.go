@@ -284,3 +284,76 @@ func TestConfirmEmailChangeOnce(t *testing.T) {
 		t.Errorf("%d succeeded and %d were refused, want 1 and 19", ok, fail)
 	}
 }
+
+// TestDeleteAccount: the account, its sessions and tokens go; a notice
+// stays in the outbox; the address is free again. A wrong password is
+// ErrBadCredentials and deletes nothing.
+func TestDeleteAccount(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, mailOn)
+	ctx := t.Context()
+	u := f.user("ada@example.com")
+	mine, other := f.start(u.ID), f.start(u.ID)
+	tok := f.mintToken("reset_password", u.ID, u.Email, time.Hour)
+	a := f.authOf(mine.Access)
+	if err := f.svc.DeleteAccount(ctx, a, "wrong password"); !errors.Is(err, session.ErrBadCredentials) {
+		t.Errorf("wrong password: %v, want ErrBadCredentials", err)
+	}
+	if err := f.svc.DeleteAccount(ctx, a, testPassword); err != nil {
+		t.Fatalf("DeleteAccount: %v", err)
+	}
+	if _, err := f.q.GetUserByID(ctx, u.ID); !errors.Is(err, db.ErrNotFound) {
+		t.Errorf("the user is still there: %v", err)
+	}
+	for _, toks := range []session.Tokens{mine, other} {
+		if f.alive(toks.Access) {
+			t.Error("a session of the deleted account authenticates")
+		}
+		if _, err := f.svc.Rotate(ctx, toks.Refresh); !errors.Is(err, session.ErrInvalid) {
+			t.Errorf("refresh after the deletion: %v", err)
+		}
+	}
+	if f.tokenExists(tok) {
+		t.Error("a token of the deleted account survived")
+	}
+	if ms := f.mails("account_deleted", u.Email); len(ms) != 1 || ms[0].UserID.UUID != u.ID {
+		t.Errorf("account_deleted notices %+v, want one", ms)
+	}
+	f.user("ada@example.com")
+}
+
+// TestDeleteLastAdmin: the only admin cannot go; of two admins deleting
+// themselves at once, exactly one does.
+func TestDeleteLastAdmin(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, mailOn)
+	ctx := t.Context()
+	admin := func(email string) session.Auth {
+		u := f.user(email)
+		if _, err := f.q.SetUserRole(ctx, db.SetUserRoleParams{ID: u.ID, Role: "admin", Now: f.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		return f.authOf(f.start(u.ID).Access)
+	}
+	a := admin("a@example.com")
+	if err := f.svc.DeleteAccount(ctx, a, testPassword); !errors.Is(err, session.ErrLastAdmin) {
+		t.Errorf("the only admin: %v, want ErrLastAdmin", err)
+	}
+	b := admin("b@example.com")
+	user := f.authOf(f.start(f.user("c@example.com").ID).Access)
+	if err := f.svc.DeleteAccount(ctx, user, testPassword); err != nil {
+		t.Errorf("a user beside two admins: %v", err)
+	}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, x := range []session.Auth{a, b} {
+		wg.Go(func() { errs[i] = f.svc.DeleteAccount(ctx, x, testPassword) })
+	}
+	wg.Wait()
+	if (errs[0] == nil) == (errs[1] == nil) || !errors.Is(errors.Join(errs...), session.ErrLastAdmin) {
+		t.Errorf("two admins at once: %v, want one nil and one ErrLastAdmin", errs)
+	}
+	if n, err := f.q.CountAdmins(ctx); err != nil || n != 1 {
+		t.Errorf("admins left: %d %v, want 1", n, err)
+	}
+}

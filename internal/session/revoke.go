@@ -26,6 +26,7 @@ const (
 	ReasonReuse          Reason = "reuse_detected"   // a rotated refresh token was replayed
 	ReasonPasswordReset  Reason = "password_reset"   // every session, at a password reset
 	ReasonPasswordChange Reason = "password_changed" // every other session, at a password change
+	ReasonAccountDeleted Reason = "account_deleted"  // every session, as the account goes
 )
 
 // Scope is which of a user's sessions a logout ends.
