@@ -385,6 +385,10 @@ func TestOpenAPILiveResponses(t *testing.T) {
 	post(201, "register", nil, "/api/auth/register", ada)
 	post(201, "register without photo", nil, "/api/auth/register",
 		`{"name":"Grace Hopper","email":"grace@example.com","password":"password123","passwordConfirm":"password123"}`)
+	post(201, "register with the tutorial's photo", nil, "/api/auth/register",
+		`{"name":"Alan Turing","email":"alan@example.com","password":"password123","passwordConfirm":"password123","photo":"default.png"}`)
+	post(400, "register with a script photo", nil, "/api/auth/register",
+		`{"name":"Eve","email":"eve@example.com","password":"password123","passwordConfirm":"password123","photo":"javascript:alert(1)"}`)
 	post(409, "register again", nil, "/api/auth/register", ada)
 	post(400, "unknown field", nil, "/api/auth/register", `{"name":"Ada","email":"x@example.com","password":"password123","passwordConfirm":"password123","role":"admin"}`)
 	post(400, "passwords differ", nil, "/api/auth/register", `{"name":"Ada","email":"x@example.com","password":"password123","passwordConfirm":"password124"}`)
