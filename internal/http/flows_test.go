@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/ratelimit"
 	"github.com/authd/authd/internal/session"
 )
 
@@ -435,4 +436,42 @@ func TestDeleteMe(t *testing.T) {
 		t.Errorf("%d account_deleted notices", n)
 	}
 	f.register(nil, "ada@example.com")
+}
+
+// TestMailLimit: the routes that ask for a mail share one per-client
+// bucket (IP_MAIL_*): 429 with Retry-After once it is empty, whatever the
+// route or address.
+func TestMailLimit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, mailOn, func(d *testDeps) { d.MailLimit = ratelimit.New(1, 2, d.Now) })
+	c := f.client()
+	f.register(c, "ada@example.com")
+	f.login(c, "ada@example.com")
+	for i, call := range []func() reply{
+		func() reply {
+			return f.do(nil, "POST", "/api/auth/forgotpassword", map[string]string{"email": "ada@example.com"})
+		},
+		func() reply {
+			return f.do(nil, "POST", "/api/auth/resend-verification", map[string]string{"email": "bob@example.com"})
+		},
+		func() reply {
+			return f.do(c, "POST", "/api/users/me/email", map[string]string{"email": "x@example.com", "currentPassword": "correct horse"})
+		},
+		func() reply {
+			return f.do(nil, "POST", "/api/auth/forgot-password", map[string]string{"email": "carol@example.com"})
+		},
+	} {
+		r := call()
+		want := http.StatusOK
+		if i >= 2 {
+			want = http.StatusTooManyRequests
+		}
+		if r.status != want || (want == http.StatusTooManyRequests && r.header.Get("Retry-After") == "") {
+			t.Errorf("request %d: %d %s (Retry-After %q), want %d", i, r.status, r.raw, r.header.Get("Retry-After"), want)
+		}
+	}
+	// Logins and token routes are not counted here.
+	if r := f.do(nil, "POST", "/api/auth/reset-password", map[string]string{"token": "x", "password": "password123", "passwordConfirm": "password123"}); r.status != http.StatusBadRequest {
+		t.Errorf("reset with the mail bucket empty: %d, want 400", r.status)
+	}
 }

@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -285,5 +286,40 @@ func TestResetPasswordOnce(t *testing.T) {
 	}
 	if ms := f.mails("password_changed", u.Email); len(ms) != 1 {
 		t.Errorf("%d notices, want 1", len(ms))
+	}
+}
+
+// TestMailWakesSenders: queueing a mail notifies authd_mail at commit;
+// a request that queues nothing notifies nobody.
+func TestMailWakesSenders(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, mailOn)
+	ctx := t.Context()
+	f.user("ada@example.com")
+	conn, err := f.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "LISTEN authd_mail"); err != nil {
+		t.Fatal(err)
+	}
+	wait := func(d time.Duration) bool {
+		wctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		_, err := conn.Conn().WaitForNotification(wctx)
+		return err == nil
+	}
+	if err := f.svc.ForgotPassword(ctx, "nobody@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if wait(200 * time.Millisecond) {
+		t.Error("a request that queued nothing notified the senders")
+	}
+	if err := f.svc.ForgotPassword(ctx, "ada@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if !wait(5 * time.Second) {
+		t.Error("queueing a mail did not notify the senders")
 	}
 }
