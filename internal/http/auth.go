@@ -27,14 +27,22 @@ func handleRegister(log *slog.Logger, s *session.Service) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
-		user, err := s.Register(r.Context(), session.Registration{
+		su, err := s.Register(r.Context(), session.Registration{
 			Name: req.Name, Email: email, Password: req.Password, Photo: req.Photo,
 		})
 		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}
-		encode(w, http.StatusCreated, userEnvelope{Status: "success", Data: userData{newUserResponse(user)}})
+		switch {
+		case su.Hidden:
+			encode(w, http.StatusCreated, messageEnvelope{Status: "success", Message: msgVerificationSent + email})
+		case su.VerifyMail:
+			encode(w, http.StatusCreated, signupEnvelope{Status: "success", Message: msgVerificationSent + email,
+				Data: userData{newUserResponse(su.User)}})
+		default:
+			encode(w, http.StatusCreated, userEnvelope{Status: "success", Data: userData{newUserResponse(su.User)}})
+		}
 	})
 }
 

@@ -31,6 +31,15 @@ type Options struct {
 	// MetricsOnMainPort serves GET /metrics with the API; otherwise
 	// cmd/authd serves MetricsHandler on its own listener.
 	MetricsOnMainPort bool
+	// Mail serves the routes that ask for a mail (forgot password, resend
+	// verification, email change): MAIL_TRANSPORT is not off. Without it
+	// they do not exist (404), as before the account flows; the routes
+	// that take a mailed token stay (a link from "authd user reset-link"
+	// works without mail).
+	Mail bool
+	// AccountSelfDelete serves DELETE /api/users/me (ACCOUNT_SELF_DELETE);
+	// without it that method does not exist there (405, as before).
+	AccountSelfDelete bool
 }
 
 // Deps are what NewServer wires into the handlers.
@@ -42,6 +51,9 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	// Per client address limits; nil means no limit.
 	LoginLimit, RegisterLimit, RefreshLimit *ratelimit.Limiter
+	// MailLimit is per client address on every route that asks for a
+	// mail (IP_MAIL_*); nil means no limit.
+	MailLimit *ratelimit.Limiter
 	// Ready reports whether the service can take traffic (database reachable,
 	// schema current, not shutting down); nil means always.
 	Ready func(context.Context) error

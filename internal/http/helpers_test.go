@@ -3,6 +3,8 @@ package http
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -17,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/authd/authd/internal/db"
@@ -101,6 +104,7 @@ type testDeps struct {
 	Now     func() time.Time
 
 	LoginLimit, RegisterLimit, RefreshLimit *ratelimit.Limiter
+	MailLimit                               *ratelimit.Limiter
 	Options                                 testOptions
 
 	dbPool *pgxpool.Pool
@@ -121,6 +125,14 @@ type testOptions struct {
 
 	LoginFailureThreshold       int
 	LoginLockBase, LoginLockMax time.Duration
+
+	// The account flows (session.Options and Options).
+	Mail              bool
+	Verification      session.Verification
+	MailCooldown      time.Duration
+	MailMaxPerHour    int
+	HideExisting      bool
+	AccountSelfDelete bool
 }
 
 // server builds the API from d, as cmd/authd does.
@@ -132,16 +144,19 @@ func (d testDeps) server() http.Handler {
 	}, session.Options{
 		RefreshTTL: o.RefreshTTL, SessionLifetime: o.SessionLifetime, ReuseGrace: o.ReuseGrace,
 		LoginFailureThreshold: o.LoginFailureThreshold, LoginLockBase: o.LoginLockBase, LoginLockMax: o.LoginLockMax,
+		Mail: o.Mail, Verification: o.Verification, MailCooldown: o.MailCooldown, MailMaxPerHour: o.MailMaxPerHour,
+		HideExisting: o.HideExisting,
 	})
 	return NewServer(Deps{
 		Log: d.Log, Sessions: sessions, JWKS: d.Tokens.JWKS(), Metrics: d.Metrics,
 		LoginLimit: d.LoginLimit, RegisterLimit: d.RegisterLimit, RefreshLimit: d.RefreshLimit,
-		Ready: d.Ready, Now: d.Now,
+		MailLimit: d.MailLimit, Ready: d.Ready, Now: d.Now,
 	}, Options{
 		AccessMaxAge: o.AccessMaxAge, RefreshMaxAge: o.RefreshMaxAge,
 		CookieSecure: o.CookieSecure, CookieDomain: o.CookieDomain,
 		ClientOrigins: o.ClientOrigins, TrustedProxies: o.TrustedProxies, IPv6Prefix: o.IPv6Prefix,
 		RequestTimeout: o.RequestTimeout, MetricsOnMainPort: o.MetricsOnMainPort,
+		Mail: o.Mail, AccountSelfDelete: o.AccountSelfDelete,
 	})
 }
 
@@ -307,4 +322,68 @@ func (f *fixture) login(c *http.Client, email string) reply {
 func (f *fixture) refreshWith(tok string) reply {
 	f.t.Helper()
 	return f.do(nil, "POST", "/api/auth/refresh", nil, "Cookie", refreshCookie+"="+tok)
+}
+
+// mailOn turns mail on, with the defaults of MAIL_COOLDOWN and
+// MAIL_MAX_PER_HOUR and no per-client mail limit.
+func mailOn(d *testDeps) {
+	d.Options.Mail = true
+	d.Options.MailCooldown = time.Minute
+	d.Options.MailMaxPerHour = 5
+}
+
+// mintToken stands in for the mail sender: it stores a token of purpose
+// for user, sent to address to and valid for an hour, as the sender does
+// (SHA-256 of 32 random bytes in base64url), and returns the raw token.
+func (f *fixture) mintToken(purpose string, user uuid.UUID, to string) string {
+	f.t.Helper()
+	b := make([]byte, 32)
+	rand.Read(b)
+	raw := base64.RawURLEncoding.EncodeToString(b)
+	h := sha256.Sum256([]byte(raw))
+	now := f.clock.Now()
+	if err := f.q.CreateOneTimeToken(f.t.Context(), db.CreateOneTimeTokenParams{
+		TokenHash: h[:], Purpose: purpose, UserID: user, Email: to, Now: now, ExpiresAt: now.Add(time.Hour),
+	}); err != nil {
+		f.t.Fatalf("create token: %v", err)
+	}
+	return raw
+}
+
+// mails lists the outbox, newest first, of kind (all kinds if "") to
+// address to (all addresses if "").
+func (f *fixture) mails(kind, to string) []db.MailOutbox {
+	f.t.Helper()
+	all, err := f.q.ListMail(f.t.Context(), db.ListMailParams{MaxRows: 10000})
+	if err != nil {
+		f.t.Fatalf("list mail: %v", err)
+	}
+	var out []db.MailOutbox
+	for _, m := range all {
+		if (kind == "" || m.Kind == kind) && (to == "" || m.ToAddr == to) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// link is the sender at work on the newest mail of kind to address to: it
+// mints that mail's token and returns it.
+func (f *fixture) link(kind, to string) string {
+	f.t.Helper()
+	ms := f.mails(kind, to)
+	if len(ms) == 0 {
+		f.t.Fatalf("no %s mail to %s in the outbox", kind, to)
+	}
+	return f.mintToken(kind, ms[0].UserID.UUID, ms[0].ToAddr)
+}
+
+// userByEmail reads a user.
+func (f *fixture) userByEmail(email string) db.User {
+	f.t.Helper()
+	u, err := f.q.GetUserByEmail(f.t.Context(), email)
+	if err != nil {
+		f.t.Fatalf("get user %s: %v", email, err)
+	}
+	return u
 }

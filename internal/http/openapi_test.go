@@ -25,7 +25,9 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 
+	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/internal/session"
 )
 
 // loadSpec parses the embedded document and validates it as OpenAPI 3.1.
@@ -123,10 +125,11 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 
 	// And the mux really routes each operation's path to that pattern.
 	mux := http.NewServeMux()
-	addRoutes(mux, Deps{}, Options{MetricsOnMainPort: true})
+	addRoutes(mux, Deps{}, Options{MetricsOnMainPort: true, Mail: true, AccountSelfDelete: true})
 	for _, op := range ops {
 		method, path, _ := strings.Cut(op, " ")
-		concrete := strings.ReplaceAll(path, "{id}", "0b6f7c1e-8f59-4a57-9a4c-7f0e1a3f0c11")
+		concrete := strings.NewReplacer("{id}", "0b6f7c1e-8f59-4a57-9a4c-7f0e1a3f0c11",
+			"{token}", "ILETxx8sSLFnTsq96grp", "{code}", "tCWinpd2ul7RkbNbEcvO").Replace(path)
 		if _, pattern := mux.Handler(httptest.NewRequest(method, concrete, nil)); pattern != op {
 			t.Errorf("%s %s is routed to %q, want %q", method, concrete, pattern, op)
 		}
@@ -348,6 +351,7 @@ func TestOpenAPILiveResponses(t *testing.T) {
 		d.Options.LoginFailureThreshold = 2
 		d.Options.LoginLockBase = time.Minute
 		d.Options.LoginLockMax = time.Hour
+		d.Options.Mail = true
 		d.Ready = func(context.Context) error {
 			if draining.Load() {
 				return errors.New("draining")
@@ -381,6 +385,10 @@ func TestOpenAPILiveResponses(t *testing.T) {
 	post(201, "register", nil, "/api/auth/register", ada)
 	post(201, "register without photo", nil, "/api/auth/register",
 		`{"name":"Grace Hopper","email":"grace@example.com","password":"password123","passwordConfirm":"password123"}`)
+	post(201, "register with the tutorial's photo", nil, "/api/auth/register",
+		`{"name":"Alan Turing","email":"alan@example.com","password":"password123","passwordConfirm":"password123","photo":"default.png"}`)
+	post(400, "register with a script photo", nil, "/api/auth/register",
+		`{"name":"Eve","email":"eve@example.com","password":"password123","passwordConfirm":"password123","photo":"javascript:alert(1)"}`)
 	post(409, "register again", nil, "/api/auth/register", ada)
 	post(400, "unknown field", nil, "/api/auth/register", `{"name":"Ada","email":"x@example.com","password":"password123","passwordConfirm":"password123","role":"admin"}`)
 	post(400, "passwords differ", nil, "/api/auth/register", `{"name":"Ada","email":"x@example.com","password":"password123","passwordConfirm":"password124"}`)
@@ -460,6 +468,60 @@ func TestOpenAPILiveResponses(t *testing.T) {
 	}
 	s.expect(403, "refresh of a revoked session", browser, "POST", "/api/auth/refresh", "")
 
+	// Verification with it off: resend, and a code from elsewhere (an admin's).
+	post(200, "resend verification", nil, "/api/auth/resend-verification", `{"email":"grace@example.com"}`)
+
+	// Password reset.
+	const flo = `{"name":"Flo","email":"flo@example.com","password":"password123","passwordConfirm":"password123"}`
+	post(201, "register for the flows", nil, "/api/auth/register", flo)
+	post(200, "forgot password", nil, "/api/auth/forgotpassword", `{"email":"flo@example.com"}`)
+	post(200, "forgot password of an unknown address", nil, "/api/auth/forgot-password", `{"email":"nobody@example.com"}`)
+	post(400, "forgot password of a non-address", nil, "/api/auth/forgotpassword", `{"email":"not-an-email"}`)
+	s.expect(415, "forgot password as a form", nil, "POST", "/api/auth/forgotpassword", "email=flo@example.com", "Content-Type", "application/x-www-form-urlencoded")
+	reset := f.link("reset_password", "flo@example.com")
+	newPassword := `{"password":"new password 1","passwordConfirm":"new password 1"}`
+	s.expect(400, "reset with passwords that differ", nil, "PATCH", "/api/auth/resetpassword/"+reset,
+		`{"password":"new password 1","passwordConfirm":"new password 2"}`, asJSON...)
+	s.expect(400, "reset with a bad token", nil, "PATCH", "/api/auth/resetpassword/ILETxx8sSLFnTsq96grp", newPassword, asJSON...)
+	s.expect(403, "cross-site reset", nil, "PATCH", "/api/auth/resetpassword/"+reset, newPassword,
+		append(slices.Clone(asJSON), "Origin", "https://evil.example")...)
+	x = s.expect(200, "reset", nil, "PATCH", "/api/auth/resetpassword/"+reset, newPassword, asJSON...)
+	if c := x.setCookie(accessCookie); c == nil || c.MaxAge >= 0 {
+		t.Errorf("reset did not clear the access cookie: %v", c)
+	}
+	post(400, "reset by POST with a used token", nil, "/api/auth/reset-password",
+		`{"token":"`+reset+`","password":"new password 2","passwordConfirm":"new password 2"}`)
+	post(400, "reset by POST without a token", nil, "/api/auth/reset-password", newPassword)
+	reset = f.mintToken("reset_password", f.userByEmail("flo@example.com").ID, "flo@example.com")
+	post(200, "reset by POST", nil, "/api/auth/reset-password",
+		`{"token":"`+reset+`","password":"new password 2","passwordConfirm":"new password 2"}`)
+
+	// Password change.
+	x = post(200, "login for the flows", nil, "/api/auth/login", `{"email":"flo@example.com","password":"new password 2"}`)
+	floToken, _ := x.json()["access_token"].(string)
+	bearer := []string{"Authorization", "Bearer " + floToken}
+	change := func(current, pw, confirm string) string {
+		return `{"currentPassword":"` + current + `","password":"` + pw + `","passwordConfirm":"` + confirm + `"}`
+	}
+	post(401, "change password without a token", nil, "/api/users/me/password", change("new password 2", "new password 3", "new password 3"))
+	post(400, "change password, wrong current", nil, "/api/users/me/password", change("wrong password", "new password 3", "new password 3"), bearer...)
+	post(400, "change password to the same", nil, "/api/users/me/password", change("new password 2", "new password 2", "new password 2"), bearer...)
+	post(400, "change password, confirmation differs", nil, "/api/users/me/password", change("new password 2", "new password 3", "new password 4"), bearer...)
+	post(200, "change password", nil, "/api/users/me/password", change("new password 2", "new password 3", "new password 3"), bearer...)
+
+	// Email change.
+	post(401, "change email without a token", nil, "/api/users/me/email", `{"email":"flo@new.example.com","currentPassword":"new password 3"}`)
+	post(400, "change email, wrong password", nil, "/api/users/me/email", `{"email":"flo@new.example.com","currentPassword":"wrong"}`, bearer...)
+	post(400, "change email to the same", nil, "/api/users/me/email", `{"email":"flo@example.com","currentPassword":"new password 3"}`, bearer...)
+	post(400, "change email to a non-address", nil, "/api/users/me/email", `{"email":"flo","currentPassword":"new password 3"}`, bearer...)
+	post(202, "change email to a taken address", nil, "/api/users/me/email", `{"email":"grace@example.com","currentPassword":"new password 3"}`, bearer...)
+	post(202, "change email", nil, "/api/users/me/email", `{"email":"flo@new.example.com","currentPassword":"new password 3"}`, bearer...)
+	link := f.link("change_email", "flo@new.example.com")
+	post(400, "confirm with a bad token", nil, "/api/auth/confirm-email-change", `{"token":"nope"}`)
+	floID := f.userByEmail("flo@example.com").ID
+	post(409, "confirm for a taken address", nil, "/api/auth/confirm-email-change", `{"token":"`+f.mintToken("change_email", floID, "grace@example.com")+`"}`)
+	post(200, "confirm", nil, "/api/auth/confirm-email-change", `{"token":"`+link+`"}`)
+
 	// Health, keys, metrics and this document.
 	s.expect(200, "healthchecker", nil, "GET", "/api/healthchecker", "")
 	s.expect(200, "liveness", nil, "GET", "/healthz", "")
@@ -475,6 +537,82 @@ func TestOpenAPILiveResponses(t *testing.T) {
 	s.expect(405, "wrong method", nil, "DELETE", "/api/users/me", "")
 	s.expect(405, "wrong method on an auth route", nil, "PUT", "/api/auth/login", login, asJSON...)
 
+	// Email verification, required: another server.
+	g := newFixture(t, func(d *testDeps) {
+		d.Options.Mail = true
+		d.Options.Verification = session.VerificationRequired
+		d.Options.AccountSelfDelete = true
+	})
+	sg := newSpecCheck(t, g.srv.URL)
+	gpost := func(status int, name string, jar http.CookieJar, path, body string, headers ...string) exchange {
+		t.Helper()
+		return sg.expect(status, name, jar, "POST", path, body, append(slices.Clone(asJSON), headers...)...)
+	}
+	x = gpost(201, "register with verification", nil, "/api/auth/register", ada)
+	if got := x.json()["message"]; got != "We sent an email with a verification code to ada@example.com" {
+		t.Errorf("register with verification: message %q", got)
+	}
+	gpost(400, "unverified login with a wrong password", nil, "/api/auth/login", `{"email":"ada@example.com","password":"wrong password"}`)
+	x = gpost(403, "unverified login", nil, "/api/auth/login", login)
+	if x.json()["code"] != "email_not_verified" {
+		t.Errorf("unverified login: %s", x.raw)
+	}
+	gpost(200, "resend verification", nil, "/api/auth/resend-verification", `{"email":"ada@example.com"}`)
+	gpost(400, "resend verification to a non-address", nil, "/api/auth/resend-verification", `{"email":"@"}`)
+	code := g.link("verify_email", "ada@example.com")
+	sg.expect(400, "verify with a bad code", nil, "GET", "/api/auth/verifyemail/tCWinpd2ul7RkbNbEcvO", "")
+	sg.expect(403, "cross-site verify", nil, "GET", "/api/auth/verifyemail/"+code, "", "Sec-Fetch-Site", "cross-site")
+	sg.expect(200, "verify", nil, "GET", "/api/auth/verifyemail/"+code, "")
+	sg.expect(400, "verify again", nil, "GET", "/api/auth/verifyemail/"+code, "")
+	adaID := g.userByEmail("ada@example.com").ID
+	gpost(409, "verify a verified address", nil, "/api/auth/verify-email", `{"code":"`+g.mintToken("verify_email", adaID, "ada@example.com")+`"}`)
+	gpost(400, "verify by POST without a code", nil, "/api/auth/verify-email", `{"code":""}`)
+	gpost(201, "register another", nil, "/api/auth/register", strings.ReplaceAll(ada, "ada@", "ida@"))
+	gpost(200, "verify by POST", nil, "/api/auth/verify-email", `{"code":"`+g.link("verify_email", "ida@example.com")+`"}`)
+	x = gpost(200, "verified login", nil, "/api/auth/login", login)
+	token, _ = x.json()["access_token"].(string)
+	x = sg.expect(200, "me, verified", nil, "GET", "/api/users/me", "", "Authorization", "Bearer "+token)
+	if u, _ := x.json()["data"].(map[string]any)["user"].(map[string]any); u["verified"] != true {
+		t.Errorf("me after verification: %s", x.raw)
+	}
+
+	// Account deletion (on for this server).
+	del := func(pw string) string { return `{"currentPassword":"` + pw + `"}` }
+	adaBearer := []string{"Authorization", "Bearer " + token}
+	sg.expect(401, "delete me without a token", nil, "DELETE", "/api/users/me", del("password123"), asJSON...)
+	sg.expect(400, "delete me, wrong password", nil, "DELETE", "/api/users/me", del("wrong"), append(slices.Clone(asJSON), adaBearer...)...)
+	sg.expect(415, "delete me without JSON", nil, "DELETE", "/api/users/me", del("password123"), adaBearer...)
+	if _, err := g.q.SetUserRole(t.Context(), db.SetUserRoleParams{ID: adaID, Role: "admin", Now: g.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	sg.expect(409, "delete the last admin", nil, "DELETE", "/api/users/me", del("password123"), append(slices.Clone(asJSON), adaBearer...)...)
+	if _, err := g.q.SetUserRole(t.Context(), db.SetUserRoleParams{ID: g.userByEmail("ida@example.com").ID, Role: "admin", Now: g.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	x = sg.expect(200, "delete me", nil, "DELETE", "/api/users/me", del("password123"), append(slices.Clone(asJSON), adaBearer...)...)
+	if c := x.setCookie(accessCookie); c == nil || c.MaxAge >= 0 {
+		t.Errorf("delete me did not clear the cookies: %v", c)
+	}
+	sg.expect(401, "me after the deletion", nil, "GET", "/api/users/me", "", adaBearer...)
+
+	// Registration that hides taken addresses: a third server.
+	h := newFixture(t, func(d *testDeps) {
+		d.Options.Mail = true
+		d.Options.Verification = session.VerificationOptional
+		d.Options.HideExisting = true
+	})
+	sh := newSpecCheck(t, h.srv.URL)
+	first := sh.expect(201, "register, hiding", nil, "POST", "/api/auth/register", ada, asJSON...)
+	again := sh.expect(201, "register a taken address, hiding", nil, "POST", "/api/auth/register", ada, asJSON...)
+	if string(first.raw) != string(again.raw) {
+		t.Errorf("hiding: a new address got %s, a taken one %s", first.raw, again.raw)
+	}
+
+	for _, other := range []*specCheck{sg, sh} {
+		for op := range other.seen {
+			s.seen[op] = true
+		}
+	}
 	for _, op := range specOperations(s.doc) {
 		if !s.seen[op] {
 			t.Errorf("%s is in openapi.yaml but this test never called it", op)
@@ -487,7 +625,7 @@ func TestOpenAPILiveResponses(t *testing.T) {
 func TestOpenAPIValidatorRejectsDrift(t *testing.T) {
 	t.Parallel()
 	s := newSpecCheck(t, "http://authd.test")
-	user := `{"id":"0b6f7c1e-8f59-4a57-9a4c-7f0e1a3f0c11","name":"Ada","email":"ada@example.com","role":"user","provider":"local","created_at":"2026-11-23T18:00:00Z","updated_at":"2026-11-23T18:00:00Z"}`
+	user := `{"id":"0b6f7c1e-8f59-4a57-9a4c-7f0e1a3f0c11","name":"Ada","email":"ada@example.com","role":"user","provider":"local","created_at":"2026-11-23T18:00:00Z","updated_at":"2026-11-23T18:00:00Z","verified":false}`
 	hdr := func(kv ...string) http.Header {
 		h := http.Header{"Content-Type": {"application/json; charset=utf-8"}, "X-Request-Id": {"abc"}}
 		for i := 0; i+1 < len(kv); i += 2 {

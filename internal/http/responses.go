@@ -46,6 +46,27 @@ type userEnvelope struct {
 	Data   userData `json:"data"`
 }
 
+// signupEnvelope is a registration's answer with Verification on.
+type signupEnvelope struct {
+	Status  string   `json:"status"`
+	Message string   `json:"message"`
+	Data    userData `json:"data"`
+}
+
+// meResponse is the current user: the tutorial's shape and whether the
+// address is verified.
+type meResponse struct {
+	userResponse
+	Verified bool `json:"verified"`
+}
+
+type meEnvelope struct {
+	Status string `json:"status"`
+	Data   struct {
+		User meResponse `json:"user"`
+	} `json:"data"`
+}
+
 type tokenEnvelope struct {
 	Status      string `json:"status"`
 	AccessToken string `json:"access_token"`
@@ -126,6 +147,16 @@ var (
 	errBusy             = &apiError{status: http.StatusServiceUnavailable, code: "busy", message: "server is busy, try again shortly"}
 	errClientGone       = &apiError{status: 499, code: "client_closed_request", message: "client closed request"}
 	errInternal         = &apiError{status: http.StatusInternalServerError, code: "internal", message: "internal error"}
+
+	// The account flows; the messages of the tutorial's routes are its own.
+	errBadResetToken       = &apiError{status: http.StatusBadRequest, code: "invalid_one_time_token", message: "The reset token is invalid or has expired"}
+	errBadVerificationCode = &apiError{status: http.StatusBadRequest, code: "invalid_one_time_token", message: "Invalid verification code or user doesn't exists"}
+	errAlreadyVerified     = &apiError{status: http.StatusConflict, code: "already_verified", message: "User already verified"}
+	errEmailNotVerified    = &apiError{status: http.StatusForbidden, code: "email_not_verified", message: "Please verify your email"}
+	errSamePassword        = &apiError{status: http.StatusBadRequest, code: "password_unchanged", message: "The new password must differ from the current one"}
+	errSameEmail           = &apiError{status: http.StatusBadRequest, code: "email_unchanged", message: "That is already the account's address"}
+	errLastAdmin           = &apiError{status: http.StatusConflict, code: "last_admin", message: "The last admin cannot delete their account"}
+	errBadEmailChangeToken = &apiError{status: http.StatusBadRequest, code: "invalid_one_time_token", message: "The email change token is invalid or has expired"}
 )
 
 // apiErrorOf maps any error to what the client is told: its own message
@@ -146,6 +177,22 @@ func apiErrorOf(r *http.Request, log *slog.Logger, err error) *apiError {
 		return errBadCredentials
 	case errors.Is(err, session.ErrEmailTaken):
 		return errEmailTaken
+	case errors.Is(err, session.ErrBadResetToken):
+		return errBadResetToken
+	case errors.Is(err, session.ErrBadVerificationCode):
+		return errBadVerificationCode
+	case errors.Is(err, session.ErrAlreadyVerified):
+		return errAlreadyVerified
+	case errors.Is(err, session.ErrEmailNotVerified):
+		return errEmailNotVerified
+	case errors.Is(err, session.ErrSamePassword):
+		return errSamePassword
+	case errors.Is(err, session.ErrSameEmail):
+		return errSameEmail
+	case errors.Is(err, session.ErrBadEmailChangeToken):
+		return errBadEmailChangeToken
+	case errors.Is(err, session.ErrLastAdmin):
+		return errLastAdmin
 	case errors.Is(err, session.ErrInvalid):
 		return errBadToken
 	case errors.Is(err, session.ErrNotFound):

@@ -25,9 +25,30 @@ func addRoutes(mux *http.ServeMux, d Deps, o Options) {
 	mux.Handle("GET /api/auth/logout", guard(handleLogout(log, s, jar)))
 	mux.Handle("POST /api/auth/logout", guard(handleLogout(log, s, jar)))
 
+	// The account flows. Routes that ask for a mail exist only with mail
+	// on; those that take a mailed token always (an admin's reset link
+	// needs no mail).
+	if o.Mail {
+		mux.Handle("POST /api/auth/forgotpassword", guard(limit(d.MailLimit)(handleForgotPassword(log, s))))
+		mux.Handle("POST /api/auth/forgot-password", guard(limit(d.MailLimit)(handleForgotPassword(log, s))))
+		mux.Handle("POST /api/auth/resend-verification", guard(limit(d.MailLimit)(handleResendVerification(log, s))))
+	}
+	mux.Handle("GET /api/auth/verifyemail/{code}", guard(handleVerifyEmail(log, s)))
+	mux.Handle("POST /api/auth/verify-email", guard(handleVerifyEmailBody(log, s)))
+	mux.Handle("POST /api/auth/confirm-email-change", guard(handleConfirmEmailChange(log, s)))
+	mux.Handle("PATCH /api/auth/resetpassword/{token}", guard(handleResetPassword(log, s, jar)))
+	mux.Handle("POST /api/auth/reset-password", guard(handleResetPasswordBody(log, s, jar)))
+
 	mux.Handle("GET /api/users/me", auth(handleMe()))
 	mux.Handle("GET /api/users/me/sessions", auth(handleListSessions(log, s)))
 	mux.Handle("DELETE /api/users/me/sessions/{id}", guard(auth(handleDeleteSession(log, s, jar))))
+	mux.Handle("POST /api/users/me/password", guard(limit(d.LoginLimit)(auth(handleChangePassword(log, s)))))
+	if o.Mail {
+		mux.Handle("POST /api/users/me/email", guard(limit(d.MailLimit)(auth(handleChangeEmail(log, s)))))
+	}
+	if o.AccountSelfDelete {
+		mux.Handle("DELETE /api/users/me", guard(limit(d.LoginLimit)(auth(handleDeleteMe(log, s, jar)))))
+	}
 
 	mux.Handle("GET /api/healthchecker", handleHealthchecker())
 	mux.Handle("GET /healthz", handleLive())

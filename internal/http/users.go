@@ -13,7 +13,9 @@ import (
 func handleMe() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a := authFrom(r.Context())
-		encode(w, http.StatusOK, userEnvelope{Status: "success", Data: userData{newUserResponse(a.User)}})
+		var out meEnvelope
+		out.Status, out.Data.User = "success", meResponse{newUserResponse(a.User), a.User.Verified}
+		encode(w, http.StatusOK, out)
 	})
 }
 
@@ -69,6 +71,94 @@ func handleDeleteSession(log *slog.Logger, s *session.Service, jar cookies) http
 		if id == a.Session {
 			jar.clear(w)
 		}
+		encode(w, http.StatusOK, statusEnvelope{Status: "success"})
+	})
+}
+
+// handleChangePassword sets a new password for the caller, who proves the
+// current one (a wrong one counts as a failed login). Every other session
+// ends; this one stays.
+func handleChangePassword(log *slog.Logger, s *session.Service) http.Handler {
+	type request struct {
+		CurrentPassword string `json:"currentPassword"`
+		Password        string `json:"password"`
+		PasswordConfirm string `json:"passwordConfirm"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := decode[request](w, r)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		if req.CurrentPassword == "" {
+			writeError(w, r, log, badRequest("currentPassword is required"))
+			return
+		}
+		if err := validateNewPassword(req.Password, req.PasswordConfirm); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		if err := s.ChangePassword(r.Context(), authFrom(r.Context()), req.CurrentPassword, req.Password); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		encode(w, http.StatusOK, messageEnvelope{Status: "success", Message: msgPasswordReset})
+	})
+}
+
+// handleChangeEmail asks to move the caller's account to another address:
+// always 202 for a well-formed request with the right password, whether
+// the address is free, taken or throttled (see
+// session.Service.RequestEmailChange).
+func handleChangeEmail(log *slog.Logger, s *session.Service) http.Handler {
+	type request struct {
+		Email           string `json:"email"`
+		CurrentPassword string `json:"currentPassword"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := decode[request](w, r)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		email, err := validEmail(req.Email)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		if req.CurrentPassword == "" {
+			writeError(w, r, log, badRequest("currentPassword is required"))
+			return
+		}
+		if err := s.RequestEmailChange(r.Context(), authFrom(r.Context()), email, req.CurrentPassword); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		encode(w, http.StatusAccepted, messageEnvelope{Status: "success", Message: msgCheckNewAddress})
+	})
+}
+
+// handleDeleteMe deletes the caller's account for good and clears the
+// cookies. Registered only with AccountSelfDelete.
+func handleDeleteMe(log *slog.Logger, s *session.Service, jar cookies) http.Handler {
+	type request struct {
+		CurrentPassword string `json:"currentPassword"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := decode[request](w, r)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		if req.CurrentPassword == "" {
+			writeError(w, r, log, badRequest("currentPassword is required"))
+			return
+		}
+		if err := s.DeleteAccount(r.Context(), authFrom(r.Context()), req.CurrentPassword); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		jar.clear(w)
 		encode(w, http.StatusOK, statusEnvelope{Status: "success"})
 	})
 }

@@ -3,6 +3,7 @@ package http
 import (
 	"net/mail"
 	"net/url"
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -34,19 +35,28 @@ func validateRegistration(name, email, pw, confirm, photo string) (string, error
 	if err != nil {
 		return "", err
 	}
-	if err := validPassword(pw); err != nil {
+	if err := validateNewPassword(pw, confirm); err != nil {
 		return "", err
-	}
-	if confirm == "" {
-		return "", badRequest("passwordConfirm is required")
-	}
-	if pw != confirm {
-		return "", badRequest("Passwords do not match")
 	}
 	if err := validPhoto(photo); err != nil {
 		return "", err
 	}
 	return email, nil
+}
+
+// validateNewPassword: a password as registration takes it, and its
+// confirmation.
+func validateNewPassword(pw, confirm string) error {
+	if err := validPassword(pw); err != nil {
+		return err
+	}
+	if confirm == "" {
+		return badRequest("passwordConfirm is required")
+	}
+	if pw != confirm {
+		return badRequest("Passwords do not match")
+	}
+	return nil
 }
 
 // validateLogin checks only presence and shape: a wrong password of any
@@ -98,17 +108,36 @@ func validPassword(pw string) error {
 	return nil
 }
 
-// validPhoto: empty, or an absolute http(s) URL.
+// photoName is a photo that is not a URL: a file name or path such as the
+// tutorial's "default.png", in characters that are inert wherever a client
+// echoes them (no scheme, no quotes, no markup, no white space), and not
+// "//host/..." (a URL in disguise).
+var photoName = regexp.MustCompile(`^/?[A-Za-z0-9._~-][A-Za-z0-9._~/-]*$`)
+
+// unsafeInURL are characters that are not needed in an http(s) photo URL
+// and break out of an HTML attribute or markup if a client echoes the URL
+// carelessly; url.Parse accepts several of them.
+const unsafeInURL = "<>\"'`\\ {}|^"
+
+// validPhoto: empty; a name or path of photoName's characters; or an
+// absolute http(s) URL with a host, without user info or unsafeInURL.
+// Anything else (javascript:, data:, a protocol-relative //host, markup,
+// quotes) is refused.
 func validPhoto(s string) error {
-	if s == "" {
+	const msg = "photo must be an http(s) URL or a file name such as default.png, of at most 2048 bytes"
+	switch {
+	case s == "":
 		return nil
-	}
-	if len(s) > maxPhotoLen || hasControl(s) {
-		return badRequest("photo must be an http(s) URL of at most 2048 bytes")
+	case len(s) > maxPhotoLen || hasControl(s):
+		return badRequest(msg)
+	case photoName.MatchString(s):
+		return nil
+	case strings.ContainsAny(s, unsafeInURL):
+		return badRequest(msg)
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return badRequest("photo must be an http(s) URL or empty")
+		return badRequest(msg)
 	}
 	return nil
 }

@@ -2,6 +2,9 @@ package session_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"log/slog"
 	"os"
@@ -45,25 +48,55 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// countingDB counts the statements sent through it.
+// countingDB counts the statements sent through it, those of its
+// transactions included (BEGIN and COMMIT are not statements here).
 type countingDB struct {
-	db.DBTX
+	db.Pool
 	calls atomic.Int64
 }
 
 func (c *countingDB) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
 	c.calls.Add(1)
-	return c.DBTX.Exec(ctx, sql, args...)
+	return c.Pool.Exec(ctx, sql, args...)
 }
 
 func (c *countingDB) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
 	c.calls.Add(1)
-	return c.DBTX.Query(ctx, sql, args...)
+	return c.Pool.Query(ctx, sql, args...)
 }
 
 func (c *countingDB) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	c.calls.Add(1)
-	return c.DBTX.QueryRow(ctx, sql, args...)
+	return c.Pool.QueryRow(ctx, sql, args...)
+}
+
+func (c *countingDB) Begin(ctx context.Context) (pgx.Tx, error) {
+	tx, err := c.Pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return countingTx{Tx: tx, calls: &c.calls}, nil
+}
+
+// countingTx counts the statements of one transaction in its countingDB.
+type countingTx struct {
+	pgx.Tx
+	calls *atomic.Int64
+}
+
+func (c countingTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	c.calls.Add(1)
+	return c.Tx.Exec(ctx, sql, args...)
+}
+
+func (c countingTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	c.calls.Add(1)
+	return c.Tx.Query(ctx, sql, args...)
+}
+
+func (c countingTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	c.calls.Add(1)
+	return c.Tx.QueryRow(ctx, sql, args...)
 }
 
 // keyPair is a PEM private and public key.
@@ -144,7 +177,7 @@ func newFixture(t *testing.T, edit ...func(*config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stmts := &countingDB{DBTX: pool}
+	stmts := &countingDB{Pool: pool}
 	svc := session.New(session.Deps{
 		DB: stmts, DBTimeout: cfg.DBTimeout, Tokens: signer, Hasher: hasher,
 		Log: slog.New(slog.DiscardHandler), Now: clk.Now,
@@ -183,11 +216,11 @@ func newSigner(t *testing.T, cfg config, clk *clock) *token.Signer {
 // user registers an account with testPassword.
 func (f *fixture) user(email string) db.User {
 	f.t.Helper()
-	u, err := f.svc.Register(f.t.Context(), session.Registration{Name: "Test User", Email: email, Password: testPassword})
+	su, err := f.svc.Register(f.t.Context(), session.Registration{Name: "Test User", Email: email, Password: testPassword})
 	if err != nil {
 		f.t.Fatalf("register %s: %v", email, err)
 	}
-	return u
+	return su.User
 }
 
 // start starts a session of user without a password.
@@ -257,4 +290,79 @@ func (f *fixture) alive(access string) bool {
 		f.t.Fatalf("authenticate: %v", err)
 	}
 	return err == nil
+}
+
+// mailOn turns mail on with the defaults of MAIL_COOLDOWN and
+// MAIL_MAX_PER_HOUR.
+func mailOn(c *config) {
+	c.Options.Mail = true
+	c.Options.MailCooldown = time.Minute
+	c.Options.MailMaxPerHour = 5
+}
+
+// mintToken stands in for the mail sender: it stores a token of purpose
+// for user, sent to email and valid for ttl, as the sender does (SHA-256
+// of 32 random bytes in base64url), and returns the raw token.
+func (f *fixture) mintToken(purpose string, user uuid.UUID, email string, ttl time.Duration) string {
+	f.t.Helper()
+	b := make([]byte, 32)
+	rand.Read(b)
+	raw := base64.RawURLEncoding.EncodeToString(b)
+	h := sha256.Sum256([]byte(raw))
+	now := f.clock.Now()
+	if err := f.q.CreateOneTimeToken(f.t.Context(), db.CreateOneTimeTokenParams{
+		TokenHash: h[:], Purpose: purpose, UserID: user, Email: email, Now: now, ExpiresAt: now.Add(ttl),
+	}); err != nil {
+		f.t.Fatalf("create token: %v", err)
+	}
+	return raw
+}
+
+// tokenExists reports whether raw is still stored.
+func (f *fixture) tokenExists(raw string) bool {
+	f.t.Helper()
+	h := sha256.Sum256([]byte(raw))
+	var n int
+	if err := f.pool.QueryRow(f.t.Context(), "SELECT count(*) FROM one_time_tokens WHERE token_hash = $1", h[:]).Scan(&n); err != nil {
+		f.t.Fatal(err)
+	}
+	return n > 0
+}
+
+// mails lists the outbox, newest first, of kind (all kinds if "") to
+// address to (all addresses if "").
+func (f *fixture) mails(kind, to string) []db.MailOutbox {
+	f.t.Helper()
+	all, err := f.q.ListMail(f.t.Context(), db.ListMailParams{MaxRows: 10000})
+	if err != nil {
+		f.t.Fatalf("list mail: %v", err)
+	}
+	var out []db.MailOutbox
+	for _, m := range all {
+		if (kind == "" || m.Kind == kind) && (to == "" || m.ToAddr == to) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// link is the sender at work on the newest mail of kind to address to:
+// it mints that mail's token (15 minutes) and returns it.
+func (f *fixture) link(kind, to string) string {
+	f.t.Helper()
+	ms := f.mails(kind, to)
+	if len(ms) == 0 {
+		f.t.Fatalf("no %s mail to %s in the outbox", kind, to)
+	}
+	return f.mintToken(kind, ms[0].UserID.UUID, ms[0].ToAddr, 15*time.Minute)
+}
+
+// userByID reads a user.
+func (f *fixture) userByID(id uuid.UUID) db.User {
+	f.t.Helper()
+	u, err := f.q.GetUserByID(f.t.Context(), id)
+	if err != nil {
+		f.t.Fatalf("get user: %v", err)
+	}
+	return u
 }

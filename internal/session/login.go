@@ -25,34 +25,89 @@ type Registration struct {
 	Name, Email, Password, Photo string
 }
 
+// Signup is what a registration did, as the answer shows it.
+type Signup struct {
+	User db.User // the new account; zero for a taken address (Hidden)
+	// VerifyMail: the answer says a verification mail went out (with
+	// Verification on; for a hidden taken address, the owner got a notice
+	// instead).
+	VerifyMail bool
+	// Hidden: HideExisting is in force, so the answer shows no user, new
+	// address or taken alike.
+	Hidden bool
+}
+
 // Register creates an account. The caller has validated the fields. An
 // email that is taken is ErrEmailTaken before any hashing, so that answer
 // costs no bcrypt; the unique index still decides a race.
-func (s *Service) Register(ctx context.Context, r Registration) (db.User, error) {
+//
+// With Verification on, the user and a verification mail are written in
+// one transaction. With HideExisting as well, a taken address is answered
+// like a new one after the same hashing, and its owner is mailed a
+// "someone tried to sign up" notice (within the address's allowance).
+func (s *Service) Register(ctx context.Context, r Registration) (Signup, error) {
 	email := NormaliseEmail(r.Email)
-	switch _, err := s.q.GetUserByEmail(ctx, email); {
-	case err == nil:
-		return db.User{}, ErrEmailTaken
-	case !errors.Is(err, db.ErrNotFound):
-		return db.User{}, fmt.Errorf("get user: %w", err)
+	verify := s.opts.Verification.on()
+	hide := verify && s.opts.HideExisting
+	owner, err := s.q.GetUserByEmail(ctx, email)
+	switch {
+	case err == nil && !hide:
+		return Signup{}, ErrEmailTaken
+	case err != nil && !errors.Is(err, db.ErrNotFound):
+		return Signup{}, fmt.Errorf("get user: %w", err)
 	}
+	taken := err == nil
 	hash, err := s.hasher.Hash(ctx, r.Password)
 	if err != nil {
-		return db.User{}, err
+		return Signup{}, err
 	}
-	user, err := s.q.CreateUser(ctx, db.CreateUserParams{
+	if taken {
+		return Signup{VerifyMail: true, Hidden: true}, s.tx(ctx, func(q *db.Queries) error {
+			return s.signupAttempt(ctx, q, owner)
+		})
+	}
+	params := db.CreateUserParams{
 		Name: strings.TrimSpace(r.Name), Email: email, PasswordHash: hash,
 		Photo: r.Photo, Now: s.now(),
-	})
-	if errors.Is(err, db.ErrConflict) {
-		return db.User{}, ErrEmailTaken
 	}
-	if err != nil {
-		return db.User{}, fmt.Errorf("create user: %w", err)
+	var user db.User
+	if verify {
+		err = s.tx(ctx, func(q *db.Queries) error {
+			var err error
+			if user, err = q.CreateUser(ctx, params); err != nil {
+				return err
+			}
+			// Counted, so that a resend right after waits its turn; sent
+			// whatever the count: a new address gets its first mail.
+			if _, err := s.allow(ctx, q, email, mailVerifyEmail); err != nil {
+				return err
+			}
+			return s.queue(ctx, q, mail{kind: mailVerifyEmail, to: user.Email, user: user.ID, data: mailData{Name: user.Name}})
+		})
+	} else {
+		user, err = s.q.CreateUser(ctx, params)
+	}
+	switch {
+	case errors.Is(err, db.ErrConflict) && hide:
+		return Signup{VerifyMail: true, Hidden: true}, nil // lost a race to another sign-up
+	case errors.Is(err, db.ErrConflict):
+		return Signup{}, ErrEmailTaken
+	case err != nil:
+		return Signup{}, fmt.Errorf("create user: %w", err)
 	}
 	s.metrics.Registration()
 	s.log.LogAttrs(ctx, slog.LevelInfo, "user registered", slog.String("user_id", user.ID.String()))
-	return user, nil
+	return Signup{User: user, VerifyMail: verify, Hidden: hide}, nil
+}
+
+// signupAttempt mails the owner of a taken address that someone tried to
+// register it, within the address's allowance.
+func (s *Service) signupAttempt(ctx context.Context, q *db.Queries, owner db.User) error {
+	ok, err := s.allow(ctx, q, owner.Email, mailSignupAttempt)
+	if err != nil || !ok {
+		return err
+	}
+	return s.queue(ctx, q, mail{kind: mailSignupAttempt, to: owner.Email, user: owner.ID, data: mailData{Name: owner.Name}})
 }
 
 // Login checks a password and starts a session. Each attempt is counted
@@ -65,22 +120,15 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 		return Tokens{}, db.User{}, password.ErrBusy
 	}
 	email = NormaliseEmail(email)
-	if err := s.reserve(ctx, email); err != nil {
+	if err := s.admit(ctx, email); err != nil {
 		var locked *LockedError
 		switch {
 		case errors.As(err, &locked):
-			s.metrics.Throttled(metrics.ThrottledByAccount)
 			s.metrics.Login(metrics.LoginThrottled)
-			s.log.LogAttrs(ctx, slog.LevelInfo, "throttled", slog.String("by", "account"))
-			return Tokens{}, db.User{}, err
-		case errors.Is(err, db.ErrUnavailable), ctx.Err() != nil:
-			return Tokens{}, db.User{}, err
+		case errors.Is(err, ErrBadCredentials):
+			s.metrics.Login(metrics.LoginBadCredentials)
 		}
-		// Fail closed: an attempt that cannot be counted is not tried, and
-		// is answered as any failed login, never a 500.
-		s.metrics.Login(metrics.LoginBadCredentials)
-		s.log.LogAttrs(ctx, slog.LevelWarn, "login attempt not counted; refused", slog.String("error", err.Error()))
-		return Tokens{}, db.User{}, ErrBadCredentials
+		return Tokens{}, db.User{}, err
 	}
 	user, err := s.q.GetUserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
@@ -105,6 +153,14 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 			return Tokens{}, db.User{}, fmt.Errorf("clear login failures: %w", err)
 		}
 	}
+	// Only now, so that only the right password learns that the account
+	// waits for its verification.
+	if s.opts.Verification == VerificationRequired && !user.Verified {
+		s.metrics.Login(loginUnverified)
+		s.log.LogAttrs(ctx, slog.LevelInfo, "login refused", slog.String("reason", "email not verified"),
+			slog.String("user_id", user.ID.String()))
+		return Tokens{}, db.User{}, ErrEmailNotVerified
+	}
 	toks, err := s.Start(ctx, user.ID, c)
 	if err != nil {
 		return Tokens{}, db.User{}, err
@@ -112,6 +168,10 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 	s.metrics.Login(metrics.LoginSuccess)
 	return toks, user, nil
 }
+
+// loginUnverified is the outcome label of a right password refused for an
+// unverified address.
+const loginUnverified = "email_not_verified"
 
 // throttleReset is the quiet time (no attempt, no lock) after which an
 // email's failures are forgotten.
@@ -146,6 +206,27 @@ func (s *Service) reserve(ctx context.Context, email string) error {
 		after = t.LockedUntil.Sub(now)
 	}
 	return &LockedError{RetryAfter: after}
+}
+
+// admit reserves a password attempt for email (see reserve): a locked
+// email is a *LockedError. Fail closed: an attempt that cannot be counted
+// is not tried, and is ErrBadCredentials like any failed one, never a 500
+// (only an unavailable database or a gone caller is their own error).
+func (s *Service) admit(ctx context.Context, email string) error {
+	err := s.reserve(ctx, email)
+	var locked *LockedError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &locked):
+		s.metrics.Throttled(metrics.ThrottledByAccount)
+		s.log.LogAttrs(ctx, slog.LevelInfo, "throttled", slog.String("by", "account"))
+		return err
+	case errors.Is(err, db.ErrUnavailable), ctx.Err() != nil:
+		return err
+	}
+	s.log.LogAttrs(ctx, slog.LevelWarn, "login attempt not counted; refused", slog.String("error", err.Error()))
+	return ErrBadCredentials
 }
 
 // NeedsRehash reports whether user's hash has an older cost, so that

@@ -19,10 +19,11 @@ func TestRegister(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
-	u, err := f.svc.Register(ctx, session.Registration{Name: "  Ann  ", Email: "ann@example.com", Password: testPassword, Photo: "ann.png"})
+	su, err := f.svc.Register(ctx, session.Registration{Name: "  Ann  ", Email: "ann@example.com", Password: testPassword, Photo: "ann.png"})
 	if err != nil {
 		t.Fatalf("Register: %v", err)
 	}
+	u := su.User
 	if u.Name != "Ann" || u.Email != "ann@example.com" || u.Photo != "ann.png" {
 		t.Errorf("user = name %q email %q photo %q, want %q %q %q", u.Name, u.Email, u.Photo, "Ann", "ann@example.com", "ann.png")
 	}

@@ -28,40 +28,54 @@ func (s *Service) RunPurge(ctx context.Context, every time.Duration) {
 }
 
 // Purge deletes sessions dead for a day (expired, idled-out ones at the
-// end of their lifetime, and revoked ones) in small batches, so it never
-// holds locks that requests wait on, and login failure counts untouched
-// for a day. Safe with several replicas (SKIP LOCKED). Failures are logged
-// and left for the next pass.
+// end of their lifetime, and revoked ones) and expired one-time tokens in
+// small batches, so it never holds locks that requests wait on; login
+// failure counts untouched for a day; and mail allowances older than their
+// window and cool-down (as good as none). Safe with several replicas (SKIP
+// LOCKED). Failures are logged and left for the next pass.
 func (s *Service) Purge(ctx context.Context) {
-	cutoff := s.now().Add(-purgeRetention)
-	total := int64(0)
-	for _, del := range []func(context.Context) (int64, error){
-		func(ctx context.Context) (int64, error) {
-			return s.q.DeleteExpiredSessions(ctx, db.DeleteExpiredSessionsParams{Cutoff: cutoff, BatchSize: purgeBatch})
-		},
-		func(ctx context.Context) (int64, error) {
-			return s.q.DeleteRevokedSessions(ctx, db.DeleteRevokedSessionsParams{Cutoff: cutoff, BatchSize: purgeBatch})
-		},
-	} {
+	now := s.now()
+	cutoff := now.Add(-purgeRetention)
+	// batched runs del until it deletes less than a batch, and returns how
+	// many it deleted.
+	batched := func(what string, del func(context.Context) (int64, error)) int64 {
+		total := int64(0)
 		for {
 			n, err := del(ctx)
 			if err != nil {
-				s.log.Warn("session purge failed", "error", err)
-				break
+				s.log.Warn(what+" purge failed", "error", err)
+				return total
 			}
 			total += n
 			if n < purgeBatch {
-				break
+				return total
 			}
 		}
 	}
-	if total > 0 {
-		s.log.Info("purged dead sessions", "count", total)
+	sessions := batched("session", func(ctx context.Context) (int64, error) {
+		return s.q.DeleteExpiredSessions(ctx, db.DeleteExpiredSessionsParams{Cutoff: cutoff, BatchSize: purgeBatch})
+	}) + batched("session", func(ctx context.Context) (int64, error) {
+		return s.q.DeleteRevokedSessions(ctx, db.DeleteRevokedSessionsParams{Cutoff: cutoff, BatchSize: purgeBatch})
+	})
+	if sessions > 0 {
+		s.log.Info("purged dead sessions", "count", sessions)
+	}
+	tokens := batched("one-time token", func(ctx context.Context) (int64, error) {
+		return s.q.DeleteExpiredTokens(ctx, db.DeleteExpiredTokensParams{Cutoff: now, BatchSize: purgeBatch})
+	})
+	if tokens > 0 {
+		s.log.Info("purged expired tokens", "count", tokens)
 	}
 	n, err := s.q.DeleteStaleLoginThrottles(ctx, cutoff)
 	if err != nil {
 		s.log.Warn("login throttle purge failed", "error", err)
 	} else if n > 0 {
 		s.log.Info("purged stale login throttles", "count", n)
+	}
+	n, err = s.q.DeleteStaleMailThrottles(ctx, now.Add(-max(mailWindow, s.opts.MailCooldown)))
+	if err != nil {
+		s.log.Warn("mail throttle purge failed", "error", err)
+	} else if n > 0 {
+		s.log.Info("purged stale mail throttles", "count", n)
 	}
 }

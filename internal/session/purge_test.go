@@ -104,3 +104,45 @@ func TestPurge(t *testing.T) {
 		}
 	}
 }
+
+// TestPurgeFlows: expired one-time tokens go at once, live ones stay; a
+// mail allowance goes once its hour and cool-down are over, and with it
+// nothing changes: the next request is allowed as if it were there.
+func TestPurgeFlows(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, mailOn)
+	ctx := t.Context()
+	u := f.user("ada@example.com")
+	short := f.mintToken("reset_password", u.ID, u.Email, 15*time.Minute)
+	long := f.mintToken("verify_email", u.ID, u.Email, 24*time.Hour)
+	if err := f.svc.ForgotPassword(ctx, u.Email); err != nil {
+		t.Fatal(err)
+	}
+	allowances := func() int {
+		var n int
+		if err := f.pool.QueryRow(ctx, "SELECT count(*) FROM mail_throttle").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	f.clock.Advance(30 * time.Minute)
+	f.svc.Purge(ctx)
+	if f.tokenExists(short) || !f.tokenExists(long) {
+		t.Errorf("after 30 minutes: expired token kept %v, live token kept %v; want false, true", f.tokenExists(short), f.tokenExists(long))
+	}
+	if n := allowances(); n != 1 {
+		t.Errorf("after 30 minutes: %d mail allowances, want 1", n)
+	}
+	f.clock.Advance(31 * time.Minute)
+	f.svc.Purge(ctx)
+	if n := allowances(); n != 0 {
+		t.Errorf("after 61 minutes: %d mail allowances, want 0", n)
+	}
+	if err := f.svc.ForgotPassword(ctx, u.Email); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.mails("reset_password", u.Email)); n != 2 {
+		t.Errorf("%d reset mails after the purge, want 2", n)
+	}
+}

@@ -19,11 +19,14 @@ import (
 type Reason string
 
 const (
-	ReasonLogoutCurrent Reason = "logout_current"  // logout of this session
-	ReasonLogoutOthers  Reason = "logout_others"   // logout?scope=others
-	ReasonLogoutAll     Reason = "logout_all"      // logout?scope=all
-	ReasonRevokedByUser Reason = "revoked_by_user" // DELETE /api/users/me/sessions/{id}
-	ReasonReuse         Reason = "reuse_detected"  // a rotated refresh token was replayed
+	ReasonLogoutCurrent  Reason = "logout_current"   // logout of this session
+	ReasonLogoutOthers   Reason = "logout_others"    // logout?scope=others
+	ReasonLogoutAll      Reason = "logout_all"       // logout?scope=all
+	ReasonRevokedByUser  Reason = "revoked_by_user"  // DELETE /api/users/me/sessions/{id}
+	ReasonReuse          Reason = "reuse_detected"   // a rotated refresh token was replayed
+	ReasonPasswordReset  Reason = "password_reset"   // every session, at a password reset
+	ReasonPasswordChange Reason = "password_changed" // every other session, at a password change
+	ReasonAccountDeleted Reason = "account_deleted"  // every session, as the account goes
 )
 
 // Scope is which of a user's sessions a logout ends.
@@ -45,6 +48,9 @@ func (sc Scope) String() string {
 	return "current"
 }
 
+// nullUUID is id, or NULL for uuid.Nil.
+func nullUUID(id uuid.UUID) uuid.NullUUID { return uuid.NullUUID{UUID: id, Valid: id != uuid.Nil} }
+
 // revoke ends one session of user.
 func (s *Service) revoke(ctx context.Context, user, session uuid.UUID, why Reason) (int64, error) {
 	n, err := s.q.RevokeSession(ctx, db.RevokeSessionParams{ID: session, UserID: user, Now: s.now(), Reason: string(why)})
@@ -58,8 +64,7 @@ func (s *Service) revoke(ctx context.Context, user, session uuid.UUID, why Reaso
 // revokeAll ends every session of user but except (uuid.Nil: none).
 func (s *Service) revokeAll(ctx context.Context, user, except uuid.UUID, why Reason) error {
 	n, err := s.q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
-		UserID: user, Now: s.now(), Reason: string(why),
-		ExceptID: uuid.NullUUID{UUID: except, Valid: except != uuid.Nil},
+		UserID: user, Now: s.now(), Reason: string(why), ExceptID: nullUUID(except),
 	})
 	if err != nil {
 		return fmt.Errorf("revoke sessions: %w", err)

@@ -5,6 +5,7 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,6 +34,29 @@ var (
 	ErrReused = fmt.Errorf("refresh token reused: %w", ErrInvalid)
 	// ErrNotFound: no such session of this user.
 	ErrNotFound = errors.New("session not found")
+
+	// ErrTokenInvalid: a mailed token (a link or a code) that is unknown,
+	// expired, used, of another purpose, or stale (sent to an address the
+	// user no longer has); all alike. Each flow's error wraps it.
+	ErrTokenInvalid = errors.New("invalid or expired token")
+	// ErrBadResetToken: ResetPassword's ErrTokenInvalid.
+	ErrBadResetToken = fmt.Errorf("reset token: %w", ErrTokenInvalid)
+	// ErrBadVerificationCode: VerifyEmail's ErrTokenInvalid.
+	ErrBadVerificationCode = fmt.Errorf("verification code: %w", ErrTokenInvalid)
+	// ErrBadEmailChangeToken: ConfirmEmailChange's ErrTokenInvalid.
+	ErrBadEmailChangeToken = fmt.Errorf("email change token: %w", ErrTokenInvalid)
+	// ErrAlreadyVerified: a valid verification code of a user whose address
+	// is already verified (the code is used up all the same).
+	ErrAlreadyVerified = errors.New("email already verified")
+	// ErrEmailNotVerified: the right password, but VerificationRequired
+	// and the address is not verified yet.
+	ErrEmailNotVerified = errors.New("email not verified")
+	// ErrSamePassword: a password change to the current password.
+	ErrSamePassword = errors.New("new password equals the current one")
+	// ErrSameEmail: an email change to the current address.
+	ErrSameEmail = errors.New("new email equals the current one")
+	// ErrLastAdmin: the only admin cannot delete their account.
+	ErrLastAdmin = errors.New("the last admin cannot be deleted")
 )
 
 // LockedError: the email is locked after too many failed logins.
@@ -56,11 +80,45 @@ type Options struct {
 	LoginFailureThreshold int
 	LoginLockBase         time.Duration
 	LoginLockMax          time.Duration
+
+	// Mail: the flows queue mails in the outbox (MAIL_TRANSPORT is not
+	// off). Off, nothing is queued: no verification or reset mail, no
+	// notice.
+	Mail bool
+	// Verification is EMAIL_VERIFICATION: whether registration mails a
+	// verification link and whether login requires a verified address.
+	// It takes Mail; the zero value is VerificationOff.
+	Verification Verification
+	// MailCooldown is the least time between two mails of one purpose to
+	// one address (MAIL_COOLDOWN); 0: none.
+	MailCooldown time.Duration
+	// MailMaxPerHour caps the mails of one purpose to one address in an
+	// hour (MAIL_MAX_PER_HOUR); 0: no cap.
+	MailMaxPerHour int
+	// HideExisting answers a registration of a taken address like that
+	// of a new one (REGISTER_HIDE_EXISTING), and mails the owner a notice
+	// instead. It needs Verification on (only then can both answers say
+	// "we sent an email"); with VerificationOff it is ignored.
+	HideExisting bool
 }
+
+// Verification is the email verification mode.
+type Verification string
+
+const (
+	VerificationOff      Verification = "off"      // no verification mail; login as before
+	VerificationOptional Verification = "optional" // a mail at registration; login allowed
+	VerificationRequired Verification = "required" // a mail at registration; login refused until verified
+)
+
+// on reports whether registration sends a verification mail.
+func (v Verification) on() bool { return v == VerificationOptional || v == VerificationRequired }
 
 // Service runs the lifecycle. Its methods are safe for concurrent use.
 type Service struct {
-	q       *db.Queries
+	pool    db.Pool       // for transactions
+	timeout time.Duration // per statement
+	q       *db.Queries   // over pool, bound by timeout
 	tokens  *token.Signer
 	hasher  *password.Hasher
 	log     *slog.Logger
@@ -70,9 +128,10 @@ type Service struct {
 }
 
 // Deps are what a Service works with. New binds DB (db.Bound) with
-// DBTimeout, so every statement has a deadline and classified errors.
+// DBTimeout, so every statement has a deadline and classified errors;
+// transactions (db.InTx) are bound alike.
 type Deps struct {
-	DB        db.DBTX       // a pool
+	DB        db.Pool       // a *pgxpool.Pool
 	DBTimeout time.Duration // per statement; 0: none
 	Tokens    *token.Signer
 	Hasher    *password.Hasher
@@ -87,7 +146,12 @@ func New(d Deps, o Options) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{q: db.New(db.Bound(d.DB, d.DBTimeout)), tokens: d.Tokens, hasher: d.Hasher, log: d.Log, metrics: d.Metrics, now: now, opts: o}
+	return &Service{pool: d.DB, timeout: d.DBTimeout, q: db.New(db.Bound(d.DB, d.DBTimeout)), tokens: d.Tokens, hasher: d.Hasher, log: d.Log, metrics: d.Metrics, now: now, opts: o}
+}
+
+// tx runs f in one transaction (see db.InTx).
+func (s *Service) tx(ctx context.Context, f func(*db.Queries) error) error {
+	return db.InTx(ctx, s.pool, s.timeout, f)
 }
 
 // Client describes where a login comes from, as shown in the session list.

@@ -1,0 +1,270 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/password"
+)
+
+// checkPassword proves the caller knows a's password, as a login does:
+// the attempt is counted in the login throttle first (a locked address is
+// a *LockedError, whatever the password), a wrong password is
+// ErrBadCredentials and stays counted, a right one clears the count.
+func (s *Service) checkPassword(ctx context.Context, a Auth, pw string) error {
+	if s.hasher.Busy() {
+		return password.ErrBusy
+	}
+	email := a.User.Email
+	if err := s.admit(ctx, email); err != nil {
+		return err
+	}
+	err := s.hasher.Compare(ctx, a.User.PasswordHash, pw)
+	if errors.Is(err, password.ErrMismatch) {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "password check failed", slog.String("user_id", a.User.ID.String()))
+		return ErrBadCredentials
+	}
+	if err != nil {
+		return err
+	}
+	if s.opts.LoginFailureThreshold > 0 {
+		if err := s.q.ClearLoginFailures(ctx, email); err != nil {
+			return fmt.Errorf("clear login failures: %w", err)
+		}
+	}
+	return nil
+}
+
+// lockLive locks a's user and checks that a's session is still active:
+// a flow that waited for the lock behind a reset (which ended every
+// session) must not go on. A session that ended is ErrInvalid.
+func (s *Service) lockLive(ctx context.Context, q *db.Queries, a Auth) (db.User, error) {
+	user, err := q.LockUser(ctx, a.User.ID)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return db.User{}, ErrInvalid
+	case err != nil:
+		return db.User{}, fmt.Errorf("lock user: %w", err)
+	}
+	_, err = q.GetSessionUser(ctx, db.GetSessionUserParams{SessionID: a.Session, UserID: user.ID, Now: s.now()})
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return db.User{}, ErrInvalid
+	case err != nil:
+		return db.User{}, fmt.Errorf("check session: %w", err)
+	}
+	return user, nil
+}
+
+// ChangePassword sets a new password for the caller, who proves the
+// current one (counted in the login throttle, see checkPassword). The
+// caller has validated the new one; equal to the current one it is
+// ErrSamePassword. In one transaction it sets the password, deletes the
+// user's reset and email-change tokens (a link asked for with the old
+// password must not outlive it), revokes every other session of the user
+// at once and queues a "password changed" notice. The caller's session
+// stays.
+func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next string) error {
+	if current == next {
+		return ErrSamePassword
+	}
+	if err := s.checkPassword(ctx, a, current); err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(ctx, next)
+	if err != nil {
+		return err
+	}
+	var revoked int64
+	err = s.tx(ctx, func(q *db.Queries) error {
+		user, err := s.lockLive(ctx, q, a)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if err := q.SetUserPassword(ctx, db.SetUserPasswordParams{ID: user.ID, PasswordHash: hash, Now: now}); err != nil {
+			return fmt.Errorf("set password: %w", err)
+		}
+		if _, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{
+			UserID: user.ID, Purposes: []string{mailResetPassword, mailChangeEmail},
+		}); err != nil {
+			return fmt.Errorf("delete tokens: %w", err)
+		}
+		if revoked, err = q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
+			UserID: user.ID, Now: now, Reason: string(ReasonPasswordChange), ExceptID: nullUUID(a.Session),
+		}); err != nil {
+			return fmt.Errorf("revoke sessions: %w", err)
+		}
+		return s.queue(ctx, q, mail{kind: mailPasswordChanged, to: user.Email, user: user.ID, data: mailData{Name: user.Name}})
+	})
+	if err != nil {
+		return err
+	}
+	s.metrics.SessionsRevoked(string(ReasonPasswordChange), revoked)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "password changed", slog.String("user_id", a.User.ID.String()),
+		slog.Int64("sessions_revoked", revoked))
+	return nil
+}
+
+// RequestEmailChange asks to move the caller's account to newEmail; the
+// caller proves the current password (see checkPassword). Within the new
+// address's allowance it queues a confirmation link to the new address,
+// bound to it, and a notice to the old one. If the new address has an
+// account, that address gets a notice instead of the link, and nothing
+// else differs (same answer, same work, the old address's notice too), so
+// this is no way to learn whether an address has an account. The current
+// address itself is ErrSameEmail.
+func (s *Service) RequestEmailChange(ctx context.Context, a Auth, newEmail, pw string) error {
+	newEmail = NormaliseEmail(newEmail)
+	if newEmail == a.User.Email {
+		return ErrSameEmail
+	}
+	if err := s.checkPassword(ctx, a, pw); err != nil {
+		return err
+	}
+	err := s.tx(ctx, func(q *db.Queries) error {
+		user, err := s.lockLive(ctx, q, a)
+		if err != nil {
+			return err
+		}
+		owner, err := q.GetUserByEmail(ctx, newEmail)
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
+			return fmt.Errorf("get user: %w", err)
+		}
+		ok, err := s.allow(ctx, q, newEmail, mailChangeEmail)
+		if err != nil || !ok {
+			return err
+		}
+		notice := mail{kind: mailEmailChangeNotice, to: user.Email, user: user.ID,
+			data: mailData{Name: user.Name, NewEmail: newEmail}}
+		if owner.Email != "" {
+			return s.queue(ctx, q, mail{kind: mailEmailTakenNotice, to: owner.Email, user: owner.ID,
+				data: mailData{Name: owner.Name}}, notice)
+		}
+		return s.queue(ctx, q, mail{kind: mailChangeEmail, to: newEmail, user: user.ID,
+			data: mailData{Name: user.Name, NewEmail: newEmail}}, notice)
+	})
+	if err != nil {
+		return err
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "email change requested", slog.String("user_id", a.User.ID.String()))
+	return nil
+}
+
+// ConfirmEmailChange moves the account of an email-change token to the
+// address the token was sent to, which is thereby verified. A bad token
+// (unknown, expired, used, of another purpose, or for the address the
+// account already has) is ErrBadEmailChangeToken. An address that got an
+// account meanwhile is ErrEmailTaken, and the token stays (nothing is
+// written). The user's reset and verification tokens (bound to the old
+// address) and other email-change tokens are deleted.
+func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) error {
+	var (
+		user  db.User
+		stale bool
+	)
+	err := s.tx(ctx, func(q *db.Queries) error {
+		tok, ok, err := s.spend(ctx, q, raw, mailChangeEmail)
+		if err != nil || !ok {
+			if err != nil {
+				return err
+			}
+			return ErrBadEmailChangeToken
+		}
+		user = tok.user
+		if tok.email == user.Email {
+			stale = true
+			return nil
+		}
+		n, err := q.ChangeUserEmail(ctx, db.ChangeUserEmailParams{ID: user.ID, OldEmail: user.Email, NewEmail: tok.email, Now: s.now()})
+		switch {
+		case errors.Is(err, db.ErrConflict):
+			return ErrEmailTaken
+		case err != nil:
+			return fmt.Errorf("change email: %w", err)
+		case n == 0: // cannot happen under the lock
+			return ErrBadEmailChangeToken
+		}
+		if _, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{
+			UserID: user.ID, Purposes: []string{mailResetPassword, mailVerifyEmail, mailChangeEmail},
+		}); err != nil {
+			return fmt.Errorf("delete tokens: %w", err)
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return err
+	case stale:
+		return ErrBadEmailChangeToken
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "email changed", slog.String("user_id", user.ID.String()))
+	return nil
+}
+
+// DeleteAccount deletes the caller's account for good; the caller proves
+// the current password (see checkPassword). Its sessions end (counted as
+// account_deleted) and go with its tokens; an "account deleted" notice is
+// queued to its address (the outbox outlives the user). The only admin is
+// ErrLastAdmin: admins are locked first, so two admins deleting
+// themselves at once cannot leave none.
+func (s *Service) DeleteAccount(ctx context.Context, a Auth, pw string) error {
+	if err := s.checkPassword(ctx, a, pw); err != nil {
+		return err
+	}
+	var revoked int64
+	err := s.tx(ctx, func(q *db.Queries) error {
+		admins := -1
+		lockAdmins := func() error {
+			ids, err := q.LockAdmins(ctx)
+			if err != nil {
+				return fmt.Errorf("lock admins: %w", err)
+			}
+			admins = len(ids)
+			return nil
+		}
+		if a.User.Role == roleAdmin {
+			if err := lockAdmins(); err != nil {
+				return err
+			}
+		}
+		user, err := s.lockLive(ctx, q, a)
+		if err != nil {
+			return err
+		}
+		if user.Role == roleAdmin {
+			if admins < 0 { // became an admin since the request was authenticated
+				if err := lockAdmins(); err != nil {
+					return err
+				}
+			}
+			if admins <= 1 {
+				return ErrLastAdmin
+			}
+		}
+		if revoked, err = q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
+			UserID: user.ID, Now: s.now(), Reason: string(ReasonAccountDeleted),
+		}); err != nil {
+			return fmt.Errorf("revoke sessions: %w", err)
+		}
+		if _, err := q.DeleteUser(ctx, user.ID); err != nil {
+			return fmt.Errorf("delete user: %w", err)
+		}
+		if err := q.ClearLoginFailures(ctx, user.Email); err != nil {
+			return fmt.Errorf("clear login failures: %w", err)
+		}
+		return s.queue(ctx, q, mail{kind: mailAccountDeleted, to: user.Email, user: user.ID, data: mailData{Name: user.Name}})
+	})
+	if err != nil {
+		return err
+	}
+	s.metrics.SessionsRevoked(string(ReasonAccountDeleted), revoked)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "account deleted", slog.String("user_id", a.User.ID.String()))
+	return nil
+}
+
+// roleAdmin is users.role of an admin.
+const roleAdmin = "admin"

@@ -1,0 +1,111 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/google/uuid"
+
+	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/password"
+)
+
+// ForgotPassword queues a reset link to email if it has an account (verified
+// or not: a reset proves the mailbox, so the owner of a squatted address
+// gets it back) and the address is within its mail allowance. An unknown
+// address costs the same work (the look-up and the allowance, which every
+// address gets), and the answer is nil alike: nothing tells the caller
+// whether the address has an account.
+func (s *Service) ForgotPassword(ctx context.Context, email string) error {
+	email = NormaliseEmail(email)
+	return s.tx(ctx, func(q *db.Queries) error {
+		user, err := q.GetUserByEmail(ctx, email)
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
+			return fmt.Errorf("get user: %w", err)
+		}
+		ok, err := s.allow(ctx, q, email, mailResetPassword)
+		if err != nil || !ok || user.ID == uuid.Nil {
+			return err
+		}
+		return s.queue(ctx, q, mail{kind: mailResetPassword, to: user.Email, user: user.ID, data: mailData{Name: user.Name}})
+	})
+}
+
+// ResetPassword sets a new password with a reset token. The caller has
+// validated the password. A bad token (unknown, expired, used, of another
+// purpose, or sent to an address the user no longer has) is
+// ErrBadResetToken, found before any hashing. In one transaction it then
+// uses the token up, sets the password, marks the address verified (the
+// reset proved it), deletes the user's other reset and email-change
+// tokens, clears the address's failed logins, revokes every session of the
+// user (their access tokens stop at once) and queues a "password changed"
+// notice.
+func (s *Service) ResetPassword(ctx context.Context, raw, pw string) error {
+	if s.hasher.Busy() {
+		return password.ErrBusy
+	}
+	if _, ok, err := s.tokenUser(ctx, s.q, raw, mailResetPassword); err != nil || !ok {
+		if err != nil {
+			return err
+		}
+		return ErrBadResetToken
+	}
+	hash, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	var (
+		user    db.User
+		stale   bool
+		revoked int64
+	)
+	err = s.tx(ctx, func(q *db.Queries) error {
+		tok, ok, err := s.spend(ctx, q, raw, mailResetPassword)
+		if err != nil || !ok {
+			if err != nil {
+				return err
+			}
+			return ErrBadResetToken
+		}
+		user = tok.user
+		if tok.email != user.Email {
+			stale = true
+			return nil // commit: the token is gone
+		}
+		now := s.now()
+		if err := q.SetUserPassword(ctx, db.SetUserPasswordParams{ID: user.ID, PasswordHash: hash, Now: now}); err != nil {
+			return fmt.Errorf("set password: %w", err)
+		}
+		if !user.Verified || user.EmailVerifiedAt == nil {
+			if _, err := q.VerifyUserEmail(ctx, db.VerifyUserEmailParams{ID: user.ID, Email: user.Email, Now: now}); err != nil {
+				return fmt.Errorf("verify email: %w", err)
+			}
+		}
+		if _, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{
+			UserID: user.ID, Purposes: []string{mailResetPassword, mailChangeEmail},
+		}); err != nil {
+			return fmt.Errorf("delete tokens: %w", err)
+		}
+		if err := q.ClearLoginFailures(ctx, user.Email); err != nil {
+			return fmt.Errorf("clear login failures: %w", err)
+		}
+		if revoked, err = q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
+			UserID: user.ID, Now: now, Reason: string(ReasonPasswordReset),
+		}); err != nil {
+			return fmt.Errorf("revoke sessions: %w", err)
+		}
+		return s.queue(ctx, q, mail{kind: mailPasswordChanged, to: user.Email, user: user.ID, data: mailData{Name: user.Name}})
+	})
+	if err != nil {
+		return err
+	}
+	if stale {
+		return ErrBadResetToken
+	}
+	s.metrics.SessionsRevoked(string(ReasonPasswordReset), revoked)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "password reset", slog.String("user_id", user.ID.String()),
+		slog.Int64("sessions_revoked", revoked))
+	return nil
+}

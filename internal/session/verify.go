@@ -1,0 +1,78 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/google/uuid"
+
+	"github.com/authd/authd/internal/db"
+)
+
+// VerifyEmail marks the address a verification code was sent to as
+// proven, if it is still the user's. A bad code (unknown, expired, used,
+// of another purpose, or sent to an address the user no longer has) is
+// ErrBadVerificationCode; a good one of a user already verified is
+// ErrAlreadyVerified. Either way a code that was found is used up. The
+// user's other verification codes are deleted.
+func (s *Service) VerifyEmail(ctx context.Context, raw string) error {
+	var (
+		user           db.User
+		stale, already bool
+	)
+	err := s.tx(ctx, func(q *db.Queries) error {
+		tok, ok, err := s.spend(ctx, q, raw, mailVerifyEmail)
+		if err != nil || !ok {
+			if err != nil {
+				return err
+			}
+			return ErrBadVerificationCode
+		}
+		user = tok.user
+		switch {
+		case tok.email != user.Email:
+			stale = true
+			return nil
+		case user.Verified:
+			already = true
+			return nil
+		}
+		if _, err := q.VerifyUserEmail(ctx, db.VerifyUserEmailParams{ID: user.ID, Email: user.Email, Now: s.now()}); err != nil {
+			return fmt.Errorf("verify email: %w", err)
+		}
+		if _, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{UserID: user.ID, Purposes: []string{mailVerifyEmail}}); err != nil {
+			return fmt.Errorf("delete tokens: %w", err)
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return err
+	case stale:
+		return ErrBadVerificationCode
+	case already:
+		return ErrAlreadyVerified
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "email verified", slog.String("user_id", user.ID.String()))
+	return nil
+}
+
+// ResendVerification queues a new verification mail to email if it has
+// an unverified account and is within its allowance. Like ForgotPassword,
+// every address gets nil after the same look-up and allowance.
+func (s *Service) ResendVerification(ctx context.Context, email string) error {
+	email = NormaliseEmail(email)
+	return s.tx(ctx, func(q *db.Queries) error {
+		user, err := q.GetUserByEmail(ctx, email)
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
+			return fmt.Errorf("get user: %w", err)
+		}
+		ok, err := s.allow(ctx, q, email, mailVerifyEmail)
+		if err != nil || !ok || user.ID == uuid.Nil || user.Verified {
+			return err
+		}
+		return s.queue(ctx, q, mail{kind: mailVerifyEmail, to: user.Email, user: user.ID, data: mailData{Name: user.Name}})
+	})
+}
