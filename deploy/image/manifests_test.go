@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"os"
 	"slices"
@@ -65,6 +66,10 @@ type containerSpec struct {
 				Key      string `yaml:"key"`
 				Optional bool   `yaml:"optional"`
 			} `yaml:"secretKeyRef"`
+			ResourceFieldRef *struct {
+				Resource string `yaml:"resource"`
+				Divisor  string `yaml:"divisor"`
+			} `yaml:"resourceFieldRef"`
 		} `yaml:"valueFrom"`
 	} `yaml:"env"`
 	Resources struct {
@@ -202,14 +207,36 @@ func fromManifest(t *testing.T, file string, img imageConfig, secrets map[string
 			set(name, value)
 		}
 	}
+	defined := map[string]string{} // the env entries so far, for $(NAME) as the kubelet expands it
 	for _, e := range c.Env {
 		if e.ValueFrom == nil {
-			set(e.Name, e.Value)
+			v := e.Value
+			for name, value := range defined {
+				v = strings.ReplaceAll(v, "$("+name+")", value)
+			}
+			set(e.Name, v)
+			defined[e.Name] = v
+			continue
+		}
+		if rf := e.ValueFrom.ResourceFieldRef; rf != nil {
+			limit, ok := strings.CutPrefix(rf.Resource, "limits.")
+			if !ok || c.Resources.Limits[limit] == "" {
+				t.Fatalf("%s: env %s: resourceFieldRef %q, not a limit the container sets", file, e.Name, rf.Resource)
+			}
+			bytes := map[string]int64{"": 1, "Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30}
+			n, err := quantity(c.Resources.Limits[limit], bytes)
+			d, derr := quantity(cmp.Or(rf.Divisor, "1"), bytes)
+			if err != nil || derr != nil || d == 0 {
+				t.Fatalf("%s: env %s: %v %v", file, e.Name, err, derr)
+			}
+			v := strconv.FormatInt((n+d-1)/d, 10) // the kubelet rounds up
+			set(e.Name, v)
+			defined[e.Name] = v
 			continue
 		}
 		ref := e.ValueFrom.SecretKeyRef
 		if ref == nil {
-			t.Fatalf("%s: env %s: valueFrom other than secretKeyRef", file, e.Name)
+			t.Fatalf("%s: env %s: valueFrom other than secretKeyRef or resourceFieldRef", file, e.Name)
 		}
 		v, ok := secrets[ref.Name][ref.Key]
 		switch {
