@@ -197,15 +197,12 @@ func (s *Sender) listenOnce(ctx context.Context, signal func()) error {
 	if err != nil {
 		return fmt.Errorf("acquire: %w", err)
 	}
-	healthy := false
 	defer func() {
-		if !healthy {
-			// A connection in an unknown state, or still listening, must
-			// not go back to the pool.
-			cctx, cancel := context.WithTimeout(context.Background(), s.o.DBTimeout)
-			conn.Conn().Close(cctx)
-			cancel()
-		}
+		// Still listening, or in an unknown state after an error: the
+		// connection must not go back to the pool for others to use.
+		cctx, cancel := context.WithTimeout(context.Background(), s.o.DBTimeout)
+		conn.Conn().Close(cctx)
+		cancel()
 		conn.Release()
 	}()
 	lctx, cancel := context.WithTimeout(ctx, s.o.DBTimeout)
