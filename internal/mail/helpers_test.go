@@ -243,3 +243,9 @@ func waitMessages(t *testing.T, srv *smtptest.Server, n int) []smtptest.Message 
 func hexOf(b []byte) string { return hex.EncodeToString(b) }
 
 var _ = context.Background
+
+var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
+func writeFile(dir, name, body string) error {
+	return os.WriteFile(dir+"/"+name, []byte(body), 0o644)
+}

@@ -279,7 +279,12 @@ type Log struct {
 }
 
 // NewLog returns a transport that logs mails with log at INFO.
-func NewLog(log *slog.Logger) *Log { return &Log{log: log} }
+func NewLog(log *slog.Logger) *Log {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Log{log: log}
+}
 
 // Send logs m.
 func (l *Log) Send(ctx context.Context, m Message) error {
