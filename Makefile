@@ -7,7 +7,7 @@ SQLC    ?= sqlc
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run test build generate sqlc-diff lint db-stop clean bench
+.PHONY: run test build generate sqlc-diff lint db-stop clean bench mailpit
 
 run:
 	@scripts/dev.sh
@@ -34,6 +34,11 @@ lint:
 bench:
 	@mkdir -p bin && cd bench && $(GO) build -o ../bin/benchrun ./cmd/benchrun
 	@bin/benchrun
+
+# Installs Mailpit (SMTP catcher with a web inbox) in .dev/bin, where make run
+# finds it; about 2 minutes the first time.
+mailpit:
+	GOBIN=$(CURDIR)/.dev/bin $(GO) install github.com/axllent/mailpit@v1.33.1
 
 # Stops the development PostgreSQL cluster of make run (.dev/pg).
 db-stop:

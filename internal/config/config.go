@@ -70,9 +70,42 @@ type Config struct {
 	Pprof           bool          // PPROF: /debug/pprof/ on the METRICS_ADDR listener
 	MigrateOnStart  bool          // MIGRATE_ON_START
 
+	MailTransport       string        // MAIL_TRANSPORT: "off", "smtp" or "log"
+	EmailFrom           string        // EMAIL_FROM
+	EmailFromName       string        // EMAIL_FROM_NAME
+	SMTPHost            string        // SMTP_HOST
+	SMTPPort            int           // SMTP_PORT
+	SMTPUser            string        // SMTP_USER
+	SMTPPass            string        // SMTP_PASS
+	SMTPTLS             string        // SMTP_TLS: "starttls", "implicit" or "none" (loopback only)
+	SMTPTimeout         time.Duration // SMTP_TIMEOUT
+	EmailLinkBase       string        // EMAIL_LINK_BASE, else the first CLIENT_ORIGIN
+	EmailVerifyPath     string        // EMAIL_VERIFY_PATH, with "{token}" once
+	PasswordResetPath   string        // PASSWORD_RESET_PATH
+	EmailChangePath     string        // EMAIL_CHANGE_PATH
+	VerifyTokenTTL      time.Duration // VERIFY_TOKEN_TTL
+	ResetTokenTTL       time.Duration // RESET_TOKEN_TTL
+	EmailChangeTokenTTL time.Duration // EMAIL_CHANGE_TOKEN_TTL
+	MailWorker          bool          // MAIL_WORKER
+	MailPollInterval    time.Duration // MAIL_POLL_INTERVAL
+	MailMaxAttempts     int           // MAIL_MAX_ATTEMPTS
+	MailRetention       time.Duration // MAIL_RETENTION
+	MailTemplatesDir    string        // MAIL_TEMPLATES_DIR
+
+	EmailVerification    string        // EMAIL_VERIFICATION: "off", "optional" or "required"
+	MailCooldown         time.Duration // MAIL_COOLDOWN: per address and kind
+	MailMaxPerHour       int           // MAIL_MAX_PER_HOUR: per address and kind
+	IPMailPerMinute      int           // IP_MAIL_PER_MINUTE
+	IPMailBurst          int           // IP_MAIL_BURST
+	RegisterHideExisting bool          // REGISTER_HIDE_EXISTING
+	AccountSelfDelete    bool          // ACCOUNT_SELF_DELETE
+
 	LogLevel  slog.Level // LOG_LEVEL
 	LogFormat string     // LOG_FORMAT: "json" or "text"
 }
+
+// MailOn reports whether mails are sent (MAIL_TRANSPORT is not off).
+func (c Config) MailOn() bool { return c.MailTransport != "" && c.MailTransport != "off" }
 
 // Load reads every setting through getenv, applies defaults, validates everything and returns
 // all problems joined, one per line, each naming its variable. Unknown variables are ignored;
@@ -165,6 +198,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.IPRefreshPerMinute, _ = l.int("IP_REFRESH_PER_MINUTE")
 	c.IPRefreshBurst, _ = l.int("IP_REFRESH_BURST")
 	c.IPv6Prefix, _ = l.int("IP_V6_PREFIX")
+
+	l.mail(&c)
 
 	c.LogLevel = l.logLevel("LOG_LEVEL")
 	c.LogFormat = l.oneOf("LOG_FORMAT")

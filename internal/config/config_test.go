@@ -120,6 +120,27 @@ func TestLoadDefaults(t *testing.T) {
 		MigrateOnStart:        true,
 		LogLevel:              slog.LevelInfo,
 		LogFormat:             "json",
+
+		MailTransport:       "off",
+		EmailFromName:       "authd",
+		SMTPPort:            587,
+		SMTPTLS:             "starttls",
+		SMTPTimeout:         10 * time.Second,
+		EmailVerifyPath:     "/verifyemail/{token}",
+		PasswordResetPath:   "/forgotPassword/{token}",
+		EmailChangePath:     "/confirm-email/{token}",
+		VerifyTokenTTL:      24 * time.Hour,
+		ResetTokenTTL:       15 * time.Minute,
+		EmailChangeTokenTTL: time.Hour,
+		MailWorker:          true,
+		MailPollInterval:    5 * time.Second,
+		MailMaxAttempts:     8,
+		MailRetention:       168 * time.Hour,
+		EmailVerification:   "off",
+		MailCooldown:        time.Minute,
+		MailMaxPerHour:      5,
+		IPMailPerMinute:     5,
+		IPMailBurst:         5,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(required only):\n got %#v\nwant %#v", fields(got), fields(want))
@@ -479,6 +500,8 @@ func secretEnv() map[string]string {
 		"REFRESH_TOKEN_PRIVATE_KEY": secretKey + "-refresh-private",
 		"REFRESH_TOKEN_PUBLIC_KEY":  secretKey + "-refresh-public",
 		"REFRESH_TOKEN_VERIFY_KEYS": secretKey + "-refresh-verify",
+		"SMTP_USER":                 "authd",
+		"SMTP_PASS":                 secretPassword + "-smtp",
 	}
 }
 
@@ -503,6 +526,8 @@ func TestErrorsNeverShowSecrets(t *testing.T) {
 		{"DATABASE_URL unparsable", with(secretEnv(), "DATABASE_URL", "postgres://app:"+secretInURL+"@db:port/authd")},
 		{"DATABASE_URL bad escape", with(secretEnv(), "DATABASE_URL", "postgres://app:"+secretInURL+"%zz@db/authd")},
 		{"DATABASE_URL opaque", with(secretEnv(), "DATABASE_URL", "postgres:"+secretInURL)},
+		{"SMTP_PASS without SMTP_USER", with(secretEnv(), "SMTP_USER", "")},
+		{"mail settings invalid", with(secretEnv(), "MAIL_TRANSPORT", "smtp", "SMTP_TLS", "none", "SMTP_HOST", "smtp.example.com")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -537,7 +562,7 @@ func TestLogValueNeverShowsSecrets(t *testing.T) {
 			assertNoSecret(t, "%+v", fmt.Sprintf("%+v", c))
 			assertNoSecret(t, "%#v", fmt.Sprintf("%#v", c))
 			assertNoSecret(t, "%s", fmt.Sprint(&c))
-			for _, want := range []string{"config.access_private_key=[set]", "config.refresh_verify_keys=1", "postgres://app"} {
+			for _, want := range []string{"config.access_private_key=[set]", "config.refresh_verify_keys=1", "postgres://app", "config.smtp_pass=[set]"} {
 				if !strings.Contains(text.String(), want) {
 					t.Errorf("text log does not contain %q:\n%s", want, text.String())
 				}
@@ -720,7 +745,7 @@ func TestVariablesWellFormed(t *testing.T) {
 		if v.Description == "" || strings.Contains(v.Description, "\n") {
 			t.Errorf("%s: description %q is not one line", v.Name, v.Description)
 		}
-		wantSecret := v.Name == "DATABASE_URL" || strings.Contains(v.Name, "PASSWORD") || strings.Contains(v.Name, "_KEY")
+		wantSecret := v.Name == "DATABASE_URL" || strings.HasSuffix(v.Name, "_PASSWORD") || strings.HasSuffix(v.Name, "_PASS") || strings.Contains(v.Name, "_KEY")
 		if v.Secret != wantSecret {
 			t.Errorf("%s: Secret = %v, want %v", v.Name, v.Secret, wantSecret)
 		}

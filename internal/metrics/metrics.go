@@ -136,3 +136,20 @@ func (m *Metrics) Write(w io.Writer) {
 	m.set.WritePrometheus(w)
 	vm.WriteProcessMetrics(w)
 }
+
+// Mail outcomes, as label values.
+const (
+	MailSent    = "sent"
+	MailRetried = "retried"
+	MailFailed  = "failed"
+)
+
+// Mail counts one delivery attempt of the outbox by kind and outcome
+// (MailSent, MailRetried, MailFailed). The caller passes only its own
+// fixed kinds (internal/mail maps anything else to "other").
+func (m *Metrics) Mail(kind, outcome string) {
+	if m == nil {
+		return
+	}
+	m.set.GetOrCreateCounter("authd_mail_total{kind=" + strconv.Quote(kind) + ",outcome=" + strconv.Quote(outcome) + "}").Inc()
+}

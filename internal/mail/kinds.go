@@ -1,0 +1,145 @@
+package mail
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/authd/authd/internal/db"
+)
+
+// Kinds of mail, as stored in mail_outbox.kind. The three token kinds are
+// also the purposes of one_time_tokens.
+const (
+	// Token mails: the sender mints a one-time token of this purpose.
+	KindVerifyEmail   = "verify_email"   // prove an address (registration, resend)
+	KindResetPassword = "reset_password" // forgot password
+	KindChangeEmail   = "change_email"   // confirm a new address; sent to the new address
+
+	// Notices: no token.
+	KindPasswordChanged   = "password_changed"    // the password was changed or reset
+	KindEmailChangeNotice = "email_change_notice" // to the old address: a change to NewEmail was asked for
+	KindEmailTakenNotice  = "email_taken_notice"  // to a new address that already has an account
+	KindSignupAttempt     = "signup_attempt"      // someone tried to register with this address
+	KindAccountDeleted    = "account_deleted"     // the account was deleted
+	KindTest              = "test"                // authd mail test
+)
+
+// Kinds lists every kind, token kinds first.
+func Kinds() []string {
+	return []string{
+		KindVerifyEmail, KindResetPassword, KindChangeEmail,
+		KindPasswordChanged, KindEmailChangeNotice, KindEmailTakenNotice,
+		KindSignupAttempt, KindAccountDeleted, KindTest,
+	}
+}
+
+// IsTokenKind reports whether mails of kind carry a one-time token.
+func IsTokenKind(kind string) bool {
+	switch kind {
+	case KindVerifyEmail, KindResetPassword, KindChangeEmail:
+		return true
+	}
+	return false
+}
+
+func knownKind(kind string) bool {
+	for _, k := range Kinds() {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// Data is what a mail's templates show besides its link, stored as the
+// outbox row's data. Name must be the account holder's name as stored,
+// never one typed by whoever caused the mail (for signup_attempt and
+// email_taken_notice: the existing account's name), since the mail goes to
+// that account's address. Only the first word of Name is shown.
+type Data struct {
+	Name     string `json:"name,omitempty"`
+	NewEmail string `json:"new_email,omitempty"` // email_change_notice: the address asked for
+}
+
+// JSON returns d as the outbox row's data.
+func (d Data) JSON() []byte {
+	b, _ := json.Marshal(d) // two strings cannot fail
+	return b
+}
+
+// Mail is one mail to queue.
+type Mail struct {
+	Kind   string        // a Kind constant
+	To     string        // the recipient's address
+	UserID uuid.NullUUID // required for token kinds: the token's user
+	Data   Data
+}
+
+// Enqueue queues m with q, which should be the transaction of the change
+// that causes the mail (inside db.InTx), and asks the senders to wake when
+// that transaction commits. It returns the outbox id.
+//
+// It is db.EnqueueMail followed by db.NotifyMail (SELECT
+// pg_notify('authd_mail', ”)).
+func Enqueue(ctx context.Context, q *db.Queries, m Mail, now time.Time) (int64, error) {
+	if !knownKind(m.Kind) {
+		return 0, fmt.Errorf("enqueue mail: unknown kind %q", m.Kind)
+	}
+	if IsTokenKind(m.Kind) && !m.UserID.Valid {
+		return 0, fmt.Errorf("enqueue mail: a %s mail needs a user id", m.Kind)
+	}
+	id, err := q.EnqueueMail(ctx, db.EnqueueMailParams{Kind: m.Kind, ToAddr: m.To, UserID: m.UserID, Data: m.Data.JSON(), Now: now})
+	if err != nil {
+		return 0, fmt.Errorf("enqueue mail: %w", err)
+	}
+	if err := q.NotifyMail(ctx); err != nil {
+		return 0, fmt.Errorf("notify mail senders: %w", err)
+	}
+	return id, nil
+}
+
+// Channel is the PostgreSQL notification channel the senders LISTEN on.
+const Channel = "authd_mail"
+
+// tokenBytes is the entropy of a one-time token.
+const tokenBytes = 32
+
+// TokenLen is the length of a raw token: 32 bytes in base64url without padding.
+const TokenLen = 43 // base64.RawURLEncoding.EncodedLen(tokenBytes)
+
+// NewToken returns a fresh raw one-time token and its stored hash.
+func NewToken() (raw string, hash []byte) {
+	b := make([]byte, tokenBytes)
+	rand.Read(b) // never fails (crypto/rand, Go 1.24+)
+	raw = base64.RawURLEncoding.EncodeToString(b)
+	return raw, HashToken(raw)
+}
+
+// HashToken returns what one_time_tokens.token_hash holds for raw: the
+// SHA-256 of its bytes. Hash what the client sent as it is; a malformed
+// token simply matches no row.
+func HashToken(raw string) []byte {
+	h := sha256.Sum256([]byte(raw))
+	return h[:]
+}
+
+// WellFormedToken reports whether raw has the shape NewToken makes, so a
+// caller may answer an obviously wrong token without a database lookup.
+func WellFormedToken(raw string) bool {
+	if len(raw) != TokenLen {
+		return false
+	}
+	for _, c := range []byte(raw) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
