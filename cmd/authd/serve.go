@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/authd/authd/internal/config"
@@ -38,10 +39,15 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	log.Info("authd listening", "addr", servers[0].ln.Addr().String(), "version", version,
 		"startup", time.Since(started).Round(time.Millisecond).String(), "config", cfg)
 
+	// Background work: the purge, and the mail sender. Both end before the
+	// pool closes.
 	bg, stopBG := context.WithCancel(context.Background())
-	purged := make(chan struct{})
-	go func() { a.sessions.RunPurge(bg, purgeEvery); close(purged) }()
-	defer func() { stopBG(); <-purged }() // before the pool closes
+	var background sync.WaitGroup
+	defer func() { stopBG(); background.Wait() }()
+	background.Go(func() { a.sessions.RunPurge(bg, purgeEvery, a.purgeMail) })
+	if a.sender != nil && cfg.MailWorker {
+		background.Go(func() { a.sender.Run(bg) })
+	}
 
 	return serveAll(ctx, cfg, log, a, servers)
 }

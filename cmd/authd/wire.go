@@ -18,6 +18,7 @@ import (
 	"github.com/authd/authd/internal/config"
 	"github.com/authd/authd/internal/db"
 	authhttp "github.com/authd/authd/internal/http"
+	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/ratelimit"
@@ -37,6 +38,7 @@ type app struct {
 	api      http.Handler
 	metrics  http.Handler // nil: no metrics listener
 	sessions *session.Service
+	sender   *mail.Sender // nil: mail off
 	pool     *pgxpool.Pool
 	draining atomic.Bool
 }
@@ -95,6 +97,11 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 		LoginFailureThreshold: cfg.LoginFailureThreshold,
 		LoginLockBase:         cfg.LoginLockBase,
 		LoginLockMax:          cfg.LoginLockMax,
+		Mail:                  cfg.MailOn(),
+		Verification:          session.Verification(cfg.EmailVerification),
+		MailCooldown:          cfg.MailCooldown,
+		MailMaxPerHour:        cfg.MailMaxPerHour,
+		HideExisting:          cfg.RegisterHideExisting,
 	})
 	a.api = authhttp.NewServer(authhttp.Deps{
 		Log:           log,
@@ -104,6 +111,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 		LoginLimit:    ratelimit.New(cfg.IPLoginPerMinute, cfg.IPLoginBurst, nil),
 		RegisterLimit: ratelimit.New(cfg.IPRegisterPerMinute, cfg.IPRegisterBurst, nil),
 		RefreshLimit:  ratelimit.New(cfg.IPRefreshPerMinute, cfg.IPRefreshBurst, nil),
+		MailLimit:     ratelimit.New(cfg.IPMailPerMinute, cfg.IPMailBurst, nil),
 		Ready:         readiness(pool, &a.draining),
 	}, authhttp.Options{
 		AccessMaxAge:      cfg.AccessMaxAge,
@@ -115,11 +123,55 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 		IPv6Prefix:        cfg.IPv6Prefix,
 		RequestTimeout:    cfg.RequestTimeout,
 		MetricsOnMainPort: cfg.MetricsAddr == "main",
+		Mail:              cfg.MailOn(),
+		AccountSelfDelete: cfg.AccountSelfDelete,
 	})
+	if cfg.MailOn() {
+		// Built even without MAIL_WORKER, so that a broken template
+		// directory stops the start.
+		if a.sender, err = newSender(cfg, pool, log, m); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
 	if cfg.MetricsAddr != "" && cfg.MetricsAddr != "main" && cfg.MetricsAddr != "off" {
 		a.metrics = metricsMux(m, cfg.Pprof)
 	}
 	return a, nil
+}
+
+// purgeMail deletes old outbox rows, with mail on.
+func (a *app) purgeMail(ctx context.Context) {
+	if a.sender != nil {
+		a.sender.Purge(ctx)
+	}
+}
+
+// newSender builds the mail transport and the outbox sender.
+func newSender(cfg config.Config, pool *pgxpool.Pool, log *slog.Logger, m *metrics.Metrics) (*mail.Sender, error) {
+	var tr mail.Transport
+	switch cfg.MailTransport {
+	case "smtp":
+		smtp, err := mail.NewSMTP(mail.SMTPOptions{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUser,
+			Password: cfg.SMTPPass, TLS: cfg.SMTPTLS, Timeout: cfg.SMTPTimeout})
+		if err != nil {
+			return nil, err
+		}
+		tr = smtp
+	case "log":
+		tr = mail.NewLog(log)
+	default:
+		return nil, fmt.Errorf("MAIL_TRANSPORT %q", cfg.MailTransport)
+	}
+	return mail.NewSender(pool, tr, mail.SenderOptions{
+		From: cfg.EmailFrom, FromName: cfg.EmailFromName,
+		LinkBase: cfg.EmailLinkBase, VerifyPath: cfg.EmailVerifyPath, ResetPath: cfg.PasswordResetPath,
+		ChangePath: cfg.EmailChangePath,
+		VerifyTTL:  cfg.VerifyTokenTTL, ResetTTL: cfg.ResetTokenTTL, ChangeTTL: cfg.EmailChangeTokenTTL,
+		TemplatesDir: cfg.MailTemplatesDir, PollInterval: cfg.MailPollInterval, MaxAttempts: cfg.MailMaxAttempts,
+		Retention: cfg.MailRetention, SendTimeout: cfg.SMTPTimeout, DBTimeout: cfg.DBTimeout,
+		Listen: true, Log: log, Metrics: m,
+	})
 }
 
 func newSigner(cfg config.Config) (*token.Signer, error) {

@@ -88,15 +88,3 @@ func (q *Queries) LockUser(ctx context.Context, id uuid.UUID) (User, error) {
 	)
 	return i, err
 }
-
-const notifyMailQueued = `-- name: NotifyMailQueued :exec
-SELECT pg_notify('authd_mail', '')
-`
-
-// Wakes the mail senders, which LISTEN on authd_mail. Run it in the
-// transaction that queued the mail: the notification is delivered at
-// commit, and not at all on rollback.
-func (q *Queries) NotifyMailQueued(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, notifyMailQueued)
-	return err
-}

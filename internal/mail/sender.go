@@ -444,9 +444,9 @@ func truncate(s string) string {
 // purgeBatch is how many rows one statement of Purge deletes at most.
 const purgeBatch = 1000
 
-// Purge deletes sent mails older than Retention, failed ones older than
-// 30 days, expired one-time tokens and mail_throttle rows idle for a day,
-// in batches of 1000 (SKIP LOCKED, so replicas may run it at once).
+// Purge deletes sent mails older than Retention and failed ones older
+// than 30 days (session.Service.Purge deletes expired one-time tokens and
+// idle mail_throttle rows), in batches of 1000 (SKIP LOCKED, so replicas may run it at once).
 // Failures are logged and left for the next pass. Call it from the
 // periodic purge loop.
 func (s *Sender) Purge(ctx context.Context) {
@@ -462,12 +462,6 @@ func (s *Sender) Purge(ctx context.Context) {
 		{"failed mails", func(ctx context.Context) (int64, error) {
 			return s.q.DeleteOldMailWithStatus(ctx, db.DeleteOldMailWithStatusParams{Status: "failed", Cutoff: now.Add(-failedRetention), BatchSize: purgeBatch})
 		}, false},
-		{"expired one-time tokens", func(ctx context.Context) (int64, error) {
-			return s.q.DeleteExpiredTokens(ctx, db.DeleteExpiredTokensParams{Cutoff: now, BatchSize: purgeBatch})
-		}, false},
-		{"stale mail throttles", func(ctx context.Context) (int64, error) {
-			return s.q.DeleteStaleMailThrottles(ctx, now.Add(-24*time.Hour))
-		}, true},
 	}
 	for _, j := range jobs {
 		total := int64(0)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/password"
 )
 
@@ -89,7 +90,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next stri
 			return fmt.Errorf("set password: %w", err)
 		}
 		if _, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{
-			UserID: user.ID, Purposes: []string{mailResetPassword, mailChangeEmail},
+			UserID: user.ID, Purposes: []string{mail.KindResetPassword, mail.KindChangeEmail},
 		}); err != nil {
 			return fmt.Errorf("delete tokens: %w", err)
 		}
@@ -98,7 +99,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next stri
 		}); err != nil {
 			return fmt.Errorf("revoke sessions: %w", err)
 		}
-		return s.queue(ctx, q, mail{kind: mailPasswordChanged, to: user.Email, user: user.ID, data: mailData{Name: user.Name}})
+		return s.queue(ctx, q, to(mail.KindPasswordChanged, user))
 	})
 	if err != nil {
 		return err
@@ -134,18 +135,18 @@ func (s *Service) RequestEmailChange(ctx context.Context, a Auth, newEmail, pw s
 		if err != nil && !errors.Is(err, db.ErrNotFound) {
 			return fmt.Errorf("get user: %w", err)
 		}
-		ok, err := s.allow(ctx, q, newEmail, mailChangeEmail)
+		ok, err := s.allow(ctx, q, newEmail, mail.KindChangeEmail)
 		if err != nil || !ok {
 			return err
 		}
-		notice := mail{kind: mailEmailChangeNotice, to: user.Email, user: user.ID,
-			data: mailData{Name: user.Name, NewEmail: newEmail}}
+		notice := to(mail.KindEmailChangeNotice, user)
+		notice.Data.NewEmail = newEmail
 		if owner.Email != "" {
-			return s.queue(ctx, q, mail{kind: mailEmailTakenNotice, to: owner.Email, user: owner.ID,
-				data: mailData{Name: owner.Name}}, notice)
+			return s.queue(ctx, q, to(mail.KindEmailTakenNotice, owner), notice)
 		}
-		return s.queue(ctx, q, mail{kind: mailChangeEmail, to: newEmail, user: user.ID,
-			data: mailData{Name: user.Name, NewEmail: newEmail}}, notice)
+		change := to(mail.KindChangeEmail, user)
+		change.To, change.Data.NewEmail = newEmail, newEmail
+		return s.queue(ctx, q, change, notice)
 	})
 	if err != nil {
 		return err
@@ -167,7 +168,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) error {
 		stale bool
 	)
 	err := s.tx(ctx, func(q *db.Queries) error {
-		tok, ok, err := s.spend(ctx, q, raw, mailChangeEmail)
+		tok, ok, err := s.spend(ctx, q, raw, mail.KindChangeEmail)
 		if err != nil || !ok {
 			if err != nil {
 				return err
@@ -189,7 +190,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) error {
 			return ErrBadEmailChangeToken
 		}
 		if _, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{
-			UserID: user.ID, Purposes: []string{mailResetPassword, mailVerifyEmail, mailChangeEmail},
+			UserID: user.ID, Purposes: []string{mail.KindResetPassword, mail.KindVerifyEmail, mail.KindChangeEmail},
 		}); err != nil {
 			return fmt.Errorf("delete tokens: %w", err)
 		}
@@ -256,7 +257,7 @@ func (s *Service) DeleteAccount(ctx context.Context, a Auth, pw string) error {
 		if err := q.ClearLoginFailures(ctx, user.Email); err != nil {
 			return fmt.Errorf("clear login failures: %w", err)
 		}
-		return s.queue(ctx, q, mail{kind: mailAccountDeleted, to: user.Email, user: user.ID, data: mailData{Name: user.Name}})
+		return s.queue(ctx, q, to(mail.KindAccountDeleted, user))
 	})
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/password"
 )
@@ -79,10 +80,10 @@ func (s *Service) Register(ctx context.Context, r Registration) (Signup, error) 
 			}
 			// Counted, so that a resend right after waits its turn; sent
 			// whatever the count: a new address gets its first mail.
-			if _, err := s.allow(ctx, q, email, mailVerifyEmail); err != nil {
+			if _, err := s.allow(ctx, q, email, mail.KindVerifyEmail); err != nil {
 				return err
 			}
-			return s.queue(ctx, q, mail{kind: mailVerifyEmail, to: user.Email, user: user.ID, data: mailData{Name: user.Name}})
+			return s.queue(ctx, q, to(mail.KindVerifyEmail, user))
 		})
 	} else {
 		user, err = s.q.CreateUser(ctx, params)
@@ -103,11 +104,11 @@ func (s *Service) Register(ctx context.Context, r Registration) (Signup, error) 
 // signupAttempt mails the owner of a taken address that someone tried to
 // register it, within the address's allowance.
 func (s *Service) signupAttempt(ctx context.Context, q *db.Queries, owner db.User) error {
-	ok, err := s.allow(ctx, q, owner.Email, mailSignupAttempt)
+	ok, err := s.allow(ctx, q, owner.Email, mail.KindSignupAttempt)
 	if err != nil || !ok {
 		return err
 	}
-	return s.queue(ctx, q, mail{kind: mailSignupAttempt, to: owner.Email, user: owner.ID, data: mailData{Name: owner.Name}})
+	return s.queue(ctx, q, to(mail.KindSignupAttempt, owner))
 }
 
 // Login checks a password and starts a session. Each attempt is counted

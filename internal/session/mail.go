@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -11,66 +10,31 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/authd/authd/internal/db"
-)
-
-// Mail kinds: mail_outbox.kind, the contract with the sender
-// (internal/mail). For the token kinds the sender mints the token when it
-// sends, bound to the kind (as its purpose), the user and the address it
-// goes to; this package never sees a raw token until one is presented.
-const (
-	mailVerifyEmail   = "verify_email"   // token: verify the address
-	mailResetPassword = "reset_password" // token: set a new password
-	mailChangeEmail   = "change_email"   // token, to the new address: confirm the change
-
-	mailPasswordChanged   = "password_changed"    // notice: the password was reset or changed
-	mailEmailChangeNotice = "email_change_notice" // notice, to the old address: a change was asked for
-	mailEmailTakenNotice  = "email_taken_notice"  // notice, to a new address that has an account
-	mailSignupAttempt     = "signup_attempt"      // notice: someone registered an address that has an account
-	mailAccountDeleted    = "account_deleted"     // notice: the account is gone
+	"github.com/authd/authd/internal/mail"
 )
 
 // mailWindow is the window of Options.MailMaxPerHour.
 const mailWindow = time.Hour
 
-// mailData is what a mail's templates show (mail_outbox.data): never a
-// token, never a password.
-type mailData struct {
-	Name     string `json:"name"`
-	NewEmail string `json:"new_email,omitempty"`
-}
-
-// mail is one mail to queue.
-type mail struct {
-	kind string
-	to   string
-	user uuid.UUID // uuid.Nil: none
-	data mailData
-}
-
 // queue puts mails in the outbox in q's transaction and wakes the senders
-// (at commit). With mail off it does nothing.
-func (s *Service) queue(ctx context.Context, q *db.Queries, mails ...mail) error {
+// (at commit): see mail.Enqueue. With mail off it does nothing.
+func (s *Service) queue(ctx context.Context, q *db.Queries, mails ...mail.Mail) error {
 	if !s.opts.Mail || len(mails) == 0 {
 		return nil
 	}
 	now := s.now()
 	for _, m := range mails {
-		data, err := json.Marshal(m.data)
-		if err != nil {
-			return fmt.Errorf("encode %s mail: %w", m.kind, err)
+		if _, err := mail.Enqueue(ctx, q, m, now); err != nil {
+			return fmt.Errorf("queue %s mail: %w", m.Kind, err)
 		}
-		_, err = q.EnqueueMail(ctx, db.EnqueueMailParams{
-			Kind: m.kind, ToAddr: m.to, UserID: nullUUID(m.user),
-			Data: data, Now: now,
-		})
-		if err != nil {
-			return fmt.Errorf("queue %s mail: %w", m.kind, err)
-		}
-	}
-	if err := q.NotifyMailQueued(ctx); err != nil {
-		return fmt.Errorf("notify mail senders: %w", err)
 	}
 	return nil
+}
+
+// to is a mail of kind for user's current address.
+func to(kind string, user db.User) mail.Mail {
+	return mail.Mail{Kind: kind, To: user.Email, UserID: uuid.NullUUID{UUID: user.ID, Valid: true},
+		Data: mail.Data{Name: user.Name}}
 }
 
 // allow counts a request for a mail of purpose to email, registered or

@@ -13,8 +13,8 @@ const (
 	purgeBatch     = 1000
 )
 
-// RunPurge calls Purge every interval until ctx ends.
-func (s *Service) RunPurge(ctx context.Context, every time.Duration) {
+// RunPurge calls Purge, then each of also, every interval until ctx ends.
+func (s *Service) RunPurge(ctx context.Context, every time.Duration, also ...func(context.Context)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -24,6 +24,9 @@ func (s *Service) RunPurge(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 		s.Purge(ctx)
+		for _, f := range also {
+			f(ctx)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/password"
 )
 
@@ -25,11 +26,11 @@ func (s *Service) ForgotPassword(ctx context.Context, email string) error {
 		if err != nil && !errors.Is(err, db.ErrNotFound) {
 			return fmt.Errorf("get user: %w", err)
 		}
-		ok, err := s.allow(ctx, q, email, mailResetPassword)
+		ok, err := s.allow(ctx, q, email, mail.KindResetPassword)
 		if err != nil || !ok || user.ID == uuid.Nil {
 			return err
 		}
-		return s.queue(ctx, q, mail{kind: mailResetPassword, to: user.Email, user: user.ID, data: mailData{Name: user.Name}})
+		return s.queue(ctx, q, to(mail.KindResetPassword, user))
 	})
 }
 
@@ -46,7 +47,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, pw string) error {
 	if s.hasher.Busy() {
 		return password.ErrBusy
 	}
-	if _, ok, err := s.tokenUser(ctx, s.q, raw, mailResetPassword); err != nil || !ok {
+	if _, ok, err := s.tokenUser(ctx, s.q, raw, mail.KindResetPassword); err != nil || !ok {
 		if err != nil {
 			return err
 		}
@@ -62,7 +63,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, pw string) error {
 		revoked int64
 	)
 	err = s.tx(ctx, func(q *db.Queries) error {
-		tok, ok, err := s.spend(ctx, q, raw, mailResetPassword)
+		tok, ok, err := s.spend(ctx, q, raw, mail.KindResetPassword)
 		if err != nil || !ok {
 			if err != nil {
 				return err
@@ -84,7 +85,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, pw string) error {
 			}
 		}
 		if _, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{
-			UserID: user.ID, Purposes: []string{mailResetPassword, mailChangeEmail},
+			UserID: user.ID, Purposes: []string{mail.KindResetPassword, mail.KindChangeEmail},
 		}); err != nil {
 			return fmt.Errorf("delete tokens: %w", err)
 		}
@@ -96,7 +97,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, pw string) error {
 		}); err != nil {
 			return fmt.Errorf("revoke sessions: %w", err)
 		}
-		return s.queue(ctx, q, mail{kind: mailPasswordChanged, to: user.Email, user: user.ID, data: mailData{Name: user.Name}})
+		return s.queue(ctx, q, to(mail.KindPasswordChanged, user))
 	})
 	if err != nil {
 		return err

@@ -2,25 +2,18 @@ package session
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
 
 	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/mail"
 )
 
 // maxTokenLen is the longest token looked up; the sender's are 43
 // characters (32 random bytes, base64url without padding).
 const maxTokenLen = 512
-
-// tokenHash is what one_time_tokens stores of a raw token: the SHA-256 of
-// its ASCII bytes. A slow hash would add nothing at 256 bits of entropy.
-func tokenHash(raw string) []byte {
-	h := sha256.Sum256([]byte(raw))
-	return h[:]
-}
 
 // tokenUser is the user of raw if it is an unexpired token of purpose,
 // without using it up; ok is false otherwise.
@@ -28,7 +21,7 @@ func (s *Service) tokenUser(ctx context.Context, q *db.Queries, raw, purpose str
 	if raw == "" || len(raw) > maxTokenLen {
 		return uuid.Nil, false, nil
 	}
-	user, err = q.GetOneTimeTokenUser(ctx, db.GetOneTimeTokenUserParams{TokenHash: tokenHash(raw), Purpose: purpose, Now: s.now()})
+	user, err = q.GetOneTimeTokenUser(ctx, db.GetOneTimeTokenUserParams{TokenHash: mail.HashToken(raw), Purpose: purpose, Now: s.now()})
 	switch {
 	case errors.Is(err, db.ErrNotFound):
 		return uuid.Nil, false, nil
@@ -62,7 +55,7 @@ func (s *Service) spend(ctx context.Context, q *db.Queries, raw, purpose string)
 	case err != nil:
 		return spent{}, false, fmt.Errorf("lock user: %w", err)
 	}
-	tok, err := q.ConsumeOneTimeToken(ctx, db.ConsumeOneTimeTokenParams{TokenHash: tokenHash(raw), Purpose: purpose, Now: s.now()})
+	tok, err := q.ConsumeOneTimeToken(ctx, db.ConsumeOneTimeTokenParams{TokenHash: mail.HashToken(raw), Purpose: purpose, Now: s.now()})
 	switch {
 	case errors.Is(err, db.ErrNotFound): // used by someone else first
 		return spent{}, false, nil

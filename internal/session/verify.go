@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/mail"
 )
 
 // VerifyEmail marks the address a verification code was sent to as
@@ -23,7 +24,7 @@ func (s *Service) VerifyEmail(ctx context.Context, raw string) error {
 		stale, already bool
 	)
 	err := s.tx(ctx, func(q *db.Queries) error {
-		tok, ok, err := s.spend(ctx, q, raw, mailVerifyEmail)
+		tok, ok, err := s.spend(ctx, q, raw, mail.KindVerifyEmail)
 		if err != nil || !ok {
 			if err != nil {
 				return err
@@ -42,7 +43,7 @@ func (s *Service) VerifyEmail(ctx context.Context, raw string) error {
 		if _, err := q.VerifyUserEmail(ctx, db.VerifyUserEmailParams{ID: user.ID, Email: user.Email, Now: s.now()}); err != nil {
 			return fmt.Errorf("verify email: %w", err)
 		}
-		if _, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{UserID: user.ID, Purposes: []string{mailVerifyEmail}}); err != nil {
+		if _, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{UserID: user.ID, Purposes: []string{mail.KindVerifyEmail}}); err != nil {
 			return fmt.Errorf("delete tokens: %w", err)
 		}
 		return nil
@@ -69,10 +70,10 @@ func (s *Service) ResendVerification(ctx context.Context, email string) error {
 		if err != nil && !errors.Is(err, db.ErrNotFound) {
 			return fmt.Errorf("get user: %w", err)
 		}
-		ok, err := s.allow(ctx, q, email, mailVerifyEmail)
+		ok, err := s.allow(ctx, q, email, mail.KindVerifyEmail)
 		if err != nil || !ok || user.ID == uuid.Nil || user.Verified {
 			return err
 		}
-		return s.queue(ctx, q, mail{kind: mailVerifyEmail, to: user.Email, user: user.ID, data: mailData{Name: user.Name}})
+		return s.queue(ctx, q, to(mail.KindVerifyEmail, user))
 	})
 }

@@ -1,9 +1,3 @@
--- name: NotifyMailQueued :exec
--- Wakes the mail senders, which LISTEN on authd_mail. Run it in the
--- transaction that queued the mail: the notification is delivered at
--- commit, and not at all on rollback.
-SELECT pg_notify('authd_mail', '');
-
 -- name: LockUser :one
 -- Reads a user and locks the row until the end of the transaction, so
 -- that two flows changing one account (a reset and an email change, say)
