@@ -72,10 +72,10 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 	}
 	if migrate {
 		mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		err := db.MigrateUp(mctx, cfg.DatabaseURL)
+		err := db.MigrateUp(mctx, migrationURL(cfg))
 		cancel()
 		if err != nil {
-			return nil, err
+			return nil, explainPooled(cfg, err)
 		}
 	}
 	pool, err := db.Connect(ctx, cfg.DatabaseURL, db.PoolOptions{MaxConns: cfg.DBMaxConns, Timeout: cfg.DBTimeout})
@@ -120,6 +120,28 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 		a.metrics = metricsMux(m, cfg.Pprof)
 	}
 	return a, nil
+}
+
+// migrationURL is where migrations run: MIGRATE_DATABASE_URL, else DATABASE_URL.
+func migrationURL(cfg config.Config) string {
+	if cfg.MigrateDatabaseURL != "" {
+		return cfg.MigrateDatabaseURL
+	}
+	return cfg.DatabaseURL
+}
+
+// explainPooled says what to do about a db.ErrPooled; other errors pass.
+func explainPooled(cfg config.Config, err error) error {
+	if !errors.Is(err, db.ErrPooled) {
+		return err
+	}
+	name := "DATABASE_URL"
+	if cfg.MigrateDatabaseURL != "" {
+		name = "MIGRATE_DATABASE_URL"
+	}
+	return fmt.Errorf("%s cannot be used to migrate: %w\n"+
+		"set MIGRATE_DATABASE_URL to a direct connection to PostgreSQL or a session-mode pool "+
+		"(docs/operations.md, Behind PgBouncer)", name, err)
 }
 
 func newSigner(cfg config.Config) (*token.Signer, error) {
