@@ -418,7 +418,7 @@ func TestMigrateOnStartThroughPgBouncer(t *testing.T) {
 	bin := buildBinary(t)
 	direct := dbtest.EmptyURL(t)
 	b := startBouncer(t, direct, bouncerOptions{mode: "transaction"})
-	p := launch(t, bin, append(keyEnv(t, bin), "DATABASE_URL="+b.URL(dbName(t, direct))))
+	p := launch(t, bin, append(keyEnv(t, bin), "DATABASE_URL="+b.URL(dbName(t, direct)), "DB_STARTUP_WAIT=1m"))
 	select {
 	case err := <-p.done:
 		p.done <- err

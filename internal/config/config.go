@@ -69,6 +69,7 @@ type Config struct {
 	MetricsAddr     string        // METRICS_ADDR: "" serves /metrics on the main port
 	Pprof           bool          // PPROF: /debug/pprof/ on the METRICS_ADDR listener
 	MigrateOnStart  bool          // MIGRATE_ON_START
+	DBStartupWait   time.Duration // DB_STARTUP_WAIT: start-up retries to reach the database
 
 	LogLevel  slog.Level // LOG_LEVEL
 	LogFormat string     // LOG_FORMAT: "json" or "text"
@@ -94,6 +95,7 @@ func Load(getenv func(string) string) (Config, error) {
 			l.problemf("MIGRATE_DATABASE_URL", "%s is not a postgres:// or postgresql:// URL", l.show("MIGRATE_DATABASE_URL", c.MigrateDatabaseURL))
 		}
 	}
+	c.DBStartupWait, _ = l.duration("DB_STARTUP_WAIT")
 
 	c.ListenAddr = l.listenAddr()
 	c.ClientOrigins = l.origins("CLIENT_ORIGIN")

@@ -116,6 +116,7 @@ func TestLoadDefaults(t *testing.T) {
 		RequestTimeout:        10 * time.Second,
 		ShutdownTimeout:       20 * time.Second,
 		MigrateOnStart:        true,
+		DBStartupWait:         time.Minute,
 		LogLevel:              slog.LevelInfo,
 		LogFormat:             "json",
 	}
@@ -367,6 +368,7 @@ func TestLoadInvalidValues(t *testing.T) {
 		{with(minimal(), "POSTGRES_HOST", ""), `DATABASE_URL or POSTGRES_HOST must be set`},
 		{with(minimal(), "DATABASE_URL", "mysql://root@localhost/db"), `DATABASE_URL: the value (not shown) is not a postgres:// or postgresql:// URL`},
 		{with(minimal(), "MIGRATE_DATABASE_URL", "db:5432"), `MIGRATE_DATABASE_URL: the value (not shown) is not a postgres:// or postgresql:// URL`},
+		{with(minimal(), "DB_STARTUP_WAIT", "2h"), `DB_STARTUP_WAIT: 2h is out of range (want 0s to 1h)`},
 		{with(minimal(), "ACCESS_TOKEN_PRIVATE_KEY", ""), `ACCESS_TOKEN_PRIVATE_KEY: must be set (a base64-encoded PEM private key)`},
 		{with(minimal(), "REFRESH_TOKEN_PRIVATE_KEY", " "), `REFRESH_TOKEN_PRIVATE_KEY: must be set (a base64-encoded PEM private key)`},
 		{with(minimal(), "CLIENT_ORIGIN", "*"), `CLIENT_ORIGIN: "*" is a wildcard: list each origin exactly (want scheme://host[:port], e.g. https://app.example.com)`},

@@ -33,7 +33,8 @@ const connectTimeout = 10 * time.Second
 
 // MigrateUp applies every pending migration. Several processes may call it at
 // once: golang-migrate holds a PostgreSQL advisory lock, so one migrates and
-// the others wait and then find nothing to do.
+// the others wait and then find nothing to do. That lock waits at most 15
+// seconds in golang-migrate; a timeout is reported as ErrUnavailable.
 func MigrateUp(ctx context.Context, url string) error {
 	return withMigrator(ctx, url, func(m *migrate.Migrate) error {
 		// A database already migrated by a newer release is left alone, so
@@ -41,11 +42,20 @@ func MigrateUp(ctx context.Context, url string) error {
 		if v, dirty, err := m.Version(); err == nil && !dirty && v > schema.Version {
 			return nil
 		}
-		if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
-			return fmt.Errorf("migrate up: %w", err)
-		}
-		return nil
+		return upError(m.Up())
 	})
+}
+
+// upError is MigrateUp's error for what golang-migrate's Up returned.
+func upError(err error) error {
+	switch {
+	case err == nil, errors.Is(err, migrate.ErrNoChange):
+		return nil
+	case errors.Is(err, migrate.ErrLockTimeout):
+		// Another migrator has held the lock for long: worth trying again.
+		return fmt.Errorf("migrate up: %w", &classified{kind: ErrUnavailable, err: err})
+	}
+	return fmt.Errorf("migrate up: %w", err)
 }
 
 // MigrateDown reverts the newest steps migrations.
