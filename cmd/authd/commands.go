@@ -15,8 +15,9 @@ import (
 	"github.com/authd/authd/internal/token"
 )
 
-// migrateCmd: authd migrate up | down [N] | version.
-func migrateCmd(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout io.Writer) error {
+// migrateCmd: authd migrate up | down [N] | version, on MIGRATE_DATABASE_URL
+// if set, else DATABASE_URL.
+func migrateCmd(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout io.Writer) (err error) {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	cfg, err := loadConfig(fs, args, lookupEnv)
 	if err != nil {
@@ -26,9 +27,11 @@ func migrateCmd(ctx context.Context, args []string, lookupEnv func(string) (stri
 	if len(rest) == 0 {
 		return fmt.Errorf("migrate: want up, down [N], force V or version")
 	}
+	url := migrationURL(cfg)
+	defer func() { err = explainPooled(cfg, err) }()
 	switch rest[0] {
 	case "up":
-		if err := db.MigrateUp(ctx, cfg.DatabaseURL); err != nil {
+		if err := db.MigrateUp(ctx, url); err != nil {
 			return err
 		}
 	case "down":
@@ -38,7 +41,7 @@ func migrateCmd(ctx context.Context, args []string, lookupEnv func(string) (stri
 				return fmt.Errorf("migrate down: N must be a positive number")
 			}
 		}
-		if err := db.MigrateDown(ctx, cfg.DatabaseURL, steps); err != nil {
+		if err := db.MigrateDown(ctx, url, steps); err != nil {
 			return err
 		}
 	case "force":
@@ -49,14 +52,14 @@ func migrateCmd(ctx context.Context, args []string, lookupEnv func(string) (stri
 		if err != nil || v < 0 {
 			return fmt.Errorf("migrate force: version must be a number")
 		}
-		if err := db.MigrateForce(ctx, cfg.DatabaseURL, v); err != nil {
+		if err := db.MigrateForce(ctx, url, v); err != nil {
 			return err
 		}
 	case "version":
 	default:
 		return fmt.Errorf("migrate: unknown action %q; want up, down [N], force V or version", rest[0])
 	}
-	v, dirty, err := db.MigrationVersion(ctx, cfg.DatabaseURL)
+	v, dirty, err := db.MigrationVersion(ctx, url)
 	if err != nil {
 		return err
 	}

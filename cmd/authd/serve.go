@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,7 +15,9 @@ import (
 	"github.com/authd/authd/internal/config"
 )
 
-// serve runs the service until ctx ends: load, build, listen, serve.
+// serve runs the service until ctx ends: load, listen, reach the database,
+// serve. The port opens before the database is reached, so that a process
+// waiting for it is live and not ready (see front) rather than gone.
 func serve(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
 	started := time.Now()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -26,18 +29,28 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	}
 	log := newLogger(cfg, stdout)
 
-	a, err := build(ctx, cfg, log, cfg.MigrateOnStart && !*noMigrate)
+	a, err := prepare(cfg)
 	if err != nil {
 		return err
 	}
-	defer a.pool.Close()
-
 	servers, err := listen(cfg, log, a)
 	if err != nil {
 		return err
 	}
-	log.Info("authd listening", "addr", servers[0].ln.Addr().String(), "version", version,
-		"startup", time.Since(started).Round(time.Millisecond).String(), "config", cfg)
+	log.Info("authd listening", "addr", servers[0].ln.Addr().String(), "version", version, "config", cfg)
+	sctx, fail := context.WithCancelCause(ctx) // ends with ctx, or when a listener fails
+	defer fail(nil)
+	serveAll(servers, fail)
+
+	if err := a.connect(sctx, cfg, log, cfg.MigrateOnStart && !*noMigrate); err != nil {
+		if sctx.Err() == nil { // gave up, or cannot work: nothing to drain
+			closeAll(servers)
+			return err
+		}
+		return shutdown(cfg, log, a, servers, failure(ctx, sctx))
+	}
+	defer a.pool.Close()
+	log.Info("authd serving", "startup", time.Since(started).Round(time.Millisecond).String())
 
 	// Background work: the purge, and the mail sender. Both end before the
 	// pool closes.
@@ -49,7 +62,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		background.Go(func() { a.sender.Run(bg) })
 	}
 
-	return serveAll(ctx, cfg, log, a, servers)
+	<-sctx.Done()
+	return shutdown(cfg, log, a, servers, failure(ctx, sctx))
 }
 
 // listener is one server with its socket already open.
@@ -67,7 +81,7 @@ func listen(cfg config.Config, log *slog.Logger, a *app) ([]listener, error) {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	out := []listener{{ln: ln, srv: &http.Server{
-		Handler:           a.api,
+		Handler:           &a.api,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,
@@ -90,38 +104,55 @@ func listen(cfg config.Config, log *slog.Logger, a *app) ([]listener, error) {
 	return out, nil
 }
 
-// serveAll serves every listener until ctx ends or one of them fails, then
-// stops them all the same way: readiness turns 503 for SHUTDOWN_DELAY while
-// requests are still served (so load balancers can take us out), then the
-// API closes its listener and in-flight requests get SHUTDOWN_TIMEOUT to
-// finish; whatever is left then is cut. The metrics listener just closes.
-func serveAll(ctx context.Context, cfg config.Config, log *slog.Logger, a *app, servers []listener) error {
-	errc := make(chan error, len(servers))
+// serveAll serves every listener from now on; fail gets the error of one
+// that stops by itself.
+func serveAll(servers []listener, fail context.CancelCauseFunc) {
 	for _, s := range servers {
-		go func() { errc <- s.srv.Serve(s.ln) }()
+		go func() {
+			if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+				fail(fmt.Errorf("serve: %w", err))
+			}
+		}()
 	}
-	var failed error
-	select {
-	case err := <-errc:
-		failed = fmt.Errorf("serve: %w", err)
+}
+
+// failure is why sctx, derived from ctx, ended if a listener ended it.
+func failure(ctx, sctx context.Context) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return context.Cause(sctx)
+}
+
+// shutdown stops every listener the same way, once serve's context has
+// ended or a listener has failed (err): readiness turns 503 for
+// SHUTDOWN_DELAY while requests are still served (so load balancers can
+// take us out), then the API closes its listener and in-flight requests get
+// SHUTDOWN_TIMEOUT to finish; whatever is left then is cut. The metrics
+// listener just closes.
+func shutdown(cfg config.Config, log *slog.Logger, a *app, servers []listener, err error) error {
+	if err != nil {
 		log.Error("a listener failed; shutting down", "error", err)
-	case <-ctx.Done():
 	}
 	a.draining.Store(true)
 	log.Info("shutting down", "delay", cfg.ShutdownDelay.String(), "drain", cfg.ShutdownTimeout.String())
 	time.Sleep(cfg.ShutdownDelay)
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	dctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	err := servers[0].srv.Shutdown(sctx)
-	for _, s := range servers {
-		s.srv.Close()
-	}
+	drained := servers[0].srv.Shutdown(dctx)
+	closeAll(servers)
 	switch {
-	case failed != nil:
-		return failed
 	case err != nil:
-		return fmt.Errorf("shutdown: %w", err)
+		return err
+	case drained != nil:
+		return fmt.Errorf("shutdown: %w", drained)
 	}
 	log.Info("stopped")
 	return nil
+}
+
+func closeAll(servers []listener) {
+	for _, s := range servers {
+		s.srv.Close()
+	}
 }

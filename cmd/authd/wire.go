@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/pprof"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,13 +35,16 @@ const purgeEvery = 10 * time.Minute
 // baseProcs is GOMAXPROCS as the process started with it.
 var baseProcs = sync.OnceValue(func() int { return runtime.GOMAXPROCS(0) })
 
-// app is a built service: its handlers and what must run and stop with them.
+// app is the service: its handlers and what must run and stop with them.
 type app struct {
-	api      http.Handler
+	api      front        // the API port's handler
 	metrics  http.Handler // nil: no metrics listener
-	sessions *session.Service
-	sender   *mail.Sender // nil: mail off
-	pool     *pgxpool.Pool
+	m        *metrics.Metrics
+	signer   *token.Signer
+	hasher   *password.Hasher
+	sessions *session.Service // nil until connect
+	sender   *mail.Sender     // nil until connect, or with mail off
+	pool     *pgxpool.Pool    // nil until connect
 	draining atomic.Bool
 }
 
@@ -51,9 +56,9 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// build wires config into the service: keys, hasher, migrations, pool,
-// sessions and the HTTP handlers. The caller closes a.pool.
-func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool) (*app, error) {
+// prepare builds what needs no database: keys, the password hasher and the
+// metrics. What fails here is configuration, and stops the start at once.
+func prepare(cfg config.Config) (*app, error) {
 	signer, err := newSigner(cfg)
 	if err != nil {
 		return nil, err
@@ -72,24 +77,26 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 		// CPUs), so that building twice in one process adds it once.
 		runtime.GOMAXPROCS(baseProcs() + extra)
 	}
-	if migrate {
-		mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		err := db.MigrateUp(mctx, cfg.DatabaseURL)
-		cancel()
-		if err != nil {
-			return nil, err
-		}
+	a := &app{m: m, signer: signer, hasher: hasher}
+	if cfg.MetricsAddr != "" && cfg.MetricsAddr != "main" && cfg.MetricsAddr != "off" {
+		a.metrics = metricsMux(m, cfg.Pprof)
 	}
-	pool, err := db.Connect(ctx, cfg.DatabaseURL, db.PoolOptions{MaxConns: cfg.DBMaxConns, Timeout: cfg.DBTimeout})
-	if err != nil {
-		return nil, err
-	}
-	poolGauges(m, pool)
+	return a, nil
+}
 
-	a := &app{pool: pool}
+// connect waits for the database (migrating it first if asked), then builds
+// the sessions and the HTTP handlers on the pool and puts them behind a.api.
+// The caller closes a.pool once connect has succeeded.
+func (a *app) connect(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool) error {
+	pool, err := awaitDatabase(ctx, cfg, log, migrate)
+	if err != nil {
+		return err
+	}
+	a.pool = pool
+	poolGauges(a.m, pool)
 	a.sessions = session.New(session.Deps{
 		DB: pool, DBTimeout: cfg.DBTimeout,
-		Tokens: signer, Hasher: hasher, Log: log, Metrics: m,
+		Tokens: a.signer, Hasher: a.hasher, Log: log, Metrics: a.m,
 	}, session.Options{
 		RefreshTTL:            cfg.RefreshTTL,
 		SessionLifetime:       cfg.SessionLifetime,
@@ -103,11 +110,20 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 		MailMaxPerHour:        cfg.MailMaxPerHour,
 		HideExisting:          cfg.RegisterHideExisting,
 	})
-	a.api = authhttp.NewServer(authhttp.Deps{
+	if cfg.MailOn() {
+		// Built even without MAIL_WORKER, so that a broken template
+		// directory stops the start.
+		if a.sender, err = newSender(cfg, pool, log, a.m); err != nil {
+			pool.Close()
+			a.pool = nil
+			return err
+		}
+	}
+	a.api.serve(authhttp.NewServer(authhttp.Deps{
 		Log:           log,
 		Sessions:      a.sessions,
-		JWKS:          signer.JWKS(),
-		Metrics:       m,
+		JWKS:          a.signer.JWKS(),
+		Metrics:       a.m,
 		LoginLimit:    ratelimit.New(cfg.IPLoginPerMinute, cfg.IPLoginBurst, nil),
 		RegisterLimit: ratelimit.New(cfg.IPRegisterPerMinute, cfg.IPRegisterBurst, nil),
 		RefreshLimit:  ratelimit.New(cfg.IPRefreshPerMinute, cfg.IPRefreshBurst, nil),
@@ -125,19 +141,133 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 		MetricsOnMainPort: cfg.MetricsAddr == "main",
 		Mail:              cfg.MailOn(),
 		AccountSelfDelete: cfg.AccountSelfDelete,
-	})
-	if cfg.MailOn() {
-		// Built even without MAIL_WORKER, so that a broken template
-		// directory stops the start.
-		if a.sender, err = newSender(cfg, pool, log, m); err != nil {
-			pool.Close()
+	}))
+	return nil
+}
+
+// Back-off between start-up tries to reach the database: doubling from
+// the first to the longest, each randomised to between half and all of it
+// so that replicas started together do not knock in step.
+const (
+	firstRetry   = 200 * time.Millisecond
+	longestRetry = 5 * time.Second
+)
+
+// awaitDatabase migrates the database (if asked) and opens the pool. While
+// the database is unavailable (db.ErrUnavailable: unreachable, starting,
+// out of connections, another migrator holding the lock too long) it tries
+// again with back-off for DB_STARTUP_WAIT, logging each failure at warn; any
+// other error (a refused password, an unknown database, a failed or dirty
+// migration, a transaction pooler as the migration URL) is returned at once,
+// as retrying cannot mend it. Errors name the host, user and database, never
+// the password.
+func awaitDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool) (*pgxpool.Pool, error) {
+	start := time.Now()
+	delay := firstRetry
+	for try := 1; ; try++ {
+		pool, err := connectOnce(ctx, cfg, migrate)
+		if err == nil {
+			if try > 1 {
+				log.Info("database reachable", "tries", try, "waited", time.Since(start).Round(time.Millisecond).String())
+			}
+			return pool, nil
+		}
+		if ctx.Err() != nil || !errors.Is(err, db.ErrUnavailable) {
 			return nil, err
 		}
+		left := cfg.DBStartupWait - time.Since(start)
+		if left <= 0 {
+			return nil, fmt.Errorf("database not reachable within DB_STARTUP_WAIT (%s, %d tries): %w", cfg.DBStartupWait, try, err)
+		}
+		wait := min(delay/2+rand.N(delay/2+1), left)
+		log.Warn("database not reachable; trying again", "try", try, "retry_in", wait.Round(time.Millisecond).String(), "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		delay = min(2*delay, longestRetry)
 	}
-	if cfg.MetricsAddr != "" && cfg.MetricsAddr != "main" && cfg.MetricsAddr != "off" {
-		a.metrics = metricsMux(m, cfg.Pprof)
+}
+
+// connectOnce is one try of awaitDatabase.
+func connectOnce(ctx context.Context, cfg config.Config, migrate bool) (*pgxpool.Pool, error) {
+	if migrate {
+		mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		err := db.MigrateUp(mctx, migrationURL(cfg))
+		cancel()
+		if err != nil {
+			return nil, explainPooled(cfg, err)
+		}
 	}
-	return a, nil
+	return db.Connect(ctx, cfg.DatabaseURL, db.PoolOptions{MaxConns: cfg.DBMaxConns, Timeout: cfg.DBTimeout})
+}
+
+// migrationURL is where migrations run: MIGRATE_DATABASE_URL, else DATABASE_URL.
+func migrationURL(cfg config.Config) string {
+	if cfg.MigrateDatabaseURL != "" {
+		return cfg.MigrateDatabaseURL
+	}
+	return cfg.DatabaseURL
+}
+
+// explainPooled says what to do about a db.ErrPooled; other errors pass.
+func explainPooled(cfg config.Config, err error) error {
+	if !errors.Is(err, db.ErrPooled) {
+		return err
+	}
+	name := "DATABASE_URL"
+	if cfg.MigrateDatabaseURL != "" {
+		name = "MIGRATE_DATABASE_URL"
+	}
+	return fmt.Errorf("%s cannot be used to migrate: %w\n"+
+		"set MIGRATE_DATABASE_URL to a direct connection to PostgreSQL or a session-mode pool "+
+		"(docs/operations.md, Behind PgBouncer)", name, err)
+}
+
+// front is the API port's handler. Until connect puts the service behind
+// it, the process is live but not ready: /healthz and /api/healthchecker
+// answer 200, /readyz 503 not_ready, anything else 503 unavailable with
+// Retry-After, in the API's envelope. The service is built only once its
+// pool exists, so no request can reach a handler without a database.
+type front struct{ svc atomic.Pointer[http.Handler] }
+
+func (f *front) serve(h http.Handler) { f.svc.Store(&h) }
+
+func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := f.svc.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	get := r.Method == http.MethodGet || r.Method == http.MethodHead
+	switch {
+	case get && r.URL.Path == "/healthz":
+		starting(w, http.StatusOK, `{"status":"success","message":"alive"}`)
+	case get && r.URL.Path == "/api/healthchecker":
+		starting(w, http.StatusOK, `{"status":"success","message":"Welcome to authd"}`)
+	case get && r.URL.Path == "/readyz":
+		starting(w, http.StatusServiceUnavailable, `{"status":"error","message":"not ready","code":"not_ready"}`)
+	default:
+		starting(w, http.StatusServiceUnavailable, `{"status":"error","message":"service temporarily unavailable, try again shortly","code":"unavailable"}`)
+	}
+}
+
+// starting writes one of front's answers with the headers the API's
+// middleware sets on every answer (internal/http secureHeaders).
+func starting(w http.ResponseWriter, status int, body string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)+1))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "2")
+	}
+	w.WriteHeader(status)
+	io.WriteString(w, body+"\n")
 }
 
 // purgeMail deletes old outbox rows, with mail on.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"runtime"
 	"time"
 )
@@ -16,7 +17,8 @@ import (
 // Config holds every setting of authd. Only cmd/authd reads it; it copies the values into the
 // option structs of the packages it wires together.
 type Config struct {
-	DatabaseURL string // DATABASE_URL, else built from the POSTGRES_* variables
+	DatabaseURL        string // DATABASE_URL, else built from the POSTGRES_* variables
+	MigrateDatabaseURL string // MIGRATE_DATABASE_URL: for migrations; "" means DatabaseURL
 
 	ListenAddr     string         // LISTEN_HOST and PORT as host:port
 	ClientOrigins  []string       // CLIENT_ORIGIN: exact origins allowed by CORS
@@ -69,6 +71,7 @@ type Config struct {
 	MetricsAddr     string        // METRICS_ADDR: host:port of its own listener, "main" or "off"
 	Pprof           bool          // PPROF: /debug/pprof/ on the METRICS_ADDR listener
 	MigrateOnStart  bool          // MIGRATE_ON_START
+	DBStartupWait   time.Duration // DB_STARTUP_WAIT: start-up retries to reach the database
 
 	MailTransport       string        // MAIL_TRANSPORT: "off", "smtp" or "log"
 	EmailFrom           string        // EMAIL_FROM
@@ -120,6 +123,14 @@ func Load(getenv func(string) string) (Config, error) {
 		c.DBMaxConns = int32(n)
 	}
 	c.MigrateOnStart = l.bool("MIGRATE_ON_START")
+	if c.MigrateDatabaseURL = l.value("MIGRATE_DATABASE_URL"); c.MigrateDatabaseURL != "" {
+		// Never include url.Parse's error: it quotes the URL, password and all.
+		u, err := url.Parse(c.MigrateDatabaseURL)
+		if err != nil || u.Opaque != "" || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			l.problemf("MIGRATE_DATABASE_URL", "%s is not a postgres:// or postgresql:// URL", l.show("MIGRATE_DATABASE_URL", c.MigrateDatabaseURL))
+		}
+	}
+	c.DBStartupWait, _ = l.duration("DB_STARTUP_WAIT")
 
 	c.ListenAddr = l.listenAddr()
 	c.ClientOrigins = l.origins("CLIENT_ORIGIN")

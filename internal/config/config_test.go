@@ -118,6 +118,7 @@ func TestLoadDefaults(t *testing.T) {
 		ShutdownTimeout:       20 * time.Second,
 		MetricsAddr:           "127.0.0.1:9090",
 		MigrateOnStart:        true,
+		DBStartupWait:         time.Minute,
 		LogLevel:              slog.LevelInfo,
 		LogFormat:             "json",
 
@@ -401,6 +402,8 @@ func TestLoadInvalidValues(t *testing.T) {
 		{with(minimal(), "POSTGRES_HOST", "db host"), `POSTGRES_HOST: "db host" is not a host name, IP address or socket directory (e.g. 127.0.0.1)`},
 		{with(minimal(), "POSTGRES_HOST", ""), `DATABASE_URL or POSTGRES_HOST must be set`},
 		{with(minimal(), "DATABASE_URL", "mysql://root@localhost/db"), `DATABASE_URL: the value (not shown) is not a postgres:// or postgresql:// URL`},
+		{with(minimal(), "MIGRATE_DATABASE_URL", "db:5432"), `MIGRATE_DATABASE_URL: the value (not shown) is not a postgres:// or postgresql:// URL`},
+		{with(minimal(), "DB_STARTUP_WAIT", "2h"), `DB_STARTUP_WAIT: 2h is out of range (want 0s to 1h)`},
 		{with(minimal(), "ACCESS_TOKEN_PRIVATE_KEY", ""), `ACCESS_TOKEN_PRIVATE_KEY: must be set (a base64-encoded PEM private key)`},
 		{with(minimal(), "REFRESH_TOKEN_PRIVATE_KEY", " "), `REFRESH_TOKEN_PRIVATE_KEY: must be set (a base64-encoded PEM private key)`},
 		{with(minimal(), "CLIENT_ORIGIN", "*"), `CLIENT_ORIGIN: "*" is a wildcard: list each origin exactly (want scheme://host[:port], e.g. https://app.example.com)`},
@@ -745,7 +748,7 @@ func TestVariablesWellFormed(t *testing.T) {
 		if v.Description == "" || strings.Contains(v.Description, "\n") {
 			t.Errorf("%s: description %q is not one line", v.Name, v.Description)
 		}
-		wantSecret := v.Name == "DATABASE_URL" || strings.HasSuffix(v.Name, "_PASSWORD") || strings.HasSuffix(v.Name, "_PASS") || strings.Contains(v.Name, "_KEY")
+		wantSecret := strings.HasSuffix(v.Name, "DATABASE_URL") || strings.HasSuffix(v.Name, "_PASSWORD") || strings.HasSuffix(v.Name, "_PASS") || strings.Contains(v.Name, "_KEY")
 		if v.Secret != wantSecret {
 			t.Errorf("%s: Secret = %v, want %v", v.Name, v.Secret, wantSecret)
 		}

@@ -13,6 +13,8 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("database_url", redactDatabaseURL(c.DatabaseURL)),
 		slog.String("db_timeout", formatDuration(c.DBTimeout)),
+		slog.String("db_startup_wait", formatDuration(c.DBStartupWait)),
+		slog.String("migrate_database_url", redactDatabaseURL(c.MigrateDatabaseURL)),
 		slog.Int("db_max_conns", int(c.DBMaxConns)),
 		slog.Bool("migrate_on_start", c.MigrateOnStart),
 		slog.String("listen_addr", c.ListenAddr),

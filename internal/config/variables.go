@@ -104,6 +104,8 @@ func settings() []setting {
 		{name: "DB_TIMEOUT", def: "3s", durations: between(100*time.Millisecond, time.Minute), desc: "timeout of each database query, {range}"},
 		{name: "DB_MAX_CONNS", def: "16", ints: between(1, 1000), desc: "maximum open database connections, {range}"},
 		{name: "MIGRATE_ON_START", def: "true", desc: "apply pending database migrations when the server starts (true or false)"},
+		{name: "MIGRATE_DATABASE_URL", secret: true, desc: "PostgreSQL URL for migrations (authd migrate and MIGRATE_ON_START), for when DATABASE_URL goes through a transaction pooler such as PgBouncer; empty uses DATABASE_URL"},
+		{name: "DB_STARTUP_WAIT", def: "60s", durations: between(0, time.Hour), desc: "how long serve keeps retrying, with back-off, to reach the database at start before it exits; /readyz answers 503 meanwhile, {range} (0: one try)"},
 
 		// HTTP server.
 		{name: "LISTEN_HOST", desc: "address to listen on (host name or IP); empty means every interface"},

@@ -45,7 +45,11 @@ func Connect(ctx context.Context, url string, o PoolOptions) (*pgxpool.Pool, err
 	pctx, cancel := context.WithTimeout(ctx, max(o.Timeout, time.Second))
 	defer cancel()
 	if err := pool.Ping(pctx); err != nil {
-		pool.Close()
+		// Not waited for: closing waits for pgx's cancel request of a ping
+		// that timed out, which PgBouncer holds (up to pgx's 15 s) while it
+		// cannot reach its server itself. A caller that retries would wait
+		// that long each time.
+		go pool.Close()
 		return nil, fmt.Errorf("connect: %w", Classify(err))
 	}
 	return pool, nil
