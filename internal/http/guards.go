@@ -127,7 +127,7 @@ func perClient(log *slog.Logger, m *metrics.Metrics, lim *ratelimit.Limiter, key
 			if ok, after := lim.Allow(a); !ok {
 				m.Throttled(metrics.ThrottledByAddress)
 				log.LogAttrs(r.Context(), slog.LevelDebug, "throttled", slog.String("by", "client address"),
-					slog.String("client", a), slog.String("path", truncate(r.URL.Path, 256)))
+					slog.String("client", a), slog.String("route", r.Pattern))
 				writeError(w, r, log, throttled(after))
 				return
 			}

@@ -2,6 +2,7 @@ package http
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -90,5 +91,23 @@ func TestUserAgentNotUTF8(t *testing.T) {
 	}
 	if got := sessions[0].(map[string]any)["user_agent"]; got != "curl/8\uFFFD" {
 		t.Errorf("user_agent = %q, want %q", got, "curl/8\uFFFD")
+	}
+}
+
+// TestLogsHoldNoPathTokens: a token in the path (the tutorial's GET
+// verifyemail/{code} and PATCH resetpassword/{token}) never reaches the
+// request log; the route pattern stands in for the path there. It was
+// logged whole.
+func TestLogsHoldNoPathTokens(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	secret := "s3cretTokenValueThatMustNotBeLogged0123456"
+	f.do(nil, "GET", "/api/auth/verifyemail/"+secret, nil)
+	f.do(nil, "PATCH", "/api/auth/resetpassword/"+secret, map[string]string{"password": "short", "passwordConfirm": "short"})
+	if logs := f.logs.String(); strings.Contains(logs, secret) || strings.Contains(logs, secret[:20]) {
+		t.Errorf("a path token reached the log:\n%s", logs)
+	}
+	if !strings.Contains(f.logs.String(), `"path":"/api/auth/resetpassword/{token}"`) {
+		t.Errorf("the request line does not name the route:\n%s", f.logs.String())
 	}
 }
