@@ -58,20 +58,27 @@ func runBurst(ctx context.Context, cfg config, cl *client, users []*user, progre
 		})
 	}
 	ready.Wait() // every goroutine is at the gate
+	cpu0, machine0 := selfCPU(), readMachineCPU()
 	t0 := time.Now()
 	close(release)
 	wg.Wait()
 	elapsed := time.Since(t0)
+	cpu1, machine1 := selfCPU(), readMachineCPU()
 
 	all := newStats()
 	for _, s := range recs {
 		all.merge(s)
 	}
-	return &result.Result{
+	res := &result.Result{
 		Label: cfg.label, Scenario: cfg.scenario, URL: cfg.base, Concurrency: cfg.burst, Burst: cfg.burst,
 		DurationS: round2(elapsed.Seconds()), Users: cfg.users, XFF: cfg.xff,
 		Summary: all.summary(elapsed), OtherErrors: other, Interrupted: ctx.Err() != nil,
 	}
+	if secs := elapsed.Seconds(); secs > 0 {
+		res.ClientCPUCores = round2((cpu1 - cpu0).Seconds() / secs)
+		res.MachineBusyCores = machine1.busySince(machine0)
+	}
+	return res
 }
 
 // burstRequest is request i of a burst: a sign-up with a fresh email, or the
