@@ -59,7 +59,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 	m := metrics.New()
 	hashOpts := password.Options{
 		Cost: cfg.BcryptCost, Concurrency: cfg.HashConcurrency, Queue: cfg.HashQueue, Wait: cfg.HashWait,
-		Nice: cfg.HashNice, OnWait: m.HashWait,
+		RequestTimeout: cfg.RequestTimeout, Nice: cfg.HashNice, OnWait: m.HashWait,
 	}
 	hasher, err := password.New(hashOpts)
 	if err != nil {
