@@ -421,6 +421,9 @@ func TestRunBurst(t *testing.T) {
 		t.Errorf("register burst: burst %d, %d requests, statuses %v, errors %v; want %d answered 201",
 			res.Burst, res.Requests, res.Status, res.Errors, n)
 	}
+	if res.Latency503 != nil {
+		t.Errorf("503 latency %+v without a 503", res.Latency503)
+	}
 	if len(f.users) != 10+n {
 		t.Errorf("%d users after a burst of %d sign-ups on 10, want %d", len(f.users), n, 10+n)
 	}

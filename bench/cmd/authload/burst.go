@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,14 +66,21 @@ func runBurst(ctx context.Context, cfg config, cl *client, users []*user, progre
 	elapsed := time.Since(t0)
 	cpu1, machine1 := selfCPU(), readMachineCPU()
 
-	all := newStats()
+	all, refused := newStats(), newStats()
 	for _, s := range recs {
 		all.merge(s)
+		if s.status[http.StatusServiceUnavailable] > 0 {
+			refused.merge(s)
+		}
 	}
 	res := &result.Result{
 		Label: cfg.label, Scenario: cfg.scenario, URL: cfg.base, Concurrency: cfg.burst, Burst: cfg.burst,
 		DurationS: round2(elapsed.Seconds()), Users: cfg.users, XFF: cfg.xff,
 		Summary: all.summary(elapsed), OtherErrors: other, Interrupted: ctx.Err() != nil,
+	}
+	if refused.n > 0 {
+		l := refused.summary(elapsed).Latency
+		res.Latency503 = &l
 	}
 	if secs := elapsed.Seconds(); secs > 0 {
 		res.ClientCPUCores = round2((cpu1 - cpu0).Seconds() / secs)

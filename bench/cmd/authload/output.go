@@ -27,6 +27,9 @@ func printHuman(out io.Writer, r *result.Result) {
 		row("duration", "%.2fs measured, after %gs warmup", r.DurationS, r.WarmupS)
 	}
 	summaryRows(row, r.Summary)
+	if l := r.Latency503; l != nil {
+		row("503 latency ms", "p50 %.2f  p99 %.2f  max %.2f", l.P50, l.P99, l.Max)
+	}
 	if r.Relogins > 0 {
 		row("relogins", "%d (refresh chains restarted after a 403)", r.Relogins)
 	}

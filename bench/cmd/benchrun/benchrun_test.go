@@ -161,16 +161,16 @@ func TestBurstTable(t *testing.T) {
 			Status:  map[string]int64{"201": 14, "503": 6},
 			Errors:  map[string]int64{"timeout": 0},
 			Latency: result.Latency{P50: 1200.4, P99: 2004.6, Max: 2010},
-		}, MachineBusyCores: 1.5}},
+		}, MachineBusyCores: 1.5, Latency503: &result.Latency{Max: 2002}}},
 		{size: 20, kind: "login", run: 1, res: result.Result{Summary: result.Summary{
 			Status: map[string]int64{"200": 18, "500": 1},
 			Errors: map[string]int64{"timeout": 1},
 		}}},
 	})
-	want := `| N | kind | run | 201/200 | 503 | other | p50 ms | p99 ms | max ms | machine busy |
-|--:|---|--:|--:|--:|---|--:|--:|--:|--:|
-| 20 | register | 1 | 14 | 6 | - | 1200 | 2005 | 2010 | 1.50 cores |
-| 20 | login | 1 | 18 | 0 | 500=1 timeout=1 | 0 | 0 | 0 | 0.00 cores |
+	want := `| N | kind | run | 201/200 | 503 | other | p50 ms | p99 ms | max ms | slowest 503 ms | machine busy |
+|--:|---|--:|--:|--:|---|--:|--:|--:|--:|--:|
+| 20 | register | 1 | 14 | 6 | - | 1200 | 2005 | 2010 | 2002 | 1.50 cores |
+| 20 | login | 1 | 18 | 0 | 500=1 timeout=1 | 0 | 0 | 0 | - | 0.00 cores |
 `
 	if got := b.String(); got != want {
 		t.Errorf("table:\n%s\nwant:\n%s", got, want)
