@@ -99,19 +99,24 @@ func ExtraProcs(o Options) int {
 // Hasher runs bcrypt with at most Concurrency hashes at once, and admits a
 // caller only if its hash can end in time.
 //
-// It keeps an estimate d of one hash's time: a moving average in which
-// each hash weighs a quarter. A caller who finds a slot free always starts
-// at once, so that a wrong estimate can never stop the hashing (and the
-// next hash corrects it). Otherwise it would start when the callers ahead of it have had
-// their turns: each slot comes free when its hash has had d (or now, if it
-// has had longer), then takes the waiters in order, one d each. If its hash
+// It keeps an estimate d of one hash's time, as TCP estimates a round
+// trip: a moving average of the hashes' times plus their moving mean
+// deviation, each hash weighing a quarter in both, so that where the times
+// vary d is longer and fewer are let in than the average alone would.
+//
+// A caller who finds a slot free always starts at once, so that a wrong
+// estimate can never stop the hashing (and the next hash corrects it).
+// Otherwise it would start when the callers ahead of it have had their
+// turns: each slot comes free when its hash has had d (or now, if it has
+// had longer), then takes the waiters in order, one d each. If its hash
 // would then end within nine tenths of the time the caller has left (its
-// context's deadline; the last tenth is for the rest of its request and
-// for the estimate's error), and fewer than Queue wait, it joins the queue
-// and is served in turn; if not, it gets ErrBusy at once. A waiter leaves
-// only when its context ends, or when at its turn less than d is left
-// before its deadline (its hash could not end in time, so the slot goes to
-// the next).
+// context's deadline; the last tenth is for the rest of its request and for
+// the estimate's error), and fewer than Queue wait, it joins the queue and
+// is served in turn; if not, it gets ErrBusy at once.
+//
+// A waiter leaves only when its context ends, or when at its turn less than
+// d is left before its deadline: its hash could not end in time, so the
+// slot goes to the next.
 type Hasher struct {
 	cost    int
 	conc    int
@@ -127,8 +132,9 @@ type Hasher struct {
 	dummy func() ([]byte, error)
 
 	mu       sync.Mutex
-	est      time.Duration // d: the estimated time of one hash
-	measured bool          // est comes from a hash, not a guess
+	mean     time.Duration // moving average of the hashes' times
+	dev      time.Duration // moving mean deviation from mean
+	measured bool          // mean comes from a hash, not a guess
 	running  []*ticket     // callers holding a slot
 	waiting  []*ticket     // callers waiting for one, first come first
 }
@@ -180,13 +186,13 @@ func New(o Options) (*Hasher, error) {
 		wait:    o.Wait,
 		usual:   o.RequestTimeout,
 		now:     o.Now,
-		est:     o.HashTime,
+		mean:    o.HashTime,
 		// A given first estimate is moved by every hash; a guess is
 		// replaced by the first one measured.
 		measured: o.HashTime > 0,
 	}
-	if h.est <= 0 {
-		h.est = time.Duration(1<<o.Cost) * guessPerRound
+	if h.mean <= 0 {
+		h.mean = time.Duration(1<<o.Cost) * guessPerRound
 	}
 	h.dummy = sync.OnceValues(func() (b []byte, err error) {
 		gen := func() { b, err = bcrypt.GenerateFromPassword([]byte("authd dummy password"), o.Cost) }
@@ -224,7 +230,7 @@ func (h *Hasher) admits(now, deadline time.Time) bool {
 	case len(h.running)+len(h.waiting) >= h.limit:
 		return false
 	}
-	end := h.startAt(now, len(h.waiting)).Add(h.est)
+	end := h.startAt(now, len(h.waiting)).Add(h.d())
 	return !end.After(now.Add(nineTenths(deadline.Sub(now))))
 }
 
@@ -236,7 +242,7 @@ func nineTenths(d time.Duration) time.Duration { return d - d/10 }
 // slot: slot i is next free at freeAt's i-th time, and from then on takes
 // one waiter per hash. h.mu is held.
 func (h *Hasher) startAt(now time.Time, k int) time.Time {
-	return h.freeAt(now)[k%h.conc].Add(time.Duration(k/h.conc) * h.est)
+	return h.freeAt(now)[k%h.conc].Add(time.Duration(k/h.conc) * h.d())
 }
 
 // endAt estimates when the i-th caller in line (those running first,
@@ -246,7 +252,7 @@ func (h *Hasher) endAt(now time.Time, i int) time.Time {
 	if i < len(h.running) {
 		return h.freeAt(now)[i]
 	}
-	return h.startAt(now, i-len(h.running)).Add(h.est)
+	return h.startAt(now, i-len(h.running)).Add(h.d())
 }
 
 // freeAt is when each slot is next free, earliest first: now for a free
@@ -257,7 +263,7 @@ func (h *Hasher) freeAt(now time.Time) []time.Time {
 	for i := range free {
 		free[i] = now
 		if i < len(h.running) {
-			free[i] = later(h.running[i].start.Add(h.est), now)
+			free[i] = later(h.running[i].start.Add(h.d()), now)
 		}
 	}
 	slices.SortFunc(free, time.Time.Compare)
@@ -278,23 +284,30 @@ func later(a, b time.Time) time.Time {
 func (h *Hasher) busy(now time.Time, cause error) *BusyError {
 	at := now
 	if len(h.running) >= h.conc {
-		at = h.startAt(now, len(h.waiting)).Add(h.est).Add(-nineTenths(h.usual))
+		at = h.startAt(now, len(h.waiting)).Add(h.d()).Add(-nineTenths(h.usual))
 		if over := len(h.running) + len(h.waiting) - h.limit; over >= 0 {
 			at = later(at, h.endAt(now, over))
 		}
 	}
-	return &BusyError{RetryAfter: max(at.Sub(now), h.est), cause: cause}
+	return &BusyError{RetryAfter: max(at.Sub(now), h.d()), cause: cause}
 }
 
-// observe moves the estimate toward one hash's time d.
-func (h *Hasher) observe(d time.Duration) {
+// d is the estimate of one hash's time: the average and its deviation.
+// h.mu is held.
+func (h *Hasher) d() time.Duration { return h.mean + h.dev }
+
+// observe moves the estimate toward one hash's time t. The first measure
+// replaces a guess, and its deviation starts at half of it (as TCP's does).
+func (h *Hasher) observe(t time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.measured {
-		h.est, h.measured = d, true
+		h.mean, h.dev, h.measured = t, t/2, true
 		return
 	}
-	h.est += (d - h.est) / 4
+	diff := t - h.mean
+	h.dev += (diff.Abs() - h.dev) / 4
+	h.mean += diff / 4
 }
 
 // acquire admits the caller, or refuses it at once, and waits for its
@@ -393,7 +406,7 @@ func (h *Hasher) dispatch(now time.Time) {
 	for len(h.running) < h.conc && len(h.waiting) > 0 {
 		t := h.waiting[0]
 		h.waiting = slices.Delete(h.waiting, 0, 1)
-		if now.Add(h.est).After(t.deadline) {
+		if now.Add(h.d()).After(t.deadline) {
 			t.dropped = h.busy(now, nil)
 			close(t.ready)
 			continue

@@ -182,10 +182,10 @@ func (h *Hasher) inLine() int {
 	return len(h.running) + len(h.waiting)
 }
 
-func (h *Hasher) estimate() time.Duration {
+func (h *Hasher) estimate() (mean, dev time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.est
+	return h.mean, h.dev
 }
 
 // gate is a Compare that blocks until the gate opens and records the
@@ -356,7 +356,8 @@ func TestLateWaiterDropped(t *testing.T) {
 	if err := <-a.done; err != nil {
 		t.Errorf("a: %v", err)
 	}
-	// b's turn came at 15 minutes with 5 left, less than a hash (now 8¼).
+	// b's turn came at 15 minutes with 5 left, less than a hash (now 8¼
+	// minutes on average, deviation 2¼).
 	if err := <-b.done; !errors.Is(err, ErrBusy) || errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("b, late at its turn: %v, want ErrBusy (and not its context's error)", err)
 	}
@@ -368,8 +369,9 @@ func TestLateWaiterDropped(t *testing.T) {
 	}
 }
 
-// TestEstimateMoves: each hash moves the estimate a quarter of the way to
-// its own time.
+// TestEstimateMoves: each hash moves the average a quarter of the way to
+// its own time, and the deviation a quarter of the way to its distance from
+// the average.
 func TestEstimateMoves(t *testing.T) {
 	var mu sync.Mutex
 	now, took := time.Now(), time.Duration(0)
@@ -381,9 +383,10 @@ func TestEstimateMoves(t *testing.T) {
 			now = now.Add(took) // the hash takes took
 			return nil
 		}})
-	for _, tt := range []struct{ took, want time.Duration }{
-		{16 * time.Second, 10 * time.Second},
-		{2 * time.Second, 8 * time.Second},
+	for _, tt := range []struct{ took, mean, dev time.Duration }{
+		{16 * time.Second, 10 * time.Second, 2 * time.Second},       // 8 off: dev 0 + 8/4
+		{2 * time.Second, 8 * time.Second, 3500 * time.Millisecond}, // 8 off: dev 2 + (8-2)/4
+		{8 * time.Second, 8 * time.Second, 2625 * time.Millisecond}, // 0 off: dev 3.5 - 3.5/4
 	} {
 		mu.Lock()
 		took = tt.took
@@ -391,8 +394,8 @@ func TestEstimateMoves(t *testing.T) {
 		if err := h.Compare(context.Background(), "x", "pw"); err != nil {
 			t.Fatal(err)
 		}
-		if got := h.estimate(); got != tt.want {
-			t.Errorf("after a hash of %v: estimate %v, want %v", tt.took, got, tt.want)
+		if mean, dev := h.estimate(); mean != tt.mean || dev != tt.dev {
+			t.Errorf("after a hash of %v: average %v, deviation %v; want %v, %v", tt.took, mean, dev, tt.mean, tt.dev)
 		}
 	}
 }
