@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,7 +76,10 @@ func runBursts(ctx context.Context, cfg config, root string, sizes []int, stdout
 	}
 	users := slices.Max(sizes)
 	b.step(fmt.Sprintf("seeding %d users (not timed)", users))
-	seed := []string{"-seed-only", "-prefix", prefix, "-users", strconv.Itoa(users), "-c", strconv.Itoa(cfg.C)}
+	// Two requests per core keep every hashing slot busy without 503s (on
+	// a machine busy with other work, 32 at once got one user 503s for a
+	// minute, and authload gives up then).
+	seed := []string{"-seed-only", "-prefix", prefix, "-users", strconv.Itoa(users), "-c", strconv.Itoa(2 * runtime.NumCPU())}
 	b.commands = append(b.commands, "bin/authload -url http://127.0.0.1:$PORT "+strings.Join(seed, " "))
 	if err := b.passthrough(ctx, work, b.bin("authload"), append([]string{"-url", b.authd.url}, seed...)...); err != nil {
 		return fmt.Errorf("authload -seed-only: %w", err)
