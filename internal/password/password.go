@@ -114,9 +114,9 @@ func ExtraProcs(o Options) int {
 // the estimate's error), and fewer than Queue wait, it joins the queue and
 // is served in turn; if not, it gets ErrBusy at once.
 //
-// A waiter leaves only when its context ends, or when at its turn less than
-// d is left before its deadline: its hash could not end in time, so the
-// slot goes to the next.
+// A waiter leaves only when its context ends, or when, as hashes end and
+// the estimate moves, its own hash could no longer end by its deadline: it
+// then gets ErrBusy at once, and its place goes to those behind it.
 type Hasher struct {
 	cost    int
 	conc    int
@@ -399,20 +399,41 @@ func (h *Hasher) release(t *ticket) {
 	h.dispatch(now)
 }
 
-// dispatch gives free slots to the waiters, first come first. A waiter
-// whose deadline is less than one hash away is dropped instead: its hash
-// could not end in time. h.mu is held.
+// dispatch gives free slots to the waiters, first come first. Then it
+// tells every waiter whose hash, by the estimate as it is now, could no
+// longer end by its deadline (the estimate has grown since it was let in,
+// or its turn came late): it gets ErrBusy now rather than near its
+// deadline, and those behind it move up. A waiter is let in only if its
+// hash ends within nine tenths of its time, and dropped only if it cannot
+// end within the whole, so small changes of the estimate drop nobody. h.mu
+// is held.
 func (h *Hasher) dispatch(now time.Time) {
+	d := h.d()
+	var dropped []*ticket
 	for len(h.running) < h.conc && len(h.waiting) > 0 {
 		t := h.waiting[0]
 		h.waiting = slices.Delete(h.waiting, 0, 1)
-		if now.Add(h.d()).After(t.deadline) {
-			t.dropped = h.busy(now, nil)
-			close(t.ready)
+		if now.Add(d).After(t.deadline) {
+			dropped = append(dropped, t)
 			continue
 		}
 		t.granted, t.start = true, now
 		h.running = append(h.running, t)
+		close(t.ready)
+	}
+	if len(h.waiting) > 0 {
+		free, k := h.freeAt(now), 0
+		h.waiting = slices.DeleteFunc(h.waiting, func(t *ticket) bool {
+			if free[k%h.conc].Add(time.Duration(k/h.conc+1) * d).After(t.deadline) {
+				dropped = append(dropped, t)
+				return true
+			}
+			k++
+			return false
+		})
+	}
+	for _, t := range dropped {
+		t.dropped = h.busy(now, nil)
 		close(t.ready)
 	}
 }

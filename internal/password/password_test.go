@@ -399,3 +399,59 @@ func TestEstimateMoves(t *testing.T) {
 		}
 	}
 }
+
+// TestGrownEstimateDropsTail: when a hash overruns and the estimate grows,
+// the waiters at the back whose hashes could no longer end by their
+// deadlines are told ErrBusy at once, not near their deadlines; those that
+// still can keep their places and are served.
+func TestGrownEstimateDropsTail(t *testing.T) {
+	t0 := time.Now()
+	var mu sync.Mutex
+	now := t0
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	next := make(chan struct{}) // one send lets one compare end
+	entered := make(chan string, 16)
+	h := newHasher(t, Options{Cost: 4, Concurrency: 1, Queue: 64, RequestTimeout: time.Hour,
+		HashTime: 6 * time.Minute, Now: clock, Compare: func(hash, pw []byte) error {
+			entered <- string(pw)
+			<-next
+			return nil
+		}})
+	ctx, cancel := context.WithDeadline(context.Background(), t0.Add(time.Hour))
+	defer cancel()
+	// With 6 minutes a hash and 54 of the hour, a and 8 waiters are let in.
+	callers := map[string]caller{}
+	for _, name := range strings.Fields("a b c d e f g h i j") {
+		callers[name] = arrive(h, ctx, name)
+	}
+	if err := <-callers["j"].done; !errors.Is(err, ErrBusy) {
+		t.Fatalf("j, 9 waiting ahead: %v, want ErrBusy", err)
+	}
+	if got := <-entered; got != "a" {
+		t.Fatalf("first hash: %s", got)
+	}
+	mu.Lock()
+	now = t0.Add(15 * time.Minute) // a's hash took 15 minutes
+	mu.Unlock()
+	next <- struct{}{}
+	// The estimate is now 8¼ + 2¼ = 10½ minutes. b starts at 15 and ends at
+	// 25½; c, d and e end at 36, 46½ and 57, within the hour; f would end
+	// at 67½: f to i are told now.
+	if got := <-entered; got != "b" {
+		t.Fatalf("second hash: %s", got)
+	}
+	for _, name := range strings.Fields("f g h i") {
+		if err := <-callers[name].done; !errors.Is(err, ErrBusy) {
+			t.Errorf("%s: %v, want ErrBusy", name, err)
+		}
+	}
+	if got := h.inLine(); got != 4 {
+		t.Errorf("in line: %d, want 4 (b running; c, d, e waiting)", got)
+	}
+	close(next)
+	for _, name := range strings.Fields("a b c d e") {
+		if err := <-callers[name].done; err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
