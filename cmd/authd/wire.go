@@ -66,7 +66,7 @@ func prepare(cfg config.Config) (*app, error) {
 	m := metrics.New()
 	hashOpts := password.Options{
 		Cost: cfg.BcryptCost, Concurrency: cfg.HashConcurrency, Queue: cfg.HashQueue, Wait: cfg.HashWait,
-		Nice: cfg.HashNice, OnWait: m.HashWait,
+		RequestTimeout: cfg.RequestTimeout, Nice: cfg.HashNice, OnWait: m.HashWait,
 	}
 	hasher, err := password.New(hashOpts)
 	if err != nil {

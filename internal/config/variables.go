@@ -144,8 +144,8 @@ func settings() []setting {
 		// Passwords.
 		{name: "BCRYPT_COST", def: "12", ints: between(10, 16), desc: "bcrypt cost of new password hashes, {range}"},
 		{name: "HASH_CONCURRENCY", def: fmt.Sprintf("(GOMAXPROCS: usable CPUs, at most %d)", maxHashConcurrency), ints: between(1, maxHashConcurrency), desc: "password hashes computed at once, {range}"},
-		{name: "HASH_QUEUE", def: "64", ints: between(0, 10000), desc: "requests allowed to wait for a hashing slot before 503, {range}"},
-		{name: "HASH_WAIT", def: "2s", durations: between(time.Millisecond, time.Minute), desc: "longest wait for a hashing slot before 503, {range}"},
+		{name: "HASH_QUEUE", def: "64", ints: between(0, 10000), desc: "most requests waiting for a hashing slot, {range}; fewer wait when their hashes could not end in time (see HASH_WAIT)"},
+		{name: "HASH_WAIT", def: "2s", durations: between(time.Millisecond, time.Minute), desc: "time given to a caller without a deadline, {range}: a request (which has REQUEST_TIMEOUT) waits for a hashing slot only if its hash is estimated to end within nine tenths of the time it has left, and otherwise gets 503 at once"},
 		{name: "HASH_NICE", def: "10", ints: between(0, 19), desc: "Linux nice value of the threads that compute hashes, {range}: other requests get the CPU first; 0 hashes at normal priority"},
 
 		// Throttling.

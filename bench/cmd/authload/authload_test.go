@@ -9,8 +9,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -375,6 +377,78 @@ func TestRunCPUProfile(t *testing.T) {
 		{"-cpuprofile", out},
 		{"-cpuprofile-url", "http://10.0.0.1:9090/debug/pprof/profile", "-cpuprofile", out},
 		{"-cpuprofile-url", srv.URL + "/metrics", "-cpuprofile", out},
+	} {
+		if _, err := parseFlags(append([]string{"-url", srv.URL}, bad...), io.Discard); err == nil {
+			t.Errorf("flags %q accepted", bad)
+		}
+	}
+}
+
+// TestRunBurst: -burst sends every request at once, each once. The server
+// holds each request until all of the burst have arrived, so the burst
+// passes only if they really are in flight together.
+func TestRunBurst(t *testing.T) {
+	f := newFake()
+	const n = 15
+	var (
+		mu      sync.Mutex
+		arrived int
+		all     = make(chan struct{})
+		burst   atomic.Bool
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if burst.Load() {
+			mu.Lock()
+			if arrived++; arrived == n {
+				close(all)
+			}
+			mu.Unlock()
+			<-all
+		}
+		f.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+
+	if _, err := run(context.Background(), testConfig(t, srv.URL, "-seed-only"), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	burst.Store(true)
+	res, err := run(context.Background(), testConfig(t, srv.URL, "-scenario", "register", "-burst", strconv.Itoa(n), "-xff"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Burst != n || res.Requests != n || res.Status["201"] != n || res.ErrorCount() != 0 {
+		t.Errorf("register burst: burst %d, %d requests, statuses %v, errors %v; want %d answered 201",
+			res.Burst, res.Requests, res.Status, res.Errors, n)
+	}
+	if res.Latency503 != nil {
+		t.Errorf("503 latency %+v without a 503", res.Latency503)
+	}
+	if len(f.users) != 10+n {
+		t.Errorf("%d users after a burst of %d sign-ups on 10, want %d", len(f.users), n, 10+n)
+	}
+	if !f.xff["198.19.0.0"] || !f.xff[benchAddr(addrMainBase+n-1)] {
+		t.Error("-xff: the burst's requests did not each have an address")
+	}
+
+	mu.Lock()
+	arrived, all = 0, make(chan struct{})
+	mu.Unlock()
+	// 15 logins over the 10 seeded users: 0 to 9, then 0 to 4.
+	res, err = run(context.Background(), testConfig(t, srv.URL, "-scenario", "login", "-seeded", "-burst", strconv.Itoa(n)), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != n || res.Status["200"] != n || len(f.sessions) != n {
+		t.Errorf("login burst: %d requests, statuses %v, %d sessions; want %d logins", res.Requests, res.Status, len(f.sessions), n)
+	}
+	if res.Label != "login burst of 15" {
+		t.Errorf("label %q", res.Label)
+	}
+	for _, bad := range [][]string{
+		{"-burst", "5", "-scenario", "me"},
+		{"-burst", "5", "-scenario", "login", "-during", "me"},
+		{"-burst", "-1", "-scenario", "login"},
 	} {
 		if _, err := parseFlags(append([]string{"-url", srv.URL}, bad...), io.Discard); err == nil {
 			t.Errorf("flags %q accepted", bad)

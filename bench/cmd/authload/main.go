@@ -11,6 +11,7 @@
 //	authload -seed-only -prefix bench -users 200
 //	authload -scenario refresh -prefix bench -seeded
 //	authload -scenario me -during login -during-c 64
+//	authload -scenario register -burst 50        # 50 sign-ups sent at once, once
 package main
 
 import (
@@ -53,6 +54,7 @@ type config struct {
 	timeout  time.Duration
 	label    string
 	xff      bool
+	burst    int    // -burst: send this many requests at once, once, instead of -d of load
 	profURL  string // authd's /debug/pprof/profile (PPROF=true), or ""
 	profOut  string
 }
@@ -81,6 +83,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.profURL, "cpuprofile-url", "", "authd's CPU profile endpoint (with PPROF=true: http://METRICS_ADDR/debug/pprof/profile);\n"+
 		"with -cpuprofile, profile authd over the measured window")
 	fs.StringVar(&cfg.profOut, "cpuprofile", "", "write authd's CPU profile of the measured window to this file (needs -cpuprofile-url)")
+	fs.IntVar(&cfg.burst, "burst", 0, "instead of -warmup and -d of load: send this many requests (register or login) at once,\n"+
+		"each once, and report their answers and latencies; logins go to users 0, 1, ... of -users in turn")
 	fs.StringVar(&cfg.label, "label", "", "a name for this run in the output (default: the scenario)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -133,6 +137,18 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			problems = append(problems, "-cpuprofile-url must be http://LOOPBACK:PORT/debug/pprof/profile")
 		}
 	}
+	if cfg.burst != 0 {
+		switch {
+		case cfg.burst < 1 || cfg.burst > 10000:
+			problems = append(problems, "-burst must be 1 to 10000")
+		case cfg.scenario != "register" && cfg.scenario != "login":
+			problems = append(problems, "-burst takes -scenario register or login")
+		case cfg.during != "" || cfg.profURL != "" || cfg.pid != 0:
+			problems = append(problems, "-burst measures one burst: no -during, -pid or -cpuprofile")
+		case cfg.xff && cfg.burst > addrFloodBase-addrMainBase:
+			problems = append(problems, "-xff has addresses for at most 32768 burst requests")
+		}
+	}
 	if cfg.seedOnly && cfg.seeded {
 		problems = append(problems, "-seed-only and -seeded contradict each other")
 	}
@@ -140,6 +156,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		cfg.label = cfg.scenario
 		if cfg.during != "" {
 			cfg.label += " during " + cfg.during
+		}
+		if cfg.burst > 0 {
+			cfg.label += fmt.Sprintf(" burst of %d", cfg.burst)
 		}
 	}
 	if len(problems) > 0 {
@@ -183,7 +202,7 @@ func main() {
 // run seeds what the scenario needs, runs the load and measures it. It
 // returns nil and no error after -seed-only.
 func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, error) {
-	cl := newClient(cfg.base, cfg.c+cfg.duringC, cfg.timeout)
+	cl := newClient(cfg.base, max(cfg.c+cfg.duringC, cfg.burst), cfg.timeout)
 	defer cl.close()
 
 	var smp *sampler
@@ -234,6 +253,9 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 		fmt.Fprintf(progress, "seeded %d users %s0..%d@example.com; use them with -prefix %s -seeded -users %d\n",
 			cfg.users, cfg.prefix, cfg.users-1, cfg.prefix, cfg.users)
 		return nil, nil
+	}
+	if cfg.burst > 0 {
+		return runBurst(ctx, cfg, cl, users, progress), nil
 	}
 
 	t0 := time.Now()

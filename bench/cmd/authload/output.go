@@ -21,8 +21,15 @@ func printHuman(out io.Writer, r *result.Result) {
 	if r.XFF {
 		row("clients", "one X-Forwarded-For address per virtual client (-xff)")
 	}
-	row("duration", "%.2fs measured, after %gs warmup", r.DurationS, r.WarmupS)
+	if r.Burst > 0 {
+		row("burst", "%d requests at once, each once; the last answered after %.2fs", r.Burst, r.DurationS)
+	} else {
+		row("duration", "%.2fs measured, after %gs warmup", r.DurationS, r.WarmupS)
+	}
 	summaryRows(row, r.Summary)
+	if l := r.Latency503; l != nil {
+		row("503 latency ms", "p50 %.2f  p99 %.2f  max %.2f", l.P50, l.P99, l.Max)
+	}
 	if r.Relogins > 0 {
 		row("relogins", "%d (refresh chains restarted after a 403)", r.Relogins)
 	}

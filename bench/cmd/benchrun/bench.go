@@ -85,41 +85,19 @@ func runBench(ctx context.Context, cfg config, root string, stdout, stderr io.Wr
 		return err
 	}
 
-	// fsync and synchronous_commit stay on (the defaults): every write
-	// commit waits for the disk, as in production.
-	b.step("starting a throwaway PostgreSQL")
-	pg, err := pgcluster.New(ctx, pgcluster.Options{Durable: true, Settings: map[string]string{
-		"shared_buffers":  "128MB",
-		"max_connections": "200",
-	}})
+	pg, err := b.startPostgres(ctx)
 	if err != nil {
-		return fmt.Errorf("PostgreSQL: %w", err)
+		return err
 	}
 	defer func() { err = errors.Join(err, pg.Close(context.Background())) }()
-	if err := pg.Start(ctx); err != nil {
-		return err
-	}
-	if err := pg.CreateDatabase(ctx, "authd"); err != nil {
-		return err
-	}
-	b.dbURL = pg.URL("authd")
-	fmt.Fprintf(stderr, "PostgreSQL log in %s\n", pg.LogPath())
 
 	if b.authdLog, err = os.OpenFile(filepath.Join(work, "authd.log"), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600); err != nil {
 		return err
 	}
 	defer b.authdLog.Close()
 	defer b.stopAuthd()
-	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
-		out, err := b.output(ctx, b.work, filepath.Join(root, "bin/authd"), "keygen", "-alg", alg)
-		if err != nil {
-			return fmt.Errorf("authd keygen -alg %s: %w", alg, err)
-		}
-		for line := range strings.Lines(out) {
-			if line = strings.TrimSpace(line); line != "" {
-				b.keys[alg] = append(b.keys[alg], line)
-			}
-		}
+	if err := b.keygen(ctx, "RS256", "ES256", "EdDSA"); err != nil {
+		return err
 	}
 
 	if err := b.runs(ctx, &rep); err != nil {
@@ -327,6 +305,45 @@ func (b *bench) scaleRuns(ctx context.Context, rep *report) error {
 		Seed:     strings.TrimRight(seedOut.String(), "\n"),
 		Verdicts: strings.TrimRight(verdicts.String(), "\n"),
 		Plans:    strings.TrimRight(plans.String(), "\n"),
+	}
+	return nil
+}
+
+// startPostgres starts the throwaway cluster and creates database authd in
+// it; the caller closes it. fsync and synchronous_commit stay on (the
+// defaults): every write commit waits for the disk, as in production.
+func (b *bench) startPostgres(ctx context.Context) (*pgcluster.Cluster, error) {
+	b.step("starting a throwaway PostgreSQL")
+	pg, err := pgcluster.New(ctx, pgcluster.Options{Durable: true, Settings: map[string]string{
+		"shared_buffers":  "128MB",
+		"max_connections": "200",
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("PostgreSQL: %w", err)
+	}
+	if err := pg.Start(ctx); err != nil {
+		return nil, errors.Join(err, pg.Close(context.Background()))
+	}
+	if err := pg.CreateDatabase(ctx, "authd"); err != nil {
+		return nil, errors.Join(err, pg.Close(context.Background()))
+	}
+	b.dbURL = pg.URL("authd")
+	fmt.Fprintf(b.stderr, "PostgreSQL log in %s\n", pg.LogPath())
+	return pg, nil
+}
+
+// keygen makes a key set of each alg with authd keygen.
+func (b *bench) keygen(ctx context.Context, algs ...string) error {
+	for _, alg := range algs {
+		out, err := b.output(ctx, b.work, b.bin("authd"), "keygen", "-alg", alg)
+		if err != nil {
+			return fmt.Errorf("authd keygen -alg %s: %w", alg, err)
+		}
+		for line := range strings.Lines(out) {
+			if line = strings.TrimSpace(line); line != "" {
+				b.keys[alg] = append(b.keys[alg], line)
+			}
+		}
 	}
 	return nil
 }

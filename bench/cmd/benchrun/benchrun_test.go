@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/authd/authd/bench/internal/result"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -136,5 +139,40 @@ func TestHelpers(t *testing.T) {
 	}
 	if got, want := indent("a\nb"), "  a\n  b"; got != want {
 		t.Errorf("indent = %q, want %q", got, want)
+	}
+}
+
+func TestBurstSizes(t *testing.T) {
+	got, err := burstSizes("20, 50,200")
+	if err != nil || fmt.Sprint(got) != "[20 50 200]" {
+		t.Errorf("burstSizes = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "20,", "0", "x", "10001"} {
+		if _, err := burstSizes(bad); err == nil {
+			t.Errorf("burstSizes(%q) accepted", bad)
+		}
+	}
+}
+
+func TestBurstTable(t *testing.T) {
+	var b strings.Builder
+	writeBurstTable(&b, []burstRun{
+		{size: 20, kind: "register", run: 1, res: result.Result{Summary: result.Summary{
+			Status:  map[string]int64{"201": 14, "503": 6},
+			Errors:  map[string]int64{"timeout": 0},
+			Latency: result.Latency{P50: 1200.4, P99: 2004.6, Max: 2010},
+		}, MachineBusyCores: 1.5, Latency503: &result.Latency{Max: 2002}}},
+		{size: 20, kind: "login", run: 1, res: result.Result{Summary: result.Summary{
+			Status: map[string]int64{"200": 18, "500": 1},
+			Errors: map[string]int64{"timeout": 1},
+		}}},
+	})
+	want := `| N | kind | run | 201/200 | 503 | other | p50 ms | p99 ms | max ms | slowest 503 ms | machine busy |
+|--:|---|--:|--:|--:|---|--:|--:|--:|--:|--:|
+| 20 | register | 1 | 14 | 6 | - | 1200 | 2005 | 2010 | 2002 | 1.50 cores |
+| 20 | login | 1 | 18 | 0 | 500=1 timeout=1 | 0 | 0 | 0 | - | 0.00 cores |
+`
+	if got := b.String(); got != want {
+		t.Errorf("table:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -3,6 +3,7 @@
 //
 //	make bench                       # 10 s per run, 3 runs of most scenarios
 //	BENCH_DURATION=3s make bench     # a quick look
+//	bin/benchrun -burst 20,50,200    # only bursts of sign-ups and logins; a table on stdout
 //
 // It builds authd and the bench tools, starts a throwaway PostgreSQL
 // (internal/pgcluster: Unix socket only, fsync on, removed at exit) and authd
@@ -51,8 +52,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	root := fs.String("root", ".", "the authd repository: bench/ is in it, and BENCH_OUT is relative to it")
+	burst := fs.String("burst", "", "instead of the benchmark: bursts of this many registrations and logins sent at once\n"+
+		"(comma-separated, such as 20,50,200), BENCH_REPEAT of each; prints their table and writes no report")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: benchrun [-root DIR]   (settings: BENCH_* in the environment, see bench/README.md)")
+		fmt.Fprintln(fs.Output(), "usage: benchrun [-root DIR] [-burst N,N...]   (settings: BENCH_* in the environment, see bench/README.md)")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -66,6 +69,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	var sizes []int
+	if *burst != "" {
+		if sizes, err = burstSizes(*burst); err != nil {
+			return err
+		}
+	}
 	dir, err := filepath.Abs(*root)
 	if err != nil {
 		return err
@@ -74,6 +83,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			return fmt.Errorf("-root %s is not the authd repository: %w", *root, err)
 		}
+	}
+	if sizes != nil {
+		return runBursts(ctx, cfg, dir, sizes, stdout, stderr)
 	}
 	if !filepath.IsAbs(cfg.Out) {
 		cfg.Out = filepath.Join(dir, cfg.Out)

@@ -56,6 +56,12 @@ type Result struct {
 	WarmupS     float64 `json:"warmup_s"`
 	Users       int     `json:"users"`
 	XFF         bool    `json:"xff,omitempty"` // each virtual client sent its own X-Forwarded-For
+	// Burst, with -burst, is the number of requests sent at once, each once;
+	// DurationS is then the time from their release to the last answer.
+	Burst int `json:"burst,omitempty"`
+	// Latency503, with -burst, is the latency of the 503 answers alone: how
+	// soon a refused client heard so.
+	Latency503 *Latency `json:"latency_503_ms,omitempty"`
 	Summary
 	Kinds          map[string]Summary `json:"kinds,omitempty"` // per kind of request, for mixed
 	During         *Flood             `json:"during,omitempty"`
