@@ -203,6 +203,12 @@ func apiErrorOf(r *http.Request, log *slog.Logger, err error) *apiError {
 		// alerts.
 		return errClientGone
 	case errors.Is(err, password.ErrBusy):
+		var busy *password.BusyError
+		if errors.As(err, &busy) && busy.RetryAfter > 0 {
+			e := *errBusy
+			e.retryAfter = busy.RetryAfter
+			return &e
+		}
 		return errBusy
 	case errors.Is(err, db.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		log.LogAttrs(r.Context(), slog.LevelWarn, "database unavailable", slog.String("error", err.Error()))
