@@ -367,3 +367,52 @@ func TestTableLocked(t *testing.T) {
 		t.Errorf("me after the lock: %d", got)
 	}
 }
+
+// TestLoginWorkIsUniformAcrossCosts: after BCRYPT_COST was raised, an
+// account still hashed at the older cost costs the same bcrypt work as an
+// unknown email (one compare at the current cost) whether its password is
+// right or wrong; the work is summed as 2^cost per compare. It used to be
+// one compare at the stored cost: half the time, telling the account apart.
+func TestLoginWorkIsUniformAcrossCosts(t *testing.T) {
+	t.Parallel()
+	counter := &countingCompare{}
+	f := newFixture(t, func(d *testDeps) {
+		h, err := password.New(password.Options{Cost: 6, Concurrency: 2, Compare: counter.compare})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Hasher = h
+	})
+	for _, u := range []struct {
+		email string
+		cost  int
+	}{{"old4@example.com", 4}, {"old5@example.com", 5}, {"now6@example.com", 6}} {
+		hash, _ := bcrypt.GenerateFromPassword([]byte("correct horse"), u.cost)
+		if _, err := f.q.CreateUser(t.Context(), db.CreateUserParams{Name: "n", Email: u.email, PasswordHash: string(hash), Now: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	work := func(costs []int) (w int) {
+		for _, c := range costs {
+			w += 1 << c
+		}
+		return w
+	}
+	counter.take()
+	tests := []struct{ name, email, pw string }{
+		{"unknown email", "nobody@example.com", "correct horse"},
+		{"cost 4, wrong password", "old4@example.com", "wrong horse"},
+		{"cost 5, wrong password", "old5@example.com", "wrong horse"},
+		{"cost 6, wrong password", "now6@example.com", "wrong horse"},
+		{"cost 4, right password", "old4@example.com", "correct horse"},
+	}
+	for _, tt := range tests {
+		loginAs(f, tt.email, tt.pw)
+		got := counter.take()
+		// A right password at an older cost is rehashed after the answer:
+		// count only the compares.
+		if w := work(got); w != 1<<6 {
+			t.Errorf("%s: compares at costs %v, work %d, want %d (one compare at cost 6)", tt.name, got, w, 1<<6)
+		}
+	}
+}

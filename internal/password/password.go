@@ -130,6 +130,10 @@ type Hasher struct {
 	// dummy is a hash of the current cost, compared when there is no user.
 	// It is computed in the background so start-up does not wait for it.
 	dummy func() ([]byte, error)
+	// padding holds dummy hashes of lower costs (padHash), which make up
+	// the work a hash of an older, lower cost lacks.
+	padMu   sync.Mutex
+	padding map[int][]byte
 
 	mu       sync.Mutex
 	mean     time.Duration // moving average of the hashes' times
@@ -478,6 +482,7 @@ func (h *Hasher) Compare(ctx context.Context, hash, pw string) error {
 		}
 	}
 	h.timed(func() { err = h.compare(target, []byte(pw)) })
+	h.pad(target, pw)
 	switch {
 	case hash == "" || len(pw) > MaxLen:
 		return ErrMismatch
@@ -487,6 +492,46 @@ func (h *Hasher) Compare(ctx context.Context, hash, pw string) error {
 		return fmt.Errorf("compare password: %w", err)
 	}
 	return nil
+}
+
+// pad makes a compare against a hash of an older, lower cost c cost what
+// one at the current cost C does, whatever its outcome: it adds one compare
+// at each cost from c to C-1 (2^c + 2^c + ... + 2^(C-1) = 2^C), so a known
+// account hashed before BCRYPT_COST was raised cannot be told apart by
+// time from an unknown email. A hash of a higher cost cannot be made
+// cheaper; NeedsRehash brings it to the current cost at the next login.
+func (h *Hasher) pad(hash []byte, pw string) {
+	c, err := bcrypt.Cost(hash)
+	if err != nil {
+		return
+	}
+	for k := max(c, bcrypt.MinCost); k < h.cost; k++ {
+		d, err := h.padHash(k)
+		if err != nil {
+			return
+		}
+		h.run(func() { _ = h.compare(d, []byte(pw)) })
+	}
+}
+
+// padHash returns a dummy hash of cost, made on first use.
+func (h *Hasher) padHash(cost int) ([]byte, error) {
+	h.padMu.Lock()
+	defer h.padMu.Unlock()
+	if d, ok := h.padding[cost]; ok {
+		return d, nil
+	}
+	var d []byte
+	var err error
+	h.run(func() { d, err = bcrypt.GenerateFromPassword([]byte("authd padding password"), cost) })
+	if err != nil {
+		return nil, err
+	}
+	if h.padding == nil {
+		h.padding = map[int][]byte{}
+	}
+	h.padding[cost] = d
+	return d, nil
 }
 
 // timed runs f as run does, and lets its time move the estimate.
@@ -519,5 +564,5 @@ func (h *Hasher) run(f func()) {
 // configured one, so it should be upgraded after a successful login.
 func (h *Hasher) NeedsRehash(hash string) bool {
 	c, err := bcrypt.Cost([]byte(hash))
-	return err == nil && c < h.cost
+	return err == nil && c != h.cost
 }
