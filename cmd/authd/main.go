@@ -4,6 +4,8 @@
 //	authd migrate up|down N|force V|version
 //	authd keygen [-alg RS256|ES256|EdDSA]
 //	authd healthcheck [-url URL]
+//	authd user list|show|create|verify|set-role|set-password|revoke-sessions|reset-link|delete ...
+//	authd mail list|retry|test ...
 //	authd version
 package main
 
@@ -25,7 +27,7 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "authd:", err)
@@ -33,9 +35,11 @@ func main() {
 	}
 }
 
-// run is the whole program; main calls it with the process's arguments
-// and environment, and tests call it in-process.
-func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+// run is the whole program; main calls it with the process's arguments,
+// environment and standard streams, and tests call it in-process. Only
+// the operator's commands (user, mail) read stdin: a password, or the
+// answer to "delete?".
+func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 && args[0] != "" && (args[0][0] != '-' || isHelp(args[0])) {
 		cmd, args = args[0], args[1:]
@@ -49,6 +53,10 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return keygen(args, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, args, lookupEnv, stdout)
+	case "user":
+		return userCmd(ctx, args, adminIO{lookupEnv: lookupEnv, stdin: stdin, stdout: stdout, stderr: stderr})
+	case "mail":
+		return mailCmd(ctx, args, adminIO{lookupEnv: lookupEnv, stdin: stdin, stdout: stdout, stderr: stderr})
 	case "version":
 		fmt.Fprintln(stdout, "authd", version)
 		return nil
@@ -98,5 +106,13 @@ commands:
   migrate      up | down [N] | force V | version     [-env-file F]
   keygen       print fresh key pairs as env lines    [-alg RS256|ES256|EdDSA]
   healthcheck  exit 0 if /healthz answers 200        [-url URL] [-timeout D]
+  user         accounts: list | show | create | verify | set-role |
+               set-password | revoke-sessions | reset-link | delete
+                                                     (authd user help)
+  mail         the outbox: list | retry ID | test TO (authd mail help)
   version      print the version
+
+user and mail work on the database of the same configuration as serve,
+read passwords from stdin or a prompt (never the command line) and write
+one audit line each to stderr.
 `

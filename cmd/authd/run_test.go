@@ -53,7 +53,7 @@ func TestRunInProcess(t *testing.T) {
 	logs, logw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve"}, lookup(env), logw, io.Discard)
+		done <- run(ctx, []string{"serve"}, lookup(env), nil, logw, io.Discard)
 		logw.Close()
 	}()
 
@@ -128,7 +128,7 @@ func TestMetricsListenFails(t *testing.T) {
 	env["LISTEN_HOST"] = "127.0.0.1"
 	env["METRICS_ADDR"] = busy.Addr().String()
 	env["BCRYPT_COST"] = "10"
-	err = run(t.Context(), []string{"serve"}, lookup(env), io.Discard, io.Discard)
+	err = run(t.Context(), []string{"serve"}, lookup(env), nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "metrics listen") {
 		t.Fatalf("run with a busy METRICS_ADDR: %v", err)
 	}
@@ -146,7 +146,7 @@ func TestSameKeysRefused(t *testing.T) {
 	env["REFRESH_TOKEN_PRIVATE_KEY"] = env["ACCESS_TOKEN_PRIVATE_KEY"]
 	env["REFRESH_TOKEN_PUBLIC_KEY"] = ""
 	env["DATABASE_URL"] = "postgres://127.0.0.1:1/none"
-	err := run(t.Context(), []string{"serve"}, lookup(env), io.Discard, io.Discard)
+	err := run(t.Context(), []string{"serve"}, lookup(env), nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "REFRESH_TOKEN_PRIVATE_KEY: must be a different key from ACCESS_TOKEN_PRIVATE_KEY") {
 		t.Fatalf("same keys: %v", err)
 	}
@@ -159,7 +159,7 @@ func TestSameKeysRefused(t *testing.T) {
 func TestHelp(t *testing.T) {
 	for _, arg := range []string{"help", "-h", "-help", "--help"} {
 		var out, errOut bytes.Buffer
-		if err := run(t.Context(), []string{arg}, lookup(nil), &out, &errOut); err != nil {
+		if err := run(t.Context(), []string{arg}, lookup(nil), nil, &out, &errOut); err != nil {
 			t.Errorf("authd %s: %v", arg, err)
 		}
 		if out.String() != usage || errOut.Len() != 0 {

@@ -1,0 +1,520 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	netmail "net/mail"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/mail"
+	"github.com/authd/authd/internal/password"
+)
+
+// Reasons of the operator's commands.
+const (
+	ReasonRevokedByAdmin     Reason = "revoked_by_admin"      // every session, by authd user revoke-sessions
+	ReasonPasswordSetByAdmin Reason = "password_set_by_admin" // every session, by authd user set-password
+)
+
+// Roles, as users.role holds them.
+const (
+	RoleUser  = "user"
+	RoleAdmin = roleAdmin
+)
+
+// Errors of the operator's commands.
+var (
+	// ErrNoUser: no account has this address.
+	ErrNoUser = errors.New("no user with this email")
+	// ErrLastAdminDemoted: the only admin cannot be made a user.
+	ErrLastAdminDemoted = errors.New("the last admin cannot be made a user")
+)
+
+// InvalidError is an input that breaks the rules registration applies;
+// its text says which rule, never the value.
+type InvalidError struct {
+	Problem string
+}
+
+func (e *InvalidError) Error() string { return e.Problem }
+
+func invalid(problem string) error { return &InvalidError{Problem: problem} }
+
+// Limits of the registration rules. They are those of internal/http's
+// validate.go, repeated here (http keeps its own copy): the operator's
+// commands must not create an account that registration would refuse.
+const (
+	maxNameLen  = 100 // characters
+	maxEmailLen = 254 // bytes, RFC 5321
+	minPassword = 8   // bytes
+)
+
+// ValidEmail returns s normalised (NormaliseEmail) if it is an address
+// registration accepts: one plain address of at most 254 bytes, without
+// control characters, whose domain has a dot.
+func ValidEmail(s string) (string, error) {
+	e := NormaliseEmail(s)
+	if e == "" {
+		return "", invalid("email is required")
+	}
+	if len(e) > maxEmailLen || hasControl(e) {
+		return "", invalid("email is not a valid address")
+	}
+	a, err := netmail.ParseAddress(e)
+	if err != nil || a.Address != e || a.Name != "" {
+		return "", invalid("email is not a valid address")
+	}
+	local, domain, _ := strings.Cut(e, "@")
+	if local == "" || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
+		return "", invalid("email is not a valid address")
+	}
+	return e, nil
+}
+
+// ValidPassword reports whether pw is a password registration accepts:
+// 8 to 72 bytes, without control characters. It is never trimmed.
+func ValidPassword(pw string) error {
+	switch {
+	case pw == "":
+		return invalid("password is required")
+	case len(pw) < minPassword:
+		return invalid("password must be at least 8 bytes")
+	case len(pw) > password.MaxLen:
+		return invalid("password must be at most 72 bytes")
+	case hasControl(pw):
+		return invalid("password must not contain control characters")
+	}
+	return nil
+}
+
+// ValidName returns name trimmed if registration accepts it: not empty,
+// at most 100 characters, without control characters.
+func ValidName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return "", invalid("name is required")
+	case utf8.RuneCountInString(name) > maxNameLen:
+		return "", invalid("name must be at most 100 characters")
+	case hasControl(name):
+		return "", invalid("name must not contain control characters")
+	}
+	return name, nil
+}
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return true
+		}
+	}
+	return false
+}
+
+// validRole checks a role named by the operator.
+func validRole(role string) error {
+	if role != RoleUser && role != RoleAdmin {
+		return invalid(fmt.Sprintf("role must be %s or %s", RoleUser, RoleAdmin))
+	}
+	return nil
+}
+
+// Admin is the operator's side of the service, what `authd user` runs.
+// Its methods act on the account of an address, with no session or
+// password of that account: the caller (the command line, with the
+// service's own database credentials) is trusted. They log nothing; the
+// caller writes the audit line.
+type Admin struct {
+	s *Service
+}
+
+// Admin returns the operator's side of s.
+func (s *Service) Admin() *Admin { return &Admin{s: s} }
+
+// UserFilter chooses the users List returns.
+type UserFilter struct {
+	EmailPrefix string // addresses starting with this (normalised); "": all
+	Unverified  bool   // only users whose address is not verified
+	Limit       int    // at most this many; 0: 100; at most 10,000
+}
+
+// maxListed bounds UserFilter.Limit.
+const maxListed = 10000
+
+// List returns users, oldest first.
+func (a *Admin) List(ctx context.Context, f UserFilter) ([]db.User, error) {
+	limit := f.Limit
+	switch {
+	case limit == 0:
+		limit = 100
+	case limit < 0 || limit > maxListed:
+		return nil, invalid(fmt.Sprintf("limit must be 1 to %d", maxListed))
+	}
+	var prefix *string
+	if p := NormaliseEmail(f.EmailPrefix); p != "" {
+		p = likeEscaper.Replace(p)
+		prefix = &p
+	}
+	users, err := a.s.q.ListUsers(ctx, db.ListUsersParams{EmailPrefix: prefix, UnverifiedOnly: f.Unverified, MaxRows: int32(limit)})
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return users, nil
+}
+
+// likeEscaper makes a text match itself in a LIKE pattern (whose escape
+// character is \ by default).
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// Account is a user as the operator sees it.
+type Account struct {
+	User         db.User
+	LiveSessions int64      // sessions that still work
+	FailedLogins int32      // counted by the login throttle
+	LockedUntil  *time.Time // the login throttle's lock, if it has not ended
+}
+
+// Show returns the account of email.
+func (a *Admin) Show(ctx context.Context, email string) (Account, error) {
+	user, err := a.byEmail(ctx, a.s.q, email)
+	if err != nil {
+		return Account{}, err
+	}
+	now := a.s.now()
+	acct := Account{User: user}
+	if acct.LiveSessions, err = a.s.q.CountLiveUserSessions(ctx, db.CountLiveUserSessionsParams{UserID: user.ID, Now: now}); err != nil {
+		return Account{}, fmt.Errorf("count sessions: %w", err)
+	}
+	t, err := a.s.q.GetLoginThrottle(ctx, user.Email)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+	case err != nil:
+		return Account{}, fmt.Errorf("get login throttle: %w", err)
+	default:
+		acct.FailedLogins = t.Failures
+		if t.LockedUntil != nil && t.LockedUntil.After(now) {
+			acct.LockedUntil = t.LockedUntil
+		}
+	}
+	return acct, nil
+}
+
+// NewUser is an account the operator creates.
+type NewUser struct {
+	Email    string
+	Name     string // "": the part of Email before the @
+	Password string
+	Role     string // RoleUser or RoleAdmin; "": RoleUser
+	Verified bool   // the address counts as verified
+}
+
+// Create creates an account under registration's rules for the address,
+// name and password (an *InvalidError otherwise). A taken address is
+// ErrEmailTaken before any hashing. No mail is queued.
+func (a *Admin) Create(ctx context.Context, n NewUser) (db.User, error) {
+	email, err := ValidEmail(n.Email)
+	if err != nil {
+		return db.User{}, err
+	}
+	name := n.Name
+	if strings.TrimSpace(name) == "" {
+		name, _, _ = strings.Cut(email, "@")
+	}
+	if name, err = ValidName(name); err != nil {
+		return db.User{}, err
+	}
+	role := n.Role
+	if role == "" {
+		role = RoleUser
+	}
+	if err := validRole(role); err != nil {
+		return db.User{}, err
+	}
+	if err := ValidPassword(n.Password); err != nil {
+		return db.User{}, err
+	}
+	switch _, err := a.s.q.GetUserByEmail(ctx, email); {
+	case err == nil:
+		return db.User{}, ErrEmailTaken
+	case !errors.Is(err, db.ErrNotFound):
+		return db.User{}, fmt.Errorf("get user: %w", err)
+	}
+	hash, err := a.s.hasher.Hash(ctx, n.Password)
+	if err != nil {
+		return db.User{}, err
+	}
+	var user db.User
+	err = a.s.tx(ctx, func(q *db.Queries) error {
+		now := a.s.now()
+		u, err := q.CreateUser(ctx, db.CreateUserParams{Name: name, Email: email, PasswordHash: hash, Now: now})
+		if err != nil {
+			return err
+		}
+		if role != u.Role {
+			if _, err := q.SetUserRole(ctx, db.SetUserRoleParams{ID: u.ID, Role: role, Now: now}); err != nil {
+				return fmt.Errorf("set role: %w", err)
+			}
+		}
+		if n.Verified {
+			if _, err := q.VerifyUserEmail(ctx, db.VerifyUserEmailParams{ID: u.ID, Email: email, Now: now}); err != nil {
+				return fmt.Errorf("verify email: %w", err)
+			}
+		}
+		user, err = q.GetUserByID(ctx, u.ID)
+		return err
+	})
+	switch {
+	case errors.Is(err, db.ErrConflict):
+		return db.User{}, ErrEmailTaken
+	case err != nil:
+		return db.User{}, fmt.Errorf("create user: %w", err)
+	}
+	return user, nil
+}
+
+// Verify marks the address of email verified and deletes the user's
+// verification tokens. already reports that it was verified before, and
+// then nothing changes.
+func (a *Admin) Verify(ctx context.Context, email string) (user db.User, already bool, err error) {
+	err = a.s.tx(ctx, func(q *db.Queries) error {
+		if user, err = a.lock(ctx, q, email); err != nil {
+			return err
+		}
+		if user.Verified {
+			already = true
+			return nil
+		}
+		now := a.s.now()
+		if _, err := q.VerifyUserEmail(ctx, db.VerifyUserEmailParams{ID: user.ID, Email: user.Email, Now: now}); err != nil {
+			return fmt.Errorf("verify email: %w", err)
+		}
+		if _, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{UserID: user.ID, Purposes: []string{mail.KindVerifyEmail}}); err != nil {
+			return fmt.Errorf("delete tokens: %w", err)
+		}
+		user.Verified, user.EmailVerifiedAt = true, &now
+		return nil
+	})
+	return user, already, err
+}
+
+// SetRole gives the user of email role (RoleUser or RoleAdmin). The only
+// admin cannot become a user (ErrLastAdminDemoted): the admins are locked
+// first, as DeleteAccount locks them, so two demotions at once cannot
+// leave none. unchanged reports that the user had the role already. The
+// role takes effect at the user's next request (Authenticate reads it).
+func (a *Admin) SetRole(ctx context.Context, email, role string) (user db.User, unchanged bool, err error) {
+	if err := validRole(role); err != nil {
+		return db.User{}, false, err
+	}
+	err = a.s.tx(ctx, func(q *db.Queries) error {
+		admins, err := q.LockAdmins(ctx)
+		if err != nil {
+			return fmt.Errorf("lock admins: %w", err)
+		}
+		if user, err = a.lock(ctx, q, email); err != nil {
+			return err
+		}
+		switch {
+		case user.Role == role:
+			unchanged = true
+			return nil
+		case user.Role == RoleAdmin && len(admins) <= 1:
+			return ErrLastAdminDemoted
+		}
+		if _, err := q.SetUserRole(ctx, db.SetUserRoleParams{ID: user.ID, Role: role, Now: a.s.now()}); err != nil {
+			return fmt.Errorf("set role: %w", err)
+		}
+		user.Role = role
+		return nil
+	})
+	return user, unchanged, err
+}
+
+// SetPassword sets the password of the user of email, under
+// registration's rule (an *InvalidError otherwise), as ResetPassword
+// does, in one transaction: it deletes the user's reset and email-change
+// tokens, clears the address's failed logins, revokes every session of
+// the user (their access tokens stop at once) and queues a "password
+// changed" notice (with mail on). It does not mark the address verified:
+// nothing here proved it. It returns how many sessions it ended.
+func (a *Admin) SetPassword(ctx context.Context, email, pw string) (db.User, int64, error) {
+	if err := ValidPassword(pw); err != nil {
+		return db.User{}, 0, err
+	}
+	if _, err := a.byEmail(ctx, a.s.q, email); err != nil {
+		return db.User{}, 0, err // before the hashing
+	}
+	hash, err := a.s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return db.User{}, 0, err
+	}
+	var (
+		user    db.User
+		revoked int64
+	)
+	err = a.s.tx(ctx, func(q *db.Queries) error {
+		var err error
+		if user, err = a.lock(ctx, q, email); err != nil {
+			return err
+		}
+		now := a.s.now()
+		if err := q.SetUserPassword(ctx, db.SetUserPasswordParams{ID: user.ID, PasswordHash: hash, Now: now}); err != nil {
+			return fmt.Errorf("set password: %w", err)
+		}
+		if _, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{
+			UserID: user.ID, Purposes: []string{mail.KindResetPassword, mail.KindChangeEmail},
+		}); err != nil {
+			return fmt.Errorf("delete tokens: %w", err)
+		}
+		if err := q.ClearLoginFailures(ctx, user.Email); err != nil {
+			return fmt.Errorf("clear login failures: %w", err)
+		}
+		if revoked, err = q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
+			UserID: user.ID, Now: now, Reason: string(ReasonPasswordSetByAdmin),
+		}); err != nil {
+			return fmt.Errorf("revoke sessions: %w", err)
+		}
+		user.PasswordHash, user.PasswordChangedAt = hash, &now
+		return a.s.queue(ctx, q, to(mail.KindPasswordChanged, user))
+	})
+	if err != nil {
+		return db.User{}, 0, err
+	}
+	a.s.metrics.SessionsRevoked(string(ReasonPasswordSetByAdmin), revoked)
+	return user, revoked, nil
+}
+
+// RevokeSessions ends every session of the user of email at once (their
+// access tokens stop at the next request) and returns how many.
+func (a *Admin) RevokeSessions(ctx context.Context, email string) (db.User, int64, error) {
+	user, err := a.byEmail(ctx, a.s.q, email)
+	if err != nil {
+		return db.User{}, 0, err
+	}
+	n, err := a.s.q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
+		UserID: user.ID, Now: a.s.now(), Reason: string(ReasonRevokedByAdmin),
+	})
+	if err != nil {
+		return db.User{}, 0, fmt.Errorf("revoke sessions: %w", err)
+	}
+	a.s.metrics.SessionsRevoked(string(ReasonRevokedByAdmin), n)
+	return user, n, nil
+}
+
+// ResetToken is a password reset token minted for the operator.
+type ResetToken struct {
+	User      db.User
+	Token     string // the raw token: only the caller ever has it
+	ExpiresAt time.Time
+}
+
+// Bounds of a reset token's lifetime from ResetToken.
+const (
+	minResetTTL = time.Minute
+	maxResetTTL = 7 * 24 * time.Hour
+)
+
+// ResetToken mints a reset_password token for the user of email, valid
+// for ttl (1 minute to 7 days), as the mail sender mints one
+// (mail.NewToken; one_time_tokens holds its hash, bound to the user and
+// the current address), and sends nothing. ResetPassword takes it once,
+// like a mailed one; the user's other reset tokens stay valid.
+func (a *Admin) ResetToken(ctx context.Context, email string, ttl time.Duration) (ResetToken, error) {
+	if ttl < minResetTTL || ttl > maxResetTTL {
+		return ResetToken{}, invalid(fmt.Sprintf("ttl must be %s to %s", minResetTTL, maxResetTTL))
+	}
+	user, err := a.byEmail(ctx, a.s.q, email)
+	if err != nil {
+		return ResetToken{}, err
+	}
+	raw, hash := mail.NewToken()
+	now := a.s.now()
+	expires := now.Add(ttl)
+	err = a.s.q.CreateOneTimeToken(ctx, db.CreateOneTimeTokenParams{
+		TokenHash: hash, Purpose: mail.KindResetPassword, UserID: user.ID, Email: user.Email,
+		Now: now, ExpiresAt: expires,
+	})
+	if err != nil {
+		return ResetToken{}, fmt.Errorf("create token: %w", err)
+	}
+	return ResetToken{User: user, Token: raw, ExpiresAt: expires}, nil
+}
+
+// Delete deletes the account of email for good, as DeleteAccount does
+// but without its password: its sessions end (counted as
+// account_deleted) and go with its tokens, its failed logins are
+// cleared, and an "account deleted" notice is queued (with mail on). The
+// only admin is ErrLastAdmin. It returns the user as it was and how many
+// sessions ended.
+func (a *Admin) Delete(ctx context.Context, email string) (db.User, int64, error) {
+	var (
+		user    db.User
+		revoked int64
+	)
+	err := a.s.tx(ctx, func(q *db.Queries) error {
+		admins, err := q.LockAdmins(ctx)
+		if err != nil {
+			return fmt.Errorf("lock admins: %w", err)
+		}
+		if user, err = a.lock(ctx, q, email); err != nil {
+			return err
+		}
+		if user.Role == RoleAdmin && len(admins) <= 1 {
+			return ErrLastAdmin
+		}
+		if revoked, err = q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
+			UserID: user.ID, Now: a.s.now(), Reason: string(ReasonAccountDeleted),
+		}); err != nil {
+			return fmt.Errorf("revoke sessions: %w", err)
+		}
+		if _, err := q.DeleteUser(ctx, user.ID); err != nil {
+			return fmt.Errorf("delete user: %w", err)
+		}
+		if err := q.ClearLoginFailures(ctx, user.Email); err != nil {
+			return fmt.Errorf("clear login failures: %w", err)
+		}
+		return a.s.queue(ctx, q, to(mail.KindAccountDeleted, user))
+	})
+	if err != nil {
+		return db.User{}, 0, err
+	}
+	a.s.metrics.SessionsRevoked(string(ReasonAccountDeleted), revoked)
+	return user, revoked, nil
+}
+
+// byEmail reads the user of email (normalised); none is ErrNoUser.
+func (a *Admin) byEmail(ctx context.Context, q *db.Queries, email string) (db.User, error) {
+	user, err := q.GetUserByEmail(ctx, NormaliseEmail(email))
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return db.User{}, ErrNoUser
+	case err != nil:
+		return db.User{}, fmt.Errorf("get user: %w", err)
+	}
+	return user, nil
+}
+
+// lock reads and locks the user of email in q's transaction (LockUser,
+// the lock every flow takes first). A user whose address changed before
+// the lock was granted is ErrNoUser, like one deleted.
+func (a *Admin) lock(ctx context.Context, q *db.Queries, email string) (db.User, error) {
+	found, err := a.byEmail(ctx, q, email)
+	if err != nil {
+		return db.User{}, err
+	}
+	user, err := q.LockUser(ctx, found.ID)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return db.User{}, ErrNoUser
+	case err != nil:
+		return db.User{}, fmt.Errorf("lock user: %w", err)
+	case user.Email != found.Email:
+		return db.User{}, ErrNoUser
+	}
+	return user, nil
+}
