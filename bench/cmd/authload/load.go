@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-var scenarios = []string{"me", "refresh", "login", "register", "health", "mixed"}
+var scenarios = []string{"me", "refresh", "login", "register", "health", "mixed", "forgot"}
 
 // usesChains: every worker owns one user's refresh-token chain.
 func usesChains(s string) bool { return s == "refresh" || s == "mixed" }
@@ -84,6 +84,8 @@ func (w *worker) pick() kind {
 		return kindRegister
 	case "health":
 		return kindHealth
+	case "forgot":
+		return kindForgot
 	}
 	// mixed: a realistic blend.
 	switch n := w.rng.IntN(100); {
@@ -160,6 +162,14 @@ func (w *worker) do(ctx context.Context, k kind) (int, error) {
 		w.regN++
 		email := strings.ToLower(fmt.Sprintf("%sr%s%s%d-%d@example.com", r.prefix, r.runID, w.g.tag, w.id, w.regN))
 		a, err = r.cl.send(ctx, request{method: "POST", path: "/api/auth/register", from: w.addr, body: registerBody(email, r.password)})
+	case kindForgot:
+		// Half to seeded accounts, half to addresses nobody registered: the
+		// answer and the work must be the same for both.
+		email := r.users[w.rng.IntN(len(r.users))].email
+		if w.rng.IntN(2) == 0 {
+			email = fmt.Sprintf("%snobody%d@example.com", r.prefix, w.rng.IntN(len(r.users)))
+		}
+		a, err = r.cl.send(ctx, request{method: "POST", path: "/api/auth/forgotpassword", from: w.addr, body: forgotBody(email)})
 	case kindRefresh:
 		a, err = r.cl.send(ctx, request{method: "POST", path: "/api/auth/refresh", from: w.addr, cookie: "refresh_token=" + w.ctok})
 		if err == nil && a.code == http.StatusOK {

@@ -240,3 +240,8 @@ func snippet(b []byte) string {
 	}
 	return s
 }
+
+func forgotBody(email string) []byte {
+	b, _ := json.Marshal(map[string]string{"email": email})
+	return b
+}

@@ -19,10 +19,11 @@ const (
 	kindLogin
 	kindRegister
 	kindHealth
+	kindForgot
 	numKinds
 )
 
-var kindNames = [numKinds]string{"me", "refresh", "login", "register", "health"}
+var kindNames = [numKinds]string{"me", "refresh", "login", "register", "health", "forgot"}
 
 func (k kind) String() string { return kindNames[k] }
 

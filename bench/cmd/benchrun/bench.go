@@ -243,6 +243,9 @@ func (b *bench) runs(ctx context.Context, rep *report) error {
 			func() error { return b.repeat(ctx, fmt.Sprintf("refresh (%s)", alg), "-scenario", "refresh") },
 			b.stopAuthd)
 	}
+	if cfg.Mail {
+		steps = append(steps, func() error { return b.mailRuns(ctx, rep) })
+	}
 	if cfg.Scale > 0 {
 		steps = append(steps, func() error { return b.scaleRuns(ctx, rep) })
 	}

@@ -39,9 +39,10 @@ type report struct {
 	LogSummary string // the most frequent level and message pairs, uniq -c style
 	LogErrors  string // the most frequent errors; "" if none
 
-	Tables    string // benchreport's Targets, Results and Scale tables
-	Breakdown string // profsplit's tables, one per profiled run
-	Scale     *scale // nil without BENCH_SCALE
+	Tables    string      // benchreport's Targets, Results and Scale tables
+	Breakdown string      // profsplit's tables, one per profiled run
+	Scale     *scale      // nil without BENCH_SCALE
+	Mail      *mailReport // nil with BENCH_MAIL=0
 
 	Commands      []string // how each run was made, in order
 	TokenBench    string   // go test -bench output of internal/token
@@ -76,17 +77,37 @@ var reportTemplate string
 
 // renderReport writes the report from report.md.tmpl.
 func renderReport(w io.Writer, r report) error {
-	t, err := template.New("report").Option("missingkey=error").Funcs(template.FuncMap{
-		"indent":    indent,
-		"thousands": thousands,
-	}).Parse(reportTemplate)
+	t, err := parseReport()
 	if err != nil {
-		return fmt.Errorf("report template: %w", err)
+		return err
 	}
 	if err := t.Execute(w, r); err != nil {
 		return fmt.Errorf("report template: %w", err)
 	}
 	return nil
+}
+
+// renderMail writes the Mail section alone (benchrun -only mail).
+func renderMail(w io.Writer, m *mailReport) error {
+	t, err := parseReport()
+	if err != nil {
+		return err
+	}
+	if err := t.ExecuteTemplate(w, "mail", m); err != nil {
+		return fmt.Errorf("report template: %w", err)
+	}
+	return nil
+}
+
+func parseReport() (*template.Template, error) {
+	t, err := template.New("report").Option("missingkey=error").Funcs(template.FuncMap{
+		"indent":    indent,
+		"thousands": thousands,
+	}).Parse(reportTemplate)
+	if err != nil {
+		return nil, fmt.Errorf("report template: %w", err)
+	}
+	return t, nil
 }
 
 // writeReport renders the report to a temporary file next to out, then

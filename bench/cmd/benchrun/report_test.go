@@ -29,6 +29,14 @@ func fixture() report {
 			Verdicts: "ok GetSessionUser: index scan on sessions_pkey, users_pkey\nok RotateSession: index scan on sessions_pkey",
 			Plans:    "### GetSessionUser\n\nThe per-request auth check.\n\n```\nNested Loop  (cost=0.85..16.90 rows=1 width=146)\n```",
 		},
+		Mail: &mailReport{Users: 200, Cooldown: "1m0s", MaxHour: 5, IPMinute: 5, IPBurst: 5, Count: 10000,
+			Forgot: []forgotRun{
+				{Label: "forgot, one address, limits on", RPS: 9876, Status: "200: 10, 429: 29620", CPU: 0.8, Queued: 5, Addresses: 5, Bound: 6, Held: true},
+				{Label: "forgot, per-client limit off (cool-down only)", RPS: 2345, Status: "200: 7035", CPU: 1.2, Queued: 201, Addresses: 200, Bound: 200},
+			},
+			Drains: []drainRun{{Replicas: 3, Seconds: 12.5, PerSecond: 800, Sent: 10000, Received: 10000, Distinct: 10000,
+				Loads: []loadFigure{{Label: "me, idle", RPS: 15000, P50: 1.5, P99: 6.25}, {Label: "refresh, draining", RPS: 600, P50: 40, P99: 90.5, During: true}}}},
+		},
 		Commands: []string{
 			"# authd: RS256 keys, per-client limits off: IP_LOGIN_PER_MINUTE=0 METRICS_ADDR=127.0.0.1:$MPORT PPROF=true",
 			"bin/authload -url http://127.0.0.1:$PORT -pid $AUTHD_PID -c 32 -d 10s -warmup 2s -users 200 -prefix bench -seeded -json -label 'health' -scenario health",
@@ -70,7 +78,7 @@ func render(t *testing.T, r report) string {
 // something to show.
 func TestReportSections(t *testing.T) {
 	all := []string{"Machine", "Settings", "Results", "Where the time goes",
-		"Scale: 1,000,000 users and 1,000,000 sessions", "Commands",
+		"Scale: 1,000,000 users and 1,000,000 sessions", "Mail", "Commands",
 		"Token signing and verification, bcrypt", "wrk", "authload output"}
 	for _, tc := range []struct {
 		name   string
@@ -83,6 +91,7 @@ func TestReportSections(t *testing.T) {
 		{"neither", func(r *report) { r.Scale, r.Wrk = nil, "" }, without(without(all, all[4]), "wrk")},
 		{"another scale", func(r *report) { r.Scale.Rows = 20000 },
 			append(append(clone(all[:4]), "Scale: 20,000 users and 20,000 sessions"), all[5:]...)},
+		{"without the mail runs", func(r *report) { r.Mail = nil }, without(all, "Mail")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := fixture()
@@ -152,7 +161,13 @@ func TestReportValues(t *testing.T) {
 		"bulk-loaded 1000000 users and 1000000 sessions with COPY",
 		"```\n" + r.Scale.Seed + "\n```",
 		"```\n" + r.Scale.Verdicts + "\n```",
-		"<details><summary>The plans</summary>\n\n" + r.Scale.Plans + "\n\n</details>\n\n## Commands",
+		"<details><summary>The plans</summary>\n\n" + r.Scale.Plans + "\n\n</details>\n\n## Mail",
+		"`MAIL_COOLDOWN=1m0s`,\n`MAIL_MAX_PER_HOUR=5`", "`IP_MAIL_PER_MINUTE=5`,\n`IP_MAIL_BURST=5`",
+		"| forgot, one address, limits on | 9876 | 200: 10, 429: 29620 | 0.80 | 5 | 5 | 6 | yes |\n",
+		"| forgot, per-client limit off (cool-down only) | 2345 | 200: 7035 | 1.20 | 201 | 200 | 200 | **no** |\n",
+		"**Drain**: 10,000 `test` mails",
+		"| 3 | 12.50 | 800 | 10000 | 0 | 10000 | 10000 | 0 |\n",
+		"| 3 | me, idle | 15000 | 1.50 | 6.25 | no |\n| 3 | refresh, draining | 600 | 40.00 | 90.50 | yes |\n\n## Commands",
 		"```sh\n" + strings.Join(r.Commands, "\n") + "\n```",
 		"```\n" + r.TokenBench + "\n```",
 		"-bench 'Compare/cost=12$' -benchtime 8x",
@@ -198,5 +213,17 @@ func TestWriteReport(t *testing.T) {
 	}
 	if _, err := os.Stat(out + ".tmp"); err == nil {
 		t.Error("temporary file left behind")
+	}
+}
+
+func TestRenderMail(t *testing.T) {
+	r := fixture()
+	var b strings.Builder
+	if err := renderMail(&b, r.Mail); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.HasPrefix(out, "## Mail\n\n") || !strings.HasSuffix(out, "| yes |\n") || strings.Contains(out, "## Commands") {
+		t.Errorf("mail section alone:\n%s", out)
 	}
 }
