@@ -41,6 +41,8 @@ type bench struct {
 	profiles []profile       // for the CPU breakdown
 	wrkFlags []string        // benchreport -wrk flags
 	wrkOut   []string        // wrk's output, run by run
+
+	loadStarted func() // called once by the next load when authload starts its load (after setup)
 }
 
 // profile is a CPU profile of authd over one run's measured window.

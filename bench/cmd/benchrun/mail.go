@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -246,66 +247,58 @@ func (b *bench) drain(ctx context.Context, conn *pgx.Conn, replicas int) (drainR
 	}
 	b.authd = started[0]
 	for _, s := range []string{"me", "refresh"} {
-		res, err := b.loadResult(ctx, fmt.Sprintf("%s, idle (%d replica(s))", s, replicas), "-scenario", s)
+		// -users BENCH_C: the fewest refresh takes, so that logging them in
+		// (bcrypt) takes little of the drain.
+		res, err := b.loadResult(ctx, fmt.Sprintf("%s, idle (%d replica(s))", s, replicas), "-scenario", s, "-users", strconv.Itoa(b.cfg.C))
 		if err != nil {
 			return d, err
 		}
 		d.Loads = append(d.Loads, figure(s+", idle", res, false))
 	}
 
-	t0 := time.Now()
-	if _, err := conn.Exec(ctx, `WITH q AS (
-  INSERT INTO mail_outbox (kind, to_addr, data, next_attempt_at, created_at)
-  SELECT 'test', 'drain' || g || '@example.com', '{}', now(), now() FROM generate_series(1, $1) g)
-SELECT pg_notify('authd_mail', '')`, b.cfg.MailCount); err != nil {
-		return d, fmt.Errorf("queueing %d mails: %w", b.cfg.MailCount, err)
-	}
+	// The mails are queued when the first load run under drain has logged
+	// in its users and starts sending (authload's "load:" line), so that its
+	// window falls in the drain.
 	var (
 		mu      sync.Mutex
+		t0      time.Time
 		drained time.Duration
 	)
 	pollCtx, stopPoll := context.WithCancel(ctx)
+	defer stopPoll()
 	pollDone := make(chan error, 1)
-	go func() {
-		pc, err := pgx.Connect(pollCtx, b.dbURL)
-		if err != nil {
-			pollDone <- err
-			return
-		}
-		defer pc.Close(context.Background())
-		for {
-			var left int64
-			if err := pc.QueryRow(pollCtx, "SELECT count(*) FROM mail_outbox WHERE status IN ('pending', 'sending')").Scan(&left); err != nil {
+	var once sync.Once
+	queue := func() {
+		once.Do(func() {
+			queued := make(chan struct{})
+			go func() {
+				err := b.queueAndWait(pollCtx, func() { mu.Lock(); t0 = time.Now(); mu.Unlock(); close(queued) },
+					func() { mu.Lock(); drained = time.Since(t0); mu.Unlock() })
+				select {
+				case <-queued:
+				default:
+					close(queued)
+				}
 				pollDone <- err
-				return
-			}
-			if left == 0 {
-				mu.Lock()
-				drained = time.Since(t0)
-				mu.Unlock()
-				pollDone <- nil
-				return
-			}
-			select {
-			case <-pollCtx.Done():
-				pollDone <- pollCtx.Err()
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}()
+			}()
+			<-queued
+		})
+	}
 	isDraining := func() bool { mu.Lock(); defer mu.Unlock(); return drained == 0 }
-	for _, s := range []string{"me", "refresh"} {
-		if !isDraining() {
+	for i, s := range []string{"me", "refresh"} {
+		if i > 0 && !isDraining() {
 			break
 		}
-		res, err := b.loadResult(ctx, fmt.Sprintf("%s, while %d replica(s) drain the outbox", s, replicas), "-scenario", s)
+		b.loadStarted = queue
+		res, err := b.loadResult(ctx, fmt.Sprintf("%s, while %d replica(s) drain the outbox", s, replicas), "-scenario", s, "-users", strconv.Itoa(b.cfg.C))
 		if err != nil {
 			stopPoll()
 			return d, err
 		}
 		d.Loads = append(d.Loads, figure(s+", draining", res, isDraining()))
 	}
+	b.loadStarted = nil
+	queue() // if no run got as far as sending
 	limit := time.AfterFunc(10*time.Minute, stopPoll)
 	err = <-pollDone
 	limit.Stop()
@@ -332,9 +325,46 @@ SELECT pg_notify('authd_mail', '')`, b.cfg.MailCount); err != nil {
 	return d, nil
 }
 
+// queueAndWait queues BENCH_MAIL_COUNT test mails in one transaction, calls
+// queued after its commit, then polls every 50 ms until no mail is pending or
+// sending and calls drained.
+func (b *bench) queueAndWait(ctx context.Context, queued, drained func()) error {
+	pc, err := pgx.Connect(ctx, b.dbURL)
+	if err != nil {
+		return err
+	}
+	defer pc.Close(context.Background())
+	if _, err := pc.Exec(ctx, `WITH q AS (
+  INSERT INTO mail_outbox (kind, to_addr, data, next_attempt_at, created_at)
+  SELECT 'test', 'drain' || g || '@example.com', '{}', now(), now() FROM generate_series(1, $1) g)
+SELECT pg_notify('authd_mail', '')`, b.cfg.MailCount); err != nil {
+		return fmt.Errorf("queueing %d mails: %w", b.cfg.MailCount, err)
+	}
+	queued()
+	for {
+		var left int64
+		if err := pc.QueryRow(ctx, "SELECT count(*) FROM mail_outbox WHERE status IN ('pending', 'sending')").Scan(&left); err != nil {
+			return err
+		}
+		if left == 0 {
+			drained()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // startMailAuthd starts authd (RS256) with the mail settings env and waits for it.
 func (b *bench) startMailAuthd(ctx context.Context, env []string) error {
-	a, err := b.spawnAuthd(ctx, "RS256", env)
+	mport, err := freePort() // each replica its own metrics listener
+	if err != nil {
+		return err
+	}
+	a, err := b.spawnAuthd(ctx, "RS256", append(env, fmt.Sprintf("METRICS_ADDR=127.0.0.1:%d", mport)))
 	if err != nil {
 		return err
 	}
@@ -375,4 +405,21 @@ func statusLine(m map[string]int64) string {
 		parts = append(parts, fmt.Sprintf("%s: %d", c, m[c]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// startWatch calls f once, the first time marker appears in what is written
+// through it, before passing that write on.
+type startWatch struct {
+	w      io.Writer
+	marker []byte
+	f      func()
+}
+
+func (s *startWatch) Write(p []byte) (int, error) {
+	if s.f != nil && bytes.Contains(p, s.marker) {
+		f := s.f
+		s.f = nil
+		f()
+	}
+	return s.w.Write(p)
 }

@@ -210,6 +210,10 @@ func (b *bench) load(ctx context.Context, label string, profiled bool, args ...s
 	var out bytes.Buffer
 	cmd := b.command(ctx, b.work, b.bin("authload"), all...)
 	cmd.Stdout = io.MultiWriter(b.stdout, &out)
+	if f := b.loadStarted; f != nil {
+		b.loadStarted = nil
+		cmd.Stderr = &startWatch{w: cmd.Stderr, marker: []byte("load: "), f: f}
+	}
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("authload %s: %w", label, err)
 	}
