@@ -97,6 +97,7 @@ type fakeAuthd struct {
 	revoked   int
 	xff       map[string]bool // X-Forwarded-For addresses seen
 	breakNext bool            // answer the next refresh with 403
+	forgot    map[string]int  // forgot-password requests per email
 }
 
 type fakeSession struct {
@@ -106,7 +107,7 @@ type fakeSession struct {
 }
 
 func newFake() *fakeAuthd {
-	return &fakeAuthd{users: map[string]string{}, sessions: map[int]*fakeSession{}, access: map[string]int{}, xff: map[string]bool{}}
+	return &fakeAuthd{users: map[string]string{}, sessions: map[int]*fakeSession{}, access: map[string]int{}, xff: map[string]bool{}, forgot: map[string]int{}}
 }
 
 func (f *fakeAuthd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -180,6 +181,9 @@ func (f *fakeAuthd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		http.SetCookie(w, &http.Cookie{Name: "refresh_token", Value: fmt.Sprintf("r%d.%d", id, s.gen), Path: "/api/auth"})
 		io.WriteString(w, `{"status":"success","access_token":"x"}`)
+	case "POST /api/auth/forgotpassword":
+		f.forgot[body["email"]]++
+		io.WriteString(w, `{"status":"success"}`)
 	case "GET /api/users/me":
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		id, known := f.access[tok]
@@ -453,5 +457,34 @@ func TestRunBurst(t *testing.T) {
 		if _, err := parseFlags(append([]string{"-url", srv.URL}, bad...), io.Discard); err == nil {
 			t.Errorf("flags %q accepted", bad)
 		}
+	}
+}
+
+func TestRunForgot(t *testing.T) {
+	f := newFake()
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	res, err := run(context.Background(), testConfig(t, srv.URL, "-scenario", "forgot"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests == 0 || res.Status["200"] != res.Requests {
+		t.Fatalf("forgot: %d requests, statuses %v, errors %v", res.Requests, res.Status, res.Errors)
+	}
+	if len(f.sessions) != 0 {
+		t.Errorf("forgot logged in %d sessions, want none", len(f.sessions))
+	}
+	known, unknown := 0, 0
+	for email, n := range f.forgot {
+		if _, ok := f.users[email]; ok {
+			known += n
+		} else if strings.HasPrefix(email, "tnobody") {
+			unknown += n
+		} else {
+			t.Errorf("forgot for %q", email)
+		}
+	}
+	if known == 0 || unknown == 0 {
+		t.Errorf("forgot: %d requests for seeded accounts, %d for unknown addresses; want both", known, unknown)
 	}
 }
