@@ -14,16 +14,20 @@ import (
 // checkPassword proves the caller knows a's password, as a login does:
 // the attempt is counted in the login throttle first (a locked address is
 // a *LockedError, whatever the password), a wrong password is
-// ErrBadCredentials and stays counted, a right one clears the count.
+// ErrBadCredentials and stays counted, a right one clears the count. As in
+// Login the hashing slot comes first: password.ErrBusy counts nothing.
 func (s *Service) checkPassword(ctx context.Context, a Auth, pw string) error {
-	if s.hasher.Busy() {
-		return password.ErrBusy
+	slot, err := s.hasher.Acquire(ctx)
+	if err != nil {
+		return err
 	}
+	defer slot.Release()
 	email := a.User.Email
 	if err := s.admit(ctx, email); err != nil {
 		return err
 	}
-	err := s.hasher.Compare(ctx, a.User.PasswordHash, pw)
+	err = slot.Compare(a.User.PasswordHash, pw)
+	slot.Release()
 	if errors.Is(err, password.ErrMismatch) {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "password check failed", slog.String("user_id", a.User.ID.String()))
 		return ErrBadCredentials

@@ -111,15 +111,18 @@ func (s *Service) signupAttempt(ctx context.Context, q *db.Queries, owner db.Use
 	return s.queue(ctx, q, to(mail.KindSignupAttempt, owner))
 }
 
-// Login checks a password and starts a session. Each attempt is counted
-// before its password is checked (see reserve): a locked email is refused
-// (*LockedError) before any password work, right password or wrong. An
-// unknown email costs the same compare as a known one. With the hashing
-// queue full it fails with password.ErrBusy before touching the database.
+// Login checks a password and starts a session. It first takes a hashing
+// slot: with none to be had in time it fails with password.ErrBusy before
+// touching the database, so a refused attempt is never counted. Each
+// attempt is then counted before its password is checked (see reserve): a
+// locked email is refused (*LockedError) before any password work, right
+// password or wrong. An unknown email costs the same compare as a known one.
 func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens, db.User, error) {
-	if s.hasher.Busy() {
-		return Tokens{}, db.User{}, password.ErrBusy
+	slot, err := s.hasher.Acquire(ctx)
+	if err != nil {
+		return Tokens{}, db.User{}, err
 	}
+	defer slot.Release()
 	email = NormaliseEmail(email)
 	if err := s.admit(ctx, email); err != nil {
 		var locked *LockedError
@@ -136,7 +139,8 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 		return Tokens{}, db.User{}, fmt.Errorf("get user: %w", err)
 	}
 	// An unknown email is compared against a dummy hash: same answer, same work.
-	err = s.hasher.Compare(ctx, user.PasswordHash, pw)
+	err = slot.Compare(user.PasswordHash, pw)
+	slot.Release()
 	if errors.Is(err, password.ErrMismatch) {
 		reason := "wrong password"
 		if user.PasswordHash == "" {

@@ -220,6 +220,63 @@ func TestLoginBusy(t *testing.T) {
 	}
 }
 
+// TestLoginBusyNotCounted: logins that pass the look at the hashing queue
+// together, and are then refused a slot (password.ErrBusy), compared no
+// password: their attempts are not left counted against the email, so a
+// burst of busy answers never locks an account.
+func TestLoginBusyNotCounted(t *testing.T) {
+	t.Parallel()
+	block := make(chan struct{})
+	entered := make(chan struct{})
+	var once sync.Once
+	f := newFixture(t, func(c *config) {
+		c.Hasher = password.Options{Cost: 4, Concurrency: 1, Queue: 0, Wait: 5 * time.Second,
+			Compare: func(hash, pw []byte) error {
+				once.Do(func() { close(entered) })
+				<-block
+				return bcrypt.CompareHashAndPassword(hash, pw)
+			}}
+		throttled(c) // three counted attempts lock the email
+	})
+	const email, n = "burst@example.com", 10
+	f.user(email)
+
+	start := make(chan struct{})
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			<-start
+			_, _, err := f.svc.Login(t.Context(), email, testPassword, session.Client{})
+			errs <- err
+		}()
+	}
+	close(start)
+	<-entered // one holds the only slot
+	busy := 0
+	for range n - 1 {
+		if err := <-errs; !errors.Is(err, password.ErrBusy) {
+			t.Errorf("a login beside the one hashing = %v, want password.ErrBusy", err)
+		} else {
+			busy++
+		}
+	}
+	row, err := f.q.GetLoginThrottle(t.Context(), email)
+	if err != nil {
+		t.Fatalf("login_throttle: %v", err)
+	}
+	if row.Failures != 1 || row.LockedUntil != nil {
+		t.Errorf("after %d busy answers: %d attempts counted, locked until %v; want 1 (the login hashing), no lock",
+			busy, row.Failures, row.LockedUntil)
+	}
+	close(block)
+	if err := <-errs; err != nil {
+		t.Errorf("the login holding the slot: %v", err)
+	}
+	if _, _, err := f.svc.Login(t.Context(), email, testPassword, session.Client{}); err != nil {
+		t.Errorf("the next login: %v, want success", err)
+	}
+}
+
 // compareCounter records the bcrypt cost of every compare.
 type compareCounter struct {
 	mu    sync.Mutex
