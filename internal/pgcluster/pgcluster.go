@@ -189,6 +189,15 @@ func (c *Cluster) own(dir string) error {
 // BinDir is the directory of the server binaries the cluster runs.
 func (c *Cluster) BinDir() string { return c.bin }
 
+// PID is the postmaster's process id while the cluster runs (started by
+// this Cluster), else 0.
+func (c *Cluster) PID() int {
+	if c.proc == nil || c.proc.cmd.Process == nil {
+		return 0
+	}
+	return c.proc.cmd.Process.Pid
+}
+
 // LogPath is the server's log file.
 func (c *Cluster) LogPath() string { return filepath.Join(c.dir, "postgres.log") }
 

@@ -44,6 +44,9 @@ type runner struct {
 	// The measured window: requests started in it are counted.
 	mStart, mEnd time.Time
 	relogins     atomic.Int64
+	// honorRetry: after a 503 or 429, a worker waits the answer's
+	// Retry-After before its next request, as a well-behaved client does.
+	honorRetry bool
 
 	mu    sync.Mutex
 	other []string // a few distinct "other" errors, as examples
@@ -108,7 +111,8 @@ func (w *worker) loop(stop, hard context.Context) {
 	for stop.Err() == nil {
 		k := w.pick()
 		start := time.Now()
-		code, err := w.do(hard, k)
+		a, err := w.do(hard, k)
+		code := a.code
 		elapsed := time.Since(start)
 		if err != nil && hard.Err() != nil {
 			return // cut off by us, not a result
@@ -133,6 +137,12 @@ func (w *worker) loop(stop, hard context.Context) {
 			case <-stop.Done():
 			}
 		}
+		if w.r.honorRetry && err == nil && (code == http.StatusServiceUnavailable || code == http.StatusTooManyRequests) {
+			select {
+			case <-time.After(retryAfter(a, 10*time.Second, func(d time.Duration) time.Duration { return time.Duration(w.rng.Int64N(int64(d))) })):
+			case <-stop.Done():
+			}
+		}
 		if k == kindRefresh && err == nil && code == http.StatusForbidden {
 			if counted {
 				s.errs[errChainBroken]++
@@ -142,8 +152,8 @@ func (w *worker) loop(stop, hard context.Context) {
 	}
 }
 
-// do sends one request of kind k and returns its status.
-func (w *worker) do(ctx context.Context, k kind) (int, error) {
+// do sends one request of kind k and returns its answer.
+func (w *worker) do(ctx context.Context, k kind) (answer, error) {
 	r := w.r
 	var (
 		a   answer
@@ -174,7 +184,7 @@ func (w *worker) do(ctx context.Context, k kind) (int, error) {
 		a, err = r.cl.send(ctx, request{method: "POST", path: "/api/auth/refresh", from: w.addr, cookie: "refresh_token=" + w.ctok})
 		if err == nil && a.code == http.StatusOK {
 			if a.refresh == "" {
-				return 0, errors.New("refresh answered 200 without a new refresh_token cookie")
+				return a, errors.New("refresh answered 200 without a new refresh_token cookie")
 			}
 			w.ctok = a.refresh // the rotation: the old token is now dead
 		}
@@ -182,10 +192,7 @@ func (w *worker) do(ctx context.Context, k kind) (int, error) {
 		// before failing, presenting the old one again within the reuse
 		// grace gets the successor.
 	}
-	if err != nil {
-		return 0, err
-	}
-	return a.code, nil
+	return a, err
 }
 
 // relogin restarts a broken refresh chain with a fresh session. It is not

@@ -54,6 +54,8 @@ type config struct {
 	timeout  time.Duration
 	label    string
 	xff      bool
+	retry    bool   // -retry-after
+	dbPID    int    // -db-pid: PostgreSQL's postmaster
 	burst    int    // -burst: send this many requests at once, once, instead of -d of load
 	profURL  string // authd's /debug/pprof/profile (PPROF=true), or ""
 	profOut  string
@@ -71,6 +73,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.users, "users", 200, "users to seed and use (refresh chains need one per worker)")
 	fs.StringVar(&cfg.password, "password", "benchmark-password-1", "password of the seeded users")
 	fs.IntVar(&cfg.pid, "pid", 0, "authd's PID: report its peak RSS (VmRSS every 100ms, and VmHWM) and CPU")
+	fs.IntVar(&cfg.dbPID, "db-pid", 0, "PostgreSQL's postmaster PID: report its CPU and its backends', and what the machine spent on\n"+
+		"anything else (machine busy - authd - authload - its parent - PostgreSQL; needs -pid)")
 	fs.BoolVar(&cfg.json, "json", false, "also print the result as one JSON line")
 	fs.BoolVar(&cfg.seedOnly, "seed-only", false, "only register -users users with -prefix, then exit")
 	fs.BoolVar(&cfg.seeded, "seeded", false, "the -prefix users already exist (from -seed-only): skip registering them")
@@ -85,6 +89,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.profOut, "cpuprofile", "", "write authd's CPU profile of the measured window to this file (needs -cpuprofile-url)")
 	fs.IntVar(&cfg.burst, "burst", 0, "instead of -warmup and -d of load: send this many requests (register or login) at once,\n"+
 		"each once, and report their answers and latencies; logins go to users 0, 1, ... of -users in turn")
+	fs.BoolVar(&cfg.retry, "retry-after", false, "after a 503 or 429, a worker waits the answer's Retry-After (at most 10s, plus up to a quarter)\n"+
+		"before its next request, as a well-behaved client does; without it, it sends the next at once")
 	fs.StringVar(&cfg.label, "label", "", "a name for this run in the output (default: the scenario)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -260,7 +266,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 
 	t0 := time.Now()
 	r := &runner{cl: cl, users: users, prefix: cfg.prefix, password: cfg.password,
-		runID: strconv.FormatInt(t0.UnixNano(), 36)}
+		runID: strconv.FormatInt(t0.UnixNano(), 36), honorRetry: cfg.retry}
 	r.mStart = t0.Add(cfg.warmup)
 	r.mEnd = r.mStart.Add(cfg.d)
 	// After the window, requests in flight get one request timeout to
@@ -299,7 +305,19 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 	var (
 		cpu0, cpu1         time.Duration
 		machine0, machine1 machineCPU
+		db0, db1           int64 = -1, -1
+		parent0, parent1   int64
 	)
+	dbTicks := func() int64 {
+		if cfg.dbPID == 0 {
+			return -1
+		}
+		t, err := treeTicks(cfg.dbPID)
+		if err != nil {
+			return -1
+		}
+		return t
+	}
 	interrupted := false
 	var profDone chan error
 	for i, at := range []time.Time{r.mStart, r.mEnd} {
@@ -312,13 +330,13 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 			smp.mark(i == 1)
 		}
 		if i == 0 {
-			cpu0, machine0 = selfCPU(), readMachineCPU()
+			cpu0, machine0, db0, parent0 = selfCPU(), readMachineCPU(), dbTicks(), parentTicks()
 			if cfg.profURL != "" && !interrupted {
 				profDone = make(chan error, 1)
 				go func() { profDone <- fetchProfile(ctx, cfg.profURL, cfg.d, cfg.profOut) }()
 			}
 		} else {
-			cpu1, machine1 = selfCPU(), readMachineCPU()
+			cpu1, machine1, db1, parent1 = selfCPU(), readMachineCPU(), dbTicks(), parentTicks()
 		}
 		if interrupted {
 			break
@@ -341,7 +359,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 
 	res := &result.Result{
 		Label: cfg.label, Scenario: cfg.scenario, URL: cfg.base, Concurrency: cfg.c,
-		DurationS: round2(elapsed.Seconds()), WarmupS: cfg.warmup.Seconds(), Users: cfg.users, XFF: cfg.xff,
+		DurationS: round2(elapsed.Seconds()), WarmupS: cfg.warmup.Seconds(), Users: cfg.users, XFF: cfg.xff, RetryAfter: cfg.retry,
 		Relogins: r.relogins.Load(), OtherErrors: r.other, Interrupted: interrupted,
 	}
 	all, byKind := totals(groups[0].recs)
@@ -363,6 +381,15 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 	}
 	if smp != nil {
 		res.Server = smp.result()
+	}
+	if secs := elapsed.Seconds(); secs > 0 && db0 >= 0 && db1 >= db0 {
+		db := round2(float64(db1-db0) / clockTicks / secs)
+		res.DatabaseCPUCores = &db
+		if res.Server != nil && res.MachineBusyCores > 0 {
+			parent := float64(parent1-parent0) / clockTicks / secs
+			other := round2(max(res.MachineBusyCores-res.Server.CPUCores-res.ClientCPUCores-db-parent, 0))
+			res.OtherCPUCores = &other
+		}
 	}
 	return res, nil
 }

@@ -45,6 +45,12 @@ func printHuman(out io.Writer, r *result.Result) {
 	}
 	row("authload CPU", "%.2f cores", r.ClientCPUCores)
 	row("machine CPU", "%.2f cores busy (all processes: authd, authload, PostgreSQL, anything else)", r.MachineBusyCores)
+	if r.DatabaseCPUCores != nil {
+		row("PostgreSQL", "%.2f cores", *r.DatabaseCPUCores)
+	}
+	if r.OtherCPUCores != nil {
+		row("other CPU", "%.2f cores (the machine busy with anything but authd, authload, its parent and PostgreSQL)", *r.OtherCPUCores)
+	}
 	tw.Flush()
 	if len(r.Kinds) > 0 {
 		fmt.Fprintln(out, "\nper kind of request:")

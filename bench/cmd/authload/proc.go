@@ -201,3 +201,58 @@ func (m machineCPU) busySince(m0 machineCPU) float64 {
 	}
 	return round2(float64(m.busy-m0.busy) / clockTicks / secs)
 }
+
+// treeTicks is the CPU time, in USER_HZ ticks, of process pid and its live
+// children, each with the CPU of the children it has reaped (cutime and
+// cstime): for PostgreSQL's postmaster, every backend, live or exited.
+func treeTicks(pid int) (int64, error) {
+	self, reaped, _, err := statTicks(pid)
+	if err != nil {
+		return 0, err
+	}
+	own := self + reaped
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil || child == pid {
+			continue
+		}
+		if self, reaped, ppid, err := statTicks(child); err == nil && ppid == pid {
+			own += self + reaped
+		}
+	}
+	return own, nil
+}
+
+// statTicks is pid's own CPU (utime + stime) and that of the children it
+// has reaped (cutime + cstime), and its parent.
+func statTicks(pid int) (self, reaped int64, ppid int, err error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, 0, 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	f := strings.Fields(string(stat[i+1:])) // f[0] is field 3 (state)
+	if len(f) < 15 {
+		return 0, 0, 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	ppid, _ = strconv.Atoi(f[1]) // field 4
+	n := func(k string) int64 { v, _ := strconv.ParseInt(k, 10, 64); return v }
+	return n(f[11]) + n(f[12]), n(f[13]) + n(f[14]), ppid, nil // fields 14 to 17
+}
+
+// parentTicks is the own CPU of authload's parent (benchrun, whose SMTP
+// server takes the mail runs' messages), or 0.
+func parentTicks() int64 {
+	self, _, _, err := statTicks(os.Getppid())
+	if err != nil {
+		return 0
+	}
+	return self
+}

@@ -36,6 +36,8 @@ type inputs struct {
 	// at once: what the cores deliver together, which on a shared machine
 	// can be well short of Cores times one.
 	RSAParallelUS float64
+	ESSignUS      float64              // CPU µs of one ES256 signature
+	EdSignUS      float64              // CPU µs of one EdDSA signature
 	BcryptMS      float64              // ms of one bcrypt compare at the configured cost
 	StartupMS     float64              // median ms from process start to /readyz answering 200
 	Wrk           map[string][]float64 // label -> wrk's req/s, one per wrk run
@@ -114,6 +116,8 @@ func parseArgs(args []string, stderr io.Writer) (inputs, []string, error) {
 	}
 	optional("rsa-sign-us", "F: CPU microseconds of one RS256 signature (go test -bench Sign/RS256 ./internal/token)", &in.RSASignUS)
 	optional("rsa-parallel-us", "F: wall microseconds per RS256 signature with every core signing (go test -bench SignParallel/RS256 ./internal/token)", &in.RSAParallelUS)
+	optional("es-sign-us", "F: CPU microseconds of one ES256 signature (go test -bench Sign/ES256 ./internal/token)", &in.ESSignUS)
+	optional("ed-sign-us", "F: CPU microseconds of one EdDSA signature (go test -bench Sign/EdDSA ./internal/token)", &in.EdSignUS)
 	optional("bcrypt-ms", "F: milliseconds of one bcrypt compare at the configured cost", &in.BcryptMS)
 	optional("startup-ms", "F: median milliseconds from process start to /readyz answering 200", &in.StartupMS)
 	err := fs.Parse(args)
@@ -242,9 +246,39 @@ func rpsCell(g *group, wrk []float64) string {
 	return s
 }
 
+// noisyCores is the CPU of other work in a run (besides authd, authload,
+// benchrun and PostgreSQL) above which its figures are marked low.
+const noisyCores = 0.2
+
+// noise is the paragraph that says whether other work took CPU from the
+// runs: every run that had more than noisyCores of it, or none.
+func noise(out io.Writer, rs []result.Result) {
+	var noisy []string
+	measured := 0
+	for _, r := range rs {
+		if r.OtherCPUCores == nil {
+			continue
+		}
+		measured++
+		if *r.OtherCPUCores > noisyCores {
+			noisy = append(noisy, fmt.Sprintf("%s (%.2f cores)", label(r), *r.OtherCPUCores))
+		}
+	}
+	switch {
+	case measured == 0:
+		fmt.Fprint(out, "Other work on the machine was not measured (authload -db-pid).\n\n")
+	case len(noisy) == 0:
+		fmt.Fprintf(out, "No run shared the machine with other work: in each, what the machine spent besides authd, authload, benchrun and PostgreSQL (*other CPU*) stayed at or under %.2f cores.\n\n", noisyCores)
+	default:
+		fmt.Fprintf(out, "**Noisy: %d of %d runs shared the machine with other work** (*other CPU*, besides authd, authload, benchrun and PostgreSQL, over %.2f cores), so their figures are low, not what this machine does: %s.\n\n",
+			len(noisy), measured, noisyCores, strings.Join(noisy, ", "))
+	}
+}
+
 func write(out io.Writer, rs []result.Result, in inputs) {
 	gs := groupRuns(rs)
 
+	noise(out, rs)
 	fmt.Fprint(out, "### Targets\n\n")
 	writeTargets(out, gs, in)
 
@@ -252,8 +286,8 @@ func write(out io.Writer, rs []result.Result, in inputs) {
 	if len(gs) > 0 && len(gs) < len(rs) {
 		fmt.Fprint(out, "Runs repeated under one label are shown by their median run (by req/s; of an even number, the lower middle one), with the range of req/s over the runs.\n\n")
 	}
-	fmt.Fprintln(out, "| run | c | requests | req/s | 2xx/s | p50 ms | p90 ms | p99 ms | max ms | status counts | errors | authd CPU (cores) | authd peak RSS (MB) | authload CPU (cores) | machine busy (cores) |")
-	fmt.Fprintln(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|--:|--:|--:|--:|")
+	fmt.Fprintln(out, "| run | c | requests | req/s | 2xx/s | p50 ms | p90 ms | p99 ms | max ms | status counts | errors | authd CPU (cores) | authd peak RSS (MB) | authload CPU (cores) | PostgreSQL CPU (cores) | machine busy (cores) | other CPU (cores) |")
+	fmt.Fprintln(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|--:|--:|--:|--:|--:|--:|")
 	for _, g := range gs {
 		r := g.Median()
 		cpu, rss := "–", "–"
@@ -261,9 +295,9 @@ func write(out io.Writer, rs []result.Result, in inputs) {
 			cpu, rss = fmt.Sprintf("%.2f", s.CPUCores), fmt.Sprintf("%.1f", s.PeakRSSMB)
 		}
 		l := r.Latency
-		fmt.Fprintf(out, "| %s | %d | %d | %s | %s | %.2f | %.2f | %.2f | %.2f | %s | %s | %s | %s | %.2f | %.2f |\n",
+		fmt.Fprintf(out, "| %s | %d | %d | %s | %s | %.2f | %.2f | %.2f | %.2f | %s | %s | %s | %s | %.2f | %s | %.2f | %s |\n",
 			g.Label, r.Concurrency, r.Requests, rpsCell(g, in.Wrk[g.Label]), rate(r.OKRPS), l.P50, l.P90, l.P99, l.Max,
-			r.StatusString(), errs(r.Summary), cpu, rss, r.ClientCPUCores, r.MachineBusyCores)
+			r.StatusString(), errs(r.Summary), cpu, rss, r.ClientCPUCores, cores(r.DatabaseCPUCores), r.MachineBusyCores, cores(r.OtherCPUCores))
 	}
 	for _, g := range gs {
 		if r := g.Median(); len(r.Kinds) > 0 {
@@ -292,6 +326,14 @@ func write(out io.Writer, rs []result.Result, in inputs) {
 	}
 
 	writeScale(out, gs)
+}
+
+// cores is a CPU figure that may be missing.
+func cores(v *float64) string {
+	if v == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", *v)
 }
 
 // ofMedian says which run of a repeated label the figures are from.

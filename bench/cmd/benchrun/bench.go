@@ -31,6 +31,7 @@ type bench struct {
 	stdout, stderr io.Writer
 
 	dbURL    string
+	dbPID    int                 // the postmaster, for authload -db-pid
 	keys     map[string][]string // key type -> the env lines of authd keygen
 	authdLog *os.File
 	authd    *authd // the running authd, or nil
@@ -134,7 +135,12 @@ func runBench(ctx context.Context, cfg config, root string, stdout, stderr io.Wr
 	b.step("CPU profiles: where the time goes")
 	var splits []string
 	for _, p := range b.profiles {
-		out, err := b.output(ctx, work, filepath.Join(work, "profsplit"), "-requests", strconv.FormatInt(p.requests, 10), "-label", p.label, p.file)
+		args := []string{"-requests", strconv.FormatInt(p.requests, 10), "-label", p.label}
+		if strings.HasPrefix(p.label, "refresh") {
+			// Count the signatures of each refresh against one's CPU.
+			args = append(args, "-sign-us", scaled(medianNS("BenchmarkSign/"+labelAlg(p.label), rep.TokenBench), 1e3))
+		}
+		out, err := b.output(ctx, work, filepath.Join(work, "profsplit"), append(args, p.file)...)
 		if err != nil {
 			return fmt.Errorf("profsplit %s: %w", p.label, err)
 		}
@@ -149,6 +155,8 @@ func runBench(ctx context.Context, cfg config, root string, stdout, stderr io.Wr
 		return err
 	}
 	args := append(slices.Clone(b.wrkFlags), "-cores", strconv.Itoa(runtime.NumCPU()), "-rsa-sign-us", rsaSignUS,
+		"-es-sign-us", scaled(medianNS("BenchmarkSign/ES256", rep.TokenBench), 1e3),
+		"-ed-sign-us", scaled(medianNS("BenchmarkSign/EdDSA", rep.TokenBench), 1e3),
 		"-rsa-parallel-us", rsaParallelUS, "-bcrypt-ms", bcryptMS, "-startup-ms", rep.startupMS, resultsFile)
 	table, err := b.output(ctx, work, filepath.Join(work, "benchreport"), args...)
 	if err != nil {
@@ -245,6 +253,19 @@ func (b *bench) runs(ctx context.Context, rep *report) error {
 			func() error { return b.repeat(ctx, fmt.Sprintf("refresh (%s)", alg), "-scenario", "refresh") },
 			b.stopAuthd)
 	}
+	// The refresh token as a JWT signed like the access token (before MAC
+	// refresh tokens): two signatures per refresh, for the targets' ratio and
+	// ceilings.
+	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
+		steps = append(steps,
+			func() error {
+				b.step(fmt.Sprintf("authd with %s keys and REFRESH_TOKEN_FORMAT=jwt (two signatures per refresh)", alg))
+				return b.startAuthd(ctx, alg, "off", "REFRESH_TOKEN_FORMAT=jwt")
+			},
+			func() error { return b.repeat(ctx, jwtLabel(alg), "-scenario", "refresh") },
+			b.stopAuthd)
+	}
+	steps = append(steps, func() error { return b.fairRuns(ctx, rep) })
 	if cfg.Mail {
 		steps = append(steps, func() error { return b.mailRuns(ctx, rep) })
 	}
@@ -260,6 +281,25 @@ func (b *bench) runs(ctx context.Context, rep *report) error {
 		}
 	}
 	return nil
+}
+
+// labelAlg is the key type of a run from its label: "refresh (ES256, jwt)"
+// is ES256; a label naming none is RS256.
+func labelAlg(label string) string {
+	for _, alg := range []string{"ES256", "EdDSA"} {
+		if strings.Contains(label, "("+alg) {
+			return alg
+		}
+	}
+	return "RS256"
+}
+
+// jwtLabel is the label of the refresh runs with JWT refresh tokens.
+func jwtLabel(alg string) string {
+	if alg == "RS256" {
+		return "refresh (jwt)"
+	}
+	return fmt.Sprintf("refresh (%s, jwt)", alg)
 }
 
 // scaleRuns bulk-loads BENCH_SCALE users and sessions, repeats the main runs
@@ -333,6 +373,7 @@ func (b *bench) startPostgres(ctx context.Context) (*pgcluster.Cluster, error) {
 		return nil, errors.Join(err, pg.Close(context.Background()))
 	}
 	b.dbURL = pg.URL("authd")
+	b.dbPID = pg.PID()
 	fmt.Fprintf(b.stderr, "PostgreSQL log in %s\n", pg.LogPath())
 	return pg, nil
 }

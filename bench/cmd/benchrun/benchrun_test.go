@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -23,19 +24,20 @@ func TestLoadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config{Duration: "10s", Warmup: "2s", C: 32, FloodC: 64, Users: 200, Repeat: 3,
-		Base: 10000, Scale: 1000000, Out: "docs/benchmarks.md", Mail: true, MailCount: 10000}
-	if got != want {
+		Base: 10000, Scale: 1000000, Out: "docs/benchmarks.md", Mail: true, MailCount: 10000, Fair: fairSettings}
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults %+v, want %+v", got, want)
 	}
 
 	got, err = loadConfig(env("BENCH_DURATION", "2s", "BENCH_WARMUP", "0s", "BENCH_C", "8", "BENCH_FLOOD_C", "16",
 		"BENCH_USERS", "50", "BENCH_REPEAT", "1", "BENCH_BASE", "0", "BENCH_SCALE", "0", "BENCH_OUT", "/tmp/b.md",
-		"BENCH_MAIL", "0", "BENCH_MAIL_COUNT", "500"))
+		"BENCH_MAIL", "0", "BENCH_MAIL_COUNT", "500", "BENCH_FAIR", "HASH_NICE=5 | |HASH_NICE=0  HASH_CONCURRENCY=1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = config{Duration: "2s", Warmup: "0s", C: 8, FloodC: 16, Users: 50, Repeat: 1, Out: "/tmp/b.md", MailCount: 500}
-	if got != want {
+	want = config{Duration: "2s", Warmup: "0s", C: 8, FloodC: 16, Users: 50, Repeat: 1, Out: "/tmp/b.md", MailCount: 500,
+		Fair: []string{"HASH_NICE=5", "", "HASH_NICE=0 HASH_CONCURRENCY=1"}}
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("set %+v, want %+v", got, want)
 	}
 

@@ -54,9 +54,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	root := fs.String("root", ".", "the authd repository: bench/ is in it, and BENCH_OUT is relative to it")
 	burst := fs.String("burst", "", "instead of the benchmark: bursts of this many registrations and logins sent at once\n"+
 		"(comma-separated, such as 20,50,200), BENCH_REPEAT of each; prints their table and writes no report")
-	only := fs.String("only", "", "instead of the benchmark: only this part (mail: the mail scenarios), its section of the report on stdout")
+	only := fs.String("only", "", "instead of the benchmark: only this part (mail: the mail scenarios; fair: login and me alone and together), its section of the report on stdout")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: benchrun [-root DIR] [-burst N,N...] [-only mail]   (settings: BENCH_* in the environment, see bench/README.md)")
+		fmt.Fprintln(fs.Output(), "usage: benchrun [-root DIR] [-burst N,N...] [-only mail|fair]   (settings: BENCH_* in the environment, see bench/README.md)")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -92,8 +92,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "":
 	case "mail":
 		return runMailOnly(ctx, cfg, dir, stdout, stderr)
+	case "fair":
+		return runFairOnly(ctx, cfg, dir, stdout, stderr)
 	default:
-		return fmt.Errorf("-only %q: want mail", *only)
+		return fmt.Errorf("-only %q: want mail or fair", *only)
 	}
 	if !filepath.IsAbs(cfg.Out) {
 		cfg.Out = filepath.Join(dir, cfg.Out)
@@ -103,17 +105,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // config is the benchmark's settings, from BENCH_* variables.
 type config struct {
-	Duration  string // BENCH_DURATION: measured time per run, as authload -d takes it
-	Warmup    string // BENCH_WARMUP: unmeasured load before each run
-	C         int    // BENCH_C: concurrency of each run
-	FloodC    int    // BENCH_FLOOD_C: concurrency of the login flood in "me during login flood"
-	Users     int    // BENCH_USERS: seeded users
-	Repeat    int    // BENCH_REPEAT: runs of each repeated scenario; the report shows the median
-	Base      int    // BENCH_BASE: users and sessions bulk-loaded before any run; 0 skips
-	Scale     int    // BENCH_SCALE: users and sessions bulk-loaded for the scale runs; 0 skips them
-	Out       string // BENCH_OUT: the report
-	Mail      bool   // BENCH_MAIL: run the mail scenarios (1, the default, or 0)
-	MailCount int    // BENCH_MAIL_COUNT: mails queued for each drain
+	Duration  string   // BENCH_DURATION: measured time per run, as authload -d takes it
+	Warmup    string   // BENCH_WARMUP: unmeasured load before each run
+	C         int      // BENCH_C: concurrency of each run
+	FloodC    int      // BENCH_FLOOD_C: concurrency of the login flood in "me during login flood"
+	Users     int      // BENCH_USERS: seeded users
+	Repeat    int      // BENCH_REPEAT: runs of each repeated scenario; the report shows the median
+	Base      int      // BENCH_BASE: users and sessions bulk-loaded before any run; 0 skips
+	Scale     int      // BENCH_SCALE: users and sessions bulk-loaded for the scale runs; 0 skips them
+	Out       string   // BENCH_OUT: the report
+	Mail      bool     // BENCH_MAIL: run the mail scenarios (1, the default, or 0)
+	MailCount int      // BENCH_MAIL_COUNT: mails queued for each drain
+	Fair      []string // BENCH_FAIR: the hashing settings of the fair runs
 }
 
 // loadConfig reads the settings, saying at once everything that is wrong.
@@ -151,6 +154,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Scale:     number("BENCH_SCALE", 1000000, 0),
 		Out:       str("BENCH_OUT", "docs/benchmarks.md"),
 		MailCount: number("BENCH_MAIL_COUNT", 10000, 1),
+		Fair:      fairSettingsFrom(getenv("BENCH_FAIR")),
 	}
 	switch v := str("BENCH_MAIL", "1"); v {
 	case "1", "true", "on":

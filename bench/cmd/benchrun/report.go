@@ -43,6 +43,7 @@ type report struct {
 	Breakdown string      // profsplit's tables, one per profiled run
 	Scale     *scale      // nil without BENCH_SCALE
 	Mail      *mailReport // nil with BENCH_MAIL=0
+	Fair      *fairReport // nil without the fair runs
 
 	Commands      []string // how each run was made, in order
 	TokenBench    string   // go test -bench output of internal/token
@@ -99,10 +100,24 @@ func renderMail(w io.Writer, m *mailReport) error {
 	return nil
 }
 
+// renderFair writes the fair CPU section alone (benchrun -only fair).
+func renderFair(w io.Writer, f *fairReport) error {
+	t, err := parseReport()
+	if err != nil {
+		return err
+	}
+	if err := t.ExecuteTemplate(w, "fair", f); err != nil {
+		return fmt.Errorf("report template: %w", err)
+	}
+	return nil
+}
+
 func parseReport() (*template.Template, error) {
 	t, err := template.New("report").Option("missingkey=error").Funcs(template.FuncMap{
 		"indent":    indent,
 		"thousands": thousands,
+		"pct":       func(f float64) float64 { return 100 * f },
+		"secs":      func(ms float64) float64 { return ms / 1000 },
 	}).Parse(reportTemplate)
 	if err != nil {
 		return nil, fmt.Errorf("report template: %w", err)

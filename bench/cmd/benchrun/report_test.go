@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/authd/authd/bench/internal/result"
 )
 
 // fixture is the result set of a whole run, every section filled.
@@ -22,13 +24,20 @@ func fixture() report {
 		Tables: "### Targets\n\n| target | goal | measured | verdict |\n|---|---|---|---|\n| me | ≥ 11,000 req/s | 16,195 req/s | met |\n\n" +
 			"### Results\n\n| run | c |\n|---|--:|\n| health | 32 |\n\n### Scale\n\n| run | small database req/s |\n|---|--:|\n| me | 16,195 |",
 		Breakdown: "#### me\n\n| component | CPU share | µs per request |\n|---|--:|--:|\n| HTTP server | 40.9% | 25.2 |\n\n" +
-			"#### refresh\n\n| component | CPU share | µs per request |\n|---|--:|--:|\n| token crypto (sign/verify) | 93.6% | 1560.9 |",
+			"#### refresh\n\n| component | CPU share | µs per request |\n|---|--:|--:|\n| token crypto (verify, MAC) | 93.6% | 1560.9 |",
 		Scale: &scale{
 			Rows:     1000000,
 			Seed:     "scaleseed: 1000000 users in 4.9s\nscaleseed: 1000000 sessions in 20.1s",
 			Verdicts: "ok GetSessionUser: index scan on sessions_pkey, users_pkey\nok RotateSession: index scan on sessions_pkey",
 			Plans:    "### GetSessionUser\n\nThe per-request auth check.\n\n```\nNested Loop  (cost=0.85..16.90 rows=1 width=146)\n```",
 		},
+		Fair: &fairReport{C: 32, FloodC: 64, Timeout: "10s", Rows: []fairRow{
+			{MeSolo: result.Summary{OKRPS: 12000}, LoginSolo: result.Summary{OKRPS: 8},
+				Me:    result.Summary{OKRPS: 8900, Latency: result.Latency{P99: 16.1}},
+				Login: result.Summary{OKRPS: 2, Status: map[string]int64{"503": 188}, Latency: result.Latency{P99: 9100}}},
+			{Setting: "HASH_NICE=0", MeSolo: result.Summary{OKRPS: 11800}, LoginSolo: result.Summary{OKRPS: 7.8},
+				Me: result.Summary{OKRPS: 2400, Latency: result.Latency{P99: 44.1}}, Login: result.Summary{OKRPS: 5.5}},
+		}},
 		Mail: &mailReport{Users: 200, Cooldown: "1m0s", MaxHour: 5, IPMinute: 5, IPBurst: 5, Count: 10000,
 			Forgot: []forgotRun{
 				{Label: "forgot, one address, limits on", RPS: 9876, Status: "200: 10, 429: 29620", CPU: 0.8, Queued: 5, Addresses: 5, Bound: 6, Held: true},
@@ -78,7 +87,7 @@ func render(t *testing.T, r report) string {
 // something to show.
 func TestReportSections(t *testing.T) {
 	all := []string{"Machine", "Settings", "Results", "Where the time goes",
-		"Scale: 1,000,000 users and 1,000,000 sessions", "Mail", "Commands",
+		"Scale: 1,000,000 users and 1,000,000 sessions", "Fair CPU: logins and me at once", "Mail", "Commands",
 		"Token signing and verification, bcrypt", "wrk", "authload output"}
 	for _, tc := range []struct {
 		name   string
@@ -157,11 +166,13 @@ func TestReportValues(t *testing.T) {
 		"  200 users were registered once",
 		"bcrypt at cost 12, at most 2 at once",
 		"## Results\n\n" + r.Tables + "\n\n## Where the time goes\n",
-		"the window. PostgreSQL's own CPU and authload's are not in these tables (see *machine busy* above).\n\n" + r.Breakdown + "\n\n## Scale",
+		"by one signature's CPU (`BenchmarkSign` of the key type, below) into signatures per request.\n\n" + r.Breakdown + "\n\n## Scale",
 		"bulk-loaded 1000000 users and 1000000 sessions with COPY",
 		"```\n" + r.Scale.Seed + "\n```",
 		"```\n" + r.Scale.Verdicts + "\n```",
-		"<details><summary>The plans</summary>\n\n" + r.Scale.Plans + "\n\n</details>\n\n## Mail",
+		"<details><summary>The plans</summary>\n\n" + r.Scale.Plans + "\n\n</details>\n\n## Fair CPU",
+		"| defaults | 12000 | 8900 | 74 % | 16.1 | 8.0 | 2.0 | 25 % | 188 | 9.1 | **not met** |",
+		"| `HASH_NICE=0` | 11800 | 2400 | 20 % | 44.1 | 7.8 | 5.5 | 71 % | 0 | 0.0 | **not met** |",
 		"`MAIL_COOLDOWN=1m0s`,\n`MAIL_MAX_PER_HOUR=5`", "`IP_MAIL_PER_MINUTE=5`,\n`IP_MAIL_BURST=5`",
 		"| forgot, one address, limits on | 9876 | 200: 10, 429: 29620 | 0.80 | 5 | 5 | 6 | yes |\n",
 		"| forgot, per-client limit off (cool-down only) | 2345 | 200: 7035 | 1.20 | 201 | 200 | 200 | **no** |\n",

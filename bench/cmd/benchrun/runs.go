@@ -34,7 +34,7 @@ import (
 // sends a Secure cookie back over http, so with the production default the
 // refresh flow would not work for a real client of this http URL. The setting
 // only drops the Secure attribute; the work per request is the same.
-func (b *bench) startAuthd(ctx context.Context, alg, limits string) error {
+func (b *bench) startAuthd(ctx context.Context, alg, limits string, settings ...string) error {
 	var extra []string
 	switch limits {
 	case "off":
@@ -51,6 +51,7 @@ func (b *bench) startAuthd(ctx context.Context, alg, limits string) error {
 	// Profiles come from the private metrics listener (PPROF=true); the runs
 	// that are profiled say so.
 	metrics := []string{fmt.Sprintf("METRICS_ADDR=127.0.0.1:%d", mport), "PPROF=true"}
+	extra = append(extra, settings...)
 	a, err := b.spawnAuthd(ctx, alg, append(append([]string{"COOKIE_SECURE=false"}, extra...), metrics...))
 	if err != nil {
 		return err
@@ -64,6 +65,10 @@ func (b *bench) startAuthd(ctx context.Context, alg, limits string) error {
 	b.commands = append(b.commands, fmt.Sprintf("# authd: %s keys, per-client limits %s: %s", alg, limits, strings.Join(shown, " ")))
 	return nil
 }
+
+// goMemLimit is what deploy/base/deployment.yaml sets GOMEMLIMIT to with its
+// memory limit of 128Mi (the limit in MiB, written as millions of bytes).
+const goMemLimit = "128000000B"
 
 // spawnAuthd starts authd serve on a free port with the alg keys, the
 // database, the settings every run shares and extra. An empty environment
@@ -79,7 +84,7 @@ func (b *bench) spawnAuthd(ctx context.Context, alg string, extra []string) (*au
 	}
 	env := append([]string{"PATH=" + os.Getenv("PATH")}, b.keys[alg]...)
 	env = append(env, "DATABASE_URL="+b.dbURL, "LISTEN_HOST=127.0.0.1", "PORT="+strconv.Itoa(port),
-		"BCRYPT_COST="+strconv.Itoa(bcryptCost), "LOG_LEVEL=warn")
+		"BCRYPT_COST="+strconv.Itoa(bcryptCost), "LOG_LEVEL=warn", "GOMEMLIMIT="+goMemLimit)
 	cmd := exec.Command(b.bin("authd"), "serve")
 	cmd.Dir, cmd.Env = b.work, append(env, extra...)
 	cmd.Stdout, cmd.Stderr = b.authdLog, b.authdLog
@@ -206,6 +211,9 @@ func (b *bench) load(ctx context.Context, label string, profiled bool, args ...s
 	b.step(label)
 
 	all := append([]string{"-url", a.url, "-pid", strconv.Itoa(a.cmd.Process.Pid)}, common...)
+	if b.dbPID != 0 {
+		all = append(all, "-db-pid", strconv.Itoa(b.dbPID))
+	}
 	all = append(append(append(all, "-json", "-label", label), prof...), args...)
 	var out bytes.Buffer
 	cmd := b.command(ctx, b.work, b.bin("authload"), all...)

@@ -4,12 +4,14 @@
 //
 // Usage:
 //
-//	profsplit [-requests N]... [-label L]... [-json] profile.pb.gz [more profiles...]
+//	profsplit [-requests N]... [-label L]... [-sign-us US] [-json] profile.pb.gz [more profiles...]
 //
 // -label and -requests may be repeated: the i-th value goes with the i-th
 // profile. A single -requests value applies to every profile. Without a label
 // the file name is used; without -requests (or with 0) only shares are printed.
 // -json prints one JSON object per profile and line instead of Markdown.
+// -sign-us, one token signature's CPU in µs, adds the signatures per
+// request: the CPU under golang-jwt's Sign methods divided by it.
 //
 // Each sample's CPU nanoseconds go to exactly one component: its stack is
 // walked from the leaf towards the root (inlined frames innermost first) and
@@ -29,6 +31,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,7 +41,8 @@ import (
 
 const (
 	catBcrypt  = "password hashing (bcrypt)"
-	catCrypto  = "token crypto (sign/verify)"
+	catSign    = "token signing (private key)"
+	catCrypto  = "token crypto (verify, MAC)"
 	catDB      = "database (pgx)"
 	catJSON    = "JSON"
 	catLog     = "logging/metrics"
@@ -97,8 +101,26 @@ func isRuntime(name string) bool {
 		(name != "" && !strings.Contains(name, "."))
 }
 
-// classify returns the component of a stack given as function names, leaf first.
+// signer is the frame name prefix of golang-jwt's signing methods: token
+// crypto under one is a signature with the private key.
+const signer = "github.com/golang-jwt/jwt/v5.(*SigningMethod"
+
+// isSign reports whether a frame is one of golang-jwt's Sign methods.
+func isSign(name string) bool {
+	return strings.HasPrefix(name, signer) && strings.HasSuffix(name, ").Sign")
+}
+
+// classify returns the component of a stack given as function names, leaf
+// first; token crypto under a signing method is token signing.
 func classify(stack []string) string {
+	cat := classifyLeaf(stack)
+	if cat == catCrypto && slices.ContainsFunc(stack, isSign) {
+		return catSign
+	}
+	return cat
+}
+
+func classifyLeaf(stack []string) string {
 	fallback := ""
 	onlyRuntime := true
 	for _, name := range stack {
@@ -156,6 +178,23 @@ type split struct {
 	Requests     int64       `json:"requests,omitempty"`
 	USPerRequest float64     `json:"us_per_request,omitempty"`
 	Components   []component `json:"components"`
+	// SignUS, with -sign-us, is one signature's CPU; Signatures is then
+	// the token signing per request divided by it.
+	SignUS     float64 `json:"sign_us,omitempty"`
+	Signatures float64 `json:"signatures_per_request,omitempty"`
+}
+
+// countSignatures sets sp.Signatures from one signature's CPU in µs.
+func (sp *split) countSignatures(signUS float64) {
+	if signUS <= 0 || sp.Requests <= 0 {
+		return
+	}
+	sp.SignUS = signUS
+	for _, c := range sp.Components {
+		if c.Name == catSign {
+			sp.Signatures = c.USPerRequest / signUS
+		}
+	}
 }
 
 // analyze splits the CPU time of p by component; requests may be 0.
@@ -222,6 +261,10 @@ func writeMarkdown(w io.Writer, sp *split) {
 	row(fmt.Sprintf("**total**: %.2f s CPU in %.2f s (%.2f cores)", sp.CPUSeconds, sp.Seconds, sp.Cores),
 		1, sp.USPerRequest)
 	fmt.Fprintln(w)
+	if sp.SignUS > 0 {
+		fmt.Fprintf(w, "Signatures per request: %.1f µs of token signing per request ÷ %.1f µs per signature (`BenchmarkSign`) = **%.2f**.\n\n",
+			sp.Signatures*sp.SignUS, sp.SignUS, sp.Signatures)
+	}
 }
 
 func main() {
@@ -241,6 +284,7 @@ func main() {
 			return err
 		})
 	asJSON := flag.Bool("json", false, "print one JSON object per profile")
+	signUS := flag.Float64("sign-us", 0, "CPU of one token signature in µs (BenchmarkSign); with -requests, also print the signatures per request")
 	flag.Parse()
 	files := flag.Args()
 	if len(files) == 0 || len(labels) > len(files) || len(requests) > 1 && len(requests) != len(files) {
@@ -258,14 +302,14 @@ func main() {
 		} else if len(requests) > 1 {
 			n = requests[i]
 		}
-		if err := run(file, label, n, *asJSON); err != nil {
+		if err := run(file, label, n, *signUS, *asJSON); err != nil {
 			fmt.Fprintf(os.Stderr, "profsplit: %s: %v\n", file, err)
 			os.Exit(1)
 		}
 	}
 }
 
-func run(file, label string, requests int64, asJSON bool) error {
+func run(file, label string, requests int64, signUS float64, asJSON bool) error {
 	f, err := os.Open(file)
 	if err != nil {
 		return err
@@ -279,6 +323,7 @@ func run(file, label string, requests int64, asJSON bool) error {
 	if err != nil {
 		return err
 	}
+	sp.countSignatures(signUS)
 	if asJSON {
 		return json.NewEncoder(os.Stdout).Encode(sp)
 	}

@@ -128,6 +128,11 @@ func TestAttribution(t *testing.T) {
 			"crypto/ecdsa.SignASN1",
 			"github.com/golang-jwt/jwt/v5.(*SigningMethodECDSA).Sign",
 			"github.com/authd/authd/internal/token.(*Signer).sign",
+		}, wrapped), catSign},
+		{"hmac of a refresh token", join([]string{
+			"crypto/internal/fips140/sha256.blockAVX2",
+			"crypto/hmac.(*hmac).Sum",
+			"github.com/authd/authd/internal/token.(*macKey).sum",
 		}, wrapped), catCrypto},
 		{"blowfish", join([]string{
 			"golang.org/x/crypto/blowfish.encryptBlock",
@@ -175,6 +180,37 @@ func TestAttribution(t *testing.T) {
 				t.Errorf("got %+v, want all 20ms in %q", sp.Components, c.want)
 			}
 		})
+	}
+}
+
+// TestSignatures: the CPU under golang-jwt's Sign methods divided by one
+// signature's is the signatures per request, and the table says so.
+func TestSignatures(t *testing.T) {
+	sign := []string{"crypto/internal/fips140/bigmod.addMulVVW2048", "crypto/rsa.SignPKCS1v15",
+		"github.com/golang-jwt/jwt/v5.(*SigningMethodRSA).Sign", "github.com/authd/authd/internal/token.(*Signer).sign"}
+	verify := []string{"crypto/rsa.VerifyPKCS1v15", "github.com/golang-jwt/jwt/v5.(*SigningMethodRSA).Verify"}
+	p := fakeProfile(t, 1e9,
+		fakeSample{ns: 725e6, frames: sign},
+		fakeSample{ns: 31e6, frames: verify},
+	)
+	sp, err := analyze(p, "refresh", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp.countSignatures(725)
+	if math.Abs(sp.Signatures-1) > 1e-9 {
+		t.Errorf("signatures per request = %v, want 1", sp.Signatures)
+	}
+	var out bytes.Buffer
+	writeMarkdown(&out, sp)
+	for _, want := range []string{
+		"| " + catSign + " | 95.9% | 725.0 |",
+		"| " + catCrypto + " | 4.1% | 31.0 |",
+		"Signatures per request: 725.0 µs of token signing per request ÷ 725.0 µs per signature (`BenchmarkSign`) = **1.00**.",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
 	}
 }
 

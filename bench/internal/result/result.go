@@ -55,7 +55,8 @@ type Result struct {
 	DurationS   float64 `json:"duration_s"` // the measured window actually run
 	WarmupS     float64 `json:"warmup_s"`
 	Users       int     `json:"users"`
-	XFF         bool    `json:"xff,omitempty"` // each virtual client sent its own X-Forwarded-For
+	XFF         bool    `json:"xff,omitempty"`         // each virtual client sent its own X-Forwarded-For
+	RetryAfter  bool    `json:"retry_after,omitempty"` // workers waited Retry-After after a 503 or 429
 	// Burst, with -burst, is the number of requests sent at once, each once;
 	// DurationS is then the time from their release to the last answer.
 	Burst int `json:"burst,omitempty"`
@@ -69,7 +70,13 @@ type Result struct {
 	ClientCPUCores float64            `json:"authload_cpu_cores"`
 	// MachineBusyCores is the CPU the whole machine used in the window
 	// (/proc/stat): authd, authload, PostgreSQL and anything else running.
-	MachineBusyCores float64  `json:"machine_busy_cores"`
+	MachineBusyCores float64 `json:"machine_busy_cores"`
+	// DatabaseCPUCores, with -db-pid, is PostgreSQL's CPU in the window
+	// (postmaster and backends); OtherCPUCores, with -pid too, is what the
+	// rest of the machine used besides authd, authload and authload's parent
+	// (benchrun): work that was not the benchmark's.
+	DatabaseCPUCores *float64 `json:"database_cpu_cores,omitempty"`
+	OtherCPUCores    *float64 `json:"other_cpu_cores,omitempty"`
 	Relogins         int64    `json:"relogins,omitempty"`     // refresh chains restarted after a 403
 	OtherErrors      []string `json:"other_errors,omitempty"` // a few examples of "other" errors
 	Interrupted      bool     `json:"interrupted,omitempty"`
