@@ -19,8 +19,8 @@ import (
 // VAR=value separated by spaces; an empty one is authd's defaults).
 var fairSettings = []string{
 	"",
-	"HASH_NICE=5",
 	"HASH_NICE=19",
+	"HASH_NICE=5",
 	"HASH_NICE=0",
 	"HASH_NICE=0 HASH_CONCURRENCY=1",
 }
@@ -31,6 +31,11 @@ type fairReport struct {
 	C, FloodC int
 	Timeout   string // REQUEST_TIMEOUT: the deadline a login must be served in
 	Rows      []fairRow
+	// Storm is login alone with the first setting, from clients that send
+	// their next login at once after a 503 instead of waiting Retry-After.
+	Storm *result.Summary
+	// StormCPU is authd's CPU in that run, in cores.
+	StormCPU float64
 }
 
 // fairRow is one setting's three runs.
@@ -83,10 +88,7 @@ func (b *bench) fairRuns(ctx context.Context, rep *report) error {
 	fr := &fairReport{C: b.cfg.C, FloodC: b.cfg.FloodC, Timeout: "10s"}
 	rep.Fair = fr
 	for _, setting := range b.cfg.Fair {
-		name := setting
-		if name == "" {
-			name = "defaults"
-		}
+		name := fairName(setting)
 		b.step("fair CPU: authd with " + name)
 		if err := b.startAuthd(ctx, "RS256", "off", strings.Fields(setting)...); err != nil {
 			return err
@@ -129,7 +131,31 @@ func (b *bench) fairRuns(ctx context.Context, rep *report) error {
 			row.Login.OKRPS, row.LoginSolo.OKRPS, 100*row.LoginShare(), row.Refused())
 		fr.Rows = append(fr.Rows, row)
 	}
-	return nil
+	if len(b.cfg.Fair) == 0 {
+		return nil
+	}
+	b.step("fair CPU: logins from clients that ignore Retry-After, " + fairName(b.cfg.Fair[0]))
+	if err := b.startAuthd(ctx, "RS256", "off", strings.Fields(b.cfg.Fair[0])...); err != nil {
+		return err
+	}
+	res, err := b.loadResult(ctx, "fair, "+fairName(b.cfg.Fair[0])+": login alone, no Retry-After",
+		"-users", strconv.Itoa(min(b.cfg.Users, 64)), "-scenario", "login", "-c", strconv.Itoa(b.cfg.FloodC))
+	if err != nil {
+		return err
+	}
+	fr.Storm = &res.Summary
+	if res.Server != nil {
+		fr.StormCPU = res.Server.CPUCores
+	}
+	return b.stopAuthd()
+}
+
+// fairName is how a setting is named in labels.
+func fairName(setting string) string {
+	if setting == "" {
+		return "defaults"
+	}
+	return setting
 }
 
 // runFairOnly is benchrun -only fair: PostgreSQL, the seeded users and the

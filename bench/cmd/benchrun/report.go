@@ -118,6 +118,7 @@ func parseReport() (*template.Template, error) {
 		"thousands": thousands,
 		"pct":       func(f float64) float64 { return 100 * f },
 		"secs":      func(ms float64) float64 { return ms / 1000 },
+		"statuses":  statusLine,
 	}).Parse(reportTemplate)
 	if err != nil {
 		return nil, fmt.Errorf("report template: %w", err)
