@@ -59,11 +59,11 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 // prepare builds what needs no database: keys, the password hasher and the
 // metrics. What fails here is configuration, and stops the start at once.
 func prepare(cfg config.Config) (*app, error) {
-	signer, err := newSigner(cfg)
+	m := metrics.New()
+	signer, err := newSigner(cfg, m.Signed)
 	if err != nil {
 		return nil, err
 	}
-	m := metrics.New()
 	hashOpts := password.Options{
 		Cost: cfg.BcryptCost, Concurrency: cfg.HashConcurrency, Queue: cfg.HashQueue, Wait: cfg.HashWait,
 		RequestTimeout: cfg.RequestTimeout, Nice: cfg.HashNice, OnWait: m.HashWait,
@@ -138,6 +138,7 @@ func (a *app) connect(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		TrustedProxies:    cfg.TrustedProxies,
 		IPv6Prefix:        cfg.IPv6Prefix,
 		RequestTimeout:    cfg.RequestTimeout,
+		RefusalDelay:      cfg.RefusalDelay,
 		MetricsOnMainPort: cfg.MetricsAddr == "main",
 		Mail:              cfg.MailOn(),
 		AccountSelfDelete: cfg.AccountSelfDelete,
@@ -304,7 +305,7 @@ func newSender(cfg config.Config, pool *pgxpool.Pool, log *slog.Logger, m *metri
 	})
 }
 
-func newSigner(cfg config.Config) (*token.Signer, error) {
+func newSigner(cfg config.Config, onSign func()) (*token.Signer, error) {
 	access, err := token.ParseKeySet(cfg.AccessPrivateKey, cfg.AccessPublicKey, cfg.AccessVerifyKeys)
 	if err != nil {
 		return nil, fmt.Errorf("access token keys: %w", err)
@@ -319,7 +320,7 @@ func newSigner(cfg config.Config) (*token.Signer, error) {
 	s, err := token.New(token.Options{
 		Access: access, Refresh: refresh, Issuer: cfg.Issuer, Audience: cfg.Audience,
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Leeway: cfg.Leeway,
-		RefreshJWT: cfg.RefreshFormat == "jwt",
+		RefreshJWT: cfg.RefreshFormat == "jwt", OnSign: onSign,
 	})
 	if errors.Is(err, token.ErrSameKeys) {
 		return nil, errors.New("invalid configuration:\nREFRESH_TOKEN_PRIVATE_KEY: must be a different key from ACCESS_TOKEN_PRIVATE_KEY")

@@ -66,6 +66,7 @@ type Config struct {
 	DBTimeout       time.Duration // DB_TIMEOUT: per query
 	DBMaxConns      int32         // DB_MAX_CONNS
 	RequestTimeout  time.Duration // REQUEST_TIMEOUT
+	RefusalDelay    time.Duration // REFUSAL_DELAY
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: drain period
 	ShutdownDelay   time.Duration // SHUTDOWN_DELAY: readiness 503 before closing
 	MetricsAddr     string        // METRICS_ADDR: host:port of its own listener, "main" or "off"
@@ -136,6 +137,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.ClientOrigins = l.origins("CLIENT_ORIGIN")
 	c.TrustedProxies = l.prefixes("TRUSTED_PROXIES")
 	c.RequestTimeout, _ = l.duration("REQUEST_TIMEOUT")
+	c.RefusalDelay, _ = l.duration("REFUSAL_DELAY")
 	c.ShutdownTimeout, _ = l.duration("SHUTDOWN_TIMEOUT")
 	c.ShutdownDelay, _ = l.duration("SHUTDOWN_DELAY")
 	// /metrics is on the API port only when asked for by name: an empty

@@ -115,6 +115,7 @@ func TestLoadDefaults(t *testing.T) {
 		DBTimeout:             3 * time.Second,
 		DBMaxConns:            16,
 		RequestTimeout:        10 * time.Second,
+		RefusalDelay:          time.Second,
 		ShutdownTimeout:       20 * time.Second,
 		MetricsAddr:           "127.0.0.1:9090",
 		MigrateOnStart:        true,

@@ -21,6 +21,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("client_origins", strings.Join(c.ClientOrigins, ",")),
 		slog.String("trusted_proxies", joinPrefixes(c)),
 		slog.String("request_timeout", formatDuration(c.RequestTimeout)),
+		slog.String("refusal_delay", formatDuration(c.RefusalDelay)),
 		slog.String("shutdown_timeout", formatDuration(c.ShutdownTimeout)),
 		slog.String("shutdown_delay", formatDuration(c.ShutdownDelay)),
 		slog.String("metrics_addr", c.MetricsAddr),

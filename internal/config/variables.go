@@ -113,6 +113,7 @@ func settings() []setting {
 		{name: "CLIENT_ORIGIN", desc: "comma-separated browser origins allowed by CORS, exactly scheme://host[:port] (no path, no *)"},
 		{name: "TRUSTED_PROXIES", desc: "comma-separated proxy IPs or CIDRs whose X-Forwarded-For is trusted; empty trusts none"},
 		{name: "REQUEST_TIMEOUT", def: "10s", durations: between(time.Second, 10*time.Minute), desc: "deadline of each request, {range}"},
+		{name: "REFUSAL_DELAY", def: "1s", durations: between(0, 10*time.Second), desc: "how long a 429 or a 503 of a full hashing queue is held before it is sent, at most its Retry-After and at most 256 at once, {range}: a client that ignores Retry-After is paced instead of flooding (0: at once)"},
 		{name: "SHUTDOWN_TIMEOUT", def: "20s", durations: between(time.Second, 10*time.Minute), desc: "how long in-flight requests may drain on shutdown, {range}"},
 		{name: "SHUTDOWN_DELAY", def: "0s", durations: between(0, 5*time.Minute), desc: "on SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes (for load balancers), {range}"},
 		{name: "PPROF", def: "false", desc: "serve Go's /debug/pprof/ profiles on the METRICS_ADDR listener (not with main or off); keep that address private"},

@@ -28,6 +28,10 @@ type Options struct {
 	// per-address limits key by; 0 or 128: the whole address.
 	IPv6Prefix     int
 	RequestTimeout time.Duration // per request; 0: none
+	// RefusalDelay holds each 429 and each 503 of a full hashing queue
+	// for up to this long (at most its Retry-After; at most 256 at once),
+	// so that clients that ignore Retry-After are paced; 0: at once.
+	RefusalDelay time.Duration
 	// MetricsOnMainPort serves GET /metrics with the API; otherwise
 	// cmd/authd serves MetricsHandler on its own listener.
 	MetricsOnMainPort bool
@@ -68,6 +72,7 @@ func NewServer(d Deps, o Options) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(mux, d, o)
 	var h http.Handler = jsonFallback(mux, d.Log)
+	h = pacing(newPacer(o.RefusalDelay, pacedMax))(h)
 	h = deadline(o.RequestTimeout)(h)
 	h = cors(o.ClientOrigins, d.Log)(h)
 	h = secureHeaders(h)

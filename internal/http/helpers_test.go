@@ -121,6 +121,7 @@ type testOptions struct {
 	TrustedProxies              []netip.Prefix
 	IPv6Prefix                  int
 	DBTimeout, RequestTimeout   time.Duration
+	RefusalDelay                time.Duration
 	MetricsOnMainPort           bool
 
 	LoginFailureThreshold       int
@@ -155,7 +156,7 @@ func (d testDeps) server() http.Handler {
 		AccessMaxAge: o.AccessMaxAge, RefreshMaxAge: o.RefreshMaxAge,
 		CookieSecure: o.CookieSecure, CookieDomain: o.CookieDomain,
 		ClientOrigins: o.ClientOrigins, TrustedProxies: o.TrustedProxies, IPv6Prefix: o.IPv6Prefix,
-		RequestTimeout: o.RequestTimeout, MetricsOnMainPort: o.MetricsOnMainPort,
+		RequestTimeout: o.RequestTimeout, RefusalDelay: o.RefusalDelay, MetricsOnMainPort: o.MetricsOnMainPort,
 		Mail: o.Mail, AccountSelfDelete: o.AccountSelfDelete,
 	})
 }

@@ -238,6 +238,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	if e.retryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(e.retryAfter.Seconds()))))
+		pace(r, e.retryAfter) // a client that ignores it waits here
 	}
 	status := "fail"
 	if e.status >= 500 {

@@ -1,0 +1,71 @@
+package http
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// pacer holds back the answers that tell a client to come back later (429,
+// and 503 while the hashing queue is full) for up to delay, at most max of
+// them at once. A client that ignores Retry-After then sends one request
+// per delay and connection instead of as many as the CPU can refuse: 64
+// such login clients refused at once sent 16,000 requests a second, whose
+// answers took the CPU the hashes they waited for needed
+// (docs/performance.md).
+type pacer struct {
+	delay time.Duration
+	slots chan struct{}
+}
+
+// pacedMax is how many answers are held at once; beyond it they go at
+// once. Each holds a goroutine and its request, a few KiB.
+const pacedMax = 256
+
+func newPacer(delay time.Duration, max int) *pacer {
+	if delay <= 0 || max <= 0 {
+		return nil
+	}
+	return &pacer{delay: delay, slots: make(chan struct{}, max)}
+}
+
+// wait holds an answer whose Retry-After is after for min(after, delay),
+// or until ctx ends. With max answers already held it returns at once.
+func (p *pacer) wait(ctx context.Context, after time.Duration) {
+	if p == nil || after <= 0 {
+		return
+	}
+	select {
+	case p.slots <- struct{}{}:
+	default:
+		return
+	}
+	defer func() { <-p.slots }()
+	t := time.NewTimer(min(after, p.delay))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+type pacerKey struct{}
+
+// pacing makes p the pacer of every request, for writeError.
+func pacing(p *pacer) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if p == nil {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), pacerKey{}, p)))
+		})
+	}
+}
+
+// pace holds the answer to r as its pacer says, if it has one.
+func pace(r *http.Request, after time.Duration) {
+	if p, ok := r.Context().Value(pacerKey{}).(*pacer); ok {
+		p.wait(r.Context(), after)
+	}
+}
