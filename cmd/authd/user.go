@@ -287,7 +287,7 @@ func openDB(ctx context.Context, cfg config.Config) (*adminEnv, error) {
 // addresses are compared with), which the others need not pay for. The
 // others must not call Admin.Create or Admin.SetPassword.
 func openAdmin(ctx context.Context, cfg config.Config, hashes bool) (*adminEnv, error) {
-	signer, err := newSigner(cfg)
+	signer, err := newSigner(cfg, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,7 @@ func newCLI(t *testing.T, edit ...func(env map[string]string)) *cli {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := newSigner(cfg)
+	signer, err := newSigner(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,6 +100,14 @@ func (m *Metrics) Refresh(outcome string) { m.count("authd_refreshes_total", "ou
 // Throttled counts a 429 by what was throttled.
 func (m *Metrics) Throttled(by string) { m.count("authd_throttled_total", "by", by) }
 
+// Signed counts one token signature made with a private key.
+func (m *Metrics) Signed() {
+	if m == nil {
+		return
+	}
+	m.set.GetOrCreateCounter("authd_token_signatures_total").Inc()
+}
+
 // Registration counts a new account.
 func (m *Metrics) Registration() { m.count("authd_registrations_total", "outcome", "success") }
 

@@ -188,3 +188,35 @@ func TestMACRefreshKeyRotation(t *testing.T) {
 		t.Errorf("with nothing listed: %v", err)
 	}
 }
+
+// TestOnSign: OnSign counts the private-key signatures: one per access
+// token, none for a MAC refresh token, one for a JWT refresh token.
+func TestOnSign(t *testing.T) {
+	for _, jwtRefresh := range []bool{false, true} {
+		f := newFixture(t, "ES256")
+		o := f.options()
+		o.RefreshJWT = jwtRefresh
+		n := 0
+		o.OnSign = func() { n++ }
+		s, err := New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Access(testSub, testSid); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("after an access token: %d signatures, want 1", n)
+		}
+		if _, _, err := s.Refresh(testSub, testSid, 1, testJTI, f.now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		want := 1
+		if jwtRefresh {
+			want = 2
+		}
+		if n != want {
+			t.Errorf("RefreshJWT=%v: after a refresh token too, %d signatures, want %d", jwtRefresh, n, want)
+		}
+	}
+}

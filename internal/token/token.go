@@ -66,6 +66,9 @@ type Options struct {
 	// one). Both forms always verify.
 	RefreshJWT bool
 	Now        func() time.Time // nil means time.Now
+	// OnSign, if set, is called after each signature made with a private
+	// key (an access token, or a refresh token with RefreshJWT).
+	OnSign func()
 }
 
 // Claims are what authd puts in and reads back from a token.
@@ -95,6 +98,7 @@ type Signer struct {
 	accessHead, refreshHead string   // encoded header and "."
 	refreshMAC              [][]byte // HMAC keys of refresh tokens: signing first (mac.go)
 	refreshJWT              bool     // sign refresh tokens as JWTs, as releases before MAC tokens did
+	onSign                  func()
 	jwks                    []byte
 }
 
@@ -203,6 +207,7 @@ func New(o Options) (*Signer, error) {
 		return nil, fmt.Errorf("token: %w", err)
 	}
 	s.refreshJWT = o.RefreshJWT
+	s.onSign = o.OnSign
 
 	set := struct {
 		Keys []jwk `json:"keys"`
@@ -307,6 +312,9 @@ func (s *Signer) sign(ks *KeySet, head string, c Claims) (string, error) {
 	sig, err := ks.signing.method.Sign(unsigned, ks.private)
 	if err != nil {
 		return "", err
+	}
+	if s.onSign != nil {
+		s.onSign()
 	}
 	return unsigned + "." + base64.RawURLEncoding.EncodeToString(sig), nil
 }
