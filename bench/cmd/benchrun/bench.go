@@ -43,6 +43,9 @@ type bench struct {
 	wrkFlags []string        // benchreport -wrk flags
 	wrkOut   []string        // wrk's output, run by run
 
+	probes     []probeRun                // the speed probe before each run
+	signatures map[string]signatureCount // by label: the last refresh run's, from authd's metrics
+
 	loadStarted func() // called once by the next load when authload starts its load (after setup)
 }
 
@@ -144,7 +147,11 @@ func runBench(ctx context.Context, cfg config, root string, stdout, stderr io.Wr
 		if err != nil {
 			return fmt.Errorf("profsplit %s: %w", p.label, err)
 		}
-		splits = append(splits, strings.TrimRight(out, "\n"))
+		split := strings.TrimRight(out, "\n")
+		if n, ok := b.signatures[p.label]; ok {
+			split += "\n\n" + n.String()
+		}
+		splits = append(splits, split)
 	}
 	rep.Breakdown = strings.Join(splits, "\n\n")
 	fmt.Fprintln(stdout, rep.Breakdown)
@@ -167,6 +174,7 @@ func runBench(ctx context.Context, cfg config, root string, stdout, stderr io.Wr
 	rep.Wrk = strings.Join(b.wrkOut, "\n\n")
 	rep.AuthloadOutput = strings.TrimRight(b.raw.String(), "\n")
 	rep.Machine = b.machine(ctx, pg.BinDir())
+	rep.Speed = speedNote(b.probes)
 	rep.Commit = "unknown"
 	if out, err := b.output(ctx, root, "git", "describe", "--tags", "--always", "--dirty"); err == nil {
 		rep.Commit = strings.TrimSpace(out)

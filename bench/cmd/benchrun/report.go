@@ -27,6 +27,7 @@ type report struct {
 	Repeat      int    // BENCH_REPEAT
 	Machine     machine
 	LoadAtStart string // the load averages when the run started
+	Speed       string // how steady the machine's speed was over the runs (speedNote)
 
 	BcryptCost int
 	FloodC     int

@@ -21,6 +21,7 @@ func fixture() report {
 		LogLines:   2810,
 		LogSummary: `   2810 "level":"WARN","msg":"request"`,
 		LogErrors:  `      3 "error":"context canceled"`,
+		Speed:      "Before each run benchrun times a fixed piece of work.",
 		Tables: "### Targets\n\n| target | goal | measured | verdict |\n|---|---|---|---|\n| me | ≥ 11,000 req/s | 16,195 req/s | met |\n\n" +
 			"### Results\n\n| run | c |\n|---|--:|\n| health | 32 |\n\n### Scale\n\n| run | small database req/s |\n|---|--:|\n| me | 16,195 |",
 		Breakdown: "#### me\n\n| component | CPU share | µs per request |\n|---|--:|--:|\n| HTTP server | 40.9% | 25.2 |\n\n" +

@@ -209,6 +209,7 @@ func (b *bench) load(ctx context.Context, label string, profiled bool, args ...s
 	}
 	b.commands = append(b.commands, shown)
 	b.step(label)
+	b.probes = append(b.probes, probeRun{label: label, took: speedProbe()})
 
 	all := append([]string{"-url", a.url, "-pid", strconv.Itoa(a.cmd.Process.Pid)}, common...)
 	if b.dbPID != 0 {
@@ -222,8 +223,27 @@ func (b *bench) load(ctx context.Context, label string, profiled bool, args ...s
 		b.loadStarted = nil
 		cmd.Stderr = &startWatch{w: cmd.Stderr, marker: []byte("load: "), f: f}
 	}
+	var before counters
+	counted := strings.HasPrefix(label, "refresh") && a.mport != 0
+	if counted {
+		var err error
+		if before, err = scrapeCounters(ctx, a.mport); err != nil {
+			return fmt.Errorf("%s: authd's metrics: %w", label, err)
+		}
+	}
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("authload %s: %w", label, err)
+	}
+	if counted {
+		after, err := scrapeCounters(ctx, a.mport)
+		if err != nil {
+			return fmt.Errorf("%s: authd's metrics: %w", label, err)
+		}
+		if b.signatures == nil {
+			b.signatures = map[string]signatureCount{}
+		}
+		b.signatures[label] = signatureCount{Signatures: after.signatures - before.signatures,
+			Refreshes: after.refreshes - before.refreshes, Logins: after.logins - before.logins}
 	}
 	var requests int64 = -1
 	sc := bufio.NewScanner(&out)
