@@ -109,3 +109,23 @@ func (q *Queries) ReserveLoginAttempt(ctx context.Context, arg ReserveLoginAttem
 	)
 	return i, err
 }
+
+const undoLoginAttempt = `-- name: UndoLoginAttempt :exec
+UPDATE login_throttle
+SET failures = GREATEST(failures - 1, 0),
+    locked_until = CASE WHEN failures - 1 >= $1::int THEN locked_until END
+WHERE email = $2
+`
+
+type UndoLoginAttemptParams struct {
+	Threshold int32
+	Email     string
+}
+
+// Takes back one attempt that ReserveLoginAttempt counted but whose password
+// was never compared (the hashing queue refused it): one failure fewer, and
+// no lock unless the failures left still reach the threshold.
+func (q *Queries) UndoLoginAttempt(ctx context.Context, arg UndoLoginAttemptParams) error {
+	_, err := q.db.Exec(ctx, undoLoginAttempt, arg.Threshold, arg.Email)
+	return err
+}

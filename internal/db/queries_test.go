@@ -190,6 +190,41 @@ func TestReserveLoginAttempt(t *testing.T) {
 	}
 }
 
+// TestUndoLoginAttempt: taking back the attempt that locked an email
+// unlocks it; taking one back above the threshold keeps the lock.
+func TestUndoLoginAttempt(t *testing.T) {
+	t.Parallel()
+	q := db.New(dbtest.New(t))
+	now := time.Now().Truncate(time.Second)
+	p := db.ReserveLoginAttemptParams{Email: "u@example.com", Threshold: 3, BaseLock: 60, MaxLock: 600, ResetAfter: 3600, Now: now}
+	for range 3 {
+		if _, err := q.ReserveLoginAttempt(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	undo := db.UndoLoginAttemptParams{Email: p.Email, Threshold: 3}
+	if err := q.UndoLoginAttempt(t.Context(), undo); err != nil {
+		t.Fatal(err)
+	}
+	r, err := q.GetLoginThrottle(t.Context(), p.Email)
+	if err != nil || r.Failures != 2 || r.LockedUntil != nil {
+		t.Fatalf("after taking back the third attempt: %+v, %v; want 2 failures, no lock", r, err)
+	}
+	for range 2 { // the third locks, the fourth is refused while locked
+		q.ReserveLoginAttempt(t.Context(), p)
+	}
+	p.Now = now.Add(2 * time.Minute) // after the lock: a fourth counts and locks again
+	if _, err := q.ReserveLoginAttempt(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.UndoLoginAttempt(t.Context(), undo); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := q.GetLoginThrottle(t.Context(), p.Email); err != nil || r.Failures != 3 || r.LockedUntil == nil {
+		t.Errorf("taken back from 4 of threshold 3: %+v, %v; want 3 failures, still locked", r, err)
+	}
+}
+
 // TestExecModeForPoolers: the DATABASE_URL setting the operations guide gives
 // for PgBouncer's transaction pooling works with every query shape we use.
 func TestExecModeForPoolers(t *testing.T) {

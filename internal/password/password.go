@@ -470,54 +470,17 @@ func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
 // against the dummy hash, and an over-long password against the real hash,
 // so every failure costs the same work. Only nil means a match.
 func (h *Hasher) Compare(ctx context.Context, hash, pw string) error {
-	slot, err := h.Acquire(ctx)
+	release, err := h.acquire(ctx)
 	if err != nil {
 		return err
 	}
-	defer slot.Release()
-	return slot.Compare(hash, pw)
-}
-
-// Slot is a hashing slot held for one compare. A caller that must do work
-// only a compare justifies (counting a login attempt) acquires the slot
-// first, so that a refusal (ErrBusy) leaves nothing done.
-type Slot struct {
-	h       *Hasher
-	release func()
-}
-
-// Acquire waits for a hashing slot, as Compare does, or refuses the caller
-// at once with a *BusyError. The caller must Release it.
-func (h *Hasher) Acquire(ctx context.Context) (*Slot, error) {
-	release, err := h.acquire(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &Slot{h: h, release: release}, nil
-}
-
-// Release gives the slot back; later calls do nothing.
-func (s *Slot) Release() {
-	if s.release != nil {
-		s.release()
-		s.release = nil
-	}
-}
-
-// Compare is Hasher.Compare on the held slot.
-func (s *Slot) Compare(hash, pw string) error {
-	if s.release == nil {
-		return errors.New("password: compare on a released slot")
-	}
-	h := s.h
+	defer release()
 	target := []byte(hash)
 	if hash == "" {
-		var err error
 		if target, err = h.dummy(); err != nil {
 			return fmt.Errorf("dummy hash: %w", err)
 		}
 	}
-	var err error
 	h.timed(func() { err = h.compare(target, []byte(pw)) })
 	h.pad(target, pw)
 	switch {

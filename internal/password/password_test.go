@@ -53,43 +53,6 @@ func TestHashCompare(t *testing.T) {
 	}
 }
 
-// TestSlot: a held slot is refused to others, compares once it is held,
-// and is given back by the first Release.
-func TestSlot(t *testing.T) {
-	h := newHasher(t, Options{Cost: 4, Concurrency: 1, Queue: 0})
-	ctx := context.Background()
-	hash, err := h.Hash(ctx, "right password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	slot, err := h.Acquire(ctx)
-	if err != nil {
-		t.Fatalf("Acquire: %v", err)
-	}
-	if _, err := h.Acquire(ctx); !errors.Is(err, ErrBusy) {
-		t.Errorf("Acquire with the only slot held = %v, want ErrBusy", err)
-	}
-	if err := slot.Compare(hash, "right password"); err != nil {
-		t.Errorf("Compare on the slot: %v", err)
-	}
-	if err := slot.Compare(hash, "wrong password"); !errors.Is(err, ErrMismatch) {
-		t.Errorf("Compare of a wrong password = %v, want ErrMismatch", err)
-	}
-	slot.Release()
-	slot.Release() // the second does nothing
-	if err := slot.Compare(hash, "right password"); err == nil {
-		t.Error("Compare on a released slot succeeded")
-	}
-	again, err := h.Acquire(ctx)
-	if err != nil {
-		t.Fatalf("Acquire after Release: %v", err)
-	}
-	if _, err := h.Acquire(ctx); !errors.Is(err, ErrBusy) {
-		t.Errorf("a second Release freed another's slot: Acquire = %v, want ErrBusy", err)
-	}
-	again.Release()
-}
-
 func TestNeedsRehash(t *testing.T) {
 	h := newHasher(t, Options{Cost: 5})
 	old, _ := bcrypt.GenerateFromPassword([]byte("password1"), 4)

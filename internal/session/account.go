@@ -15,19 +15,19 @@ import (
 // the attempt is counted in the login throttle first (a locked address is
 // a *LockedError, whatever the password), a wrong password is
 // ErrBadCredentials and stays counted, a right one clears the count. As in
-// Login the hashing slot comes first: password.ErrBusy counts nothing.
+// Login, an attempt refused a hashing slot (password.ErrBusy) is taken back.
 func (s *Service) checkPassword(ctx context.Context, a Auth, pw string) error {
-	slot, err := s.hasher.Acquire(ctx)
-	if err != nil {
-		return err
+	if s.hasher.Busy() {
+		return password.ErrBusy
 	}
-	defer slot.Release()
 	email := a.User.Email
 	if err := s.admit(ctx, email); err != nil {
 		return err
 	}
-	err = slot.Compare(a.User.PasswordHash, pw)
-	slot.Release()
+	err := s.hasher.Compare(ctx, a.User.PasswordHash, pw)
+	if errors.Is(err, password.ErrBusy) {
+		s.unreserve(ctx, email)
+	}
 	if errors.Is(err, password.ErrMismatch) {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "password check failed", slog.String("user_id", a.User.ID.String()))
 		return ErrBadCredentials

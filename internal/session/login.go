@@ -111,18 +111,17 @@ func (s *Service) signupAttempt(ctx context.Context, q *db.Queries, owner db.Use
 	return s.queue(ctx, q, to(mail.KindSignupAttempt, owner))
 }
 
-// Login checks a password and starts a session. It first takes a hashing
-// slot: with none to be had in time it fails with password.ErrBusy before
-// touching the database, so a refused attempt is never counted. Each
-// attempt is then counted before its password is checked (see reserve): a
-// locked email is refused (*LockedError) before any password work, right
-// password or wrong. An unknown email costs the same compare as a known one.
+// Login checks a password and starts a session. Each attempt is counted
+// before its password is checked (see reserve): a locked email is refused
+// (*LockedError) before any password work, right password or wrong. An
+// unknown email costs the same compare as a known one. With the hashing
+// queue full it fails with password.ErrBusy before touching the database;
+// an attempt refused a hashing slot after it was counted is taken back
+// (unreserve), so a 503 never counts.
 func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens, db.User, error) {
-	slot, err := s.hasher.Acquire(ctx)
-	if err != nil {
-		return Tokens{}, db.User{}, err
+	if s.hasher.Busy() {
+		return Tokens{}, db.User{}, password.ErrBusy
 	}
-	defer slot.Release()
 	email = NormaliseEmail(email)
 	if err := s.admit(ctx, email); err != nil {
 		var locked *LockedError
@@ -139,8 +138,10 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 		return Tokens{}, db.User{}, fmt.Errorf("get user: %w", err)
 	}
 	// An unknown email is compared against a dummy hash: same answer, same work.
-	err = slot.Compare(user.PasswordHash, pw)
-	slot.Release()
+	err = s.hasher.Compare(ctx, user.PasswordHash, pw)
+	if errors.Is(err, password.ErrBusy) {
+		s.unreserve(ctx, email)
+	}
 	if errors.Is(err, password.ErrMismatch) {
 		reason := "wrong password"
 		if user.PasswordHash == "" {
@@ -232,6 +233,22 @@ func (s *Service) admit(ctx context.Context, email string) error {
 	}
 	s.log.LogAttrs(ctx, slog.LevelWarn, "login attempt not counted; refused", slog.String("error", err.Error()))
 	return ErrBadCredentials
+}
+
+// unreserve takes back the attempt reserve counted for email, when its
+// password was never compared (the hashing queue refused it). It runs even
+// if the request has ended; failing, the attempt stays counted, as a
+// failure would.
+func (s *Service) unreserve(ctx context.Context, email string) {
+	if s.opts.LoginFailureThreshold <= 0 {
+		return
+	}
+	err := s.q.UndoLoginAttempt(context.WithoutCancel(ctx), db.UndoLoginAttemptParams{
+		Email: email, Threshold: int32(s.opts.LoginFailureThreshold),
+	})
+	if err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "login attempt refused a hashing slot stays counted", slog.String("error", err.Error()))
+	}
 }
 
 // NeedsRehash reports whether user's hash has an older cost, so that

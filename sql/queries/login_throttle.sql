@@ -40,3 +40,12 @@ DELETE FROM login_throttle WHERE email = sqlc.arg(email);
 -- name: DeleteStaleLoginThrottles :execrows
 DELETE FROM login_throttle WHERE last_failure_at < sqlc.arg(cutoff)::timestamptz
   AND (locked_until IS NULL OR locked_until < sqlc.arg(cutoff)::timestamptz);
+
+-- name: UndoLoginAttempt :exec
+-- Takes back one attempt that ReserveLoginAttempt counted but whose password
+-- was never compared (the hashing queue refused it): one failure fewer, and
+-- no lock unless the failures left still reach the threshold.
+UPDATE login_throttle
+SET failures = GREATEST(failures - 1, 0),
+    locked_until = CASE WHEN failures - 1 >= sqlc.arg(threshold)::int THEN locked_until END
+WHERE email = sqlc.arg(email);
