@@ -109,20 +109,21 @@ func launch(t *testing.T, bin string, env []string) *process {
 // nothing else: a variable env leaves out keeps authd's default.
 func spawn(t *testing.T, bin string, env []string) *process {
 	t.Helper()
-	port := freePort(t)
 	logs, err := os.Create(filepath.Join(t.TempDir(), "authd.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = t.TempDir() // no app.env here
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "PORT=" + port, "LISTEN_HOST=127.0.0.1",
+	// PORT=0: the kernel picks the port as authd binds it, so that no other
+	// process can take it between a look for a free one and the bind.
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "PORT=0", "LISTEN_HOST=127.0.0.1",
 		"COOKIE_SECURE=false", "BCRYPT_COST=10", "LOG_LEVEL=debug"}, env...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, base: "http://127.0.0.1:" + port, logs: logs, done: make(chan error, 1)}
+	p := &process{cmd: cmd, logs: logs, done: make(chan error, 1)}
 	go func() { p.done <- cmd.Wait() }()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
@@ -132,7 +133,34 @@ func spawn(t *testing.T, bin string, env []string) *process {
 			t.Logf("authd log (%s):\n%s", p.base, b)
 		}
 	})
+	p.base = "http://" + p.listenAddr(t)
 	return p
+}
+
+// listening finds the address of authd's "authd listening" log line, JSON
+// or text.
+var listening = regexp.MustCompile(`authd listening"?[, ]"?addr"?[:=]"?([^",\s]+)`)
+
+// listenAddr waits for the address authd logs once it has bound its port,
+// or for it to exit first (then ""; p.done keeps the exit).
+func (p *process) listenAddr(t *testing.T) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, _ := os.ReadFile(p.logs.Name())
+		if m := listening.FindSubmatch(b); m != nil {
+			return string(m[1])
+		}
+		select {
+		case err := <-p.done:
+			p.done <- err
+			return ""
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("authd has not said where it listens after 60s:\n%s", b)
+		}
+	}
 }
 
 // waitReady polls /readyz until it answers 200.
