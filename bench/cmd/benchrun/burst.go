@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -46,30 +44,11 @@ type burstRun struct {
 // and a burst of logins, BENCH_REPEAT times, and their table on stdout.
 func runBursts(ctx context.Context, cfg config, root string, sizes []int, stdout, stderr io.Writer) (err error) {
 	loadStart := loadAverage()
-	work, err := os.MkdirTemp("", "authd-burst-")
+	b, done, err := standalone(ctx, cfg, root, "burst", stdout, stderr, "RS256")
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, os.RemoveAll(work)) }()
-	b := &bench{cfg: cfg, root: root, work: work, stdout: stdout, stderr: stderr, keys: map[string][]string{}}
-
-	b.step("building authd and authload")
-	if err := b.build(ctx); err != nil {
-		return err
-	}
-	pg, err := b.startPostgres(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, pg.Close(context.Background())) }()
-	if b.authdLog, err = os.OpenFile(filepath.Join(work, "authd.log"), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600); err != nil {
-		return err
-	}
-	defer b.authdLog.Close()
-	defer b.stopAuthd()
-	if err := b.keygen(ctx, "RS256"); err != nil {
-		return err
-	}
+	defer func() { err = errors.Join(err, done()) }()
 	b.step("authd with RS256 keys, per-client limits off")
 	if err := b.startAuthd(ctx, "RS256", "off"); err != nil {
 		return err
@@ -81,7 +60,7 @@ func runBursts(ctx context.Context, cfg config, root string, sizes []int, stdout
 	// minute, and authload gives up then).
 	seed := []string{"-seed-only", "-prefix", prefix, "-users", strconv.Itoa(users), "-c", strconv.Itoa(2 * runtime.NumCPU())}
 	b.commands = append(b.commands, "bin/authload -url http://127.0.0.1:$PORT "+strings.Join(seed, " "))
-	if err := b.passthrough(ctx, work, b.bin("authload"), append([]string{"-url", b.authd.url}, seed...)...); err != nil {
+	if err := b.passthrough(ctx, b.work, b.bin("authload"), append([]string{"-url", b.authd.url}, seed...)...); err != nil {
 		return fmt.Errorf("authload -seed-only: %w", err)
 	}
 
@@ -111,7 +90,7 @@ func runBursts(ctx context.Context, cfg config, root string, sizes []int, stdout
 		commit = strings.TrimSpace(out)
 	}
 	fmt.Fprintf(stdout, "\nBursts on %s, %s, %d cores; load average %s at the start, %s at the end.\n\n",
-		commit, time.Now().UTC().Format("2006-01-02 15:04 UTC"), b.machine(ctx, pg.BinDir()).Cores, loadStart, loadAverage())
+		commit, time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), loadStart, loadAverage())
 	fmt.Fprintln(stdout, "```sh")
 	for _, c := range b.commands {
 		fmt.Fprintln(stdout, c)

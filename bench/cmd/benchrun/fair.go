@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -162,39 +160,12 @@ func fairName(setting string) string {
 // fair runs; their section goes to stdout.
 func runFairOnly(ctx context.Context, cfg config, root string, stdout, stderr io.Writer) (err error) {
 	loadStart := loadAverage()
-	work, err := os.MkdirTemp("", "authd-fairbench-")
+	b, done, err := standalone(ctx, cfg, root, "fairbench", stderr, stderr, "RS256")
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, os.RemoveAll(work)) }()
-	b := &bench{cfg: cfg, root: root, work: work, stdout: stderr, stderr: stderr, keys: map[string][]string{}}
-	b.step("building authd and authload")
-	if err := b.build(ctx); err != nil {
-		return err
-	}
-	pg, err := b.startPostgres(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, pg.Close(context.Background())) }()
-	if b.authdLog, err = os.OpenFile(filepath.Join(work, "authd.log"), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600); err != nil {
-		return err
-	}
-	defer b.authdLog.Close()
-	defer b.stopAuthd()
-	if err := b.keygen(ctx, "RS256"); err != nil {
-		return err
-	}
-	b.step("authd with RS256 keys, per-client limits off")
-	if err := b.startAuthd(ctx, "RS256", "off"); err != nil {
-		return err
-	}
-	b.step(fmt.Sprintf("seeding %d users (not timed)", cfg.Users))
-	if err := b.passthrough(ctx, b.work, b.bin("authload"), "-url", b.authd.url, "-seed-only", "-prefix", prefix,
-		"-users", strconv.Itoa(cfg.Users), "-c", strconv.Itoa(cfg.C)); err != nil {
-		return fmt.Errorf("authload -seed-only: %w", err)
-	}
-	if err := b.stopAuthd(); err != nil {
+	defer func() { err = errors.Join(err, done()) }()
+	if err := b.seedUsers(ctx, cfg.Users, cfg.C); err != nil {
 		return err
 	}
 	b.commands = nil
