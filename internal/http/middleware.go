@@ -184,16 +184,24 @@ func cors(origins []string, log *slog.Logger) func(http.Handler) http.Handler {
 	}
 }
 
-// deadline bounds the work of each request; 0 means no bound.
-func deadline(d time.Duration) func(http.Handler) http.Handler {
+// deadline bounds the work of each request (0: no bound) and gives it
+// the pacer writeError holds refusals with (nil: none).
+func deadline(d time.Duration, p *pacer) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
-		if d <= 0 {
+		if d <= 0 && p == nil {
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx, cancel := context.WithTimeout(r.Context(), d)
-			defer cancel()
-			next.ServeHTTP(w, r.WithContext(ctx))
+			ctx := r.Context()
+			if d > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, d)
+				defer cancel()
+			}
+			if p != nil {
+				ctx = context.WithValue(ctx, pacerKey{}, p)
+			}
+			next.ServeHTTP(w, r.WithContext(ctx)) // one copy of the request for both
 		})
 	}
 }

@@ -49,19 +49,8 @@ func (p *pacer) wait(ctx context.Context, after time.Duration) {
 	}
 }
 
+// pacerKey is the context key of the request's pacer (set by deadline).
 type pacerKey struct{}
-
-// pacing makes p the pacer of every request, for writeError.
-func pacing(p *pacer) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		if p == nil {
-			return next
-		}
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), pacerKey{}, p)))
-		})
-	}
-}
 
 // pace holds the answer to r as its pacer says, if it has one.
 func pace(r *http.Request, after time.Duration) {
