@@ -163,22 +163,36 @@ func TestThrottleOff(t *testing.T) {
 	}
 }
 
+// oneSlot is a hasher of one slot and no queue whose compares wait until
+// block is closed; entered is closed when the first compare starts.
+type oneSlot struct {
+	block, entered chan struct{}
+	once           sync.Once
+}
+
+func newOneSlot() *oneSlot {
+	return &oneSlot{block: make(chan struct{}), entered: make(chan struct{})}
+}
+
+func (g *oneSlot) options() password.Options {
+	return password.Options{Cost: 4, Concurrency: 1, Queue: 0, Wait: 5 * time.Second,
+		Compare: func(hash, pw []byte) error {
+			g.once.Do(func() { close(g.entered) })
+			<-g.block
+			return bcrypt.CompareHashAndPassword(hash, pw)
+		}}
+}
+
 // TestLoginBusy: with every hashing slot and the queue taken, Login fails
 // with password.ErrBusy without a single statement.
 func TestLoginBusy(t *testing.T) {
 	t.Parallel()
-	block := make(chan struct{})
-	entered := make(chan struct{})
-	var once sync.Once
+	g := newOneSlot()
 	f := newFixture(t, func(c *config) {
-		c.Hasher = password.Options{Cost: 4, Concurrency: 1, Queue: 0, Wait: 5 * time.Second,
-			Compare: func(hash, pw []byte) error {
-				once.Do(func() { close(entered) })
-				<-block
-				return bcrypt.CompareHashAndPassword(hash, pw)
-			}}
+		c.Hasher = g.options()
 		throttled(c) // so that a login that got further would touch login_throttle
 	})
+	block, entered := g.block, g.entered
 	const email = "busy@example.com"
 	f.user(email)
 
@@ -227,18 +241,12 @@ func TestLoginBusy(t *testing.T) {
 // others may see the count they hold and be told the email is locked.)
 func TestLoginBusyNotCounted(t *testing.T) {
 	t.Parallel()
-	block := make(chan struct{})
-	entered := make(chan struct{})
-	var once sync.Once
+	g := newOneSlot()
 	f := newFixture(t, func(c *config) {
-		c.Hasher = password.Options{Cost: 4, Concurrency: 1, Queue: 0, Wait: 5 * time.Second,
-			Compare: func(hash, pw []byte) error {
-				once.Do(func() { close(entered) })
-				<-block
-				return bcrypt.CompareHashAndPassword(hash, pw)
-			}}
+		c.Hasher = g.options()
 		throttled(c) // three counted attempts lock the email
 	})
+	block, entered := g.block, g.entered
 	const email, n = "burst@example.com", 10
 	f.user(email)
 
