@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/authd/authd/bench/internal/result"
 )
@@ -156,32 +154,7 @@ func fairName(setting string) string {
 	return setting
 }
 
-// runFairOnly is benchrun -only fair: PostgreSQL, the seeded users and the
-// fair runs; their section goes to stdout.
-func runFairOnly(ctx context.Context, cfg config, root string, stdout, stderr io.Writer) (err error) {
-	loadStart := loadAverage()
-	b, done, err := standalone(ctx, cfg, root, "fairbench", stderr, stderr, "RS256")
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, done()) }()
-	if err := b.seedUsers(ctx, cfg.Users, cfg.C); err != nil {
-		return err
-	}
-	b.commands = nil
-	var rep report
-	if err := b.fairRuns(ctx, &rep); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "<!-- benchrun -only fair, %s, load average at the start: %s; BENCH_DURATION=%s BENCH_WARMUP=%s BENCH_C=%d BENCH_FLOOD_C=%d -->\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), loadStart, cfg.Duration, cfg.Warmup, cfg.C, cfg.FloodC)
-	if err := renderFair(stdout, rep.Fair); err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, "\n```sh")
-	for _, c := range b.commands {
-		fmt.Fprintln(stdout, c)
-	}
-	fmt.Fprintln(stdout, "```")
-	return nil
+// runFairOnly is benchrun -only fair: its runs alone, their section on stdout.
+func runFairOnly(ctx context.Context, cfg config, root string, stdout, stderr io.Writer) error {
+	return runSection(ctx, cfg, root, "fair", stdout, stderr, (*bench).fairRuns, func(r *report) any { return r.Fair })
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -73,34 +72,9 @@ type loadFigure struct {
 	During   bool // the outbox was still draining when the run ended
 }
 
-// runMailOnly is benchrun -only mail: PostgreSQL, the seeded users and the
-// mail runs; the Mail section and the commands go to stdout.
-func runMailOnly(ctx context.Context, cfg config, root string, stdout, stderr io.Writer) (err error) {
-	loadStart := loadAverage()
-	b, done, err := standalone(ctx, cfg, root, "mailbench", stderr, stderr, "RS256")
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, done()) }()
-	if err := b.seedUsers(ctx, cfg.Users, cfg.C); err != nil {
-		return err
-	}
-	b.commands = nil
-	var rep report
-	if err := b.mailRuns(ctx, &rep); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "<!-- benchrun -only mail, %s, load average at the start: %s; BENCH_DURATION=%s BENCH_WARMUP=%s BENCH_C=%d BENCH_USERS=%d -->\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), loadStart, cfg.Duration, cfg.Warmup, cfg.C, cfg.Users)
-	if err := renderMail(stdout, rep.Mail); err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, "\n```sh")
-	for _, c := range b.commands {
-		fmt.Fprintln(stdout, c)
-	}
-	fmt.Fprintln(stdout, "```")
-	return nil
+// runMailOnly is benchrun -only mail: its runs alone, their section on stdout.
+func runMailOnly(ctx context.Context, cfg config, root string, stdout, stderr io.Writer) error {
+	return runSection(ctx, cfg, root, "mail", stdout, stderr, (*bench).mailRuns, func(r *report) any { return r.Mail })
 }
 
 // mailEnv is authd's mail settings pointed at the local SMTP server.

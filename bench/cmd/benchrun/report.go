@@ -89,25 +89,14 @@ func renderReport(w io.Writer, r report) error {
 	return nil
 }
 
-// renderMail writes the Mail section alone (benchrun -only mail).
-func renderMail(w io.Writer, m *mailReport) error {
+// renderSection writes one section of the report alone (benchrun -only):
+// the template name, with data.
+func renderSection(w io.Writer, name string, data any) error {
 	t, err := parseReport()
 	if err != nil {
 		return err
 	}
-	if err := t.ExecuteTemplate(w, "mail", m); err != nil {
-		return fmt.Errorf("report template: %w", err)
-	}
-	return nil
-}
-
-// renderFair writes the fair CPU section alone (benchrun -only fair).
-func renderFair(w io.Writer, f *fairReport) error {
-	t, err := parseReport()
-	if err != nil {
-		return err
-	}
-	if err := t.ExecuteTemplate(w, "fair", f); err != nil {
+	if err := t.ExecuteTemplate(w, name, data); err != nil {
 		return fmt.Errorf("report template: %w", err)
 	}
 	return nil

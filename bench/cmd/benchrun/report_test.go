@@ -232,7 +232,7 @@ func TestWriteReport(t *testing.T) {
 func TestRenderMail(t *testing.T) {
 	r := fixture()
 	var b strings.Builder
-	if err := renderMail(&b, r.Mail); err != nil {
+	if err := renderSection(&b, "mail", r.Mail); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()

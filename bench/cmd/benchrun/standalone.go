@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 )
 
 // standalone prepares what every benchrun mode needs before its runs: a
@@ -64,4 +65,36 @@ func (b *bench) seedUsers(ctx context.Context, users, c int) error {
 		return fmt.Errorf("authload -seed-only: %w", err)
 	}
 	return b.stopAuthd()
+}
+
+// runSection is benchrun -only NAME: PostgreSQL, the seeded users, then
+// runs; the report's section NAME (its template, with what section picks
+// from the report) and the commands go to stdout.
+func runSection(ctx context.Context, cfg config, root, name string, stdout, stderr io.Writer,
+	runs func(*bench, context.Context, *report) error, section func(*report) any) (err error) {
+	loadStart := loadAverage()
+	b, done, err := standalone(ctx, cfg, root, name+"bench", stderr, stderr, "RS256")
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, done()) }()
+	if err := b.seedUsers(ctx, cfg.Users, cfg.C); err != nil {
+		return err
+	}
+	b.commands = nil
+	var rep report
+	if err := runs(b, ctx, &rep); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "<!-- benchrun -only %s, %s, load average at the start: %s; BENCH_DURATION=%s BENCH_WARMUP=%s BENCH_C=%d BENCH_FLOOD_C=%d BENCH_USERS=%d -->\n\n",
+		name, time.Now().UTC().Format("2006-01-02 15:04 UTC"), loadStart, cfg.Duration, cfg.Warmup, cfg.C, cfg.FloodC, cfg.Users)
+	if err := renderSection(stdout, name, section(&rep)); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "\n```sh")
+	for _, c := range b.commands {
+		fmt.Fprintln(stdout, c)
+	}
+	fmt.Fprintln(stdout, "```")
+	return nil
 }
