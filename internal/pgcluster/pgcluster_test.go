@@ -303,3 +303,30 @@ func hostOf(t *testing.T, url string) string {
 	}
 	return cfg.Host
 }
+
+// StartChild runs a command whose exit Done reports, with its error.
+func TestStartChild(t *testing.T) {
+	p, err := pgcluster.StartChild(exec.Command("sh", "-c", "exit 3"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-p.Done()
+	var exit *exec.ExitError
+	if !errors.As(p.Err(), &exit) || exit.ExitCode() != 3 {
+		t.Errorf("Err() = %v, want exit status 3", p.Err())
+	}
+
+	p, err = pgcluster.StartChild(exec.Command("sleep", "60"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Kill()
+	select {
+	case <-p.Done():
+	default:
+		t.Error("Done not closed after Kill")
+	}
+	if _, err := pgcluster.StartChild(exec.Command("/nonexistent/binary"), nil); err == nil {
+		t.Error("StartChild of a missing binary: no error")
+	}
+}
