@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/authd/authd/internal/db/dbtest"
+	"github.com/authd/authd/internal/testenv"
 )
 
 // TestBrowser runs the tutorial's browser client against the real binary in
@@ -274,10 +275,7 @@ func chromium(t *testing.T) string {
 			return path
 		}
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("Chromium is not installed (apt-get install -y chromium); CI needs it for this test")
-	}
-	t.Skip("Chromium is not installed: apt-get install -y chromium to run this test")
+	testenv.Missing(t, "Chromium is not installed (apt-get install -y chromium)")
 	return ""
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,7 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authd/authd/internal/authdproc"
 	"github.com/authd/authd/internal/db/dbtest"
+	"github.com/authd/authd/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -35,6 +38,7 @@ type process struct {
 	base string // http://127.0.0.1:PORT
 	logs *os.File
 	done chan error
+	a    *authdproc.Proc
 }
 
 // binDir holds the binary that buildBinary builds once for all tests.
@@ -119,12 +123,12 @@ func spawn(t *testing.T, bin string, env []string) *process {
 	// process can take it between a look for a free one and the bind.
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "PORT=0", "LISTEN_HOST=127.0.0.1",
 		"COOKIE_SECURE=false", "BCRYPT_COST=10", "LOG_LEVEL=debug"}, env...)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
+	a, err := authdproc.Start(cmd, logs)
+	if err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, logs: logs, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
+	p := &process{cmd: cmd, logs: logs, done: make(chan error, 1), a: a}
+	go func() { <-a.Done(); p.done <- a.Err() }()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		<-p.done
@@ -133,58 +137,30 @@ func spawn(t *testing.T, bin string, env []string) *process {
 			t.Logf("authd log (%s):\n%s", p.base, b)
 		}
 	})
-	p.base = "http://" + p.listenAddr(t)
-	return p
-}
-
-// listening finds the address of authd's "authd listening" log line, JSON
-// or text.
-var listening = regexp.MustCompile(`authd listening"?[, ]"?addr"?[:=]"?([^",\s]+)`)
-
-// listenAddr waits for the address authd logs once it has bound its port,
-// or for it to exit first (then ""; p.done keeps the exit).
-func (p *process) listenAddr(t *testing.T) string {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		b, _ := os.ReadFile(p.logs.Name())
-		if m := listening.FindSubmatch(b); m != nil {
-			return string(m[1])
-		}
-		select {
-		case err := <-p.done:
-			p.done <- err
-			return ""
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("authd has not said where it listens after 60s:\n%s", b)
-		}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	// If authd exits first, base stays "http://" and p.done keeps the exit.
+	addr, err := a.Addr(ctx)
+	if err != nil && !errors.Is(err, authdproc.ErrExited) {
+		b, _ := os.ReadFile(logs.Name())
+		t.Fatalf("%v after 60s:\n%s", err, b)
 	}
+	p.base = "http://" + addr
+	return p
 }
 
 // waitReady polls /readyz until it answers 200.
 func (p *process) waitReady(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(p.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case err := <-p.done:
-			p.done <- err
-			b, _ := os.ReadFile(p.logs.Name())
-			t.Fatalf("authd exited before ready: %v\n%s", err, b)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("authd not ready after 30s")
-		}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	err := p.a.WaitReady(ctx, p.base, 20*time.Millisecond)
+	if errors.Is(err, authdproc.ErrExited) {
+		b, _ := os.ReadFile(p.logs.Name())
+		t.Fatalf("%v\n%s", err, b)
+	}
+	if err != nil {
+		t.Fatal("authd not ready after 30s")
 	}
 }
 
@@ -219,10 +195,10 @@ func TestREADMEWalkthrough(t *testing.T) {
 				name = "http"
 			}
 			if _, err := exec.LookPath(name); err != nil {
-				if tool == "curl" || os.Getenv("CI") != "" {
+				if tool == "curl" {
 					t.Fatalf("%s is not installed", name)
 				}
-				t.Skipf("%s is not installed", name)
+				testenv.Missing(t, name+" is not installed")
 			}
 			script, want := walkthrough(t, tool)
 			got := runWalkthrough(t, tool, script, p.base)

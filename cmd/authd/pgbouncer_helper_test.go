@@ -11,13 +11,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/authd/authd/internal/pgcluster"
+	"github.com/authd/authd/internal/testenv"
 )
 
 // bouncer is a PgBouncer (the Debian package's binary) in front of the
@@ -45,11 +47,7 @@ func startBouncer(t *testing.T, pgURL string, o bouncerOptions) *bouncer {
 	if err != nil {
 		bin = "/usr/sbin/pgbouncer" // Debian's, off an unprivileged PATH
 		if _, serr := os.Stat(bin); serr != nil {
-			msg := "pgbouncer is not installed (apt-get install pgbouncer)"
-			if os.Getenv("CI") != "" {
-				t.Fatal(msg + " (CI is set, so this is a failure, not a skip)")
-			}
-			t.Skip(msg)
+			testenv.Missing(t, "pgbouncer is not installed (apt-get install pgbouncer)")
 		}
 	}
 	pg, err := pgx.ParseConfig(pgURL)
@@ -120,21 +118,22 @@ log_disconnections = 0
 
 	cmd := exec.Command(bin, filepath.Join(dir, "pgbouncer.ini"))
 	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
 	out, err := os.Create(filepath.Join(dir, "stderr"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer out.Close()
 	cmd.Stdout, cmd.Stderr = out, out
-	done := startLocked(t, cmd)
+	proc, err := pgcluster.StartChild(cmd, cred)
+	if err != nil {
+		t.Fatalf("start %s: %v", cmd.Path, err)
+	}
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGINT) // safe shutdown
+		proc.Signal(syscall.SIGINT) // safe shutdown
 		select {
-		case <-done:
+		case <-proc.Done():
 		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
+			proc.Kill()
 		}
 		if t.Failed() {
 			t.Logf("pgbouncer log:\n%s", b.log())
@@ -149,7 +148,7 @@ log_disconnections = 0
 			return b
 		}
 		select {
-		case <-done:
+		case <-proc.Done():
 			t.Fatalf("pgbouncer exited: %s", b.log())
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -157,29 +156,6 @@ log_disconnections = 0
 			t.Fatalf("pgbouncer not answering after 20s: %v\n%s", err, b.log())
 		}
 	}
-}
-
-// startLocked starts cmd from a goroutine locked to its OS thread that then
-// waits for it: the parent-death signal follows the thread that forked the
-// child, not the process (golang/go#27505; see internal/pgcluster).
-func startLocked(t *testing.T, cmd *exec.Cmd) <-chan struct{} {
-	t.Helper()
-	done := make(chan struct{})
-	started := make(chan error)
-	go func() {
-		runtime.LockOSThread() // never unlocked, on purpose
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		cmd.Wait()
-		close(done)
-	}()
-	if err := <-started; err != nil {
-		t.Fatalf("start %s: %v", cmd.Path, err)
-	}
-	return done
 }
 
 // URL is the connection string of database name through PgBouncer, with

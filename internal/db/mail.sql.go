@@ -70,36 +70,28 @@ func (q *Queries) ClaimMail(ctx context.Context, arg ClaimMailParams) ([]MailOut
 	return items, nil
 }
 
-const deleteOldMail = `-- name: DeleteOldMail :execrows
+const deleteOldMailWithStatus = `-- name: DeleteOldMailWithStatus :execrows
 DELETE FROM mail_outbox WHERE id = ANY(ARRAY(
     SELECT d.id FROM mail_outbox d
-    WHERE d.status IN ('sent', 'failed') AND d.created_at < $1::timestamptz
+    -- The literal IN keeps mail_outbox_done_idx usable by a generic plan.
+    WHERE d.status IN ('sent', 'failed') AND d.status = $1::text
+      AND d.created_at < $2::timestamptz
     ORDER BY d.created_at
-    LIMIT $2
+    LIMIT $3
     FOR UPDATE SKIP LOCKED
 ))
 `
 
-type DeleteOldMailParams struct {
+type DeleteOldMailWithStatusParams struct {
+	Status    string
 	Cutoff    time.Time
 	BatchSize int32
 }
 
-// Removes sent and failed mails created before cutoff, in batches.
-func (q *Queries) DeleteOldMail(ctx context.Context, arg DeleteOldMailParams) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteOldMail, arg.Cutoff, arg.BatchSize)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
-const deleteStaleMailThrottles = `-- name: DeleteStaleMailThrottles :execrows
-DELETE FROM mail_throttle WHERE last_sent_at < $1::timestamptz
-`
-
-func (q *Queries) DeleteStaleMailThrottles(ctx context.Context, cutoff time.Time) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteStaleMailThrottles, cutoff)
+// Removes mails of one status ('sent' or 'failed') created before cutoff,
+// in batches, so sent and failed mails can be kept for different times.
+func (q *Queries) DeleteOldMailWithStatus(ctx context.Context, arg DeleteOldMailWithStatusParams) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteOldMailWithStatus, arg.Status, arg.Cutoff, arg.BatchSize)
 	if err != nil {
 		return 0, err
 	}
@@ -155,6 +147,31 @@ func (q *Queries) FailMail(ctx context.Context, arg FailMailParams) (int64, erro
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const getMail = `-- name: GetMail :one
+SELECT id, kind, to_addr, user_id, data, status, attempts, next_attempt_at, locked_until, last_error, created_at, sent_at FROM mail_outbox WHERE id = $1
+`
+
+// One outbox row (authd mail retry says why a mail cannot be retried).
+func (q *Queries) GetMail(ctx context.Context, id int64) (MailOutbox, error) {
+	row := q.db.QueryRow(ctx, getMail, id)
+	var i MailOutbox
+	err := row.Scan(
+		&i.ID,
+		&i.Kind,
+		&i.ToAddr,
+		&i.UserID,
+		&i.Data,
+		&i.Status,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.LockedUntil,
+		&i.LastError,
+		&i.CreatedAt,
+		&i.SentAt,
+	)
+	return i, err
 }
 
 const listMail = `-- name: ListMail :many
@@ -223,6 +240,19 @@ func (q *Queries) MarkMailSent(ctx context.Context, arg MarkMailSentParams) (int
 	return result.RowsAffected(), nil
 }
 
+const notifyMail = `-- name: NotifyMail :exec
+SELECT pg_notify('authd_mail', '')
+`
+
+// Wakes the senders (LISTEN authd_mail) once the transaction commits: call
+// it after EnqueueMail, in the same transaction. PostgreSQL folds the
+// identical notifications of one transaction into one, and drops them all
+// on rollback.
+func (q *Queries) NotifyMail(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, notifyMail)
+	return err
+}
+
 const requeueMail = `-- name: RequeueMail :execrows
 UPDATE mail_outbox
 SET status = 'pending', next_attempt_at = $1::timestamptz, attempts = 0, last_error = NULL
@@ -269,46 +299,4 @@ func (q *Queries) RetryMail(ctx context.Context, arg RetryMailParams) (int64, er
 		return 0, err
 	}
 	return result.RowsAffected(), nil
-}
-
-const takeMailAllowance = `-- name: TakeMailAllowance :one
-INSERT INTO mail_throttle AS t (email, purpose, last_sent_at, window_start, sent)
-VALUES ($1, $2, $3::timestamptz, $3::timestamptz, 1)
-ON CONFLICT (email, purpose) DO UPDATE SET
-    window_start = CASE WHEN t.window_start <= $3::timestamptz - make_interval(secs => $4::float8)
-                        THEN $3::timestamptz ELSE t.window_start END,
-    sent = CASE WHEN t.window_start <= $3::timestamptz - make_interval(secs => $4::float8)
-                THEN 1 ELSE t.sent + 1 END,
-    last_sent_at = $3::timestamptz
-WHERE t.last_sent_at <= $3::timestamptz - make_interval(secs => $5::float8)
-  AND (t.sent < $6::int
-       OR t.window_start <= $3::timestamptz - make_interval(secs => $4::float8))
-RETURNING sent
-`
-
-type TakeMailAllowanceParams struct {
-	Email        string
-	Purpose      string
-	Now          time.Time
-	WindowSecs   float64
-	CooldownSecs float64
-	MaxPerWindow int32
-}
-
-// Counts a mail-sending request for an address and purpose, and says
-// whether a mail may go out: not within cooldown of the last one, and at
-// most max_per_window per window. Any address gets a row, registered or
-// not, so the work done is the same.
-func (q *Queries) TakeMailAllowance(ctx context.Context, arg TakeMailAllowanceParams) (int32, error) {
-	row := q.db.QueryRow(ctx, takeMailAllowance,
-		arg.Email,
-		arg.Purpose,
-		arg.Now,
-		arg.WindowSecs,
-		arg.CooldownSecs,
-		arg.MaxPerWindow,
-	)
-	var sent int32
-	err := row.Scan(&sent)
-	return sent, err
 }

@@ -12,6 +12,26 @@ import (
 	"github.com/google/uuid"
 )
 
+const countLiveUserSessions = `-- name: CountLiveUserSessions :one
+SELECT count(*) FROM sessions
+WHERE user_id = $1 AND revoked_at IS NULL
+  AND idle_expires_at > $2::timestamptz AND expires_at > $2::timestamptz
+`
+
+type CountLiveUserSessionsParams struct {
+	UserID uuid.UUID
+	Now    time.Time
+}
+
+// The sessions of a user that still work (authd user show), along
+// sessions_user_id_idx.
+func (q *Queries) CountLiveUserSessions(ctx context.Context, arg CountLiveUserSessionsParams) (int64, error) {
+	row := q.db.QueryRow(ctx, countLiveUserSessions, arg.UserID, arg.Now)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const createSession = `-- name: CreateSession :one
 INSERT INTO sessions (user_id, current_hash, created_at, last_used_at, idle_expires_at, expires_at, user_agent, client_addr)
 VALUES ($1, $2, $3::timestamptz, $3::timestamptz,

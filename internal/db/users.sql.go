@@ -39,17 +39,6 @@ func (q *Queries) ChangeUserEmail(ctx context.Context, arg ChangeUserEmailParams
 	return result.RowsAffected(), nil
 }
 
-const countAdmins = `-- name: CountAdmins :one
-SELECT count(*) FROM users WHERE role = 'admin'
-`
-
-func (q *Queries) CountAdmins(ctx context.Context) (int64, error) {
-	row := q.db.QueryRow(ctx, countAdmins)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
-}
-
 const createUser = `-- name: CreateUser :one
 INSERT INTO users (name, email, password_hash, photo, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5::timestamptz, $5::timestamptz)
@@ -195,6 +184,61 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, e
 		return nil, err
 	}
 	return items, nil
+}
+
+const lockAdmins = `-- name: LockAdmins :many
+SELECT id FROM users WHERE role = 'admin' ORDER BY id FOR UPDATE
+`
+
+// Locks every admin row, so that the last two admins cannot both delete
+// themselves at once.
+func (q *Queries) LockAdmins(ctx context.Context) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, lockAdmins)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockUser = `-- name: LockUser :one
+SELECT id, name, email, password_hash, role, provider, photo, verified, created_at, updated_at, email_verified_at, password_changed_at FROM users WHERE id = $1 FOR NO KEY UPDATE
+`
+
+// Reads a user and locks the row until the end of the transaction, so
+// that two flows changing one account (a reset and an email change, say)
+// run one after the other. Every flow locks the user before its tokens,
+// so they cannot deadlock. NO KEY: inserts that reference the user (a
+// login's session, a sender's token) need not wait for it.
+func (q *Queries) LockUser(ctx context.Context, id uuid.UUID) (User, error) {
+	row := q.db.QueryRow(ctx, lockUser, id)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Email,
+		&i.PasswordHash,
+		&i.Role,
+		&i.Provider,
+		&i.Photo,
+		&i.Verified,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.EmailVerifiedAt,
+		&i.PasswordChangedAt,
+	)
+	return i, err
 }
 
 const setUserPassword = `-- name: SetUserPassword :exec

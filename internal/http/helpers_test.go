@@ -28,46 +28,11 @@ import (
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/ratelimit"
 	"github.com/authd/authd/internal/session"
+	"github.com/authd/authd/internal/testenv"
 	"github.com/authd/authd/internal/token"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
-
-// clock is a settable time source shared by the handlers and the signer.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var testKeys = sync.OnceValues(func() ([4]string, error) {
 	var out [4]string
@@ -86,9 +51,9 @@ type fixture struct {
 	srv    *httptest.Server
 	pool   *pgxpool.Pool
 	q      *db.Queries
-	clock  *clock
+	clock  *testenv.Clock
 	tokens *token.Signer
-	logs   *syncBuffer
+	logs   *testenv.Buffer
 	deps   testDeps
 }
 
@@ -183,7 +148,7 @@ func newFixtureOn(t *testing.T, pool *pgxpool.Pool, edit ...func(*testDeps)) *fi
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{now: time.Now().Truncate(time.Second)}
+	clk := testenv.NewClock()
 	signer, err := token.New(token.Options{
 		Access: access, Refresh: refresh, Issuer: "authd-test", Audience: "authd-test",
 		AccessTTL: 15 * time.Minute, RefreshTTL: time.Hour, Now: clk.Now,
@@ -195,7 +160,7 @@ func newFixtureOn(t *testing.T, pool *pgxpool.Pool, edit ...func(*testDeps)) *fi
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	d := testDeps{
 		Log:     slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Queries: db.New(pool),

@@ -1,14 +1,12 @@
 package mail_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"log/slog"
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,47 +18,10 @@ import (
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/mail/smtptest"
 	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/internal/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
-
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // fixture is a database, an SMTP server and a sender between them.
 type fixture struct {
@@ -68,8 +29,8 @@ type fixture struct {
 	pool   *pgxpool.Pool
 	q      *db.Queries
 	srv    *smtptest.Server
-	clock  *clock
-	logs   *syncBuffer
+	clock  *testenv.Clock
+	logs   *testenv.Buffer
 	m      *metrics.Metrics
 	sender *mail.Sender
 	opts   mail.SenderOptions
@@ -83,7 +44,7 @@ const linkBase = "https://app.example.com"
 // made.
 func newFixture(t *testing.T, change func(*mail.SenderOptions, *mail.SMTPOptions)) *fixture {
 	t.Helper()
-	f := &fixture{t: t, pool: dbtest.New(t), clock: newClock(), logs: &syncBuffer{}, m: metrics.New()}
+	f := &fixture{t: t, pool: dbtest.New(t), clock: testenv.NewClock(), logs: &testenv.Buffer{}, m: metrics.New()}
 	f.q = db.New(db.Bound(f.pool, 5*time.Second))
 	f.srv = smtptest.New(t, smtptest.Options{STARTTLS: true, Username: "authd", Password: "smtp-secret"})
 	f.smtp = mail.SMTPOptions{Host: f.srv.Host(), Port: f.srv.Port(), Username: "authd", Password: "smtp-secret",

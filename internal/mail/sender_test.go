@@ -130,14 +130,14 @@ func TestSMTPDownThenBack(t *testing.T) {
 	if n := f.tokens(u.ID); n != 0 {
 		t.Errorf("%d tokens kept for a mail never sent", n)
 	}
-	f.clock.Add(9 * time.Second)
+	f.clock.Advance(9 * time.Second)
 	f.once(0) // not due yet
 
 	srv := smtptest.New(t, smtptest.Options{Addr: addr, STARTTLS: true, Username: "authd", Password: "smtp-secret"})
 	srv.SetFault(smtptest.RejectConnect)
 	f.smtp.RootCAs = srv.RootCAs()
 	f.sender = f.newSender()
-	f.clock.Add(time.Second)
+	f.clock.Advance(time.Second)
 	f.once(1)
 	r = f.row(id)
 	if r.Status != "pending" || r.Attempts != 2 || !r.NextAttemptAt.Equal(f.clock.Now().Add(20*time.Second)) || !strings.Contains(*r.LastError, "421") {
@@ -148,7 +148,7 @@ func TestSMTPDownThenBack(t *testing.T) {
 	}
 
 	srv.SetFault(smtptest.None)
-	f.clock.Add(20 * time.Second)
+	f.clock.Advance(20 * time.Second)
 	f.once(1)
 	if r = f.row(id); r.Status != "sent" || r.Attempts != 3 {
 		t.Fatalf("after the server came back: %+v", r)
@@ -178,7 +178,7 @@ func TestTemporaryFailureRetried(t *testing.T) {
 		t.Errorf("%d tokens kept for a refused mail", n)
 	}
 	f.srv.SetFault(smtptest.None)
-	f.clock.Add(10 * time.Second)
+	f.clock.Advance(10 * time.Second)
 	f.once(1)
 	if r = f.row(id); r.Status != "sent" {
 		t.Fatalf("after the retry: %+v", r)
@@ -213,7 +213,7 @@ func TestPermanentFailure(t *testing.T) {
 	if strings.Contains(f.logs.String(), u.Email) || !strings.Contains(f.logs.String(), "550") {
 		t.Errorf("the log names the address, or not the reply:\n%s", f.logs.String())
 	}
-	f.clock.Add(time.Hour)
+	f.clock.Advance(time.Hour)
 	f.once(0)
 }
 
@@ -227,7 +227,7 @@ func TestMaxAttempts(t *testing.T) {
 	if r := f.row(id); r.Status != "pending" {
 		t.Fatalf("after attempt 1: %+v", r)
 	}
-	f.clock.Add(10 * time.Second)
+	f.clock.Advance(10 * time.Second)
 	f.once(1)
 	if r := f.row(id); r.Status != "failed" || !strings.Contains(*r.LastError, "gave up after 2 attempts") {
 		t.Fatalf("after attempt 2: %+v %q", r, *r.LastError)
@@ -241,7 +241,7 @@ func TestTokenMailTooLate(t *testing.T) {
 	f := newFixture(t, nil)
 	u := f.user("Ada", "ada@example.com")
 	id := f.enqueue(mail.KindResetPassword, u.Email, u.ID, mail.Data{})
-	f.clock.Add(15*time.Minute + time.Second)
+	f.clock.Advance(15*time.Minute + time.Second)
 	f.once(1)
 	if r := f.row(id); r.Status != "failed" || !strings.Contains(*r.LastError, "token lifetime") {
 		t.Fatalf("late reset mail: %+v", r)
@@ -265,7 +265,7 @@ func TestAbandonedClaim(t *testing.T) {
 		t.Fatalf("claim: %v %v", dead, err)
 	}
 	f.once(0)
-	f.clock.Add(time.Minute + time.Second)
+	f.clock.Advance(time.Minute + time.Second)
 	f.once(1)
 	if r := f.row(id); r.Status != "sent" || r.Attempts != 2 {
 		t.Fatalf("after the lease: %+v", r)
@@ -289,7 +289,7 @@ func TestDroppedAfterData(t *testing.T) {
 		t.Fatalf("after the drop: %+v", r)
 	}
 	f.srv.SetFault(smtptest.None)
-	f.clock.Add(10 * time.Second)
+	f.clock.Advance(10 * time.Second)
 	f.once(1)
 	msgs := f.srv.Messages()
 	if len(msgs) != 2 || f.row(id).Status != "sent" {

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/authd/authd/internal/pgcluster"
+	"github.com/authd/authd/internal/testenv"
 )
 
 // newCluster makes a cluster for a test and closes it at Cleanup. Without
@@ -22,8 +23,8 @@ import (
 func newCluster(t *testing.T, opts pgcluster.Options) *pgcluster.Cluster {
 	t.Helper()
 	c, err := pgcluster.New(t.Context(), opts)
-	if errors.Is(err, pgcluster.ErrNoBinaries) && os.Getenv("CI") == "" {
-		t.Skip(err)
+	if errors.Is(err, pgcluster.ErrNoBinaries) {
+		testenv.Missing(t, err.Error())
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -263,8 +264,8 @@ func TestStartFails(t *testing.T) {
 
 func TestFindBinDir(t *testing.T) {
 	dir, err := pgcluster.FindBinDir()
-	if errors.Is(err, pgcluster.ErrNoBinaries) && os.Getenv("CI") == "" {
-		t.Skip(err)
+	if errors.Is(err, pgcluster.ErrNoBinaries) {
+		testenv.Missing(t, err.Error())
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -301,4 +302,31 @@ func hostOf(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	return cfg.Host
+}
+
+// StartChild runs a command whose exit Done reports, with its error.
+func TestStartChild(t *testing.T) {
+	p, err := pgcluster.StartChild(exec.Command("sh", "-c", "exit 3"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-p.Done()
+	var exit *exec.ExitError
+	if !errors.As(p.Err(), &exit) || exit.ExitCode() != 3 {
+		t.Errorf("Err() = %v, want exit status 3", p.Err())
+	}
+
+	p, err = pgcluster.StartChild(exec.Command("sleep", "60"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Kill()
+	select {
+	case <-p.Done():
+	default:
+		t.Error("Done not closed after Kill")
+	}
+	if _, err := pgcluster.StartChild(exec.Command("/nonexistent/binary"), nil); err == nil {
+		t.Error("StartChild of a missing binary: no error")
+	}
 }

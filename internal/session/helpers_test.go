@@ -22,6 +22,7 @@ import (
 	"github.com/authd/authd/internal/db/dbtest"
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/session"
+	"github.com/authd/authd/internal/testenv"
 	"github.com/authd/authd/internal/token"
 )
 
@@ -29,24 +30,6 @@ func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 // testPassword is the password of every user a fixture registers.
 const testPassword = "correct horse"
-
-// clock is a settable time source shared by the signer and the service.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // countingDB counts the statements sent through it, those of its
 // transactions included (BEGIN and COMMIT are not statements here).
@@ -123,9 +106,9 @@ type config struct {
 	AccessTTL time.Duration
 	Leeway    time.Duration
 	DBTimeout time.Duration
-	Pool      *pgxpool.Pool // nil: a fresh database from dbtest.New
-	Clock     *clock        // nil: a new one at the current second
-	foreign   bool          // sign with the spare keys
+	Pool      *pgxpool.Pool  // nil: a fresh database from dbtest.New
+	Clock     *testenv.Clock // nil: a new one at the current second
+	foreign   bool           // sign with the spare keys
 }
 
 func defaultConfig() config {
@@ -151,7 +134,7 @@ type fixture struct {
 	pool   *pgxpool.Pool
 	q      *db.Queries // the tests' own look-ups, bound like the service's
 	stmts  *countingDB // every statement the service sends
-	clock  *clock
+	clock  *testenv.Clock
 	tokens *token.Signer
 	hasher *password.Hasher
 	svc    *session.Service
@@ -170,7 +153,7 @@ func newFixture(t *testing.T, edit ...func(*config)) *fixture {
 	}
 	clk := cfg.Clock
 	if clk == nil {
-		clk = &clock{now: time.Now().Truncate(time.Second)}
+		clk = testenv.NewClock()
 	}
 	signer := newSigner(t, cfg, clk)
 	hasher, err := password.New(cfg.Hasher)
@@ -186,7 +169,7 @@ func newFixture(t *testing.T, edit ...func(*config)) *fixture {
 		hasher: hasher, svc: svc, cfg: cfg}
 }
 
-func newSigner(t *testing.T, cfg config, clk *clock) *token.Signer {
+func newSigner(t *testing.T, cfg config, clk *testenv.Clock) *token.Signer {
 	t.Helper()
 	keys, err := testKeys()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/session"
+	"github.com/authd/authd/internal/testenv"
 )
 
 // TestPurge: sessions whose lifetime ended, or that were revoked, more than
@@ -17,7 +18,7 @@ import (
 // younger than a day.
 func TestPurge(t *testing.T) {
 	t.Parallel()
-	clk := &clock{now: time.Now().Truncate(time.Second)}
+	clk := testenv.NewClock()
 	t0 := clk.Now()
 	short := newFixture(t, func(c *config) {
 		c.Clock = clk

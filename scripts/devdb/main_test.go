@@ -11,13 +11,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/authd/authd/internal/pgcluster"
+	"github.com/authd/authd/internal/testenv"
 )
 
 // start prints the URL of database authd, again on a second run with the
 // same server; stop stops it, and then has nothing to do.
 func TestStartStop(t *testing.T) {
-	if _, err := pgcluster.FindBinDir(); errors.Is(err, pgcluster.ErrNoBinaries) && os.Getenv("CI") == "" {
-		t.Skip(err)
+	if _, err := pgcluster.FindBinDir(); errors.Is(err, pgcluster.ErrNoBinaries) {
+		testenv.Missing(t, err.Error())
 	}
 	top, err := os.MkdirTemp("", "devdb-") // short: the socket goes in it
 	if err != nil {

@@ -5,6 +5,13 @@ VALUES (sqlc.arg(kind), sqlc.arg(to_addr), sqlc.narg(user_id), sqlc.arg(data)::j
         sqlc.arg(now)::timestamptz, sqlc.arg(now)::timestamptz)
 RETURNING id;
 
+-- name: NotifyMail :exec
+-- Wakes the senders (LISTEN authd_mail) once the transaction commits: call
+-- it after EnqueueMail, in the same transaction. PostgreSQL folds the
+-- identical notifications of one transaction into one, and drops them all
+-- on rollback.
+SELECT pg_notify('authd_mail', '');
+
 -- name: ClaimMail :many
 -- Takes up to batch_size due mails for this sender: pending ones whose time
 -- has come, and sending ones whose lease ran out (their sender died). Rows
@@ -49,39 +56,25 @@ WHERE (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status)::text)
 ORDER BY id DESC
 LIMIT sqlc.arg(max_rows);
 
+-- name: GetMail :one
+-- One outbox row (authd mail retry says why a mail cannot be retried).
+SELECT * FROM mail_outbox WHERE id = sqlc.arg(id);
+
 -- name: RequeueMail :execrows
 -- Puts a failed mail back in the queue, due now (authd mail retry).
 UPDATE mail_outbox
 SET status = 'pending', next_attempt_at = sqlc.arg(now)::timestamptz, attempts = 0, last_error = NULL
 WHERE id = sqlc.arg(id) AND status = 'failed';
 
--- name: DeleteOldMail :execrows
--- Removes sent and failed mails created before cutoff, in batches.
+-- name: DeleteOldMailWithStatus :execrows
+-- Removes mails of one status ('sent' or 'failed') created before cutoff,
+-- in batches, so sent and failed mails can be kept for different times.
 DELETE FROM mail_outbox WHERE id = ANY(ARRAY(
     SELECT d.id FROM mail_outbox d
-    WHERE d.status IN ('sent', 'failed') AND d.created_at < sqlc.arg(cutoff)::timestamptz
+    -- The literal IN keeps mail_outbox_done_idx usable by a generic plan.
+    WHERE d.status IN ('sent', 'failed') AND d.status = sqlc.arg(status)::text
+      AND d.created_at < sqlc.arg(cutoff)::timestamptz
     ORDER BY d.created_at
     LIMIT sqlc.arg(batch_size)
     FOR UPDATE SKIP LOCKED
 ));
-
--- name: TakeMailAllowance :one
--- Counts a mail-sending request for an address and purpose, and says
--- whether a mail may go out: not within cooldown of the last one, and at
--- most max_per_window per window. Any address gets a row, registered or
--- not, so the work done is the same.
-INSERT INTO mail_throttle AS t (email, purpose, last_sent_at, window_start, sent)
-VALUES (sqlc.arg(email), sqlc.arg(purpose), sqlc.arg(now)::timestamptz, sqlc.arg(now)::timestamptz, 1)
-ON CONFLICT (email, purpose) DO UPDATE SET
-    window_start = CASE WHEN t.window_start <= sqlc.arg(now)::timestamptz - make_interval(secs => sqlc.arg(window_secs)::float8)
-                        THEN sqlc.arg(now)::timestamptz ELSE t.window_start END,
-    sent = CASE WHEN t.window_start <= sqlc.arg(now)::timestamptz - make_interval(secs => sqlc.arg(window_secs)::float8)
-                THEN 1 ELSE t.sent + 1 END,
-    last_sent_at = sqlc.arg(now)::timestamptz
-WHERE t.last_sent_at <= sqlc.arg(now)::timestamptz - make_interval(secs => sqlc.arg(cooldown_secs)::float8)
-  AND (t.sent < sqlc.arg(max_per_window)::int
-       OR t.window_start <= sqlc.arg(now)::timestamptz - make_interval(secs => sqlc.arg(window_secs)::float8))
-RETURNING sent;
-
--- name: DeleteStaleMailThrottles :execrows
-DELETE FROM mail_throttle WHERE last_sent_at < sqlc.arg(cutoff)::timestamptz;

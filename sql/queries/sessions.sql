@@ -46,6 +46,13 @@ WHERE user_id = sqlc.arg(user_id) AND revoked_at IS NULL
 ORDER BY last_used_at DESC, id
 LIMIT 100;
 
+-- name: CountLiveUserSessions :one
+-- The sessions of a user that still work (authd user show), along
+-- sessions_user_id_idx.
+SELECT count(*) FROM sessions
+WHERE user_id = sqlc.arg(user_id) AND revoked_at IS NULL
+  AND idle_expires_at > sqlc.arg(now)::timestamptz AND expires_at > sqlc.arg(now)::timestamptz;
+
 -- name: DeleteExpiredSessions :execrows
 -- Removes up to batch_size sessions whose absolute lifetime ended before
 -- cutoff, oldest first along sessions_expires_at_idx. A session that idled

@@ -9,6 +9,19 @@ SELECT * FROM users WHERE email = sqlc.arg(email);
 -- name: GetUserByID :one
 SELECT * FROM users WHERE id = sqlc.arg(id);
 
+-- name: LockUser :one
+-- Reads a user and locks the row until the end of the transaction, so
+-- that two flows changing one account (a reset and an email change, say)
+-- run one after the other. Every flow locks the user before its tokens,
+-- so they cannot deadlock. NO KEY: inserts that reference the user (a
+-- login's session, a sender's token) need not wait for it.
+SELECT * FROM users WHERE id = sqlc.arg(id) FOR NO KEY UPDATE;
+
+-- name: LockAdmins :many
+-- Locks every admin row, so that the last two admins cannot both delete
+-- themselves at once.
+SELECT id FROM users WHERE role = 'admin' ORDER BY id FOR UPDATE;
+
 -- name: UpdateUserPasswordHash :exec
 -- Used to upgrade a hash made with an older bcrypt cost; only if it is unchanged.
 UPDATE users SET password_hash = sqlc.arg(new_hash), updated_at = sqlc.arg(now)::timestamptz
@@ -37,9 +50,6 @@ DELETE FROM users WHERE id = sqlc.arg(id);
 
 -- name: SetUserRole :execrows
 UPDATE users SET role = sqlc.arg(role), updated_at = sqlc.arg(now)::timestamptz WHERE id = sqlc.arg(id);
-
--- name: CountAdmins :one
-SELECT count(*) FROM users WHERE role = 'admin';
 
 -- name: ListUsers :many
 SELECT * FROM users

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authd/authd/internal/authdproc"
 	"github.com/authd/authd/internal/pgcluster"
 )
 
@@ -58,11 +59,9 @@ type profile struct {
 
 // authd is a started authd serve.
 type authd struct {
-	cmd   *exec.Cmd
-	url   string
-	mport int           // the metrics listener (PPROF=true), or 0
-	done  chan struct{} // closed when it has exited
-	err   error         // from Wait; read after done
+	proc  *authdproc.Proc
+	url   string // http://127.0.0.1:PORT, once ready
+	mport int    // the metrics listener (PPROF=true), or 0
 }
 
 func runBench(ctx context.Context, cfg config, root string, stdout, stderr io.Writer) (err error) {

@@ -17,10 +17,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/authd/authd/bench/internal/result"
+	"github.com/authd/authd/internal/authdproc"
 )
 
 // startAuthd runs authd with production settings and waits for /readyz. alg
@@ -60,7 +60,7 @@ func (b *bench) startAuthd(ctx context.Context, alg, limits string, settings ...
 	if err := a.waitReady(ctx, 60*time.Second, 100*time.Millisecond); err != nil {
 		return b.authdFailed(err)
 	}
-	fmt.Fprintf(b.stderr, "authd (%s keys, per-client limits %s) pid %d on %s\n", alg, limits, a.cmd.Process.Pid, a.url)
+	fmt.Fprintf(b.stderr, "authd (%s keys, per-client limits %s) pid %d on %s\n", alg, limits, a.proc.Cmd.Process.Pid, a.url)
 	shown := append(extra, "METRICS_ADDR=127.0.0.1:$MPORT", "PPROF=true")
 	b.commands = append(b.commands, fmt.Sprintf("# authd: %s keys, per-client limits %s: %s", alg, limits, strings.Join(shown, " ")))
 	return nil
@@ -70,32 +70,24 @@ func (b *bench) startAuthd(ctx context.Context, alg, limits string, settings ...
 // memory limit of 128Mi (the limit in MiB, written as millions of bytes).
 const goMemLimit = "128000000B"
 
-// spawnAuthd starts authd serve on a free port with the alg keys, the
-// database, the settings every run shares and extra. An empty environment
-// and working directory: nothing of the caller's (DATABASE_URL, an ./app.env)
-// leaks in.
+// spawnAuthd starts authd serve with the alg keys, the database, the
+// settings every run shares and extra, on PORT=0: the kernel picks the port
+// as authd binds it (waitReady learns it). An empty environment and working
+// directory: nothing of the caller's (DATABASE_URL, an ./app.env) leaks in.
 func (b *bench) spawnAuthd(ctx context.Context, alg string, extra []string) (*authd, error) {
 	if b.authd != nil {
 		return nil, errors.New("authd is already running")
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
 	env := append([]string{"PATH=" + os.Getenv("PATH")}, b.keys[alg]...)
-	env = append(env, "DATABASE_URL="+b.dbURL, "LISTEN_HOST=127.0.0.1", "PORT="+strconv.Itoa(port),
+	env = append(env, "DATABASE_URL="+b.dbURL, "LISTEN_HOST=127.0.0.1", "PORT=0",
 		"BCRYPT_COST="+strconv.Itoa(bcryptCost), "LOG_LEVEL=warn", "GOMEMLIMIT="+goMemLimit)
 	cmd := exec.Command(b.bin("authd"), "serve")
 	cmd.Dir, cmd.Env = b.work, append(env, extra...)
-	cmd.Stdout, cmd.Stderr = b.authdLog, b.authdLog
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start authd: %w", err)
+	p, err := authdproc.Start(cmd, b.authdLog)
+	if err != nil {
+		return nil, err
 	}
-	a := &authd{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), done: make(chan struct{})}
-	go func() {
-		a.err = cmd.Wait()
-		close(a.done)
-	}()
+	a := &authd{proc: p}
 	b.authd = a
 	return a, nil
 }
@@ -110,30 +102,16 @@ func (b *bench) authdFailed(err error) error {
 	return fmt.Errorf("authd: %w\n%s", err, log)
 }
 
-// waitReady polls /readyz until it answers 200.
+// waitReady learns where authd listens and polls /readyz until it answers 200.
 func (a *authd) waitReady(ctx context.Context, limit, every time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.url+"/readyz", nil)
-		if err != nil {
-			return err
-		}
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-a.done:
-			return fmt.Errorf("exited before it was ready: %v", a.err)
-		case <-ctx.Done():
-			return fmt.Errorf("not ready after %s: %w", limit, ctx.Err())
-		case <-time.After(every):
-		}
+	addr, err := a.proc.Addr(ctx)
+	if err != nil {
+		return err
 	}
+	a.url = "http://" + addr
+	return a.proc.WaitReady(ctx, a.url, every)
 }
 
 // stopAuthd stops the running authd, if any (SIGTERM: a graceful shutdown).
@@ -143,17 +121,7 @@ func (b *bench) stopAuthd() error {
 		return nil
 	}
 	b.authd = nil
-	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("stop authd: %w", err)
-	}
-	select {
-	case <-a.done:
-		return nil // the exit status of a signalled authd says nothing
-	case <-time.After(30 * time.Second):
-		a.cmd.Process.Kill()
-		<-a.done
-		return errors.New("stop authd: still running 30s after SIGTERM; killed")
-	}
+	return a.proc.Stop(30 * time.Second)
 }
 
 // measureStartup restarts authd five times (schema migrated) and returns the
@@ -211,7 +179,7 @@ func (b *bench) load(ctx context.Context, label string, profiled bool, args ...s
 	b.step(label)
 	b.probes = append(b.probes, probeRun{label: label, took: speedProbe()})
 
-	all := append([]string{"-url", a.url, "-pid", strconv.Itoa(a.cmd.Process.Pid)}, common...)
+	all := append([]string{"-url", a.url, "-pid", strconv.Itoa(a.proc.Cmd.Process.Pid)}, common...)
 	if b.dbPID != 0 {
 		all = append(all, "-db-pid", strconv.Itoa(b.dbPID))
 	}

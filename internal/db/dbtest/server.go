@@ -16,6 +16,7 @@ import (
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/pgcluster"
+	"github.com/authd/authd/internal/testenv"
 )
 
 // Server is a PostgreSQL server that tests get databases from: the shared
@@ -86,7 +87,7 @@ func (s *Server) newDatabase(t testing.TB, migrated bool) string {
 func (s *Server) Stop(t testing.TB) {
 	t.Helper()
 	if s.cluster == nil {
-		skipOrFail(t, "dbtest: cannot stop the server at TEST_DATABASE_URL; a test that stops the database should use NewCluster")
+		testenv.Missing(t, "dbtest: cannot stop the server at TEST_DATABASE_URL; a test that stops the database should use NewCluster")
 	}
 	if err := s.stop(t.Context()); err != nil {
 		t.Fatalf("dbtest: %v", err)
@@ -98,7 +99,7 @@ func (s *Server) Stop(t testing.TB) {
 func (s *Server) Start(t testing.TB) {
 	t.Helper()
 	if s.cluster == nil {
-		skipOrFail(t, "dbtest: cannot start the server at TEST_DATABASE_URL; a test that stops the database should use NewCluster")
+		testenv.Missing(t, "dbtest: cannot start the server at TEST_DATABASE_URL; a test that stops the database should use NewCluster")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
