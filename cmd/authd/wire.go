@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -227,10 +226,9 @@ func explainPooled(cfg config.Config, err error) error {
 }
 
 // front is the API port's handler. Until connect puts the service behind
-// it, the process is live but not ready: /healthz and /api/healthchecker
-// answer 200, /readyz 503 not_ready, anything else 503 unavailable with
-// Retry-After, in the API's envelope. The service is built only once its
-// pool exists, so no request can reach a handler without a database.
+// it, the process is live but not ready and internal/http's Starting
+// answers. The service is built only once its pool exists, so no request
+// can reach a handler without a database.
 type front struct{ svc atomic.Pointer[http.Handler] }
 
 func (f *front) serve(h http.Handler) { f.svc.Store(&h) }
@@ -240,35 +238,7 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		(*h).ServeHTTP(w, r)
 		return
 	}
-	get := r.Method == http.MethodGet || r.Method == http.MethodHead
-	switch {
-	case get && r.URL.Path == "/healthz":
-		starting(w, http.StatusOK, `{"status":"success","message":"alive"}`)
-	case get && r.URL.Path == "/api/healthchecker":
-		starting(w, http.StatusOK, `{"status":"success","message":"Welcome to authd"}`)
-	case get && r.URL.Path == "/readyz":
-		starting(w, http.StatusServiceUnavailable, `{"status":"error","message":"not ready","code":"not_ready"}`)
-	default:
-		starting(w, http.StatusServiceUnavailable, `{"status":"error","message":"service temporarily unavailable, try again shortly","code":"unavailable"}`)
-	}
-}
-
-// starting writes one of front's answers with the headers the API's
-// middleware sets on every answer (internal/http secureHeaders).
-func starting(w http.ResponseWriter, status int, body string) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)+1))
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-	h.Set("X-Frame-Options", "DENY")
-	if status == http.StatusServiceUnavailable {
-		h.Set("Retry-After", "2")
-	}
-	w.WriteHeader(status)
-	io.WriteString(w, body+"\n")
+	authhttp.Starting().ServeHTTP(w, r) // only while starting: cheap enough
 }
 
 // purgeMail deletes old outbox rows, with mail on.
