@@ -96,19 +96,7 @@ func (a *app) connect(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	a.sessions = session.New(session.Deps{
 		DB: pool, DBTimeout: cfg.DBTimeout,
 		Tokens: a.signer, Hasher: a.hasher, Log: log, Metrics: a.m,
-	}, session.Options{
-		RefreshTTL:            cfg.RefreshTTL,
-		SessionLifetime:       cfg.SessionLifetime,
-		ReuseGrace:            cfg.ReuseGrace,
-		LoginFailureThreshold: cfg.LoginFailureThreshold,
-		LoginLockBase:         cfg.LoginLockBase,
-		LoginLockMax:          cfg.LoginLockMax,
-		Mail:                  cfg.MailOn(),
-		Verification:          session.Verification(cfg.EmailVerification),
-		MailCooldown:          cfg.MailCooldown,
-		MailMaxPerHour:        cfg.MailMaxPerHour,
-		HideExisting:          cfg.RegisterHideExisting,
-	})
+	}, sessionOptions(cfg))
 	if cfg.MailOn() {
 		// Built even without MAIL_WORKER, so that a broken template
 		// directory stops the start.
@@ -143,6 +131,24 @@ func (a *app) connect(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		AccountSelfDelete: cfg.AccountSelfDelete,
 	}))
 	return nil
+}
+
+// sessionOptions are the session service's settings, the same for serve
+// and the operator's commands.
+func sessionOptions(cfg config.Config) session.Options {
+	return session.Options{
+		RefreshTTL:            cfg.RefreshTTL,
+		SessionLifetime:       cfg.SessionLifetime,
+		ReuseGrace:            cfg.ReuseGrace,
+		LoginFailureThreshold: cfg.LoginFailureThreshold,
+		LoginLockBase:         cfg.LoginLockBase,
+		LoginLockMax:          cfg.LoginLockMax,
+		Mail:                  cfg.MailOn(),
+		Verification:          session.Verification(cfg.EmailVerification),
+		MailCooldown:          cfg.MailCooldown,
+		MailMaxPerHour:        cfg.MailMaxPerHour,
+		HideExisting:          cfg.RegisterHideExisting,
+	}
 }
 
 // Back-off between start-up tries to reach the database: doubling from
@@ -248,21 +254,29 @@ func (a *app) purgeMail(ctx context.Context) {
 	}
 }
 
-// newSender builds the mail transport and the outbox sender.
-func newSender(cfg config.Config, pool *pgxpool.Pool, log *slog.Logger, m *metrics.Metrics) (*mail.Sender, error) {
-	var tr mail.Transport
+// errMailOff is newMailTransport's error with MAIL_TRANSPORT=off.
+var errMailOff = errors.New("MAIL_TRANSPORT is off")
+
+// newMailTransport is the transport of MAIL_TRANSPORT, the same for serve
+// and the operator's commands: SMTP, or the log (written to log).
+func newMailTransport(cfg config.Config, log *slog.Logger) (mail.Transport, error) {
 	switch cfg.MailTransport {
 	case "smtp":
-		smtp, err := mail.NewSMTP(mail.SMTPOptions{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUser,
+		return mail.NewSMTP(mail.SMTPOptions{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUser,
 			Password: cfg.SMTPPass, TLS: cfg.SMTPTLS, Timeout: cfg.SMTPTimeout})
-		if err != nil {
-			return nil, err
-		}
-		tr = smtp
 	case "log":
-		tr = mail.NewLog(log)
-	default:
-		return nil, fmt.Errorf("MAIL_TRANSPORT %q", cfg.MailTransport)
+		return mail.NewLog(log), nil
+	case "", "off":
+		return nil, errMailOff
+	}
+	return nil, fmt.Errorf("MAIL_TRANSPORT %q", cfg.MailTransport)
+}
+
+// newSender builds the mail transport and the outbox sender.
+func newSender(cfg config.Config, pool *pgxpool.Pool, log *slog.Logger, m *metrics.Metrics) (*mail.Sender, error) {
+	tr, err := newMailTransport(cfg, log)
+	if err != nil {
+		return nil, err
 	}
 	return mail.NewSender(pool, tr, mail.SenderOptions{
 		From: cfg.EmailFrom, FromName: cfg.EmailFromName,
