@@ -77,7 +77,7 @@ func prepare(cfg config.Config) (*app, error) {
 		runtime.GOMAXPROCS(baseProcs() + extra)
 	}
 	a := &app{m: m, signer: signer, hasher: hasher}
-	if cfg.MetricsAddr != "" && cfg.MetricsAddr != "main" && cfg.MetricsAddr != "off" {
+	if cfg.Metrics() == config.MetricsListener {
 		a.metrics = metricsMux(m, cfg.Pprof)
 	}
 	return a, nil
@@ -126,7 +126,7 @@ func (a *app) connect(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		IPv6Prefix:        cfg.IPv6Prefix,
 		RequestTimeout:    cfg.RequestTimeout,
 		RefusalDelay:      cfg.RefusalDelay,
-		MetricsOnMainPort: cfg.MetricsAddr == "main",
+		MetricsOnMainPort: cfg.Metrics() == config.MetricsMainPort,
 		Mail:              cfg.MailOn(),
 		AccountSelfDelete: cfg.AccountSelfDelete,
 	}))
@@ -260,14 +260,15 @@ var errMailOff = errors.New("MAIL_TRANSPORT is off")
 // newMailTransport is the transport of MAIL_TRANSPORT, the same for serve
 // and the operator's commands: SMTP, or the log (written to log).
 func newMailTransport(cfg config.Config, log *slog.Logger) (mail.Transport, error) {
+	if !cfg.MailOn() {
+		return nil, errMailOff
+	}
 	switch cfg.MailTransport {
 	case "smtp":
 		return mail.NewSMTP(mail.SMTPOptions{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUser,
 			Password: cfg.SMTPPass, TLS: cfg.SMTPTLS, Timeout: cfg.SMTPTimeout})
 	case "log":
 		return mail.NewLog(log), nil
-	case "", "off":
-		return nil, errMailOff
 	}
 	return nil, fmt.Errorf("MAIL_TRANSPORT %q", cfg.MailTransport)
 }
