@@ -58,12 +58,12 @@ func dispatch(ctx context.Context, group string, args []string, cmds map[string]
 	return nil
 }
 
-// run is the preamble of a command: it reads args with fs (n positional
+// runCommand is the preamble of a command: it reads args with fs (n positional
 // arguments) and the configuration, starts the audit line of action on the
 // first argument (or none), runs body and writes the line with its outcome.
 // When the arguments or the configuration cannot be read nothing is
 // audited: nothing was done.
-func (c adminIO) run(ctx context.Context, fs *flag.FlagSet, args []string, n int, action string,
+func (c adminIO) runCommand(ctx context.Context, fs *flag.FlagSet, args []string, n int, action string,
 	body func(pos []string, cfg config.Config, au *audit) error) (err error) {
 	pos, cfg, err := c.parse(fs, args, n)
 	if err != nil {

@@ -86,7 +86,7 @@ func (c adminIO) userList(ctx context.Context, args []string) error {
 	unverified := fs.Bool("unverified", false, "only users whose address is not verified")
 	limit := fs.Int("limit", 100, "at most `N` users, 1 to 10000")
 	asJSON := fs.Bool("json", false, "print JSON")
-	return c.run(ctx, fs, args, 0, "user.list", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 0, "user.list", func(pos []string, cfg config.Config, au *audit) error {
 		au.add(slog.String("email_prefix", *prefix), slog.Bool("unverified", *unverified), slog.Int("limit", *limit))
 		if *limit < 1 {
 			return refusal("-limit must be 1 to 10000")
@@ -121,7 +121,7 @@ func (c adminIO) userList(ctx context.Context, args []string) error {
 func (c adminIO) userShow(ctx context.Context, args []string) error {
 	fs := c.flagSet("user show", "EMAIL [-json]")
 	asJSON := fs.Bool("json", false, "print JSON")
-	return c.run(ctx, fs, args, 1, "user.show", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 1, "user.show", func(pos []string, cfg config.Config, au *audit) error {
 		env, err := openAdmin(ctx, cfg, false)
 		if err != nil {
 			return err
@@ -170,7 +170,7 @@ func (c adminIO) userCreate(ctx context.Context, args []string) error {
 	name := fs.String("name", "", "the user's `name` (default: the part of EMAIL before the @)")
 	role := fs.String("role", "user", "`role`: user or admin")
 	verified := fs.Bool("verified", false, "the address counts as verified")
-	return c.run(ctx, fs, args, 1, "user.create", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 1, "user.create", func(pos []string, cfg config.Config, au *audit) error {
 		au.add(slog.String("role", *role), slog.Bool("verified", *verified))
 		pw, err := c.readPassword()
 		if err != nil {
@@ -194,7 +194,7 @@ func (c adminIO) userCreate(ctx context.Context, args []string) error {
 // userVerify: authd user verify EMAIL.
 func (c adminIO) userVerify(ctx context.Context, args []string) error {
 	fs := c.flagSet("user verify", "EMAIL")
-	return c.run(ctx, fs, args, 1, "user.verify", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 1, "user.verify", func(pos []string, cfg config.Config, au *audit) error {
 		env, err := openAdmin(ctx, cfg, false)
 		if err != nil {
 			return err
@@ -218,7 +218,7 @@ func (c adminIO) userVerify(ctx context.Context, args []string) error {
 // userSetRole: authd user set-role EMAIL admin|user.
 func (c adminIO) userSetRole(ctx context.Context, args []string) error {
 	fs := c.flagSet("user set-role", "EMAIL admin|user")
-	return c.run(ctx, fs, args, 2, "user.set-role", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 2, "user.set-role", func(pos []string, cfg config.Config, au *audit) error {
 		au.add(slog.String("role", pos[1]))
 		env, err := openAdmin(ctx, cfg, false)
 		if err != nil {
@@ -244,7 +244,7 @@ func (c adminIO) userSetRole(ctx context.Context, args []string) error {
 // or a prompt.
 func (c adminIO) userSetPassword(ctx context.Context, args []string) error {
 	fs := c.flagSet("user set-password", "EMAIL   (the password from stdin or a prompt)")
-	return c.run(ctx, fs, args, 1, "user.set-password", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 1, "user.set-password", func(pos []string, cfg config.Config, au *audit) error {
 		pw, err := c.readPassword()
 		if err != nil {
 			return err
@@ -268,7 +268,7 @@ func (c adminIO) userSetPassword(ctx context.Context, args []string) error {
 // userRevokeSessions: authd user revoke-sessions EMAIL.
 func (c adminIO) userRevokeSessions(ctx context.Context, args []string) error {
 	fs := c.flagSet("user revoke-sessions", "EMAIL")
-	return c.run(ctx, fs, args, 1, "user.revoke-sessions", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 1, "user.revoke-sessions", func(pos []string, cfg config.Config, au *audit) error {
 		env, err := openAdmin(ctx, cfg, false)
 		if err != nil {
 			return err
@@ -290,7 +290,7 @@ func (c adminIO) userRevokeSessions(ctx context.Context, args []string) error {
 func (c adminIO) userResetLink(ctx context.Context, args []string) error {
 	fs := c.flagSet("user reset-link", "EMAIL [-ttl 24h]")
 	ttl := fs.Duration("ttl", 24*time.Hour, "how long the link works, 1m to 168h")
-	return c.run(ctx, fs, args, 1, "user.reset-link", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 1, "user.reset-link", func(pos []string, cfg config.Config, au *audit) error {
 		au.add(slog.String("ttl", ttl.String()))
 		if cfg.EmailLinkBase == "" {
 			return refusal("no link base: set EMAIL_LINK_BASE or CLIENT_ORIGIN")
@@ -316,7 +316,7 @@ func (c adminIO) userResetLink(ctx context.Context, args []string) error {
 func (c adminIO) userDelete(ctx context.Context, args []string) error {
 	fs := c.flagSet("user delete", "EMAIL [-yes]")
 	yes := fs.Bool("yes", false, "do not ask")
-	return c.run(ctx, fs, args, 1, "user.delete", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 1, "user.delete", func(pos []string, cfg config.Config, au *audit) error {
 		env, err := openAdmin(ctx, cfg, false)
 		if err != nil {
 			return err
