@@ -203,22 +203,16 @@ func (c adminIO) mailTest(ctx context.Context, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	var (
-		tr  mail.Transport
-		via string
-	)
-	switch cfg.MailTransport {
-	case "smtp":
-		s, err := mail.NewSMTP(mail.SMTPOptions{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUser,
-			Password: cfg.SMTPPass, TLS: cfg.SMTPTLS, Timeout: cfg.SMTPTimeout})
-		if err != nil {
-			return err
-		}
-		tr, via = s, fmt.Sprintf("%s (SMTP_TLS=%s)", net.JoinHostPort(cfg.SMTPHost, strconv.Itoa(cfg.SMTPPort)), cfg.SMTPTLS)
-	case "log":
-		tr, via = mail.NewLog(slog.New(slog.NewTextHandler(c.stdout, nil))), "the log"
-	default:
+	tr, err := newMailTransport(cfg, slog.New(slog.NewTextHandler(c.stdout, nil)))
+	switch {
+	case errors.Is(err, errMailOff):
 		return refusef("mail is off (MAIL_TRANSPORT=%s): there is no transport to test", cfg.MailTransport)
+	case err != nil:
+		return err
+	}
+	via := "the log"
+	if cfg.MailTransport == "smtp" {
+		via = fmt.Sprintf("%s (SMTP_TLS=%s)", net.JoinHostPort(cfg.SMTPHost, strconv.Itoa(cfg.SMTPPort)), cfg.SMTPTLS)
 	}
 	product := cfg.EmailFromName
 	if product == "" {

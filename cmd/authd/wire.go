@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,7 +77,7 @@ func prepare(cfg config.Config) (*app, error) {
 		runtime.GOMAXPROCS(baseProcs() + extra)
 	}
 	a := &app{m: m, signer: signer, hasher: hasher}
-	if cfg.MetricsAddr != "" && cfg.MetricsAddr != "main" && cfg.MetricsAddr != "off" {
+	if cfg.Metrics() == config.MetricsListener {
 		a.metrics = metricsMux(m, cfg.Pprof)
 	}
 	return a, nil
@@ -97,19 +96,7 @@ func (a *app) connect(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	a.sessions = session.New(session.Deps{
 		DB: pool, DBTimeout: cfg.DBTimeout,
 		Tokens: a.signer, Hasher: a.hasher, Log: log, Metrics: a.m,
-	}, session.Options{
-		RefreshTTL:            cfg.RefreshTTL,
-		SessionLifetime:       cfg.SessionLifetime,
-		ReuseGrace:            cfg.ReuseGrace,
-		LoginFailureThreshold: cfg.LoginFailureThreshold,
-		LoginLockBase:         cfg.LoginLockBase,
-		LoginLockMax:          cfg.LoginLockMax,
-		Mail:                  cfg.MailOn(),
-		Verification:          session.Verification(cfg.EmailVerification),
-		MailCooldown:          cfg.MailCooldown,
-		MailMaxPerHour:        cfg.MailMaxPerHour,
-		HideExisting:          cfg.RegisterHideExisting,
-	})
+	}, sessionOptions(cfg))
 	if cfg.MailOn() {
 		// Built even without MAIL_WORKER, so that a broken template
 		// directory stops the start.
@@ -139,11 +126,29 @@ func (a *app) connect(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		IPv6Prefix:        cfg.IPv6Prefix,
 		RequestTimeout:    cfg.RequestTimeout,
 		RefusalDelay:      cfg.RefusalDelay,
-		MetricsOnMainPort: cfg.MetricsAddr == "main",
+		MetricsOnMainPort: cfg.Metrics() == config.MetricsMainPort,
 		Mail:              cfg.MailOn(),
 		AccountSelfDelete: cfg.AccountSelfDelete,
 	}))
 	return nil
+}
+
+// sessionOptions are the session service's settings, the same for serve
+// and the operator's commands.
+func sessionOptions(cfg config.Config) session.Options {
+	return session.Options{
+		RefreshTTL:            cfg.RefreshTTL,
+		SessionLifetime:       cfg.SessionLifetime,
+		ReuseGrace:            cfg.ReuseGrace,
+		LoginFailureThreshold: cfg.LoginFailureThreshold,
+		LoginLockBase:         cfg.LoginLockBase,
+		LoginLockMax:          cfg.LoginLockMax,
+		Mail:                  cfg.MailOn(),
+		Verification:          session.Verification(cfg.EmailVerification),
+		MailCooldown:          cfg.MailCooldown,
+		MailMaxPerHour:        cfg.MailMaxPerHour,
+		HideExisting:          cfg.RegisterHideExisting,
+	}
 }
 
 // Back-off between start-up tries to reach the database: doubling from
@@ -227,10 +232,9 @@ func explainPooled(cfg config.Config, err error) error {
 }
 
 // front is the API port's handler. Until connect puts the service behind
-// it, the process is live but not ready: /healthz and /api/healthchecker
-// answer 200, /readyz 503 not_ready, anything else 503 unavailable with
-// Retry-After, in the API's envelope. The service is built only once its
-// pool exists, so no request can reach a handler without a database.
+// it, the process is live but not ready and internal/http's Starting
+// answers. The service is built only once its pool exists, so no request
+// can reach a handler without a database.
 type front struct{ svc atomic.Pointer[http.Handler] }
 
 func (f *front) serve(h http.Handler) { f.svc.Store(&h) }
@@ -240,35 +244,7 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		(*h).ServeHTTP(w, r)
 		return
 	}
-	get := r.Method == http.MethodGet || r.Method == http.MethodHead
-	switch {
-	case get && r.URL.Path == "/healthz":
-		starting(w, http.StatusOK, `{"status":"success","message":"alive"}`)
-	case get && r.URL.Path == "/api/healthchecker":
-		starting(w, http.StatusOK, `{"status":"success","message":"Welcome to authd"}`)
-	case get && r.URL.Path == "/readyz":
-		starting(w, http.StatusServiceUnavailable, `{"status":"error","message":"not ready","code":"not_ready"}`)
-	default:
-		starting(w, http.StatusServiceUnavailable, `{"status":"error","message":"service temporarily unavailable, try again shortly","code":"unavailable"}`)
-	}
-}
-
-// starting writes one of front's answers with the headers the API's
-// middleware sets on every answer (internal/http secureHeaders).
-func starting(w http.ResponseWriter, status int, body string) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)+1))
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-	h.Set("X-Frame-Options", "DENY")
-	if status == http.StatusServiceUnavailable {
-		h.Set("Retry-After", "2")
-	}
-	w.WriteHeader(status)
-	io.WriteString(w, body+"\n")
+	authhttp.Starting().ServeHTTP(w, r) // only while starting: cheap enough
 }
 
 // purgeMail deletes old outbox rows, with mail on.
@@ -278,21 +254,30 @@ func (a *app) purgeMail(ctx context.Context) {
 	}
 }
 
-// newSender builds the mail transport and the outbox sender.
-func newSender(cfg config.Config, pool *pgxpool.Pool, log *slog.Logger, m *metrics.Metrics) (*mail.Sender, error) {
-	var tr mail.Transport
+// errMailOff is newMailTransport's error with MAIL_TRANSPORT=off.
+var errMailOff = errors.New("MAIL_TRANSPORT is off")
+
+// newMailTransport is the transport of MAIL_TRANSPORT, the same for serve
+// and the operator's commands: SMTP, or the log (written to log).
+func newMailTransport(cfg config.Config, log *slog.Logger) (mail.Transport, error) {
+	if !cfg.MailOn() {
+		return nil, errMailOff
+	}
 	switch cfg.MailTransport {
 	case "smtp":
-		smtp, err := mail.NewSMTP(mail.SMTPOptions{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUser,
+		return mail.NewSMTP(mail.SMTPOptions{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUser,
 			Password: cfg.SMTPPass, TLS: cfg.SMTPTLS, Timeout: cfg.SMTPTimeout})
-		if err != nil {
-			return nil, err
-		}
-		tr = smtp
 	case "log":
-		tr = mail.NewLog(log)
-	default:
-		return nil, fmt.Errorf("MAIL_TRANSPORT %q", cfg.MailTransport)
+		return mail.NewLog(log), nil
+	}
+	return nil, fmt.Errorf("MAIL_TRANSPORT %q", cfg.MailTransport)
+}
+
+// newSender builds the mail transport and the outbox sender.
+func newSender(cfg config.Config, pool *pgxpool.Pool, log *slog.Logger, m *metrics.Metrics) (*mail.Sender, error) {
+	tr, err := newMailTransport(cfg, log)
+	if err != nil {
+		return nil, err
 	}
 	return mail.NewSender(pool, tr, mail.SenderOptions{
 		From: cfg.EmailFrom, FromName: cfg.EmailFromName,

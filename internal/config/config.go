@@ -7,9 +7,7 @@ package config
 import (
 	"errors"
 	"log/slog"
-	"net"
 	"net/netip"
-	"net/url"
 	"runtime"
 	"time"
 )
@@ -111,114 +109,76 @@ type Config struct {
 // MailOn reports whether mails are sent (MAIL_TRANSPORT is not off).
 func (c Config) MailOn() bool { return c.MailTransport != "" && c.MailTransport != "off" }
 
+// MetricsMode is where /metrics is served, as METRICS_ADDR says.
+type MetricsMode int
+
+const (
+	MetricsOff      MetricsMode = iota // "off": nowhere
+	MetricsListener                    // host:port: a listener of its own at MetricsAddr
+	MetricsMainPort                    // "main": with the API
+)
+
+// Metrics is where /metrics is served.
+func (c Config) Metrics() MetricsMode { return metricsMode(c.MetricsAddr) }
+
+func metricsMode(addr string) MetricsMode {
+	switch addr {
+	case "", "off":
+		return MetricsOff
+	case "main":
+		return MetricsMainPort
+	}
+	return MetricsListener
+}
+
 // Load reads every setting through getenv, applies defaults, validates everything and returns
 // all problems joined, one per line, each naming its variable. Unknown variables are ignored;
 // an empty value counts as unset.
+//
+// Each row of the settings table reads its variable into its field, in the table's order;
+// then derive applies the computed defaults and the rules between settings.
 func Load(getenv func(string) string) (Config, error) {
-	l := newLoader(getenv)
 	var c Config
-
-	c.DatabaseURL = l.databaseURL()
-	c.DBTimeout, _ = l.duration("DB_TIMEOUT")
-	if n, ok := l.int("DB_MAX_CONNS"); ok {
-		c.DBMaxConns = int32(n)
-	}
-	c.MigrateOnStart = l.bool("MIGRATE_ON_START")
-	if c.MigrateDatabaseURL = l.value("MIGRATE_DATABASE_URL"); c.MigrateDatabaseURL != "" {
-		// Never include url.Parse's error: it quotes the URL, password and all.
-		u, err := url.Parse(c.MigrateDatabaseURL)
-		if err != nil || u.Opaque != "" || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			l.problemf("MIGRATE_DATABASE_URL", "%s is not a postgres:// or postgresql:// URL", l.show("MIGRATE_DATABASE_URL", c.MigrateDatabaseURL))
+	rows := settings(&c)
+	l := newLoader(getenv, rows)
+	for _, s := range rows {
+		if s.to != nil {
+			s.to.load(l, s.name)
 		}
 	}
-	c.DBStartupWait, _ = l.duration("DB_STARTUP_WAIT")
-
-	c.ListenAddr = l.listenAddr()
-	c.ClientOrigins = l.origins("CLIENT_ORIGIN")
-	c.TrustedProxies = l.prefixes("TRUSTED_PROXIES")
-	c.RequestTimeout, _ = l.duration("REQUEST_TIMEOUT")
-	c.RefusalDelay, _ = l.duration("REFUSAL_DELAY")
-	c.ShutdownTimeout, _ = l.duration("SHUTDOWN_TIMEOUT")
-	c.ShutdownDelay, _ = l.duration("SHUTDOWN_DELAY")
-	// /metrics is on the API port only when asked for by name: an empty
-	// METRICS_ADDR is the loopback default, like any unset variable.
-	if c.MetricsAddr = l.value("METRICS_ADDR"); c.MetricsAddr != "main" && c.MetricsAddr != "off" {
-		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
-			l.problemf("METRICS_ADDR", "%s is not host:port (e.g. 127.0.0.1:9090 or :9090), main or off", l.show("METRICS_ADDR", c.MetricsAddr))
-		}
-	}
-	if c.Pprof = l.bool("PPROF"); c.Pprof && (c.MetricsAddr == "main" || c.MetricsAddr == "off") {
-		l.problemf("PPROF", "profiles are served only on a separate METRICS_ADDR listener (e.g. 127.0.0.1:9090), never on the main port")
-	}
-
-	c.AccessPrivateKey = l.required("ACCESS_TOKEN_PRIVATE_KEY", "a base64-encoded PEM private key")
-	c.AccessPublicKey = l.value("ACCESS_TOKEN_PUBLIC_KEY")
-	c.AccessVerifyKeys = l.list("ACCESS_TOKEN_VERIFY_KEYS")
-	var accessOK, refreshOK, lifetimeOK bool
-	c.AccessTTL, accessOK = l.duration("ACCESS_TOKEN_EXPIRED_IN")
-	c.AccessMaxAge = c.AccessTTL
-	if d, ok := l.minutes("ACCESS_TOKEN_MAXAGE"); ok {
-		c.AccessMaxAge = d
-	}
-
-	c.RefreshPrivateKey = l.required("REFRESH_TOKEN_PRIVATE_KEY", "a base64-encoded PEM private key")
-	c.RefreshPublicKey = l.value("REFRESH_TOKEN_PUBLIC_KEY")
-	c.RefreshVerifyKeys = l.list("REFRESH_TOKEN_VERIFY_KEYS")
-	c.RefreshRetiredKeys = l.list("REFRESH_TOKEN_RETIRED_KEYS")
-	c.RefreshFormat = l.oneOf("REFRESH_TOKEN_FORMAT")
-	c.RefreshTTL, refreshOK = l.duration("REFRESH_TOKEN_EXPIRED_IN")
-	c.RefreshMaxAge = c.RefreshTTL
-	if d, ok := l.minutes("REFRESH_TOKEN_MAXAGE"); ok {
-		c.RefreshMaxAge = d
-	}
-	if accessOK && refreshOK && c.RefreshTTL <= c.AccessTTL {
-		l.problemf("REFRESH_TOKEN_EXPIRED_IN", "%s must be longer than ACCESS_TOKEN_EXPIRED_IN (%s)",
-			formatDuration(c.RefreshTTL), formatDuration(c.AccessTTL))
-	}
-
-	c.SessionLifetime, lifetimeOK = l.duration("SESSION_MAX_LIFETIME")
-	if lifetimeOK && refreshOK && c.SessionLifetime < c.RefreshTTL {
-		l.problemf("SESSION_MAX_LIFETIME", "%s must be at least REFRESH_TOKEN_EXPIRED_IN (%s)",
-			formatDuration(c.SessionLifetime), formatDuration(c.RefreshTTL))
-	}
-	c.ReuseGrace, _ = l.duration("REFRESH_REUSE_GRACE")
-	c.Issuer = l.value("TOKEN_ISSUER")
-	c.Audience = l.value("TOKEN_AUDIENCE")
-	c.Leeway, _ = l.duration("TOKEN_LEEWAY")
-
-	c.CookieSecure = l.bool("COOKIE_SECURE")
-	c.CookieDomain = l.cookieDomain("COOKIE_DOMAIN")
-
-	c.BcryptCost, _ = l.int("BCRYPT_COST")
-	c.HashConcurrency = min(runtime.GOMAXPROCS(0), maxHashConcurrency) // respects a container CPU limit
-	if n, ok := l.int("HASH_CONCURRENCY"); ok {
-		c.HashConcurrency = n
-	}
-	c.HashQueue, _ = l.int("HASH_QUEUE")
-	c.HashWait, _ = l.duration("HASH_WAIT")
-	c.HashNice, _ = l.int("HASH_NICE")
-
-	c.LoginFailureThreshold, _ = l.int("LOGIN_FAILURE_THRESHOLD")
-	c.LoginLockBase, _ = l.duration("LOGIN_LOCK_BASE")
-	c.LoginLockMax, _ = l.duration("LOGIN_LOCK_MAX")
-	if c.LoginLockMax < c.LoginLockBase {
-		l.problemf("LOGIN_LOCK_MAX", "must be at least LOGIN_LOCK_BASE")
-	}
-	c.IPLoginPerMinute, _ = l.int("IP_LOGIN_PER_MINUTE")
-	c.IPLoginBurst, _ = l.int("IP_LOGIN_BURST")
-	c.IPRegisterPerMinute, _ = l.int("IP_REGISTER_PER_MINUTE")
-	c.IPRegisterBurst, _ = l.int("IP_REGISTER_BURST")
-	c.IPRefreshPerMinute, _ = l.int("IP_REFRESH_PER_MINUTE")
-	c.IPRefreshBurst, _ = l.int("IP_REFRESH_BURST")
-	c.IPv6Prefix, _ = l.int("IP_V6_PREFIX")
-
-	l.mail(&c)
-
-	c.LogLevel = l.logLevel("LOG_LEVEL")
-	c.LogFormat = l.oneOf("LOG_FORMAT")
-
+	l.derive(&c)
 	if err := errors.Join(l.problems...); err != nil {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// derive fills the defaults computed from other settings and checks the rules between
+// settings. A field whose variable was invalid holds its zero value here, and its problem is
+// already reported.
+func (l *loader) derive(c *Config) {
+	if c.AccessMaxAge == 0 {
+		c.AccessMaxAge = c.AccessTTL
+	}
+	if c.RefreshMaxAge == 0 {
+		c.RefreshMaxAge = c.RefreshTTL
+	}
+	if c.AccessTTL > 0 && c.RefreshTTL > 0 && c.RefreshTTL <= c.AccessTTL {
+		l.problemf("REFRESH_TOKEN_EXPIRED_IN", "%s must be longer than ACCESS_TOKEN_EXPIRED_IN (%s)",
+			formatDuration(c.RefreshTTL), formatDuration(c.AccessTTL))
+	}
+	if c.SessionLifetime > 0 && c.RefreshTTL > 0 && c.SessionLifetime < c.RefreshTTL {
+		l.problemf("SESSION_MAX_LIFETIME", "%s must be at least REFRESH_TOKEN_EXPIRED_IN (%s)",
+			formatDuration(c.SessionLifetime), formatDuration(c.RefreshTTL))
+	}
+	if c.HashConcurrency == 0 {
+		c.HashConcurrency = min(runtime.GOMAXPROCS(0), maxHashConcurrency) // respects a container CPU limit
+	}
+	if c.LoginLockMax < c.LoginLockBase {
+		l.problemf("LOGIN_LOCK_MAX", "must be at least LOGIN_LOCK_BASE")
+	}
+	if c.Pprof && c.Metrics() != MetricsListener {
+		l.problemf("PPROF", "profiles are served only on a separate METRICS_ADDR listener (e.g. 127.0.0.1:9090), never on the main port")
+	}
+	l.mailRules(c)
 }

@@ -8,87 +8,84 @@ import (
 	"unicode"
 )
 
-// mail reads the MAIL_*, EMAIL_* and SMTP_* settings and those of the
-// account flows. Every variable is read whatever MAIL_TRANSPORT says, so
-// a typo shows even with mail off; the rules that only matter when mail
-// goes out are checked only then.
-func (l *loader) mail(c *Config) {
-	c.MailTransport = l.oneOf("MAIL_TRANSPORT")
+// The MAIL_*, EMAIL_* and SMTP_* settings and those of the account flows are
+// read whatever MAIL_TRANSPORT says, so a typo shows even with mail off; the
+// rules that only matter when mail goes out are checked only then, by
+// mailRules.
+
+// emailFrom reads a plain From address.
+func (l *loader) emailFrom(name string) string {
+	s := l.value(name)
+	if s != "" && !isBareAddress(s) {
+		l.problemf(name, "%s is not a plain email address (e.g. no-reply@example.com; the display name goes in EMAIL_FROM_NAME)", l.show(name, s))
+	}
+	return s
+}
+
+// fromName reads a display name: one line.
+func (l *loader) fromName(name string) string {
+	s := l.value(name)
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		l.problemf(name, "must be one line without control characters")
+	}
+	return s
+}
+
+// smtpHost reads a host name or IP address, without a port.
+func (l *loader) smtpHost(name string) string {
+	s := l.value(name)
+	if s != "" && (!isHost(s) || strings.Contains(s, "%")) {
+		l.problemf(name, "%s is not a host name or IP address (no port: that is SMTP_PORT)", l.show(name, s))
+	}
+	return s
+}
+
+// linkBase reads the origin of the links in mails; mailRules fills its default.
+func (l *loader) linkBase(name string) string {
+	s := l.value(name)
+	if s == "" {
+		return ""
+	}
+	origin, problem := parseOrigin(s)
+	if problem != "" {
+		l.problemf(name, "%s %s (want scheme://host[:port], e.g. https://app.example.com)", l.show(name, s), problem)
+	}
+	return origin
+}
+
+// mailRules checks the mail settings against each other and fills
+// EMAIL_LINK_BASE's default, the first CLIENT_ORIGIN.
+func (l *loader) mailRules(c *Config) {
 	on := c.MailTransport == "smtp" || c.MailTransport == "log"
 	smtp := c.MailTransport == "smtp"
 	if c.MailTransport == "log" && c.CookieSecure {
 		l.problemf("MAIL_TRANSPORT", "log writes every mail, links and their tokens included, to the log; it is for development only and refused unless COOKIE_SECURE=false")
 	}
-
-	c.EmailFrom = l.value("EMAIL_FROM")
-	switch {
-	case c.EmailFrom == "" && on:
+	if c.EmailFrom == "" && on {
 		l.problemf("EMAIL_FROM", "must be set when MAIL_TRANSPORT is %s (the From address, e.g. no-reply@example.com)", c.MailTransport)
-	case c.EmailFrom != "" && !isBareAddress(c.EmailFrom):
-		l.problemf("EMAIL_FROM", "%s is not a plain email address (e.g. no-reply@example.com; the display name goes in EMAIL_FROM_NAME)", l.show("EMAIL_FROM", c.EmailFrom))
 	}
-	c.EmailFromName = l.value("EMAIL_FROM_NAME")
-	if strings.IndexFunc(c.EmailFromName, unicode.IsControl) >= 0 {
-		l.problemf("EMAIL_FROM_NAME", "must be one line without control characters")
-	}
-
-	c.SMTPHost = l.value("SMTP_HOST")
-	switch {
-	case c.SMTPHost == "" && smtp:
+	if c.SMTPHost == "" && smtp {
 		l.problemf("SMTP_HOST", "must be set when MAIL_TRANSPORT is smtp")
-	case c.SMTPHost != "" && (!isHost(c.SMTPHost) || strings.Contains(c.SMTPHost, "%")):
-		l.problemf("SMTP_HOST", "%s is not a host name or IP address (no port: that is SMTP_PORT)", l.show("SMTP_HOST", c.SMTPHost))
 	}
-	c.SMTPPort, _ = l.int("SMTP_PORT")
-	c.SMTPUser = l.value("SMTP_USER")
-	c.SMTPPass = l.raw("SMTP_PASS") // not trimmed: spaces may be part of a password
 	switch {
 	case c.SMTPUser != "" && c.SMTPPass == "":
 		l.problemf("SMTP_USER", "is set but SMTP_PASS is not: set both for SMTP AUTH, or neither")
 	case c.SMTPUser == "" && c.SMTPPass != "":
 		l.problemf("SMTP_PASS", "is set but SMTP_USER is not: set both for SMTP AUTH, or neither")
 	}
-	c.SMTPTLS = l.oneOf("SMTP_TLS")
 	if c.SMTPTLS == "none" && smtp && c.SMTPHost != "" && !isLoopback(c.SMTPHost) {
 		l.problemf("SMTP_TLS", "none sends mails and any password in plain text, so it is allowed only to a loopback SMTP_HOST (localhost, 127.0.0.1, ::1), not %s; use starttls or implicit", l.show("SMTP_HOST", c.SMTPHost))
 	}
-	c.SMTPTimeout, _ = l.duration("SMTP_TIMEOUT")
-
-	c.EmailLinkBase = l.value("EMAIL_LINK_BASE")
-	if c.EmailLinkBase != "" {
-		origin, problem := parseOrigin(c.EmailLinkBase)
-		if problem != "" {
-			l.problemf("EMAIL_LINK_BASE", "%s %s (want scheme://host[:port], e.g. https://app.example.com)", l.show("EMAIL_LINK_BASE", c.EmailLinkBase), problem)
+	if l.value("EMAIL_LINK_BASE") == "" {
+		if len(c.ClientOrigins) > 0 {
+			c.EmailLinkBase = c.ClientOrigins[0]
+		} else if on {
+			l.problemf("EMAIL_LINK_BASE", "must be set when mail is on and CLIENT_ORIGIN is empty (the scheme://host[:port] of the links in mails)")
 		}
-		c.EmailLinkBase = origin
-	} else if len(c.ClientOrigins) > 0 {
-		c.EmailLinkBase = c.ClientOrigins[0]
-	} else if on {
-		l.problemf("EMAIL_LINK_BASE", "must be set when mail is on and CLIENT_ORIGIN is empty (the scheme://host[:port] of the links in mails)")
 	}
-	c.EmailVerifyPath = l.linkPath("EMAIL_VERIFY_PATH")
-	c.PasswordResetPath = l.linkPath("PASSWORD_RESET_PATH")
-	c.EmailChangePath = l.linkPath("EMAIL_CHANGE_PATH")
-	c.VerifyTokenTTL, _ = l.duration("VERIFY_TOKEN_TTL")
-	c.ResetTokenTTL, _ = l.duration("RESET_TOKEN_TTL")
-	c.EmailChangeTokenTTL, _ = l.duration("EMAIL_CHANGE_TOKEN_TTL")
-
-	c.MailWorker = l.bool("MAIL_WORKER")
-	c.MailPollInterval, _ = l.duration("MAIL_POLL_INTERVAL")
-	c.MailMaxAttempts, _ = l.int("MAIL_MAX_ATTEMPTS")
-	c.MailRetention, _ = l.duration("MAIL_RETENTION")
-	c.MailTemplatesDir = l.value("MAIL_TEMPLATES_DIR")
-
-	c.EmailVerification = l.oneOf("EMAIL_VERIFICATION")
 	if (c.EmailVerification == "optional" || c.EmailVerification == "required") && c.MailTransport == "off" {
 		l.problemf("EMAIL_VERIFICATION", "%s needs mail: set MAIL_TRANSPORT to smtp (or log in development)", c.EmailVerification)
 	}
-	c.MailCooldown, _ = l.duration("MAIL_COOLDOWN")
-	c.MailMaxPerHour, _ = l.int("MAIL_MAX_PER_HOUR")
-	c.IPMailPerMinute, _ = l.int("IP_MAIL_PER_MINUTE")
-	c.IPMailBurst, _ = l.int("IP_MAIL_BURST")
-	c.RegisterHideExisting = l.bool("REGISTER_HIDE_EXISTING")
-	c.AccountSelfDelete = l.bool("ACCOUNT_SELF_DELETE")
 }
 
 // tokenPlaceholder is replaced by the token in a link path.

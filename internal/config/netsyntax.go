@@ -9,9 +9,9 @@ import (
 	"strings"
 )
 
-// databaseURL returns DATABASE_URL or builds a URL from the POSTGRES_* variables.
-func (l *loader) databaseURL() string {
-	raw := l.value("DATABASE_URL")
+// databaseURL returns DATABASE_URL (name) or builds a URL from the POSTGRES_* variables.
+func (l *loader) databaseURL(name string) string {
+	raw := l.value(name)
 	host := l.value("POSTGRES_HOST")
 	port := l.value("POSTGRES_PORT")
 	user := l.value("POSTGRES_USER")
@@ -19,13 +19,7 @@ func (l *loader) databaseURL() string {
 	dbname := l.value("POSTGRES_DB")
 
 	if raw != "" {
-		// Never include url.Parse's error: it quotes the URL, password and all.
-		u, err := url.Parse(raw)
-		if err != nil || u.Opaque != "" || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			l.problemf("DATABASE_URL", "%s is not a postgres:// or postgresql:// URL", l.show("DATABASE_URL", raw))
-			return ""
-		}
-		return raw
+		return l.postgresURL(name)
 	}
 	if host == "" {
 		l.problems = append(l.problems, errors.New("DATABASE_URL or POSTGRES_HOST must be set"))
@@ -56,13 +50,42 @@ func (l *loader) databaseURL() string {
 	return u.String()
 }
 
-func (l *loader) listenAddr() string {
-	host := l.value("LISTEN_HOST")
+// postgresURL reads a postgres:// or postgresql:// URL; "" when it is not one.
+func (l *loader) postgresURL(name string) string {
+	raw := l.value(name)
+	if raw == "" {
+		return ""
+	}
+	// Never include url.Parse's error: it quotes the URL, password and all.
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		l.problemf(name, "%s is not a postgres:// or postgresql:// URL", l.show(name, raw))
+		return ""
+	}
+	return raw
+}
+
+// listenAddr reads LISTEN_HOST (name) and PORT as host:port.
+func (l *loader) listenAddr(name string) string {
+	host := l.value(name)
 	if host != "" && !isHost(host) {
-		l.problemf("LISTEN_HOST", "%s is not a host name or IP address (no brackets or port, e.g. 127.0.0.1 or ::1)", l.show("LISTEN_HOST", host))
+		l.problemf(name, "%s is not a host name or IP address (no brackets or port, e.g. 127.0.0.1 or ::1)", l.show(name, host))
 	}
 	port, _ := l.int("PORT")
 	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// metricsAddr reads METRICS_ADDR: host:port, main or off. /metrics is on the
+// API port only when asked for by name: an empty value is the loopback
+// default, like any unset variable.
+func (l *loader) metricsAddr(name string) string {
+	s := l.value(name)
+	if metricsMode(s) == MetricsListener {
+		if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+			l.problemf(name, "%s is not host:port (e.g. 127.0.0.1:9090 or :9090), main or off", l.show(name, s))
+		}
+	}
+	return s
 }
 
 // origins parses a list of exact browser origins as sent in the Origin header. Case is

@@ -21,9 +21,9 @@ type loader struct {
 	problems []error
 }
 
-func newLoader(getenv func(string) string) *loader {
-	rows := make(map[string]setting)
-	for _, s := range settings() {
+func newLoader(getenv func(string) string, settings []setting) *loader {
+	rows := make(map[string]setting, len(settings))
+	for _, s := range settings {
 		rows[s.name] = s
 	}
 	return &loader{getenv: getenv, rows: rows}
@@ -103,6 +103,12 @@ func (l *loader) int(name string) (n int, ok bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// int32 is int for an int32 field; the row's bounds keep it in range.
+func (l *loader) int32(name string) int32 {
+	n, _ := l.int(name)
+	return int32(n)
 }
 
 // minutes parses a whole number of minutes within the row's bounds, the tutorial's unit for

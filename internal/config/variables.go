@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -21,7 +22,7 @@ type Variable struct {
 // Variables lists every variable Load reads, in the order of the README's configuration table.
 // The defaults and bounds described here are the ones Load applies.
 func Variables() []Variable {
-	rows := settings()
+	rows := settings(new(Config))
 	vars := make([]Variable, len(rows))
 	for i, s := range rows {
 		vars[i] = Variable{Name: s.name, Default: s.def, Description: s.description(), Secret: s.secret}
@@ -41,6 +42,18 @@ type setting struct {
 	ints      *bounds[int]           // integer and whole-minute settings
 	durations *bounds[time.Duration] // duration settings
 	choices   []string               // settings that take one of a few words
+
+	to     target // the field the variable is read into; nil with partOf
+	log    string // LogValue's key; "" is the lower-case name
+	partOf string // the row whose reader reads this variable too, into its own field
+}
+
+// logKey is the row's key in LogValue.
+func (s setting) logKey() string {
+	if s.log != "" {
+		return s.log
+	}
+	return strings.ToLower(s.name)
 }
 
 // bounds is an inclusive range.
@@ -91,108 +104,109 @@ const (
 	maxPerIP = 1_000_000
 )
 
-// settings lists every variable Load reads, in the order of the README's configuration table.
-func settings() []setting {
+// settings lists every variable Load reads, in the order of the README's configuration table,
+// each bound to its field of c (see target). Load reads the rows in this order.
+func settings(c *Config) []setting {
 	return []setting{
 		// Database.
-		{name: "DATABASE_URL", secret: true, desc: "PostgreSQL URL (postgres://user:password@host:port/db?sslmode=...); when set, the POSTGRES_* variables are ignored"},
-		{name: "POSTGRES_HOST", desc: "PostgreSQL host name or IP address, or a Unix socket directory starting with /; required unless DATABASE_URL is set"},
-		{name: "POSTGRES_PORT", def: "5432", ints: between(1, 65535), desc: "PostgreSQL port, {range}"},
-		{name: "POSTGRES_USER", desc: "PostgreSQL user name"},
-		{name: "POSTGRES_PASSWORD", secret: true, desc: "PostgreSQL password"},
-		{name: "POSTGRES_DB", desc: "PostgreSQL database name"},
-		{name: "DB_TIMEOUT", def: "3s", durations: between(100*time.Millisecond, time.Minute), desc: "timeout of each database query, {range}"},
-		{name: "DB_MAX_CONNS", def: "16", ints: between(1, 1000), desc: "maximum open database connections, {range}"},
-		{name: "MIGRATE_ON_START", def: "true", desc: "apply pending database migrations when the server starts (true or false)"},
-		{name: "MIGRATE_DATABASE_URL", secret: true, desc: "PostgreSQL URL for migrations (authd migrate and MIGRATE_ON_START), for when DATABASE_URL goes through a transaction pooler such as PgBouncer; empty uses DATABASE_URL"},
-		{name: "DB_STARTUP_WAIT", def: "60s", durations: between(0, time.Hour), desc: "how long serve keeps retrying, with back-off, to reach the database at start before it exits; /readyz answers 503 meanwhile, {range} (0: one try)"},
+		{name: "DATABASE_URL", to: redacted(&c.DatabaseURL, (*loader).databaseURL, showDatabaseURL), secret: true, desc: "PostgreSQL URL (postgres://user:password@host:port/db?sslmode=...); when set, the POSTGRES_* variables are ignored"},
+		{name: "POSTGRES_HOST", partOf: "DATABASE_URL", desc: "PostgreSQL host name or IP address, or a Unix socket directory starting with /; required unless DATABASE_URL is set"},
+		{name: "POSTGRES_PORT", partOf: "DATABASE_URL", def: "5432", ints: between(1, 65535), desc: "PostgreSQL port, {range}"},
+		{name: "POSTGRES_USER", partOf: "DATABASE_URL", desc: "PostgreSQL user name"},
+		{name: "POSTGRES_PASSWORD", partOf: "DATABASE_URL", secret: true, desc: "PostgreSQL password"},
+		{name: "POSTGRES_DB", partOf: "DATABASE_URL", desc: "PostgreSQL database name"},
+		{name: "DB_TIMEOUT", to: durationVar(&c.DBTimeout), def: "3s", durations: between(100*time.Millisecond, time.Minute), desc: "timeout of each database query, {range}"},
+		{name: "DB_MAX_CONNS", to: bind(&c.DBMaxConns, (*loader).int32, func(n int32) slog.Value { return slog.IntValue(int(n)) }), def: "16", ints: between(1, 1000), desc: "maximum open database connections, {range}"},
+		{name: "MIGRATE_ON_START", to: boolVar(&c.MigrateOnStart), def: "true", desc: "apply pending database migrations when the server starts (true or false)"},
+		{name: "MIGRATE_DATABASE_URL", to: redacted(&c.MigrateDatabaseURL, (*loader).postgresURL, showDatabaseURL), secret: true, desc: "PostgreSQL URL for migrations (authd migrate and MIGRATE_ON_START), for when DATABASE_URL goes through a transaction pooler such as PgBouncer; empty uses DATABASE_URL"},
+		{name: "DB_STARTUP_WAIT", to: durationVar(&c.DBStartupWait), def: "60s", durations: between(0, time.Hour), desc: "how long serve keeps retrying, with back-off, to reach the database at start before it exits; /readyz answers 503 meanwhile, {range} (0: one try)"},
 
 		// HTTP server.
-		{name: "LISTEN_HOST", desc: "address to listen on (host name or IP); empty means every interface"},
-		{name: "PORT", def: "8000", ints: between(0, 65535), desc: "TCP port to listen on, {range} (0 picks a free port)"},
-		{name: "CLIENT_ORIGIN", desc: "comma-separated browser origins allowed by CORS, exactly scheme://host[:port] (no path, no *)"},
-		{name: "TRUSTED_PROXIES", desc: "comma-separated proxy IPs or CIDRs whose X-Forwarded-For is trusted; empty trusts none"},
-		{name: "REQUEST_TIMEOUT", def: "10s", durations: between(time.Second, 10*time.Minute), desc: "deadline of each request, {range}"},
-		{name: "REFUSAL_DELAY", def: "1s", durations: between(0, 10*time.Second), desc: "how long a 429 or a 503 of a full hashing queue is held before it is sent, at most its Retry-After and at most 256 at once, {range}: a client that ignores Retry-After is paced instead of flooding (0: at once)"},
-		{name: "SHUTDOWN_TIMEOUT", def: "20s", durations: between(time.Second, 10*time.Minute), desc: "how long in-flight requests may drain on shutdown, {range}"},
-		{name: "SHUTDOWN_DELAY", def: "0s", durations: between(0, 5*time.Minute), desc: "on SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes (for load balancers), {range}"},
-		{name: "PPROF", def: "false", desc: "serve Go's /debug/pprof/ profiles on the METRICS_ADDR listener (not with main or off); keep that address private"},
-		{name: "METRICS_ADDR", def: "127.0.0.1:9090", desc: "where to serve /metrics (Prometheus): host:port for a listener of its own (:9090 listens on every interface: keep it off the public network), main for the API port (public unless a proxy blocks it), off for nowhere"},
+		{name: "LISTEN_HOST", to: bind(&c.ListenAddr, (*loader).listenAddr, slog.StringValue), log: "listen_addr", desc: "address to listen on (host name or IP); empty means every interface"},
+		{name: "PORT", partOf: "LISTEN_HOST", def: "8000", ints: between(0, 65535), desc: "TCP port to listen on, {range} (0 picks a free port)"},
+		{name: "CLIENT_ORIGIN", to: bind(&c.ClientOrigins, (*loader).origins, showJoined), log: "client_origins", desc: "comma-separated browser origins allowed by CORS, exactly scheme://host[:port] (no path, no *)"},
+		{name: "TRUSTED_PROXIES", to: bind(&c.TrustedProxies, (*loader).prefixes, showPrefixes), desc: "comma-separated proxy IPs or CIDRs whose X-Forwarded-For is trusted; empty trusts none"},
+		{name: "REQUEST_TIMEOUT", to: durationVar(&c.RequestTimeout), def: "10s", durations: between(time.Second, 10*time.Minute), desc: "deadline of each request, {range}"},
+		{name: "REFUSAL_DELAY", to: durationVar(&c.RefusalDelay), def: "1s", durations: between(0, 10*time.Second), desc: "how long a 429 or a 503 of a full hashing queue is held before it is sent, at most its Retry-After and at most 256 at once, {range}: a client that ignores Retry-After is paced instead of flooding (0: at once)"},
+		{name: "SHUTDOWN_TIMEOUT", to: durationVar(&c.ShutdownTimeout), def: "20s", durations: between(time.Second, 10*time.Minute), desc: "how long in-flight requests may drain on shutdown, {range}"},
+		{name: "SHUTDOWN_DELAY", to: durationVar(&c.ShutdownDelay), def: "0s", durations: between(0, 5*time.Minute), desc: "on SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes (for load balancers), {range}"},
+		{name: "PPROF", to: boolVar(&c.Pprof), def: "false", desc: "serve Go's /debug/pprof/ profiles on the METRICS_ADDR listener (not with main or off); keep that address private"},
+		{name: "METRICS_ADDR", to: bind(&c.MetricsAddr, (*loader).metricsAddr, slog.StringValue), def: "127.0.0.1:9090", desc: "where to serve /metrics (Prometheus): host:port for a listener of its own (:9090 listens on every interface: keep it off the public network), main for the API port (public unless a proxy blocks it), off for nowhere"},
 
 		// Tokens and sessions.
-		{name: "ACCESS_TOKEN_PRIVATE_KEY", secret: true, desc: "base64-encoded PEM private key that signs access tokens; required"},
-		{name: "ACCESS_TOKEN_PUBLIC_KEY", secret: true, desc: "base64-encoded PEM public key of ACCESS_TOKEN_PRIVATE_KEY; optional, derived from the private key"},
-		{name: "ACCESS_TOKEN_VERIFY_KEYS", secret: true, desc: "comma-separated base64-encoded PEM public keys that still verify access tokens (key rotation)"},
-		{name: "ACCESS_TOKEN_EXPIRED_IN", def: "15m", durations: between(10*time.Second, 24*time.Hour), desc: "access token lifetime (Go duration), {range}"},
-		{name: "ACCESS_TOKEN_MAXAGE", def: "(ACCESS_TOKEN_EXPIRED_IN)", ints: between(1, maxMaxAgeMinutes), desc: "access_token and logged_in cookie Max-Age in whole minutes, {range}"},
-		{name: "REFRESH_TOKEN_PRIVATE_KEY", secret: true, desc: "base64-encoded PEM private key that signs refresh tokens; required, different from the access key"},
-		{name: "REFRESH_TOKEN_PUBLIC_KEY", secret: true, desc: "base64-encoded PEM public key of REFRESH_TOKEN_PRIVATE_KEY; optional, derived from the private key"},
-		{name: "REFRESH_TOKEN_VERIFY_KEYS", secret: true, desc: "comma-separated base64-encoded PEM public keys that still verify refresh tokens (key rotation)"},
-		{name: "REFRESH_TOKEN_RETIRED_KEYS", secret: true, desc: "comma-separated base64-encoded PEM private keys that signed refresh tokens before REFRESH_TOKEN_PRIVATE_KEY: their tokens still verify (key rotation)"},
-		{name: "REFRESH_TOKEN_FORMAT", def: "mac", choices: []string{"mac", "jwt"}, desc: "form of new refresh tokens: mac (an HMAC keyed from REFRESH_TOKEN_PRIVATE_KEY, no signature) or jwt (signed, as releases before 2026-12 made them; for a rolling upgrade from one); both always verify"},
-		{name: "REFRESH_TOKEN_EXPIRED_IN", def: "60m", durations: atLeast(time.Second), desc: "refresh token lifetime and session idle timeout (Go duration), longer than ACCESS_TOKEN_EXPIRED_IN"},
-		{name: "REFRESH_TOKEN_MAXAGE", def: "(REFRESH_TOKEN_EXPIRED_IN)", ints: between(1, maxMaxAgeMinutes), desc: "refresh_token cookie Max-Age in whole minutes, {range}"},
-		{name: "SESSION_MAX_LIFETIME", def: "168h", durations: atLeast(time.Second), desc: "absolute session lifetime that refreshing cannot extend (Go duration), at least REFRESH_TOKEN_EXPIRED_IN"},
-		{name: "REFRESH_REUSE_GRACE", def: "10s", durations: between(0, time.Minute), desc: "how long an already rotated refresh token still returns its successor, {range}"},
-		{name: "TOKEN_ISSUER", def: "authd", desc: "iss claim of issued tokens, required in verified tokens"},
-		{name: "TOKEN_AUDIENCE", def: "authd", desc: "aud claim of issued tokens, required in verified tokens"},
-		{name: "TOKEN_LEEWAY", def: "5s", durations: between(0, 30*time.Second), desc: "clock skew allowed when checking exp, nbf and iat, {range}"},
+		{name: "ACCESS_TOKEN_PRIVATE_KEY", to: keyVar(&c.AccessPrivateKey, true), log: "access_private_key", secret: true, desc: "base64-encoded PEM private key that signs access tokens; required"},
+		{name: "ACCESS_TOKEN_PUBLIC_KEY", to: keyVar(&c.AccessPublicKey, false), log: "access_public_key", secret: true, desc: "base64-encoded PEM public key of ACCESS_TOKEN_PRIVATE_KEY; optional, derived from the private key"},
+		{name: "ACCESS_TOKEN_VERIFY_KEYS", to: keysVar(&c.AccessVerifyKeys), log: "access_verify_keys", secret: true, desc: "comma-separated base64-encoded PEM public keys that still verify access tokens (key rotation)"},
+		{name: "ACCESS_TOKEN_EXPIRED_IN", to: durationVar(&c.AccessTTL), log: "access_ttl", def: "15m", durations: between(10*time.Second, 24*time.Hour), desc: "access token lifetime (Go duration), {range}"},
+		{name: "ACCESS_TOKEN_MAXAGE", to: minutesVar(&c.AccessMaxAge), log: "access_max_age", def: "(ACCESS_TOKEN_EXPIRED_IN)", ints: between(1, maxMaxAgeMinutes), desc: "access_token and logged_in cookie Max-Age in whole minutes, {range}"},
+		{name: "REFRESH_TOKEN_PRIVATE_KEY", to: keyVar(&c.RefreshPrivateKey, true), log: "refresh_private_key", secret: true, desc: "base64-encoded PEM private key that signs refresh tokens; required, different from the access key"},
+		{name: "REFRESH_TOKEN_PUBLIC_KEY", to: keyVar(&c.RefreshPublicKey, false), log: "refresh_public_key", secret: true, desc: "base64-encoded PEM public key of REFRESH_TOKEN_PRIVATE_KEY; optional, derived from the private key"},
+		{name: "REFRESH_TOKEN_VERIFY_KEYS", to: keysVar(&c.RefreshVerifyKeys), log: "refresh_verify_keys", secret: true, desc: "comma-separated base64-encoded PEM public keys that still verify refresh tokens (key rotation)"},
+		{name: "REFRESH_TOKEN_RETIRED_KEYS", to: keysVar(&c.RefreshRetiredKeys), log: "refresh_retired_keys", secret: true, desc: "comma-separated base64-encoded PEM private keys that signed refresh tokens before REFRESH_TOKEN_PRIVATE_KEY: their tokens still verify (key rotation)"},
+		{name: "REFRESH_TOKEN_FORMAT", to: choiceVar(&c.RefreshFormat), log: "refresh_format", def: "mac", choices: []string{"mac", "jwt"}, desc: "form of new refresh tokens: mac (an HMAC keyed from REFRESH_TOKEN_PRIVATE_KEY, no signature) or jwt (signed, as releases before 2026-12 made them; for a rolling upgrade from one); both always verify"},
+		{name: "REFRESH_TOKEN_EXPIRED_IN", to: durationVar(&c.RefreshTTL), log: "refresh_ttl", def: "60m", durations: atLeast(time.Second), desc: "refresh token lifetime and session idle timeout (Go duration), longer than ACCESS_TOKEN_EXPIRED_IN"},
+		{name: "REFRESH_TOKEN_MAXAGE", to: minutesVar(&c.RefreshMaxAge), log: "refresh_max_age", def: "(REFRESH_TOKEN_EXPIRED_IN)", ints: between(1, maxMaxAgeMinutes), desc: "refresh_token cookie Max-Age in whole minutes, {range}"},
+		{name: "SESSION_MAX_LIFETIME", to: durationVar(&c.SessionLifetime), log: "session_lifetime", def: "168h", durations: atLeast(time.Second), desc: "absolute session lifetime that refreshing cannot extend (Go duration), at least REFRESH_TOKEN_EXPIRED_IN"},
+		{name: "REFRESH_REUSE_GRACE", to: durationVar(&c.ReuseGrace), log: "reuse_grace", def: "10s", durations: between(0, time.Minute), desc: "how long an already rotated refresh token still returns its successor, {range}"},
+		{name: "TOKEN_ISSUER", to: stringVar(&c.Issuer), log: "issuer", def: "authd", desc: "iss claim of issued tokens, required in verified tokens"},
+		{name: "TOKEN_AUDIENCE", to: stringVar(&c.Audience), log: "audience", def: "authd", desc: "aud claim of issued tokens, required in verified tokens"},
+		{name: "TOKEN_LEEWAY", to: durationVar(&c.Leeway), log: "leeway", def: "5s", durations: between(0, 30*time.Second), desc: "clock skew allowed when checking exp, nbf and iat, {range}"},
 
 		// Cookies.
-		{name: "COOKIE_SECURE", def: "true", desc: "set the Secure attribute on cookies; turn off only for local http development"},
-		{name: "COOKIE_DOMAIN", desc: "Domain attribute of cookies; empty sends none (host-only cookies)"},
+		{name: "COOKIE_SECURE", to: boolVar(&c.CookieSecure), def: "true", desc: "set the Secure attribute on cookies; turn off only for local http development"},
+		{name: "COOKIE_DOMAIN", to: bind(&c.CookieDomain, (*loader).cookieDomain, slog.StringValue), desc: "Domain attribute of cookies; empty sends none (host-only cookies)"},
 
 		// Passwords.
-		{name: "BCRYPT_COST", def: "12", ints: between(10, 16), desc: "bcrypt cost of new password hashes, {range}"},
-		{name: "HASH_CONCURRENCY", def: fmt.Sprintf("(GOMAXPROCS: usable CPUs, at most %d)", maxHashConcurrency), ints: between(1, maxHashConcurrency), desc: "password hashes computed at once, {range}"},
-		{name: "HASH_QUEUE", def: "64", ints: between(0, 10000), desc: "most requests waiting for a hashing slot, {range}; fewer wait when their hashes could not end in time (see HASH_WAIT)"},
-		{name: "HASH_WAIT", def: "2s", durations: between(time.Millisecond, time.Minute), desc: "time given to a caller without a deadline, {range}: a request (which has REQUEST_TIMEOUT) waits for a hashing slot only if its hash is estimated to end within nine tenths of the time it has left, and otherwise gets 503 at once"},
-		{name: "HASH_NICE", def: "10", ints: between(0, 19), desc: "Linux nice value of the threads that compute hashes, {range}: other requests get the CPU first; 0 hashes at normal priority"},
+		{name: "BCRYPT_COST", to: intVar(&c.BcryptCost), def: "12", ints: between(10, 16), desc: "bcrypt cost of new password hashes, {range}"},
+		{name: "HASH_CONCURRENCY", to: intVar(&c.HashConcurrency), def: fmt.Sprintf("(GOMAXPROCS: usable CPUs, at most %d)", maxHashConcurrency), ints: between(1, maxHashConcurrency), desc: "password hashes computed at once, {range}"},
+		{name: "HASH_QUEUE", to: intVar(&c.HashQueue), def: "64", ints: between(0, 10000), desc: "most requests waiting for a hashing slot, {range}; fewer wait when their hashes could not end in time (see HASH_WAIT)"},
+		{name: "HASH_WAIT", to: durationVar(&c.HashWait), def: "2s", durations: between(time.Millisecond, time.Minute), desc: "time given to a caller without a deadline, {range}: a request (which has REQUEST_TIMEOUT) waits for a hashing slot only if its hash is estimated to end within nine tenths of the time it has left, and otherwise gets 503 at once"},
+		{name: "HASH_NICE", to: intVar(&c.HashNice), def: "10", ints: between(0, 19), desc: "Linux nice value of the threads that compute hashes, {range}: other requests get the CPU first; 0 hashes at normal priority"},
 
 		// Throttling.
-		{name: "LOGIN_FAILURE_THRESHOLD", def: "5", ints: between(1, 100), desc: "consecutive failed logins for one email before it is locked, {range}"},
-		{name: "LOGIN_LOCK_BASE", def: "1s", durations: between(100*time.Millisecond, time.Hour), desc: "first lock after the threshold; doubles with each further failure, {range}"},
-		{name: "LOGIN_LOCK_MAX", def: "15m", durations: between(time.Second, 24*time.Hour), desc: "longest lock of one email (never permanent), {range}"},
-		{name: "IP_LOGIN_PER_MINUTE", def: "30", ints: between(0, maxPerIP), desc: "logins per minute per client address after the burst; 0 turns the limit off"},
-		{name: "IP_LOGIN_BURST", def: "10", ints: between(0, maxPerIP), desc: "logins a client address may send at once; 0 turns the limit off"},
-		{name: "IP_REGISTER_PER_MINUTE", def: "10", ints: between(0, maxPerIP), desc: "registrations per minute per client address after the burst; 0 turns the limit off"},
-		{name: "IP_REGISTER_BURST", def: "5", ints: between(0, maxPerIP), desc: "registrations a client address may send at once; 0 turns the limit off"},
-		{name: "IP_REFRESH_PER_MINUTE", def: "120", ints: between(0, maxPerIP), desc: "refreshes per minute per client address after the burst; 0 turns the limit off"},
-		{name: "IP_REFRESH_BURST", def: "30", ints: between(0, maxPerIP), desc: "refreshes a client address may send at once; 0 turns the limit off"},
-		{name: "IP_V6_PREFIX", def: "64", ints: between(32, 128), desc: "IPv6 clients in one prefix of this many bits share the per-address limits (one site usually has a /64 or more), {range}"},
+		{name: "LOGIN_FAILURE_THRESHOLD", to: intVar(&c.LoginFailureThreshold), def: "5", ints: between(1, 100), desc: "consecutive failed logins for one email before it is locked, {range}"},
+		{name: "LOGIN_LOCK_BASE", to: durationVar(&c.LoginLockBase), def: "1s", durations: between(100*time.Millisecond, time.Hour), desc: "first lock after the threshold; doubles with each further failure, {range}"},
+		{name: "LOGIN_LOCK_MAX", to: durationVar(&c.LoginLockMax), def: "15m", durations: between(time.Second, 24*time.Hour), desc: "longest lock of one email (never permanent), {range}"},
+		{name: "IP_LOGIN_PER_MINUTE", to: intVar(&c.IPLoginPerMinute), def: "30", ints: between(0, maxPerIP), desc: "logins per minute per client address after the burst; 0 turns the limit off"},
+		{name: "IP_LOGIN_BURST", to: intVar(&c.IPLoginBurst), def: "10", ints: between(0, maxPerIP), desc: "logins a client address may send at once; 0 turns the limit off"},
+		{name: "IP_REGISTER_PER_MINUTE", to: intVar(&c.IPRegisterPerMinute), def: "10", ints: between(0, maxPerIP), desc: "registrations per minute per client address after the burst; 0 turns the limit off"},
+		{name: "IP_REGISTER_BURST", to: intVar(&c.IPRegisterBurst), def: "5", ints: between(0, maxPerIP), desc: "registrations a client address may send at once; 0 turns the limit off"},
+		{name: "IP_REFRESH_PER_MINUTE", to: intVar(&c.IPRefreshPerMinute), def: "120", ints: between(0, maxPerIP), desc: "refreshes per minute per client address after the burst; 0 turns the limit off"},
+		{name: "IP_REFRESH_BURST", to: intVar(&c.IPRefreshBurst), def: "30", ints: between(0, maxPerIP), desc: "refreshes a client address may send at once; 0 turns the limit off"},
+		{name: "IP_V6_PREFIX", to: intVar(&c.IPv6Prefix), def: "64", ints: between(32, 128), desc: "IPv6 clients in one prefix of this many bits share the per-address limits (one site usually has a /64 or more), {range}"},
 
 		// Mail.
-		{name: "MAIL_TRANSPORT", def: "off", choices: []string{"off", "smtp", "log"}, desc: "how mails go out: {range}; log writes each mail, links included, to the log instead, and is refused unless COOKIE_SECURE=false (development only)"},
-		{name: "EMAIL_FROM", desc: "From address of mails (e.g. no-reply@example.com); required unless MAIL_TRANSPORT is off"},
-		{name: "EMAIL_FROM_NAME", def: "authd", desc: "display name of the From address, and the product name the mails show"},
-		{name: "SMTP_HOST", desc: "SMTP server host name or IP address; required with MAIL_TRANSPORT=smtp"},
-		{name: "SMTP_PORT", def: "587", ints: between(1, 65535), desc: "SMTP server port, {range} (usually 465 with SMTP_TLS=implicit)"},
-		{name: "SMTP_USER", desc: "SMTP AUTH user name, with SMTP_PASS; AUTH happens only over TLS or to a loopback host"},
-		{name: "SMTP_PASS", secret: true, desc: "SMTP AUTH password, with SMTP_USER"},
-		{name: "SMTP_TLS", def: "starttls", choices: []string{"starttls", "implicit", "none"}, desc: "TLS to the SMTP server: {range}; starttls (required, never falling back to plain text) and implicit verify the certificate, with no way to skip that; none is refused unless SMTP_HOST is loopback"},
-		{name: "SMTP_TIMEOUT", def: "10s", durations: between(time.Second, 5*time.Minute), desc: "longest delivery of one mail, from connecting to QUIT, {range}"},
-		{name: "EMAIL_LINK_BASE", def: "(the first CLIENT_ORIGIN)", desc: "scheme://host[:port] the links in mails start with; mail needs it or a CLIENT_ORIGIN"},
-		{name: "EMAIL_VERIFY_PATH", def: "/verifyemail/{token}", desc: "rest of the email verification link after EMAIL_LINK_BASE: starts with / and holds the token placeholder once (a query or #fragment may hold it)"},
-		{name: "PASSWORD_RESET_PATH", def: "/forgotPassword/{token}", desc: "rest of the password reset link, as EMAIL_VERIFY_PATH (a #fragment keeps the token out of web server logs)"},
-		{name: "EMAIL_CHANGE_PATH", def: "/confirm-email/{token}", desc: "rest of the link that confirms a new email address, as EMAIL_VERIFY_PATH"},
-		{name: "VERIFY_TOKEN_TTL", def: "24h", durations: between(5*time.Minute, 7*24*time.Hour), desc: "lifetime of an email verification link, {range}"},
-		{name: "RESET_TOKEN_TTL", def: "15m", durations: between(5*time.Minute, 24*time.Hour), desc: "lifetime of a password reset link, {range}; the mail's subject states it"},
-		{name: "EMAIL_CHANGE_TOKEN_TTL", def: "1h", durations: between(5*time.Minute, 24*time.Hour), desc: "lifetime of a link that confirms a new email address, {range}"},
-		{name: "MAIL_WORKER", def: "true", desc: "send queued mails from this process (true or false); any replica may send, each mail once"},
-		{name: "MAIL_POLL_INTERVAL", def: "5s", durations: between(100*time.Millisecond, 10*time.Minute), desc: "how often the sender looks for due mails besides waking on LISTEN, {range} (behind PgBouncer in transaction mode polling is all there is)"},
-		{name: "MAIL_MAX_ATTEMPTS", def: "8", ints: between(1, 100), desc: "delivery attempts of one mail before it is marked failed, {range}; waits double from 10s up to 1h"},
-		{name: "MAIL_RETENTION", def: "168h", durations: between(time.Hour, 366*24*time.Hour), desc: "how long sent mails stay in the outbox (failed ones stay 30 days), {range}"},
-		{name: "MAIL_TEMPLATES_DIR", desc: "directory of mail templates that replace the built-in ones of the same file names; parsed at start-up, and a broken one stops it"},
-		{name: "EMAIL_VERIFICATION", def: "off", choices: []string{"off", "optional", "required"}, desc: "email verification: {range}; optional mails a link at registration, required also refuses logins until the address is verified; both need mail on"},
-		{name: "MAIL_COOLDOWN", def: "60s", durations: between(0, time.Hour), desc: "least time between two mails of one kind to one address, {range}"},
-		{name: "MAIL_MAX_PER_HOUR", def: "5", ints: between(1, 1000), desc: "most mails of one kind to one address per hour, {range}"},
-		{name: "IP_MAIL_PER_MINUTE", def: "5", ints: between(0, maxPerIP), desc: "mail-sending requests (forgot password, resend, email change) per minute per client address after the burst; 0 turns the limit off"},
-		{name: "IP_MAIL_BURST", def: "5", ints: between(0, maxPerIP), desc: "mail-sending requests a client address may send at once; 0 turns the limit off"},
-		{name: "REGISTER_HIDE_EXISTING", def: "false", desc: "answer a registration with a taken email like a new one (and mail the owner) instead of 409, so addresses cannot be probed"},
-		{name: "ACCOUNT_SELF_DELETE", def: "false", desc: "let users delete their own account (DELETE /api/users/me)"},
+		{name: "MAIL_TRANSPORT", to: choiceVar(&c.MailTransport), def: "off", choices: []string{"off", "smtp", "log"}, desc: "how mails go out: {range}; log writes each mail, links included, to the log instead, and is refused unless COOKIE_SECURE=false (development only)"},
+		{name: "EMAIL_FROM", to: bind(&c.EmailFrom, (*loader).emailFrom, slog.StringValue), desc: "From address of mails (e.g. no-reply@example.com); required unless MAIL_TRANSPORT is off"},
+		{name: "EMAIL_FROM_NAME", to: bind(&c.EmailFromName, (*loader).fromName, slog.StringValue), def: "authd", desc: "display name of the From address, and the product name the mails show"},
+		{name: "SMTP_HOST", to: bind(&c.SMTPHost, (*loader).smtpHost, slog.StringValue), desc: "SMTP server host name or IP address; required with MAIL_TRANSPORT=smtp"},
+		{name: "SMTP_PORT", to: intVar(&c.SMTPPort), def: "587", ints: between(1, 65535), desc: "SMTP server port, {range} (usually 465 with SMTP_TLS=implicit)"},
+		{name: "SMTP_USER", to: redacted(&c.SMTPUser, (*loader).value, showSet), desc: "SMTP AUTH user name, with SMTP_PASS; AUTH happens only over TLS or to a loopback host"},
+		{name: "SMTP_PASS", to: redacted(&c.SMTPPass, (*loader).raw, showSet), secret: true, desc: "SMTP AUTH password, with SMTP_USER"},
+		{name: "SMTP_TLS", to: choiceVar(&c.SMTPTLS), def: "starttls", choices: []string{"starttls", "implicit", "none"}, desc: "TLS to the SMTP server: {range}; starttls (required, never falling back to plain text) and implicit verify the certificate, with no way to skip that; none is refused unless SMTP_HOST is loopback"},
+		{name: "SMTP_TIMEOUT", to: durationVar(&c.SMTPTimeout), def: "10s", durations: between(time.Second, 5*time.Minute), desc: "longest delivery of one mail, from connecting to QUIT, {range}"},
+		{name: "EMAIL_LINK_BASE", to: bind(&c.EmailLinkBase, (*loader).linkBase, slog.StringValue), def: "(the first CLIENT_ORIGIN)", desc: "scheme://host[:port] the links in mails start with; mail needs it or a CLIENT_ORIGIN"},
+		{name: "EMAIL_VERIFY_PATH", to: bind(&c.EmailVerifyPath, (*loader).linkPath, slog.StringValue), def: "/verifyemail/{token}", desc: "rest of the email verification link after EMAIL_LINK_BASE: starts with / and holds the token placeholder once (a query or #fragment may hold it)"},
+		{name: "PASSWORD_RESET_PATH", to: bind(&c.PasswordResetPath, (*loader).linkPath, slog.StringValue), def: "/forgotPassword/{token}", desc: "rest of the password reset link, as EMAIL_VERIFY_PATH (a #fragment keeps the token out of web server logs)"},
+		{name: "EMAIL_CHANGE_PATH", to: bind(&c.EmailChangePath, (*loader).linkPath, slog.StringValue), def: "/confirm-email/{token}", desc: "rest of the link that confirms a new email address, as EMAIL_VERIFY_PATH"},
+		{name: "VERIFY_TOKEN_TTL", to: durationVar(&c.VerifyTokenTTL), def: "24h", durations: between(5*time.Minute, 7*24*time.Hour), desc: "lifetime of an email verification link, {range}"},
+		{name: "RESET_TOKEN_TTL", to: durationVar(&c.ResetTokenTTL), def: "15m", durations: between(5*time.Minute, 24*time.Hour), desc: "lifetime of a password reset link, {range}; the mail's subject states it"},
+		{name: "EMAIL_CHANGE_TOKEN_TTL", to: durationVar(&c.EmailChangeTokenTTL), def: "1h", durations: between(5*time.Minute, 24*time.Hour), desc: "lifetime of a link that confirms a new email address, {range}"},
+		{name: "MAIL_WORKER", to: boolVar(&c.MailWorker), def: "true", desc: "send queued mails from this process (true or false); any replica may send, each mail once"},
+		{name: "MAIL_POLL_INTERVAL", to: durationVar(&c.MailPollInterval), def: "5s", durations: between(100*time.Millisecond, 10*time.Minute), desc: "how often the sender looks for due mails besides waking on LISTEN, {range} (behind PgBouncer in transaction mode polling is all there is)"},
+		{name: "MAIL_MAX_ATTEMPTS", to: intVar(&c.MailMaxAttempts), def: "8", ints: between(1, 100), desc: "delivery attempts of one mail before it is marked failed, {range}; waits double from 10s up to 1h"},
+		{name: "MAIL_RETENTION", to: durationVar(&c.MailRetention), def: "168h", durations: between(time.Hour, 366*24*time.Hour), desc: "how long sent mails stay in the outbox (failed ones stay 30 days), {range}"},
+		{name: "MAIL_TEMPLATES_DIR", to: stringVar(&c.MailTemplatesDir), desc: "directory of mail templates that replace the built-in ones of the same file names; parsed at start-up, and a broken one stops it"},
+		{name: "EMAIL_VERIFICATION", to: choiceVar(&c.EmailVerification), def: "off", choices: []string{"off", "optional", "required"}, desc: "email verification: {range}; optional mails a link at registration, required also refuses logins until the address is verified; both need mail on"},
+		{name: "MAIL_COOLDOWN", to: durationVar(&c.MailCooldown), def: "60s", durations: between(0, time.Hour), desc: "least time between two mails of one kind to one address, {range}"},
+		{name: "MAIL_MAX_PER_HOUR", to: intVar(&c.MailMaxPerHour), def: "5", ints: between(1, 1000), desc: "most mails of one kind to one address per hour, {range}"},
+		{name: "IP_MAIL_PER_MINUTE", to: intVar(&c.IPMailPerMinute), def: "5", ints: between(0, maxPerIP), desc: "mail-sending requests (forgot password, resend, email change) per minute per client address after the burst; 0 turns the limit off"},
+		{name: "IP_MAIL_BURST", to: intVar(&c.IPMailBurst), def: "5", ints: between(0, maxPerIP), desc: "mail-sending requests a client address may send at once; 0 turns the limit off"},
+		{name: "REGISTER_HIDE_EXISTING", to: boolVar(&c.RegisterHideExisting), def: "false", desc: "answer a registration with a taken email like a new one (and mail the owner) instead of 409, so addresses cannot be probed"},
+		{name: "ACCOUNT_SELF_DELETE", to: boolVar(&c.AccountSelfDelete), def: "false", desc: "let users delete their own account (DELETE /api/users/me)"},
 
 		// Logging.
-		{name: "LOG_LEVEL", def: "info", choices: []string{"debug", "info", "warn", "error"}, desc: "minimum log level: {range}"},
-		{name: "LOG_FORMAT", def: "json", choices: []string{"json", "text"}, desc: "log format: {range}"},
+		{name: "LOG_LEVEL", to: bind(&c.LogLevel, (*loader).logLevel, showLevel), def: "info", choices: []string{"debug", "info", "warn", "error"}, desc: "minimum log level: {range}"},
+		{name: "LOG_FORMAT", to: choiceVar(&c.LogFormat), def: "json", choices: []string{"json", "text"}, desc: "log format: {range}"},
 	}
 }

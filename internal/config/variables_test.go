@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -9,7 +10,7 @@ import (
 // TestSettingsRenderBounds checks that a row's description shows its bounds only through
 // "{range}", so the text cannot drift from what Load enforces.
 func TestSettingsRenderBounds(t *testing.T) {
-	for _, s := range settings() {
+	for _, s := range settings(new(Config)) {
 		kinds := 0
 		if s.ints != nil {
 			kinds++
@@ -59,6 +60,62 @@ func TestREADMERowsMatchVariables(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("README's configuration table has no row for %s", v.Name)
+		}
+	}
+}
+
+// TestSettingsBindEveryField walks Config's fields: each is bound by exactly one row of the
+// settings table, so Load reads it and LogValue shows it. A row without a field names the row
+// whose reader reads its variable too, and a secret row's field redacts it.
+func TestSettingsBindEveryField(t *testing.T) {
+	var c Config
+	rows := settings(&c)
+	byName := make(map[string]setting)
+	for _, s := range rows {
+		byName[s.name] = s
+	}
+	bound := make(map[any][]string) // a field's address: the rows that bind it
+	for _, s := range rows {
+		switch {
+		case s.to != nil && s.partOf != "":
+			t.Errorf("%s: has a field and partOf %s", s.name, s.partOf)
+		case s.to != nil:
+			bound[s.to.addr()] = append(bound[s.to.addr()], s.name)
+			if s.secret && !s.to.redacts() {
+				t.Errorf("%s: secret, but its field's log value does not redact it", s.name)
+			}
+		case s.partOf == "":
+			t.Errorf("%s: binds no field and is part of no other row", s.name)
+		case byName[s.partOf].to == nil:
+			t.Errorf("%s: part of %q, which reads no field", s.name, s.partOf)
+		}
+	}
+	v := reflect.ValueOf(&c).Elem()
+	for i := range v.NumField() {
+		addr := v.Field(i).Addr().Interface()
+		if names := bound[addr]; len(names) != 1 {
+			t.Errorf("Config.%s is bound by %d rows %v, want exactly one", v.Type().Field(i).Name, len(names), names)
+		}
+		delete(bound, addr)
+	}
+	for _, names := range bound {
+		t.Errorf("%v bind something that is not a field of Config", names)
+	}
+}
+
+// TestLogValueShowsEveryRow: LogValue has one attribute per row with a field, under the row's key.
+func TestLogValueShowsEveryRow(t *testing.T) {
+	c := mustLoad(t, secretEnv())
+	got := make(map[string]bool)
+	for _, a := range c.LogValue().Group() {
+		if got[a.Key] {
+			t.Errorf("LogValue shows %s twice", a.Key)
+		}
+		got[a.Key] = true
+	}
+	for _, s := range settings(new(Config)) {
+		if s.to != nil && !got[s.logKey()] {
+			t.Errorf("LogValue does not show %s (key %s)", s.name, s.logKey())
 		}
 	}
 }
