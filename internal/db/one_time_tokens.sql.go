@@ -91,6 +91,26 @@ func (q *Queries) DeleteExpiredTokens(ctx context.Context, arg DeleteExpiredToke
 	return result.RowsAffected(), nil
 }
 
+const deleteOneTimeToken = `-- name: DeleteOneTimeToken :execrows
+DELETE FROM one_time_tokens
+WHERE token_hash = $1 AND purpose = $2
+`
+
+type DeleteOneTimeTokenParams struct {
+	TokenHash []byte
+	Purpose   string
+}
+
+// Drops one token, used or not, expired or not: one that was minted but
+// never handed out (its mail was not sent).
+func (q *Queries) DeleteOneTimeToken(ctx context.Context, arg DeleteOneTimeTokenParams) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteOneTimeToken, arg.TokenHash, arg.Purpose)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const deleteUserTokens = `-- name: DeleteUserTokens :execrows
 DELETE FROM one_time_tokens
 WHERE user_id = $1 AND purpose = ANY($2::text[])

@@ -26,3 +26,9 @@ DELETE FROM one_time_tokens WHERE token_hash = ANY(ARRAY(
     LIMIT sqlc.arg(batch_size)
     FOR UPDATE SKIP LOCKED
 ));
+
+-- name: DeleteOneTimeToken :execrows
+-- Drops one token, used or not, expired or not: one that was minted but
+-- never handed out (its mail was not sent).
+DELETE FROM one_time_tokens
+WHERE token_hash = sqlc.arg(token_hash) AND purpose = sqlc.arg(purpose);
