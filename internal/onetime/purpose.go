@@ -54,11 +54,15 @@ func (f Format) Len() int {
 	return 0
 }
 
-// new returns a fresh raw secret of f.
+// new returns a fresh raw secret of f; "" for an unknown format.
 func (f Format) new() string {
-	b := make([]byte, linkBytes)
-	rand.Read(b) // never fails (crypto/rand, Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b)
+	switch f {
+	case Link:
+		b := make([]byte, linkBytes)
+		rand.Read(b) // never fails (crypto/rand, Go 1.24+)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	return ""
 }
 
 // Hash is what one_time_tokens.token_hash holds for raw: the SHA-256 of

@@ -66,14 +66,13 @@ func (s *Store) Mint(ctx context.Context, q *db.Queries, p Purpose, user uuid.UU
 // MintFor is Mint with a lifetime of the caller's (the operator's reset
 // link).
 func (s *Store) MintFor(ctx context.Context, q *db.Queries, p Purpose, user uuid.UUID, email string, ttl time.Duration) (Token, error) {
-	f := p.Format()
-	if f == 0 {
+	raw := p.Format().new()
+	if raw == "" {
 		return Token{}, fmt.Errorf("mint token: unknown purpose %q", p)
 	}
 	if ttl <= 0 {
 		return Token{}, fmt.Errorf("mint token: lifetime %s", ttl)
 	}
-	raw := f.new()
 	now := s.now()
 	expires := now.Add(ttl)
 	err := q.CreateOneTimeToken(ctx, db.CreateOneTimeTokenParams{TokenHash: Hash(raw), Purpose: string(p),
