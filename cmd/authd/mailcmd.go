@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -13,8 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/authd/authd/internal/config"
-	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/mail"
+	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/session"
 )
 
@@ -44,7 +45,7 @@ func mailCmd(ctx context.Context, args []string, c adminIO) error {
 	return dispatch(ctx, "mail", args, cmds, mailUsage, c.stdout)
 }
 
-// mailJSON is an outbox row as -json prints it; never its data.
+// mailJSON is a mail.Entry (never a mail's data) as -json prints it.
 type mailJSON struct {
 	ID            int64      `json:"id"`
 	Kind          string     `json:"kind"`
@@ -74,32 +75,26 @@ func (c adminIO) mailList(ctx context.Context, args []string) (err error) {
 	au.add(slog.String("status", *status), slog.Int("limit", *limit))
 	defer func() { au.done(ctx, err) }()
 
-	var st *string
-	switch *status {
-	case "":
-	case "pending", "sending", "sent", "failed":
-		st = status
-	default:
+	if *status != "" && !slices.Contains(mail.Statuses(), *status) {
 		return refusef("-status must be pending, sending, sent or failed, not %q", *status)
 	}
-	if *limit < 1 || *limit > 1000 {
-		return refusal("-limit must be 1 to 1000")
+	if *limit < 1 || *limit > mail.MaxListed {
+		return refusef("-limit must be 1 to %d", mail.MaxListed)
 	}
 	env, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer env.close()
-	rows, err := env.q.ListMail(ctx, db.ListMailParams{Status: st, MaxRows: int32(*limit)})
+	rows, err := newOutbox(cfg, env).List(ctx, *status, *limit)
 	if err != nil {
-		return fmt.Errorf("list mail: %w", err)
+		return err
 	}
 	au.add(slog.Int("mails", len(rows)))
 	if *asJSON {
 		out := make([]mailJSON, 0, len(rows))
 		for _, m := range rows {
-			out = append(out, mailJSON{ID: m.ID, Kind: m.Kind, To: m.ToAddr, Status: m.Status, Attempts: m.Attempts,
-				NextAttemptAt: m.NextAttemptAt, LastError: m.LastError, CreatedAt: m.CreatedAt, SentAt: m.SentAt})
+			out = append(out, mailJSON(m))
 		}
 		return printJSON(c.stdout, out)
 	}
@@ -117,7 +112,7 @@ func (c adminIO) mailList(ctx context.Context, args []string) (err error) {
 				last = string([]rune(last)[:maxErrorCell-1]) + "…"
 			}
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.Kind, cell(m.ToAddr), m.Status, m.Attempts, next, last)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.Kind, cell(m.To), m.Status, m.Attempts, next, last)
 	}
 	return tw.Flush()
 }
@@ -141,50 +136,50 @@ func (c adminIO) mailRetry(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	defer env.close()
-	m, err := env.q.GetMail(ctx, id)
+	m, err := newOutbox(cfg, env).Retry(ctx, id)
+	if m.Kind != "" {
+		au.add(slog.String("kind", m.Kind))
+	}
+	var notFailed *mail.NotFailedError
+	var late *mail.TooLateError
 	switch {
-	case errors.Is(err, db.ErrNotFound):
+	case errors.Is(err, mail.ErrNoMail):
 		return refusef("no mail %d", id)
-	case err != nil:
-		return fmt.Errorf("get mail: %w", err)
-	}
-	au.add(slog.String("kind", m.Kind))
-	if m.Status != "failed" {
-		return refusef("mail %d is %s; only a failed mail can be retried", id, m.Status)
-	}
-	now := time.Now()
-	// The sender fails a token mail queued longer ago than its token's
-	// lifetime at once, and a retry keeps the time it was queued.
-	if ttl, name := tokenTTL(cfg, m.Kind); ttl > 0 && now.Sub(m.CreatedAt) > ttl {
+	case errors.As(err, &notFailed):
+		return refusal(notFailed.Error())
+	case errors.As(err, &late):
 		return refusef("mail %d (%s) was queued %s ago, longer than %s (%s): the sender would fail it again at once; the user can ask for a new one (or use authd user reset-link)",
-			id, m.Kind, now.Sub(m.CreatedAt).Round(time.Minute), name, ttl)
-	}
-	n, err := env.q.RequeueMail(ctx, db.RequeueMailParams{ID: id, Now: now})
-	switch {
+			id, m.Kind, late.Age.Round(time.Minute), lifetimeVars[onetime.Purpose(m.Kind)], late.Lifetime)
 	case err != nil:
-		return fmt.Errorf("requeue mail: %w", err)
-	case n == 0:
-		return refusef("mail %d is no longer failed", id)
+		return err
 	}
-	fmt.Fprintf(c.stdout, "mail %d (%s to %s) is queued again, due now\n", id, m.Kind, cell(m.ToAddr))
+	fmt.Fprintf(c.stdout, "mail %d (%s to %s) is queued again, due now\n", id, m.Kind, cell(m.To))
 	if !cfg.MailOn() {
 		fmt.Fprintln(c.stderr, "note: MAIL_TRANSPORT is off in this configuration; a replica with mail on sends it")
 	}
 	return nil
 }
 
-// tokenTTL is the token lifetime of a token kind and its variable; 0 for
-// a notice.
-func tokenTTL(cfg config.Config, kind string) (time.Duration, string) {
-	switch kind {
-	case mail.KindVerifyEmail:
-		return cfg.VerifyTokenTTL, "VERIFY_TOKEN_TTL"
-	case mail.KindResetPassword:
-		return cfg.ResetTokenTTL, "RESET_TOKEN_TTL"
-	case mail.KindChangeEmail:
-		return cfg.EmailChangeTokenTTL, "EMAIL_CHANGE_TOKEN_TTL"
+// newOutbox is the mail service of authd mail list and retry.
+func newOutbox(cfg config.Config, env *adminEnv) *mail.Outbox {
+	return mail.NewOutbox(env.pool, cfg.DBTimeout, onetime.New(onetime.Options{Lifetimes: tokenLifetimes(cfg)}))
+}
+
+// tokenLifetimes are the one-time token lifetimes of cfg, by purpose:
+// the sender's and the outbox's.
+func tokenLifetimes(cfg config.Config) onetime.Lifetimes {
+	return onetime.Lifetimes{
+		onetime.VerifyEmail:   cfg.VerifyTokenTTL,
+		onetime.ResetPassword: cfg.ResetTokenTTL,
+		onetime.ChangeEmail:   cfg.EmailChangeTokenTTL,
 	}
-	return 0, ""
+}
+
+// lifetimeVars name the variable of each purpose's lifetime, for messages.
+var lifetimeVars = map[onetime.Purpose]string{
+	onetime.VerifyEmail:   "VERIFY_TOKEN_TTL",
+	onetime.ResetPassword: "RESET_TOKEN_TTL",
+	onetime.ChangeEmail:   "EMAIL_CHANGE_TOKEN_TTL",
 }
 
 // mailTest: authd mail test TO. It sends a fixed plain-text mail through
@@ -215,9 +210,6 @@ func (c adminIO) mailTest(ctx context.Context, args []string) (err error) {
 		via = fmt.Sprintf("%s (SMTP_TLS=%s)", net.JoinHostPort(cfg.SMTPHost, strconv.Itoa(cfg.SMTPPort)), cfg.SMTPTLS)
 	}
 	product := cfg.EmailFromName
-	if product == "" {
-		product = "authd"
-	}
 	_, domain, _ := strings.Cut(cfg.EmailFrom, "@")
 	msg := mail.Message{
 		MessageID: fmt.Sprintf("test.%d@%s", time.Now().UnixMicro(), strings.ToLower(domain)),

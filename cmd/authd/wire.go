@@ -21,6 +21,7 @@ import (
 	authhttp "github.com/authd/authd/internal/http"
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/ratelimit"
 	"github.com/authd/authd/internal/session"
@@ -282,8 +283,7 @@ func newSender(cfg config.Config, pool *pgxpool.Pool, log *slog.Logger, m *metri
 	return mail.NewSender(pool, tr, mail.SenderOptions{
 		From: cfg.EmailFrom, FromName: cfg.EmailFromName,
 		LinkBase: cfg.EmailLinkBase, VerifyPath: cfg.EmailVerifyPath, ResetPath: cfg.PasswordResetPath,
-		ChangePath: cfg.EmailChangePath,
-		VerifyTTL:  cfg.VerifyTokenTTL, ResetTTL: cfg.ResetTokenTTL, ChangeTTL: cfg.EmailChangeTokenTTL,
+		ChangePath: cfg.EmailChangePath, Tokens: onetime.New(onetime.Options{Lifetimes: tokenLifetimes(cfg)}),
 		TemplatesDir: cfg.MailTemplatesDir, PollInterval: cfg.MailPollInterval, MaxAttempts: cfg.MailMaxAttempts,
 		Retention: cfg.MailRetention, SendTimeout: cfg.SMTPTimeout, DBTimeout: cfg.DBTimeout,
 		Listen: true, Log: log, Metrics: m,

@@ -15,6 +15,7 @@ import (
 var (
 	ErrNotFound    = errors.New("not found")
 	ErrConflict    = errors.New("already exists")
+	ErrForeignKey  = errors.New("refers to a row that does not exist")
 	ErrUnavailable = errors.New("database unavailable")
 )
 
@@ -27,7 +28,8 @@ func (c *classified) Error() string   { return c.kind.Error() + ": " + c.err.Err
 func (c *classified) Unwrap() []error { return []error{c.kind, c.err} }
 
 // Classify wraps err so that errors.Is reports ErrNotFound (no rows),
-// ErrConflict (unique violation) or ErrUnavailable (the database could not be
+// ErrConflict (unique violation), ErrForeignKey (foreign key violation: the
+// row referred to is gone) or ErrUnavailable (the database could not be
 // reached, was shutting down, or did not answer in time). Other errors are
 // returned unchanged; nil stays nil.
 func Classify(err error) error {
@@ -41,7 +43,7 @@ func Classify(err error) error {
 }
 
 func kindOf(err error) error {
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) || errors.Is(err, ErrUnavailable) {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) || errors.Is(err, ErrForeignKey) || errors.Is(err, ErrUnavailable) {
 		return nil // already classified
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -52,6 +54,8 @@ func kindOf(err error) error {
 		switch {
 		case pgErr.Code == "23505": // unique_violation
 			return ErrConflict
+		case pgErr.Code == "23503": // foreign_key_violation
+			return ErrForeignKey
 		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
 			strings.HasPrefix(pgErr.Code, "53"), // insufficient resources (too many connections, ...)
 			pgErr.Code == "57014",               // query_canceled (statement_timeout)

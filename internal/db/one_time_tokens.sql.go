@@ -91,6 +91,26 @@ func (q *Queries) DeleteExpiredTokens(ctx context.Context, arg DeleteExpiredToke
 	return result.RowsAffected(), nil
 }
 
+const deleteOneTimeToken = `-- name: DeleteOneTimeToken :execrows
+DELETE FROM one_time_tokens
+WHERE token_hash = $1 AND purpose = $2
+`
+
+type DeleteOneTimeTokenParams struct {
+	TokenHash []byte
+	Purpose   string
+}
+
+// Drops one token, used or not, expired or not: one that was minted but
+// never handed out (its mail was not sent).
+func (q *Queries) DeleteOneTimeToken(ctx context.Context, arg DeleteOneTimeTokenParams) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteOneTimeToken, arg.TokenHash, arg.Purpose)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const deleteUserTokens = `-- name: DeleteUserTokens :execrows
 DELETE FROM one_time_tokens
 WHERE user_id = $1 AND purpose = ANY($2::text[])
@@ -109,4 +129,26 @@ func (q *Queries) DeleteUserTokens(ctx context.Context, arg DeleteUserTokensPara
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const getOneTimeTokenUser = `-- name: GetOneTimeTokenUser :one
+SELECT user_id FROM one_time_tokens
+WHERE token_hash = $1 AND purpose = $2
+  AND expires_at > $3::timestamptz
+`
+
+type GetOneTimeTokenUserParams struct {
+	TokenHash []byte
+	Purpose   string
+	Now       time.Time
+}
+
+// The user of a token that would be consumed now, without using it up: a
+// flow refuses a bad token with this before it spends a password hash,
+// and locks the user (LockUser) before it consumes the token.
+func (q *Queries) GetOneTimeTokenUser(ctx context.Context, arg GetOneTimeTokenUserParams) (uuid.UUID, error) {
+	row := q.db.QueryRow(ctx, getOneTimeTokenUser, arg.TokenHash, arg.Purpose, arg.Now)
+	var user_id uuid.UUID
+	err := row.Scan(&user_id)
+	return user_id, err
 }

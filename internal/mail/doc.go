@@ -13,8 +13,8 @@
 // # Sending
 //
 // A [Sender] in every replica (MAIL_WORKER) claims due mails under a lease
-// (db.ClaimMail: FOR UPDATE SKIP LOCKED), one at a time, mints the token of
-// a token kind, renders the templates, sends outside any transaction and
+// (db.ClaimMail: FOR UPDATE SKIP LOCKED), one at a time, has the token of
+// a token kind minted, renders the templates, sends outside any transaction and
 // records the result only if it still holds the lease. It wakes on
 // LISTEN authd_mail and polls every MAIL_POLL_INTERVAL in any case, so
 // polling alone is enough (behind PgBouncer in transaction mode, where
@@ -23,20 +23,23 @@
 // before recording it leaves the mail to be sent again after the lease,
 // with a new token; both tokens stay valid until one is used.
 //
-// # Tokens (the contract with the flows that consume them)
+// # Tokens
 //
-//   - raw token: 32 bytes from crypto/rand, base64url without padding
-//     (43 characters of [A-Za-z0-9_-]); see [NewToken];
-//   - stored: one_time_tokens.token_hash = SHA-256 of the raw token's ASCII
-//     bytes (32 bytes; [HashToken]), purpose = the mail's kind
-//     (verify_email, reset_password or change_email), user_id = the outbox
-//     row's user_id, email = the outbox row's to_addr (for change_email the
-//     new address), expires_at = time of sending + the purpose's TTL;
-//   - the raw token exists only in the sender's memory and in the mail's
-//     link: it is never stored, logged or written to last_error;
-//   - consuming: db.ConsumeOneTimeToken with HashToken(raw) and the purpose.
+// The tokens of the links belong to package onetime, which owns their
+// format, hash, lifetimes and spending. The sender mints one through the
+// [onetime.Store] it is given, of the purpose named like the mail's kind,
+// for the outbox row's user and to_addr (for change_email the new
+// address), just before it sends; it drops the token again if the mail
+// was certainly not sent ([ErrNotSent]). The raw token exists only in the
+// sender's memory and in the mail's link: it is never stored, logged or
+// written to last_error.
 //
 // A token mail still unsent when its purpose's TTL has passed since it was
 // queued is marked failed instead: a reset link hours late is worse than
 // none.
+//
+// # Operating
+//
+// An [Outbox] lists the mails and queues a failed one again (authd mail
+// list, authd mail retry).
 package mail

@@ -2,9 +2,6 @@ package mail
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -12,15 +9,16 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/onetime"
 )
 
-// Kinds of mail, as stored in mail_outbox.kind. The three token kinds are
-// also the purposes of one_time_tokens.
+// Kinds of mail, as stored in mail_outbox.kind. A token kind is named
+// after the onetime purpose of the token its link carries.
 const (
 	// Token mails: the sender mints a one-time token of this purpose.
-	KindVerifyEmail   = "verify_email"   // prove an address (registration, resend)
-	KindResetPassword = "reset_password" // forgot password
-	KindChangeEmail   = "change_email"   // confirm a new address; sent to the new address
+	KindVerifyEmail   = string(onetime.VerifyEmail)   // prove an address (registration, resend)
+	KindResetPassword = string(onetime.ResetPassword) // forgot password
+	KindChangeEmail   = string(onetime.ChangeEmail)   // confirm a new address; sent to the new address
 
 	// Notices: no token.
 	KindPasswordChanged   = "password_changed"    // the password was changed or reset
@@ -28,7 +26,6 @@ const (
 	KindEmailTakenNotice  = "email_taken_notice"  // to a new address that already has an account
 	KindSignupAttempt     = "signup_attempt"      // someone tried to register with this address
 	KindAccountDeleted    = "account_deleted"     // the account was deleted
-	KindTest              = "test"                // authd mail test
 )
 
 // Kinds lists every kind, token kinds first.
@@ -36,7 +33,7 @@ func Kinds() []string {
 	return []string{
 		KindVerifyEmail, KindResetPassword, KindChangeEmail,
 		KindPasswordChanged, KindEmailChangeNotice, KindEmailTakenNotice,
-		KindSignupAttempt, KindAccountDeleted, KindTest,
+		KindSignupAttempt, KindAccountDeleted,
 	}
 }
 
@@ -107,39 +104,3 @@ func Enqueue(ctx context.Context, q *db.Queries, m Mail, now time.Time) (int64, 
 
 // Channel is the PostgreSQL notification channel the senders LISTEN on.
 const Channel = "authd_mail"
-
-// tokenBytes is the entropy of a one-time token.
-const tokenBytes = 32
-
-// TokenLen is the length of a raw token: 32 bytes in base64url without padding.
-const TokenLen = 43 // base64.RawURLEncoding.EncodedLen(tokenBytes)
-
-// NewToken returns a fresh raw one-time token and its stored hash.
-func NewToken() (raw string, hash []byte) {
-	b := make([]byte, tokenBytes)
-	rand.Read(b) // never fails (crypto/rand, Go 1.24+)
-	raw = base64.RawURLEncoding.EncodeToString(b)
-	return raw, HashToken(raw)
-}
-
-// HashToken returns what one_time_tokens.token_hash holds for raw: the
-// SHA-256 of its bytes. Hash what the client sent as it is; a malformed
-// token simply matches no row.
-func HashToken(raw string) []byte {
-	h := sha256.Sum256([]byte(raw))
-	return h[:]
-}
-
-// WellFormedToken reports whether raw has the shape NewToken makes, so a
-// caller may answer an obviously wrong token without a database lookup.
-func WellFormedToken(raw string) bool {
-	if len(raw) != TokenLen {
-		return false
-	}
-	for _, c := range []byte(raw) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}

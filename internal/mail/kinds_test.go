@@ -1,8 +1,6 @@
 package mail_test
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"strings"
 	"testing"
 
@@ -11,32 +9,8 @@ import (
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/db/dbtest"
 	"github.com/authd/authd/internal/mail"
+	"github.com/authd/authd/internal/onetime"
 )
-
-// TestTokenContract pins the format the flows rely on.
-func TestTokenContract(t *testing.T) {
-	raw, hash := mail.NewToken()
-	b, err := base64.RawURLEncoding.DecodeString(raw)
-	if err != nil || len(b) != 32 || len(raw) != mail.TokenLen || mail.TokenLen != 43 {
-		t.Fatalf("raw token %q: %d bytes, %v", raw, len(b), err)
-	}
-	if want := sha256.Sum256([]byte(raw)); string(hash) != string(want[:]) || string(mail.HashToken(raw)) != string(want[:]) {
-		t.Error("the stored hash is not SHA-256 of the raw token's text")
-	}
-	if other, _ := mail.NewToken(); other == raw {
-		t.Error("two tokens alike")
-	}
-	for _, s := range []string{raw, strings.Repeat("A", 43), strings.Repeat("_-", 21) + "x"} {
-		if !mail.WellFormedToken(s) {
-			t.Errorf("WellFormedToken(%q) = false", s)
-		}
-	}
-	for _, s := range []string{"", raw[:42], raw + "A", strings.Repeat("A", 42) + "=", strings.Repeat("A", 42) + "+", strings.Repeat("A", 42) + "/"} {
-		if mail.WellFormedToken(s) {
-			t.Errorf("WellFormedToken(%q) = true", s)
-		}
-	}
-}
 
 func TestDataJSON(t *testing.T) {
 	for _, tt := range []struct {
@@ -77,17 +51,29 @@ func TestNewSenderRefusesBrokenTemplates(t *testing.T) {
 	if err := writeFile(dir, "verify_email.txt", "{{.URL"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := mail.NewSender(nil, mail.NewLog(nil), mail.SenderOptions{From: "a@example.com", LinkBase: linkBase, TemplatesDir: dir})
+	o := senderOptions(nil)
+	o.TemplatesDir = dir
+	_, err := mail.NewSender(nil, mail.NewLog(nil), o)
 	if err == nil || !strings.Contains(err.Error(), "verify_email.txt") {
 		t.Errorf("NewSender: %v, want a template error", err)
 	}
-	for _, o := range []mail.SenderOptions{
-		{From: "nodomain", LinkBase: linkBase},
-		{From: "a@example.com"},
-		{From: "a@example.com", LinkBase: linkBase, ResetPath: "/reset"},
+	if _, err := mail.NewSender(nil, mail.NewLog(nil), senderOptions(nil)); err != nil {
+		t.Errorf("NewSender with full options: %v", err)
+	}
+	for name, change := range map[string]func(*mail.SenderOptions){
+		"from without a domain": func(o *mail.SenderOptions) { o.From = "nodomain" },
+		"no link base":          func(o *mail.SenderOptions) { o.LinkBase = "" },
+		"path without {token}":  func(o *mail.SenderOptions) { o.ResetPath = "/reset" },
+		"no from name":          func(o *mail.SenderOptions) { o.FromName = "" },
+		"no token store":        func(o *mail.SenderOptions) { o.Tokens = nil },
+		"no token lifetime":     func(o *mail.SenderOptions) { o.Tokens = onetime.New(onetime.Options{}) },
+		"no poll interval":      func(o *mail.SenderOptions) { o.PollInterval = 0 },
+		"no attempts":           func(o *mail.SenderOptions) { o.MaxAttempts = 0 },
 	} {
+		o := senderOptions(nil)
+		change(&o)
 		if _, err := mail.NewSender(nil, mail.NewLog(nil), o); err == nil {
-			t.Errorf("NewSender(%+v) accepted", o)
+			t.Errorf("NewSender with %s accepted", name)
 		}
 	}
 }

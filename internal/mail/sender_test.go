@@ -15,6 +15,7 @@ import (
 	"github.com/authd/authd/internal/db/dbtest"
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/mail/smtptest"
+	"github.com/authd/authd/internal/onetime"
 )
 
 // TestDeliveredWithWorkingLink: a queued verification mail goes out over
@@ -59,11 +60,11 @@ func TestDeliveredWithWorkingLink(t *testing.T) {
 	if want := linkBase + "/verifyemail/" + raw; link != want {
 		t.Errorf("link %s, want %s", link, want)
 	}
-	if !mail.WellFormedToken(raw) {
+	if !wellFormed.MatchString(raw) {
 		t.Errorf("token %q is not well formed", raw)
 	}
 
-	got, err := f.q.ConsumeOneTimeToken(t.Context(), db.ConsumeOneTimeTokenParams{TokenHash: mail.HashToken(raw), Purpose: mail.KindVerifyEmail, Now: f.clock.Now().Add(24*time.Hour - time.Second)})
+	got, err := f.q.ConsumeOneTimeToken(t.Context(), db.ConsumeOneTimeTokenParams{TokenHash: onetime.Hash(raw), Purpose: mail.KindVerifyEmail, Now: f.clock.Now().Add(24*time.Hour - time.Second)})
 	if err != nil {
 		t.Fatalf("the link's token is not in one_time_tokens (valid for 24h): %v", err)
 	}
@@ -87,7 +88,7 @@ func TestDeliveredWithWorkingLink(t *testing.T) {
 			t.Errorf("the raw token %s is in the log", secret)
 		}
 	}
-	if !strings.Contains(dump, `\\x`+hexOf(mail.HashToken(raw2))) {
+	if !strings.Contains(dump, `\\x`+hexOf(onetime.Hash(raw2))) {
 		t.Error("the dump does not show the token hash: the search looks in the wrong place")
 	}
 	r := f.row(id)
@@ -221,7 +222,7 @@ func TestPermanentFailure(t *testing.T) {
 func TestMaxAttempts(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(o *mail.SenderOptions, _ *mail.SMTPOptions) { o.MaxAttempts = 2 })
-	id := f.enqueue(mail.KindTest, "ops@example.com", uuid.Nil, mail.Data{})
+	id := f.enqueue(mail.KindAccountDeleted, "ops@example.com", uuid.Nil, mail.Data{})
 	f.srv.SetFault(smtptest.TempFailData)
 	f.once(1)
 	if r := f.row(id); r.Status != "pending" {
@@ -297,7 +298,7 @@ func TestDroppedAfterData(t *testing.T) {
 	}
 	for i, m := range msgs {
 		_, raw := token(t, m)
-		if _, err := f.q.ConsumeOneTimeToken(t.Context(), db.ConsumeOneTimeTokenParams{TokenHash: mail.HashToken(raw), Purpose: mail.KindResetPassword, Now: f.clock.Now()}); err != nil {
+		if _, err := f.q.ConsumeOneTimeToken(t.Context(), db.ConsumeOneTimeTokenParams{TokenHash: onetime.Hash(raw), Purpose: mail.KindResetPassword, Now: f.clock.Now()}); err != nil {
 			t.Errorf("token of delivery %d: %v", i+1, err)
 		}
 	}
@@ -324,7 +325,7 @@ func TestTwoSendersExactlyOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := mail.NewSender(pool, tr, mail.SenderOptions{From: "authd@example.com", LinkBase: linkBase})
+		s, err := mail.NewSender(pool, tr, senderOptions(nil))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -333,7 +334,7 @@ func TestTwoSendersExactlyOnce(t *testing.T) {
 	const total = 200
 	err := db.InTx(t.Context(), firstPool, 10*time.Second, func(q *db.Queries) error {
 		for i := range total {
-			if _, err := mail.Enqueue(t.Context(), q, mail.Mail{Kind: mail.KindTest, To: fmt.Sprintf("u%d@example.com", i)}, time.Now()); err != nil {
+			if _, err := mail.Enqueue(t.Context(), q, mail.Mail{Kind: mail.KindAccountDeleted, To: fmt.Sprintf("u%d@example.com", i)}, time.Now()); err != nil {
 				return err
 			}
 		}
@@ -386,7 +387,7 @@ func TestRunWakesOnNotify(t *testing.T) {
 	go func() { f.sender.Run(ctx); close(done) }()
 	for i := range 3 {
 		err := db.InTx(t.Context(), f.pool, 5*time.Second, func(q *db.Queries) error {
-			_, err := mail.Enqueue(t.Context(), q, mail.Mail{Kind: mail.KindTest, To: fmt.Sprintf("n%d@example.com", i)}, time.Now())
+			_, err := mail.Enqueue(t.Context(), q, mail.Mail{Kind: mail.KindAccountDeleted, To: fmt.Sprintf("n%d@example.com", i)}, time.Now())
 			return err
 		})
 		if err != nil {
@@ -413,7 +414,7 @@ func TestRunPollsAlone(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { f.sender.Run(ctx); close(done) }()
-	if _, err := f.q.EnqueueMail(t.Context(), db.EnqueueMailParams{Kind: mail.KindTest, ToAddr: "p@example.com", Data: []byte(`{}`), Now: time.Now()}); err != nil {
+	if _, err := f.q.EnqueueMail(t.Context(), db.EnqueueMailParams{Kind: mail.KindAccountDeleted, ToAddr: "p@example.com", Data: []byte(`{}`), Now: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	waitMessages(t, f.srv, 1)
@@ -435,7 +436,6 @@ func TestEveryKindDelivered(t *testing.T) {
 		mail.KindEmailTakenNotice:  "Someone tried to use your email address",
 		mail.KindSignupAttempt:     "Someone tried to register with your email address",
 		mail.KindAccountDeleted:    "Your account was deleted",
-		mail.KindTest:              "Test mail from authd",
 	}
 	for _, k := range mail.Kinds() {
 		f.enqueue(k, k+"@example.com", u.ID, mail.Data{Name: u.Name, NewEmail: "ada.new@example.com"})
@@ -480,7 +480,7 @@ func TestPurge(t *testing.T) {
 	ins("failed", 31*24*time.Hour)
 	ins("pending", 40*24*time.Hour)
 	for _, exp := range []time.Duration{-time.Second, time.Hour} {
-		_, h := mail.NewToken()
+		h := onetime.Hash(uuid.NewString())
 		if err := f.q.CreateOneTimeToken(t.Context(), db.CreateOneTimeTokenParams{TokenHash: h, Purpose: mail.KindVerifyEmail, UserID: u.ID, Email: u.Email, Now: now.Add(-time.Hour), ExpiresAt: now.Add(exp)}); err != nil {
 			t.Fatal(err)
 		}

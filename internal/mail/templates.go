@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/authd/authd/internal/onetime"
 )
 
 //go:embed templates/*.html templates/*.txt
@@ -151,7 +153,7 @@ func LoadTemplates(dir string) (*Templates, error) {
 		}
 		sample := view{FirstName: "Ada", Email: "ada@example.com", NewEmail: "ada@example.org", ValidFor: "15 minutes", Product: "authd"}
 		if IsTokenKind(kind) {
-			sample.URL = "https://app.example.com/x/" + strings.Repeat("A", TokenLen)
+			sample.URL = "https://app.example.com/x/" + strings.Repeat("A", onetime.Link.Len())
 		}
 		if _, err := t.render(kind, sample, subjectView{ValidMinutes: 15, ValidFor: "15 minutes", Product: "authd"}); err != nil {
 			return nil, fmt.Errorf("mail templates: %w", err)

@@ -95,19 +95,19 @@ func TestTemplatesOverride(t *testing.T) {
 	}
 	t.Run("a file replaces its embedded namesake", func(t *testing.T) {
 		dir := write(t, map[string]string{
-			"subjects.txt":     strings.ReplaceAll(mustRead(t, "subjects.txt"), "Test mail from {{.Product}}", "Hello from {{.Product}}"),
-			"test.txt":         "Custom {{.FirstName}} {{template \"footer\" .}}",
-			".editor-swapfile": "ignored",
+			"subjects.txt":        strings.ReplaceAll(mustRead(t, "subjects.txt"), "Your account was deleted", "Hello from {{.Product}}"),
+			"account_deleted.txt": "Custom {{.FirstName}} {{template \"footer\" .}}",
+			".editor-swapfile":    "ignored",
 		})
 		tpl, err := LoadTemplates(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := tpl.render(KindTest, view{FirstName: "Ada", Product: "authd"}, subjectView{Product: "authd"})
+		r, err := tpl.render(KindAccountDeleted, view{FirstName: "Ada", Product: "authd"}, subjectView{Product: "authd"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Subject != "Hello from authd" || !strings.HasPrefix(r.Text, "Custom Ada") || !strings.Contains(r.HTML, "test mail from authd") {
+		if r.Subject != "Hello from authd" || !strings.HasPrefix(r.Text, "Custom Ada") || !strings.Contains(r.HTML, "Your account has been deleted") {
 			t.Errorf("got %q\n%s\n%s", r.Subject, r.Text, r.HTML)
 		}
 	})
@@ -118,10 +118,10 @@ func TestTemplatesOverride(t *testing.T) {
 	}{
 		{"syntax error", map[string]string{"verify_email.html": `{{define "content"}}{{.URL{{end}}`}, "verify_email.html"},
 		{"unknown field", map[string]string{"reset_password.txt": `{{.Token}}`}, "Token"},
-		{"user data in a subject", map[string]string{"subjects.txt": strings.ReplaceAll(mustRead(t, "subjects.txt"), "Test mail from", "Hi {{.FirstName}} from")}, "FirstName"},
-		{"a subject missing", map[string]string{"subjects.txt": `{{define "test"}}x{{end}}`}, "no {{define"},
+		{"user data in a subject", map[string]string{"subjects.txt": strings.ReplaceAll(mustRead(t, "subjects.txt"), "Your account was deleted", "Hi {{.FirstName}}, your account was deleted")}, "FirstName"},
+		{"a subject missing", map[string]string{"subjects.txt": `{{define "account_deleted"}}x{{end}}`}, "no {{define"},
 		{"misspelt file", map[string]string{"verify-email.html": `x`}, "verify-email.html"},
-		{"no content block", map[string]string{"test.html": `plain`}, "content"},
+		{"no content block", map[string]string{"account_deleted.html": `plain`}, "content"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := LoadTemplates(write(t, tt.files))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/mail"
+	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/password"
 )
 
@@ -420,10 +421,10 @@ const (
 )
 
 // ResetToken mints a reset_password token for the user of email, valid
-// for ttl (1 minute to 7 days), as the mail sender mints one
-// (mail.NewToken; one_time_tokens holds its hash, bound to the user and
-// the current address), and sends nothing. ResetPassword takes it once,
-// like a mailed one; the user's other reset tokens stay valid.
+// for ttl (1 minute to 7 days), through onetime as the mail sender mints
+// one (bound to the user and the current address), and sends nothing.
+// ResetPassword takes it once, like a mailed one; the user's other reset
+// tokens stay valid.
 func (a *Admin) ResetToken(ctx context.Context, email string, ttl time.Duration) (ResetToken, error) {
 	if ttl < minResetTTL || ttl > maxResetTTL {
 		return ResetToken{}, invalid(fmt.Sprintf("ttl must be %s to %s", minResetTTL, maxResetTTL))
@@ -432,17 +433,11 @@ func (a *Admin) ResetToken(ctx context.Context, email string, ttl time.Duration)
 	if err != nil {
 		return ResetToken{}, err
 	}
-	raw, hash := mail.NewToken()
-	now := a.s.now()
-	expires := now.Add(ttl)
-	err = a.s.q.CreateOneTimeToken(ctx, db.CreateOneTimeTokenParams{
-		TokenHash: hash, Purpose: mail.KindResetPassword, UserID: user.ID, Email: user.Email,
-		Now: now, ExpiresAt: expires,
-	})
+	tok, err := a.s.secrets().MintFor(ctx, a.s.q, onetime.ResetPassword, user.ID, user.Email, ttl)
 	if err != nil {
-		return ResetToken{}, fmt.Errorf("create token: %w", err)
+		return ResetToken{}, err
 	}
-	return ResetToken{User: user, Token: raw, ExpiresAt: expires}, nil
+	return ResetToken{User: user, Token: tok.Raw, ExpiresAt: tok.ExpiresAt}, nil
 }
 
 // Delete deletes the account of email for good, as DeleteAccount does

@@ -26,3 +26,17 @@ DELETE FROM one_time_tokens WHERE token_hash = ANY(ARRAY(
     LIMIT sqlc.arg(batch_size)
     FOR UPDATE SKIP LOCKED
 ));
+
+-- name: DeleteOneTimeToken :execrows
+-- Drops one token, used or not, expired or not: one that was minted but
+-- never handed out (its mail was not sent).
+DELETE FROM one_time_tokens
+WHERE token_hash = sqlc.arg(token_hash) AND purpose = sqlc.arg(purpose);
+
+-- name: GetOneTimeTokenUser :one
+-- The user of a token that would be consumed now, without using it up: a
+-- flow refuses a bad token with this before it spends a password hash,
+-- and locks the user (LockUser) before it consumes the token.
+SELECT user_id FROM one_time_tokens
+WHERE token_hash = sqlc.arg(token_hash) AND purpose = sqlc.arg(purpose)
+  AND expires_at > sqlc.arg(now)::timestamptz;

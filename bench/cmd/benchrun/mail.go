@@ -160,7 +160,7 @@ func (b *bench) mailRuns(ctx context.Context, rep *report) error {
 }
 
 // drain starts replicas authd processes with the sender on, loads me and
-// refresh idle, queues BENCH_MAIL_COUNT test mails in one transaction and
+// refresh idle, queues BENCH_MAIL_COUNT account_deleted notices in one transaction and
 // times the senders until none is pending or sending, loading me and refresh
 // again meanwhile (against the first replica).
 func (b *bench) drain(ctx context.Context, conn *pgx.Conn, replicas int) (drainRun, error) {
@@ -266,11 +266,11 @@ func (b *bench) drain(ctx context.Context, conn *pgx.Conn, replicas int) (drainR
 	d.Duplicates = d.Received - d.Distinct
 	fmt.Fprintf(b.stderr, "drain with %d replica(s): %d mails in %.2fs (%.0f/s); sent %d, failed %d; the server got %d, %d distinct Message-IDs\n",
 		replicas, b.cfg.MailCount, d.Seconds, d.PerSecond, d.Sent, d.Failed, d.Received, d.Distinct)
-	b.commands = append(b.commands, fmt.Sprintf("# drain: %d authd replica(s), MAIL_TRANSPORT=smtp to a local smtptest server, %d test mails queued in one INSERT", replicas, b.cfg.MailCount))
+	b.commands = append(b.commands, fmt.Sprintf("# drain: %d authd replica(s), MAIL_TRANSPORT=smtp to a local smtptest server, %d account_deleted notices queued in one INSERT", replicas, b.cfg.MailCount))
 	return d, nil
 }
 
-// queueAndWait queues BENCH_MAIL_COUNT test mails in one transaction, calls
+// queueAndWait queues BENCH_MAIL_COUNT account_deleted notices in one transaction, calls
 // queued after its commit, then polls every 50 ms until no mail is pending or
 // sending and calls drained.
 func (b *bench) queueAndWait(ctx context.Context, queued, drained func()) error {
@@ -281,7 +281,7 @@ func (b *bench) queueAndWait(ctx context.Context, queued, drained func()) error 
 	defer pc.Close(context.Background())
 	if _, err := pc.Exec(ctx, `WITH q AS (
   INSERT INTO mail_outbox (kind, to_addr, data, next_attempt_at, created_at)
-  SELECT 'test', 'drain' || g || '@example.com', '{}', now(), now() FROM generate_series(1, $1) g)
+  SELECT 'account_deleted', 'drain' || g || '@example.com', '{}', now(), now() FROM generate_series(1, $1) g)
 SELECT pg_notify('authd_mail', '')`, b.cfg.MailCount); err != nil {
 		return fmt.Errorf("queueing %d mails: %w", b.cfg.MailCount, err)
 	}

@@ -178,7 +178,7 @@ func TestReportValues(t *testing.T) {
 		"`MAIL_COOLDOWN=1m0s`,\n`MAIL_MAX_PER_HOUR=5`", "`IP_MAIL_PER_MINUTE=5`,\n`IP_MAIL_BURST=5`",
 		"| forgot, one address, limits on | 9876 | 200: 10, 429: 29620 | 0.80 | 5 | 5 | 6 | yes |\n",
 		"| forgot, per-client limit off (cool-down only) | 2345 | 200: 7035 | 1.20 | 201 | 200 | 200 | **no** |\n",
-		"**Drain**: 10,000 `test` mails",
+		"**Drain**: 10,000 `account_deleted` notices",
 		"| 3 | 12.50 | 800 | 10000 | 0 | 10000 | 10000 | 0 |\n",
 		"| 3 | me, idle | 15000 | 1.50 | 6.25 | no |\n| 3 | refresh, draining | 600 | 40.00 | 90.50 | yes |\n\n## Commands",
 		"```sh\n" + strings.Join(r.Commands, "\n") + "\n```",
