@@ -22,13 +22,8 @@ func handleRegister(log *slog.Logger, s *session.Service) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
-		email, err := validateRegistration(req.Name, req.Email, req.Password, req.PasswordConfirm, req.Photo)
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
 		su, err := s.Register(r.Context(), session.Registration{
-			Name: req.Name, Email: email, Password: req.Password, Photo: req.Photo,
+			Name: req.Name, Email: req.Email, Password: req.Password, PasswordConfirm: req.PasswordConfirm, Photo: req.Photo,
 		})
 		if err != nil {
 			writeError(w, r, log, err)
@@ -36,9 +31,9 @@ func handleRegister(log *slog.Logger, s *session.Service) http.Handler {
 		}
 		switch {
 		case su.Hidden:
-			encode(w, http.StatusCreated, messageEnvelope{Status: "success", Message: msgVerificationSent + email})
+			encode(w, http.StatusCreated, messageEnvelope{Status: "success", Message: msgVerificationSent + su.Email})
 		case su.VerifyMail:
-			encode(w, http.StatusCreated, signupEnvelope{Status: "success", Message: msgVerificationSent + email,
+			encode(w, http.StatusCreated, signupEnvelope{Status: "success", Message: msgVerificationSent + su.Email,
 				Data: userData{newUserResponse(su.User)}})
 		default:
 			encode(w, http.StatusCreated, userEnvelope{Status: "success", Data: userData{newUserResponse(su.User)}})
@@ -54,10 +49,6 @@ func handleLogin(log *slog.Logger, s *session.Service, jar cookies, addr func(*h
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[request](w, r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		if err := validateLogin(req.Email, req.Password); err != nil {
 			writeError(w, r, log, err)
 			return
 		}

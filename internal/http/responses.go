@@ -165,12 +165,15 @@ var (
 // whose details never reach the client.
 func apiErrorOf(r *http.Request, log *slog.Logger, err error) *apiError {
 	var (
-		e      *apiError
-		locked *session.LockedError
+		e       *apiError
+		invalid *session.InvalidError
+		locked  *session.LockedError
 	)
 	switch {
 	case errors.As(err, &e):
 		return e
+	case errors.As(err, &invalid):
+		return badRequest(invalid.Problem)
 	case errors.As(err, &locked):
 		return throttled(locked.RetryAfter)
 	case errors.Is(err, session.ErrBadCredentials):

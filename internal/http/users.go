@@ -90,15 +90,7 @@ func handleChangePassword(log *slog.Logger, s *session.Service) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
-		if req.CurrentPassword == "" {
-			writeError(w, r, log, badRequest("currentPassword is required"))
-			return
-		}
-		if err := validateNewPassword(req.Password, req.PasswordConfirm); err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		if err := s.ChangePassword(r.Context(), authFrom(r.Context()), req.CurrentPassword, req.Password); err != nil {
+		if err := s.ChangePassword(r.Context(), authFrom(r.Context()), req.CurrentPassword, req.Password, req.PasswordConfirm); err != nil {
 			writeError(w, r, log, err)
 			return
 		}
@@ -121,16 +113,7 @@ func handleChangeEmail(log *slog.Logger, s *session.Service) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
-		email, err := validEmail(req.Email)
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		if req.CurrentPassword == "" {
-			writeError(w, r, log, badRequest("currentPassword is required"))
-			return
-		}
-		if err := s.RequestEmailChange(r.Context(), authFrom(r.Context()), email, req.CurrentPassword); err != nil {
+		if err := s.RequestEmailChange(r.Context(), authFrom(r.Context()), req.Email, req.CurrentPassword); err != nil {
 			writeError(w, r, log, err)
 			return
 		}
@@ -148,10 +131,6 @@ func handleDeleteMe(log *slog.Logger, s *session.Service, jar cookies) http.Hand
 		req, err := decode[request](w, r)
 		if err != nil {
 			writeError(w, r, log, err)
-			return
-		}
-		if req.CurrentPassword == "" {
-			writeError(w, r, log, badRequest("currentPassword is required"))
 			return
 		}
 		if err := s.DeleteAccount(r.Context(), authFrom(r.Context()), req.CurrentPassword); err != nil {

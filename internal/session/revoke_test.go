@@ -442,7 +442,7 @@ func TestDatabaseDown(t *testing.T) {
 			return err
 		}},
 		{"Register", func() error {
-			_, err := f.svc.Register(t.Context(), session.Registration{Name: "n", Email: "new@example.com", Password: testPassword})
+			_, err := f.svc.Register(t.Context(), session.Registration{Name: "n", Email: "new@example.com", Password: testPassword, PasswordConfirm: testPassword})
 			return err
 		}},
 		{"Start", func() error { _, err := f.svc.Start(t.Context(), u.ID, session.Client{}); return err }},
