@@ -154,3 +154,14 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	encode(w, e.status, envelope{Status: status, Message: e.message, Code: e.code})
 }
+
+// handle adapts a handler that returns its error instead of answering it:
+// a non-nil error is answered by writeError. A handler returns an error
+// only before it has written anything of its answer but headers.
+func handle(log *slog.Logger, h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			writeError(w, r, log, err)
+		}
+	})
+}
