@@ -260,10 +260,10 @@ func TestUserCommands(t *testing.T) {
 	if !strings.Contains(r.err, "nothing was sent") {
 		t.Errorf("reset-link does not say that nothing was sent: %s", r.err)
 	}
-	if err := c.svc.ResetPassword(t.Context(), token, "reset by the link"); err != nil {
+	if err := c.svc.ResetPassword(t.Context(), token, "reset by the link", "reset by the link"); err != nil {
 		t.Fatalf("ResetPassword with the printed token: %v", err)
 	}
-	if err := c.svc.ResetPassword(t.Context(), token, "reset by the link again"); !errors.Is(err, session.ErrBadResetToken) {
+	if err := c.svc.ResetPassword(t.Context(), token, "reset by the link again", "reset by the link again"); !errors.Is(err, session.ErrBadResetToken) {
 		t.Errorf("the token a second time: %v, want ErrBadResetToken", err)
 	}
 	if c.alive(ada.Access) {

@@ -16,33 +16,27 @@ func handleRegister(log *slog.Logger, s *session.Service) http.Handler {
 		PasswordConfirm string `json:"passwordConfirm"`
 		Photo           string `json:"photo"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		req, err := decode[request](w, r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		email, err := validateRegistration(req.Name, req.Email, req.Password, req.PasswordConfirm, req.Photo)
-		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		su, err := s.Register(r.Context(), session.Registration{
-			Name: req.Name, Email: email, Password: req.Password, Photo: req.Photo,
+			Name: req.Name, Email: req.Email, Password: req.Password, PasswordConfirm: req.PasswordConfirm, Photo: req.Photo,
 		})
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		switch {
 		case su.Hidden:
-			encode(w, http.StatusCreated, messageEnvelope{Status: "success", Message: msgVerificationSent + email})
+			encode(w, http.StatusCreated, messageEnvelope{Status: "success", Message: msgVerificationSent + su.Email})
 		case su.VerifyMail:
-			encode(w, http.StatusCreated, signupEnvelope{Status: "success", Message: msgVerificationSent + email,
+			encode(w, http.StatusCreated, signupEnvelope{Status: "success", Message: msgVerificationSent + su.Email,
 				Data: userData{newUserResponse(su.User)}})
 		default:
 			encode(w, http.StatusCreated, userEnvelope{Status: "success", Data: userData{newUserResponse(su.User)}})
 		}
+		return nil
 	})
 }
 
@@ -51,21 +45,15 @@ func handleLogin(log *slog.Logger, s *session.Service, jar cookies, addr func(*h
 		Email    string `json:"email"`
 		Password string `json:"password"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		req, err := decode[request](w, r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		if err := validateLogin(req.Email, req.Password); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		client := session.Client{UserAgent: r.UserAgent(), Addr: addr(r)}
 		toks, user, err := s.Login(r.Context(), req.Email, req.Password, client)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		writeTokens(w, jar, toks)
 		if s.NeedsRehash(user) {
@@ -73,6 +61,7 @@ func handleLogin(log *slog.Logger, s *session.Service, jar cookies, addr func(*h
 			http.NewResponseController(w).Flush()
 			s.UpgradeHash(r.Context(), user, req.Password)
 		}
+		return nil
 	})
 }
 
@@ -80,11 +69,10 @@ func handleLogin(log *slog.Logger, s *session.Service, jar cookies, addr func(*h
 // session.Service.Rotate). A replayed token has ended the session: its
 // cookies are cleared too.
 func handleRefresh(log *slog.Logger, s *session.Service, jar cookies) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		c, err := r.Cookie(refreshCookie)
 		if err != nil || c.Value == "" {
-			writeError(w, r, log, errNoRefresh)
-			return
+			return errNoRefresh
 		}
 		toks, err := s.Rotate(r.Context(), c.Value)
 		if errors.Is(err, session.ErrInvalid) {
@@ -94,10 +82,10 @@ func handleRefresh(log *slog.Logger, s *session.Service, jar cookies) http.Handl
 			err = errNoRefresh
 		}
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		writeTokens(w, jar, toks)
+		return nil
 	})
 }
 
@@ -108,30 +96,28 @@ func handleRefresh(log *slog.Logger, s *session.Service, jar cookies) http.Handl
 func handleLogout(log *slog.Logger, s *session.Service, jar cookies) http.Handler {
 	scopes := map[string]session.Scope{"": session.ScopeCurrent, "current": session.ScopeCurrent,
 		"others": session.ScopeOthers, "all": session.ScopeAll}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		scope, ok := scopes[r.URL.Query().Get("scope")]
 		if !ok {
-			writeError(w, r, log, badRequest("scope must be current, others or all"))
-			return
+			return badRequest("scope must be current, others or all")
 		}
 		// A malformed or missing access token is no error here: the
 		// refresh cookie may still name the session. Two are.
 		access, err := accessToken(r)
 		if err == errTwoCredentials {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		var refresh string
 		if c, err := r.Cookie(refreshCookie); err == nil {
 			refresh = c.Value
 		}
 		if err := s.Logout(r.Context(), access, refresh, scope); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		if scope != session.ScopeOthers {
 			jar.clear(w)
 		}
 		encode(w, http.StatusOK, statusEnvelope{Status: "success"})
+		return nil
 	})
 }

@@ -119,7 +119,7 @@ func newBenchFixture(b *testing.B, alg string) benchFixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	access, _, err := signer.Access(u.ID, s.ID)
+	access, err := signer.Access(u.ID, s.ID)
 	if err != nil {
 		b.Fatal(err)
 	}

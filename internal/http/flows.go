@@ -26,22 +26,16 @@ func handleForgotPassword(log *slog.Logger, s *session.Service) http.Handler {
 	type request struct {
 		Email string `json:"email"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		req, err := decode[request](w, r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		email, err := validEmail(req.Email)
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		if err := s.ForgotPassword(r.Context(), email); err != nil {
-			writeError(w, r, log, err)
-			return
+		if err := s.ForgotPassword(r.Context(), req.Email); err != nil {
+			return err
 		}
 		encode(w, http.StatusOK, messageEnvelope{Status: "success", Message: msgForgotPassword})
+		return nil
 	})
 }
 
@@ -51,13 +45,12 @@ func handleResetPassword(log *slog.Logger, s *session.Service, jar cookies) http
 		Password        string `json:"password"`
 		PasswordConfirm string `json:"passwordConfirm"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		req, err := decode[request](w, r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		resetPassword(w, r, log, s, jar, r.PathValue("token"), req.Password, req.PasswordConfirm)
+		return resetPassword(w, r, s, jar, r.PathValue("token"), req.Password, req.PasswordConfirm)
 	})
 }
 
@@ -69,41 +62,35 @@ func handleResetPasswordBody(log *slog.Logger, s *session.Service, jar cookies) 
 		Password        string `json:"password"`
 		PasswordConfirm string `json:"passwordConfirm"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		req, err := decode[request](w, r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		if req.Token == "" {
-			writeError(w, r, log, badRequest("token is required"))
-			return
+			return badRequest("token is required")
 		}
-		resetPassword(w, r, log, s, jar, req.Token, req.Password, req.PasswordConfirm)
+		return resetPassword(w, r, s, jar, req.Token, req.Password, req.PasswordConfirm)
 	})
 }
 
-// resetPassword is the rest of both reset routes: the registration's
-// password rules, then the reset, which ends every session; the caller's
-// cookies are cleared (no login follows, as in the tutorial).
-func resetPassword(w http.ResponseWriter, r *http.Request, log *slog.Logger, s *session.Service, jar cookies, token, pw, confirm string) {
-	if err := validateNewPassword(pw, confirm); err != nil {
-		writeError(w, r, log, err)
-		return
-	}
-	if err := s.ResetPassword(r.Context(), token, pw); err != nil {
-		writeError(w, r, log, err)
-		return
+// resetPassword is the rest of both reset routes: the reset, which ends
+// every session; the caller's cookies are cleared (no login follows, as in
+// the tutorial).
+func resetPassword(w http.ResponseWriter, r *http.Request, s *session.Service, jar cookies, token, pw, confirm string) error {
+	if err := s.ResetPassword(r.Context(), token, pw, confirm); err != nil {
+		return err
 	}
 	jar.clear(w)
 	encode(w, http.StatusOK, messageEnvelope{Status: "success", Message: msgPasswordReset})
+	return nil
 }
 
 // handleVerifyEmail is the tutorial's GET /api/auth/verifyemail/{code}.
 // The cross-site guard keeps other sites' images and links from using it.
 func handleVerifyEmail(log *slog.Logger, s *session.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		verifyEmail(w, r, log, s, r.PathValue("code"))
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		return verifyEmail(w, r, s, r.PathValue("code"))
 	})
 }
 
@@ -114,26 +101,24 @@ func handleVerifyEmailBody(log *slog.Logger, s *session.Service) http.Handler {
 	type request struct {
 		Code string `json:"code"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		req, err := decode[request](w, r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		if req.Code == "" {
-			writeError(w, r, log, badRequest("code is required"))
-			return
+			return badRequest("code is required")
 		}
-		verifyEmail(w, r, log, s, req.Code)
+		return verifyEmail(w, r, s, req.Code)
 	})
 }
 
-func verifyEmail(w http.ResponseWriter, r *http.Request, log *slog.Logger, s *session.Service, code string) {
+func verifyEmail(w http.ResponseWriter, r *http.Request, s *session.Service, code string) error {
 	if err := s.VerifyEmail(r.Context(), code); err != nil {
-		writeError(w, r, log, err)
-		return
+		return err
 	}
 	encode(w, http.StatusOK, messageEnvelope{Status: "success", Message: msgEmailVerified})
+	return nil
 }
 
 // handleResendVerification queues a new verification mail. Like forgot
@@ -142,22 +127,16 @@ func handleResendVerification(log *slog.Logger, s *session.Service) http.Handler
 	type request struct {
 		Email string `json:"email"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		req, err := decode[request](w, r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		email, err := validEmail(req.Email)
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		if err := s.ResendVerification(r.Context(), email); err != nil {
-			writeError(w, r, log, err)
-			return
+		if err := s.ResendVerification(r.Context(), req.Email); err != nil {
+			return err
 		}
 		encode(w, http.StatusOK, messageEnvelope{Status: "success", Message: msgVerificationResent})
+		return nil
 	})
 }
 
@@ -167,20 +146,18 @@ func handleConfirmEmailChange(log *slog.Logger, s *session.Service) http.Handler
 	type request struct {
 		Token string `json:"token"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		req, err := decode[request](w, r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		if req.Token == "" {
-			writeError(w, r, log, badRequest("token is required"))
-			return
+			return badRequest("token is required")
 		}
 		if err := s.ConfirmEmailChange(r.Context(), req.Token); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		encode(w, http.StatusOK, messageEnvelope{Status: "success", Message: msgEmailChanged})
+		return nil
 	})
 }

@@ -36,12 +36,11 @@ func handleListSessions(log *slog.Logger, s *session.Service) http.Handler {
 		Status string `json:"status"`
 		Data   data   `json:"data"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		a := authFrom(r.Context())
 		list, err := s.List(r.Context(), a.User.ID)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		out := make([]item, 0, len(list))
 		for _, x := range list {
@@ -51,27 +50,27 @@ func handleListSessions(log *slog.Logger, s *session.Service) http.Handler {
 			})
 		}
 		encode(w, http.StatusOK, response{Status: "success", Data: data{Sessions: out}})
+		return nil
 	})
 }
 
 // handleDeleteSession ends one of the caller's own sessions. Another user's
 // session id, or an unknown one, is 404 alike.
 func handleDeleteSession(log *slog.Logger, s *session.Service, jar cookies) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		a := authFrom(r.Context())
 		id, err := uuid.Parse(r.PathValue("id"))
 		if err != nil {
-			writeError(w, r, log, errNotFound)
-			return
+			return errNotFound
 		}
 		if err := s.Revoke(r.Context(), a.User.ID, id); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		if id == a.Session {
 			jar.clear(w)
 		}
 		encode(w, http.StatusOK, statusEnvelope{Status: "success"})
+		return nil
 	})
 }
 
@@ -84,25 +83,16 @@ func handleChangePassword(log *slog.Logger, s *session.Service) http.Handler {
 		Password        string `json:"password"`
 		PasswordConfirm string `json:"passwordConfirm"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		req, err := decode[request](w, r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		if req.CurrentPassword == "" {
-			writeError(w, r, log, badRequest("currentPassword is required"))
-			return
-		}
-		if err := validateNewPassword(req.Password, req.PasswordConfirm); err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		if err := s.ChangePassword(r.Context(), authFrom(r.Context()), req.CurrentPassword, req.Password); err != nil {
-			writeError(w, r, log, err)
-			return
+		if err := s.ChangePassword(r.Context(), authFrom(r.Context()), req.CurrentPassword, req.Password, req.PasswordConfirm); err != nil {
+			return err
 		}
 		encode(w, http.StatusOK, messageEnvelope{Status: "success", Message: msgPasswordReset})
+		return nil
 	})
 }
 
@@ -115,26 +105,16 @@ func handleChangeEmail(log *slog.Logger, s *session.Service) http.Handler {
 		Email           string `json:"email"`
 		CurrentPassword string `json:"currentPassword"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		req, err := decode[request](w, r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		email, err := validEmail(req.Email)
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		if req.CurrentPassword == "" {
-			writeError(w, r, log, badRequest("currentPassword is required"))
-			return
-		}
-		if err := s.RequestEmailChange(r.Context(), authFrom(r.Context()), email, req.CurrentPassword); err != nil {
-			writeError(w, r, log, err)
-			return
+		if err := s.RequestEmailChange(r.Context(), authFrom(r.Context()), req.Email, req.CurrentPassword); err != nil {
+			return err
 		}
 		encode(w, http.StatusAccepted, messageEnvelope{Status: "success", Message: msgCheckNewAddress})
+		return nil
 	})
 }
 
@@ -144,21 +124,16 @@ func handleDeleteMe(log *slog.Logger, s *session.Service, jar cookies) http.Hand
 	type request struct {
 		CurrentPassword string `json:"currentPassword"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		req, err := decode[request](w, r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		if req.CurrentPassword == "" {
-			writeError(w, r, log, badRequest("currentPassword is required"))
-			return
+			return err
 		}
 		if err := s.DeleteAccount(r.Context(), authFrom(r.Context()), req.CurrentPassword); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		jar.clear(w)
 		encode(w, http.StatusOK, statusEnvelope{Status: "success"})
+		return nil
 	})
 }

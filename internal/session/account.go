@@ -65,14 +65,18 @@ func (s *Service) lockLive(ctx context.Context, q *db.Queries, a Auth) (db.User,
 }
 
 // ChangePassword sets a new password for the caller, who proves the
-// current one (counted in the login throttle, see checkPassword). The
-// caller has validated the new one; equal to the current one it is
-// ErrSamePassword. In one transaction it sets the password, deletes the
-// user's reset and email-change tokens (a link asked for with the old
-// password must not outlive it), revokes every other session of the user
-// at once and queues a "password changed" notice. The caller's session
-// stays.
-func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next string) error {
+// current one (counted in the login throttle, see checkPassword). The new
+// one must pass validNewPassword with its confirmation; equal to the
+// current one it is ErrSamePassword. In one transaction it sets the
+// password (setPassword): every other session of the user ends at once,
+// the caller's stays.
+func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next, confirm string) error {
+	if err := validCurrentPassword(current); err != nil {
+		return err
+	}
+	if err := validNewPassword(next, confirm); err != nil {
+		return err
+	}
 	if current == next {
 		return ErrSamePassword
 	}
@@ -89,21 +93,8 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next stri
 		if err != nil {
 			return err
 		}
-		now := s.now()
-		if err := q.SetUserPassword(ctx, db.SetUserPasswordParams{ID: user.ID, PasswordHash: hash, Now: now}); err != nil {
-			return fmt.Errorf("set password: %w", err)
-		}
-		if _, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{
-			UserID: user.ID, Purposes: []string{mail.KindResetPassword, mail.KindChangeEmail},
-		}); err != nil {
-			return fmt.Errorf("delete tokens: %w", err)
-		}
-		if revoked, err = q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
-			UserID: user.ID, Now: now, Reason: string(ReasonPasswordChange), ExceptID: nullUUID(a.Session),
-		}); err != nil {
-			return fmt.Errorf("revoke sessions: %w", err)
-		}
-		return s.queue(ctx, q, to(mail.KindPasswordChanged, user))
+		revoked, err = s.setPassword(ctx, q, &user, hash, ReasonPasswordChange, a.Session)
+		return err
 	})
 	if err != nil {
 		return err
@@ -120,17 +111,23 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next stri
 // bound to it, and a notice to the old one. If the new address has an
 // account, that address gets a notice instead of the link, and nothing
 // else differs (same answer, same work, the old address's notice too), so
-// this is no way to learn whether an address has an account. The current
-// address itself is ErrSameEmail.
+// this is no way to learn whether an address has an account. newEmail
+// must pass ValidEmail; the current address itself is ErrSameEmail.
 func (s *Service) RequestEmailChange(ctx context.Context, a Auth, newEmail, pw string) error {
-	newEmail = NormaliseEmail(newEmail)
+	newEmail, err := ValidEmail(newEmail)
+	if err != nil {
+		return err
+	}
+	if err := validCurrentPassword(pw); err != nil {
+		return err
+	}
 	if newEmail == a.User.Email {
 		return ErrSameEmail
 	}
 	if err := s.checkPassword(ctx, a, pw); err != nil {
 		return err
 	}
-	err := s.tx(ctx, func(q *db.Queries) error {
+	err = s.tx(ctx, func(q *db.Queries) error {
 		user, err := s.lockLive(ctx, q, a)
 		if err != nil {
 			return err
@@ -210,13 +207,14 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) error {
 	return nil
 }
 
-// DeleteAccount deletes the caller's account for good; the caller proves
-// the current password (see checkPassword). Its sessions end (counted as
-// account_deleted) and go with its tokens; an "account deleted" notice is
-// queued to its address (the outbox outlives the user). The only admin is
-// ErrLastAdmin: admins are locked first, so two admins deleting
+// DeleteAccount deletes the caller's account for good (deleteUser); the
+// caller proves the current password (see checkPassword). The only admin
+// is ErrLastAdmin: admins are locked first, so two admins deleting
 // themselves at once cannot leave none.
 func (s *Service) DeleteAccount(ctx context.Context, a Auth, pw string) error {
+	if err := validCurrentPassword(pw); err != nil {
+		return err
+	}
 	if err := s.checkPassword(ctx, a, pw); err != nil {
 		return err
 	}
@@ -231,7 +229,7 @@ func (s *Service) DeleteAccount(ctx context.Context, a Auth, pw string) error {
 			admins = len(ids)
 			return nil
 		}
-		if a.User.Role == roleAdmin {
+		if a.User.Role == RoleAdmin {
 			if err := lockAdmins(); err != nil {
 				return err
 			}
@@ -240,7 +238,7 @@ func (s *Service) DeleteAccount(ctx context.Context, a Auth, pw string) error {
 		if err != nil {
 			return err
 		}
-		if user.Role == roleAdmin {
+		if user.Role == RoleAdmin {
 			if admins < 0 { // became an admin since the request was authenticated
 				if err := lockAdmins(); err != nil {
 					return err
@@ -250,18 +248,8 @@ func (s *Service) DeleteAccount(ctx context.Context, a Auth, pw string) error {
 				return ErrLastAdmin
 			}
 		}
-		if revoked, err = q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
-			UserID: user.ID, Now: s.now(), Reason: string(ReasonAccountDeleted),
-		}); err != nil {
-			return fmt.Errorf("revoke sessions: %w", err)
-		}
-		if _, err := q.DeleteUser(ctx, user.ID); err != nil {
-			return fmt.Errorf("delete user: %w", err)
-		}
-		if err := q.ClearLoginFailures(ctx, user.Email); err != nil {
-			return fmt.Errorf("clear login failures: %w", err)
-		}
-		return s.queue(ctx, q, to(mail.KindAccountDeleted, user))
+		revoked, err = s.deleteUser(ctx, q, user)
+		return err
 	})
 	if err != nil {
 		return err
@@ -270,6 +258,3 @@ func (s *Service) DeleteAccount(ctx context.Context, a Auth, pw string) error {
 	s.log.LogAttrs(ctx, slog.LevelInfo, "account deleted", slog.String("user_id", a.User.ID.String()))
 	return nil
 }
-
-// roleAdmin is users.role of an admin.
-const roleAdmin = "admin"

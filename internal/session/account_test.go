@@ -35,7 +35,7 @@ func TestChangePassword(t *testing.T) {
 	change := f.mintToken("change_email", u.ID, "eve@example.com", time.Hour)
 	verify := f.mintToken("verify_email", u.ID, u.Email, time.Hour)
 
-	if err := f.svc.ChangePassword(ctx, f.authOf(mine.Access), testPassword, "a new password"); err != nil {
+	if err := f.svc.ChangePassword(ctx, f.authOf(mine.Access), testPassword, "a new password", "a new password"); err != nil {
 		t.Fatalf("ChangePassword: %v", err)
 	}
 	if !f.alive(mine.Access) {
@@ -75,12 +75,12 @@ func TestChangePasswordRefusals(t *testing.T) {
 	ctx := t.Context()
 	u := f.user("ada@example.com")
 	a := f.authOf(f.start(u.ID).Access)
-	if err := f.svc.ChangePassword(ctx, a, testPassword, testPassword); !errors.Is(err, session.ErrSamePassword) {
+	if err := f.svc.ChangePassword(ctx, a, testPassword, testPassword, testPassword); !errors.Is(err, session.ErrSamePassword) {
 		t.Errorf("same password: %v, want ErrSamePassword", err)
 	}
 	var locked *session.LockedError
 	for i := range 10 {
-		err := f.svc.ChangePassword(ctx, a, "wrong password", "a new password")
+		err := f.svc.ChangePassword(ctx, a, "wrong password", "a new password", "a new password")
 		if errors.As(err, &locked) {
 			t.Logf("locked after %d wrong passwords", i)
 			break
@@ -92,7 +92,7 @@ func TestChangePasswordRefusals(t *testing.T) {
 	if locked == nil {
 		t.Fatal("wrong current passwords never locked the address")
 	}
-	if err := f.svc.ChangePassword(ctx, a, testPassword, "a new password"); !errors.As(err, &locked) {
+	if err := f.svc.ChangePassword(ctx, a, testPassword, "a new password", "a new password"); !errors.As(err, &locked) {
 		t.Errorf("right password while locked: %v, want *LockedError", err)
 	}
 	if _, _, err := f.svc.Login(ctx, u.Email, testPassword, session.Client{}); !errors.As(err, &locked) {
@@ -106,7 +106,7 @@ func TestChangePasswordRefusals(t *testing.T) {
 	if err := g.svc.Logout(ctx, toks.Access, "", session.ScopeCurrent); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.svc.ChangePassword(ctx, b, testPassword, "a new password"); !errors.Is(err, session.ErrInvalid) {
+	if err := g.svc.ChangePassword(ctx, b, testPassword, "a new password", "a new password"); !errors.Is(err, session.ErrInvalid) {
 		t.Errorf("session ended meanwhile: %v, want ErrInvalid", err)
 	}
 	if got, _ := g.q.GetUserByID(ctx, v.ID); got.PasswordChangedAt != nil {

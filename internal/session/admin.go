@@ -4,28 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	netmail "net/mail"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/onetime"
-	"github.com/authd/authd/internal/password"
 )
 
 // Reasons of the operator's commands.
 const (
 	ReasonRevokedByAdmin     Reason = "revoked_by_admin"      // every session, by authd user revoke-sessions
 	ReasonPasswordSetByAdmin Reason = "password_set_by_admin" // every session, by authd user set-password
-)
-
-// Roles, as users.role holds them.
-const (
-	RoleUser  = "user"
-	RoleAdmin = roleAdmin
 )
 
 // Errors of the operator's commands.
@@ -35,95 +27,6 @@ var (
 	// ErrLastAdminDemoted: the only admin cannot be made a user.
 	ErrLastAdminDemoted = errors.New("the last admin cannot be made a user")
 )
-
-// InvalidError is an input that breaks the rules registration applies;
-// its text says which rule, never the value.
-type InvalidError struct {
-	Problem string
-}
-
-func (e *InvalidError) Error() string { return e.Problem }
-
-func invalid(problem string) error { return &InvalidError{Problem: problem} }
-
-// Limits of the registration rules. They are those of internal/http's
-// validate.go, repeated here (http keeps its own copy): the operator's
-// commands must not create an account that registration would refuse.
-const (
-	maxNameLen  = 100 // characters
-	maxEmailLen = 254 // bytes, RFC 5321
-	minPassword = 8   // bytes
-)
-
-// ValidEmail returns s normalised (NormaliseEmail) if it is an address
-// registration accepts: one plain address of at most 254 bytes, without
-// control characters, whose domain has a dot.
-func ValidEmail(s string) (string, error) {
-	e := NormaliseEmail(s)
-	if e == "" {
-		return "", invalid("email is required")
-	}
-	if len(e) > maxEmailLen || hasControl(e) {
-		return "", invalid("email is not a valid address")
-	}
-	a, err := netmail.ParseAddress(e)
-	if err != nil || a.Address != e || a.Name != "" {
-		return "", invalid("email is not a valid address")
-	}
-	local, domain, _ := strings.Cut(e, "@")
-	if local == "" || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
-		return "", invalid("email is not a valid address")
-	}
-	return e, nil
-}
-
-// ValidPassword reports whether pw is a password registration accepts:
-// 8 to 72 bytes, without control characters. It is never trimmed.
-func ValidPassword(pw string) error {
-	switch {
-	case pw == "":
-		return invalid("password is required")
-	case len(pw) < minPassword:
-		return invalid("password must be at least 8 bytes")
-	case len(pw) > password.MaxLen:
-		return invalid("password must be at most 72 bytes")
-	case hasControl(pw):
-		return invalid("password must not contain control characters")
-	}
-	return nil
-}
-
-// ValidName returns name trimmed if registration accepts it: not empty,
-// at most 100 characters, without control characters.
-func ValidName(name string) (string, error) {
-	name = strings.TrimSpace(name)
-	switch {
-	case name == "":
-		return "", invalid("name is required")
-	case utf8.RuneCountInString(name) > maxNameLen:
-		return "", invalid("name must be at most 100 characters")
-	case hasControl(name):
-		return "", invalid("name must not contain control characters")
-	}
-	return name, nil
-}
-
-func hasControl(s string) bool {
-	for _, r := range s {
-		if unicode.IsControl(r) || r == utf8.RuneError {
-			return true
-		}
-	}
-	return false
-}
-
-// validRole checks a role named by the operator.
-func validRole(role string) error {
-	if role != RoleUser && role != RoleAdmin {
-		return invalid(fmt.Sprintf("role must be %s or %s", RoleUser, RoleAdmin))
-	}
-	return nil
-}
 
 // Admin is the operator's side of the service, what `authd user` runs.
 // Its methods act on the account of an address, with no session or
@@ -337,11 +240,10 @@ func (a *Admin) SetRole(ctx context.Context, email, role string) (user db.User, 
 }
 
 // SetPassword sets the password of the user of email, under
-// registration's rule (an *InvalidError otherwise), as ResetPassword
-// does, in one transaction: it deletes the user's reset and email-change
-// tokens, clears the address's failed logins, revokes every session of
-// the user (their access tokens stop at once) and queues a "password
-// changed" notice (with mail on). It does not mark the address verified:
+// registration's rule (an *InvalidError otherwise), in one transaction
+// and by the same step as ResetPassword (setPassword): every session of
+// the user ends at once and a "password changed" notice is queued (with
+// mail on). It does not mark the address verified:
 // nothing here proved it. It returns how many sessions it ended.
 func (a *Admin) SetPassword(ctx context.Context, email, pw string) (db.User, int64, error) {
 	if err := ValidPassword(pw); err != nil {
@@ -363,25 +265,8 @@ func (a *Admin) SetPassword(ctx context.Context, email, pw string) (db.User, int
 		if user, err = a.lock(ctx, q, email); err != nil {
 			return err
 		}
-		now := a.s.now()
-		if err := q.SetUserPassword(ctx, db.SetUserPasswordParams{ID: user.ID, PasswordHash: hash, Now: now}); err != nil {
-			return fmt.Errorf("set password: %w", err)
-		}
-		if _, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{
-			UserID: user.ID, Purposes: []string{mail.KindResetPassword, mail.KindChangeEmail},
-		}); err != nil {
-			return fmt.Errorf("delete tokens: %w", err)
-		}
-		if err := q.ClearLoginFailures(ctx, user.Email); err != nil {
-			return fmt.Errorf("clear login failures: %w", err)
-		}
-		if revoked, err = q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
-			UserID: user.ID, Now: now, Reason: string(ReasonPasswordSetByAdmin),
-		}); err != nil {
-			return fmt.Errorf("revoke sessions: %w", err)
-		}
-		user.PasswordHash, user.PasswordChangedAt = hash, &now
-		return a.s.queue(ctx, q, to(mail.KindPasswordChanged, user))
+		revoked, err = a.s.setPassword(ctx, q, &user, hash, ReasonPasswordSetByAdmin, uuid.Nil)
+		return err
 	})
 	if err != nil {
 		return db.User{}, 0, err
@@ -440,10 +325,10 @@ func (a *Admin) ResetToken(ctx context.Context, email string, ttl time.Duration)
 	return ResetToken{User: user, Token: tok.Raw, ExpiresAt: tok.ExpiresAt}, nil
 }
 
-// Delete deletes the account of email for good, as DeleteAccount does
-// but without its password: its sessions end (counted as
-// account_deleted) and go with its tokens, its failed logins are
-// cleared, and an "account deleted" notice is queued (with mail on). The
+// Delete deletes the account of email for good, by the same step as
+// DeleteAccount (deleteUser) but without its password: its sessions end
+// (counted as account_deleted) and go with its tokens, its failed logins
+// are cleared, and an "account deleted" notice is queued (with mail on). The
 // only admin is ErrLastAdmin. It returns the user as it was and how many
 // sessions ended.
 func (a *Admin) Delete(ctx context.Context, email string) (db.User, int64, error) {
@@ -462,18 +347,8 @@ func (a *Admin) Delete(ctx context.Context, email string) (db.User, int64, error
 		if user.Role == RoleAdmin && len(admins) <= 1 {
 			return ErrLastAdmin
 		}
-		if revoked, err = q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
-			UserID: user.ID, Now: a.s.now(), Reason: string(ReasonAccountDeleted),
-		}); err != nil {
-			return fmt.Errorf("revoke sessions: %w", err)
-		}
-		if _, err := q.DeleteUser(ctx, user.ID); err != nil {
-			return fmt.Errorf("delete user: %w", err)
-		}
-		if err := q.ClearLoginFailures(ctx, user.Email); err != nil {
-			return fmt.Errorf("clear login failures: %w", err)
-		}
-		return a.s.queue(ctx, q, to(mail.KindAccountDeleted, user))
+		revoked, err = a.s.deleteUser(ctx, q, user)
+		return err
 	})
 	if err != nil {
 		return db.User{}, 0, err

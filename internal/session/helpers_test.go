@@ -199,7 +199,7 @@ func newSigner(t *testing.T, cfg config, clk *testenv.Clock) *token.Signer {
 // user registers an account with testPassword.
 func (f *fixture) user(email string) db.User {
 	f.t.Helper()
-	su, err := f.svc.Register(f.t.Context(), session.Registration{Name: "Test User", Email: email, Password: testPassword})
+	su, err := f.svc.Register(f.t.Context(), session.Registration{Name: "Test User", Email: email, Password: testPassword, PasswordConfirm: testPassword})
 	if err != nil {
 		f.t.Fatalf("register %s: %v", email, err)
 	}

@@ -19,7 +19,7 @@ func TestRegister(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
-	su, err := f.svc.Register(ctx, session.Registration{Name: "  Ann  ", Email: "ann@example.com", Password: testPassword, Photo: "ann.png"})
+	su, err := f.svc.Register(ctx, session.Registration{Name: "  Ann  ", Email: "ann@example.com", Password: testPassword, PasswordConfirm: testPassword, Photo: "ann.png"})
 	if err != nil {
 		t.Fatalf("Register: %v", err)
 	}
@@ -36,7 +36,7 @@ func TestRegister(t *testing.T) {
 
 	for _, email := range []string{"ann@example.com", "ANN@Example.COM", "  ann@example.com\t"} {
 		t.Run(email, func(t *testing.T) {
-			_, err := f.svc.Register(ctx, session.Registration{Name: "Other", Email: email, Password: "another password"})
+			_, err := f.svc.Register(ctx, session.Registration{Name: "Other", Email: email, Password: "another password", PasswordConfirm: "another password"})
 			if !errors.Is(err, session.ErrEmailTaken) {
 				t.Errorf("Register(%q) = %v, want ErrEmailTaken", email, err)
 			}

@@ -18,9 +18,12 @@ import (
 // gets it back) and the address is within its mail allowance. An unknown
 // address costs the same work (the look-up and the allowance, which every
 // address gets), and the answer is nil alike: nothing tells the caller
-// whether the address has an account.
+// whether the address has an account. email must pass ValidEmail.
 func (s *Service) ForgotPassword(ctx context.Context, email string) error {
-	email = NormaliseEmail(email)
+	email, err := ValidEmail(email)
+	if err != nil {
+		return err
+	}
 	return s.tx(ctx, func(q *db.Queries) error {
 		user, err := q.GetUserByEmail(ctx, email)
 		if err != nil && !errors.Is(err, db.ErrNotFound) {
@@ -34,16 +37,17 @@ func (s *Service) ForgotPassword(ctx context.Context, email string) error {
 	})
 }
 
-// ResetPassword sets a new password with a reset token. The caller has
-// validated the password. A bad token (unknown, expired, used, of another
-// purpose, or sent to an address the user no longer has) is
-// ErrBadResetToken, found before any hashing. In one transaction it then
-// uses the token up, sets the password, marks the address verified (the
-// reset proved it), deletes the user's other reset and email-change
-// tokens, clears the address's failed logins, revokes every session of the
-// user (their access tokens stop at once) and queues a "password changed"
-// notice.
-func (s *Service) ResetPassword(ctx context.Context, raw, pw string) error {
+// ResetPassword sets a new password with a reset token. The password must
+// pass validNewPassword with its confirmation. A bad token (unknown,
+// expired, used, of another purpose, or sent to an address the user no
+// longer has) is ErrBadResetToken, found before any hashing. In one
+// transaction it then uses the token up, marks the address verified (the
+// reset proved it) and sets the password (setPassword): every session of
+// the user ends.
+func (s *Service) ResetPassword(ctx context.Context, raw, pw, confirm string) error {
+	if err := validNewPassword(pw, confirm); err != nil {
+		return err
+	}
 	if s.hasher.Busy() {
 		return password.ErrBusy
 	}
@@ -75,29 +79,13 @@ func (s *Service) ResetPassword(ctx context.Context, raw, pw string) error {
 			stale = true
 			return nil // commit: the token is gone
 		}
-		now := s.now()
-		if err := q.SetUserPassword(ctx, db.SetUserPasswordParams{ID: user.ID, PasswordHash: hash, Now: now}); err != nil {
-			return fmt.Errorf("set password: %w", err)
-		}
 		if !user.Verified || user.EmailVerifiedAt == nil {
-			if _, err := q.VerifyUserEmail(ctx, db.VerifyUserEmailParams{ID: user.ID, Email: user.Email, Now: now}); err != nil {
+			if _, err := q.VerifyUserEmail(ctx, db.VerifyUserEmailParams{ID: user.ID, Email: user.Email, Now: s.now()}); err != nil {
 				return fmt.Errorf("verify email: %w", err)
 			}
 		}
-		if _, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{
-			UserID: user.ID, Purposes: []string{mail.KindResetPassword, mail.KindChangeEmail},
-		}); err != nil {
-			return fmt.Errorf("delete tokens: %w", err)
-		}
-		if err := q.ClearLoginFailures(ctx, user.Email); err != nil {
-			return fmt.Errorf("clear login failures: %w", err)
-		}
-		if revoked, err = q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
-			UserID: user.ID, Now: now, Reason: string(ReasonPasswordReset),
-		}); err != nil {
-			return fmt.Errorf("revoke sessions: %w", err)
-		}
-		return s.queue(ctx, q, to(mail.KindPasswordChanged, user))
+		revoked, err = s.setPassword(ctx, q, &user, hash, ReasonPasswordReset, uuid.Nil)
+		return err
 	})
 	if err != nil {
 		return err

@@ -128,7 +128,7 @@ func TestResetPassword(t *testing.T) {
 	change := f.mintToken("change_email", u.ID, "new@example.com", time.Hour)
 	verify := f.mintToken("verify_email", u.ID, u.Email, time.Hour)
 
-	if err := f.svc.ResetPassword(ctx, raw, "a new password"); err != nil {
+	if err := f.svc.ResetPassword(ctx, raw, "a new password", "a new password"); err != nil {
 		t.Fatalf("ResetPassword: %v", err)
 	}
 	got := f.userByID(u.ID)
@@ -166,7 +166,7 @@ func TestResetPassword(t *testing.T) {
 	if _, _, err := f.svc.Login(ctx, u.Email, "a new password", session.Client{}); err != nil {
 		t.Errorf("login with the new password: %v", err)
 	}
-	if err := f.svc.ResetPassword(ctx, raw, "another password"); !errors.Is(err, session.ErrBadResetToken) {
+	if err := f.svc.ResetPassword(ctx, raw, "another password", "another password"); !errors.Is(err, session.ErrBadResetToken) {
 		t.Errorf("second use: %v, want ErrBadResetToken", err)
 	}
 }
@@ -183,7 +183,7 @@ func TestResetPasswordBadTokens(t *testing.T) {
 	stale := f.mintToken("reset_password", u.ID, u.Email, time.Hour)
 	f.clock.Advance(16 * time.Minute)
 	used := f.mintToken("reset_password", u.ID, u.Email, time.Hour)
-	if err := f.svc.ResetPassword(ctx, used, testPassword); err != nil {
+	if err := f.svc.ResetPassword(ctx, used, testPassword, testPassword); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.q.ChangeUserEmail(ctx, db.ChangeUserEmailParams{ID: u.ID, OldEmail: u.Email, NewEmail: "ada@new.example.com", Now: f.clock.Now()}); err != nil {
@@ -199,7 +199,7 @@ func TestResetPasswordBadTokens(t *testing.T) {
 		"wrong purpose":        f.mintToken("verify_email", u.ID, "ada@new.example.com", time.Hour),
 		"other user's purpose": f.mintToken("change_email", u.ID, "ada@new.example.com", time.Hour),
 	} {
-		err := f.svc.ResetPassword(ctx, tok, "hijacked password")
+		err := f.svc.ResetPassword(ctx, tok, "hijacked password", "hijacked password")
 		if !errors.Is(err, session.ErrBadResetToken) || !errors.Is(err, session.ErrTokenInvalid) {
 			t.Errorf("%s: %v, want ErrBadResetToken", name, err)
 		}
@@ -242,13 +242,13 @@ func TestResetPasswordBadTokenIsCheap(t *testing.T) {
 	<-entered
 
 	before := f.stmts.calls.Load()
-	if err := f.svc.ResetPassword(ctx, strings.Repeat("A", 43), "a new password"); !errors.Is(err, session.ErrBadResetToken) {
+	if err := f.svc.ResetPassword(ctx, strings.Repeat("A", 43), "a new password", "a new password"); !errors.Is(err, session.ErrBadResetToken) {
 		t.Errorf("bad token with hashing full: %v, want ErrBadResetToken", err)
 	}
 	if n := f.stmts.calls.Load() - before; n != 1 {
 		t.Errorf("a bad token cost %d statements, want 1", n)
 	}
-	if err := f.svc.ResetPassword(ctx, good, "a new password"); !errors.Is(err, password.ErrBusy) {
+	if err := f.svc.ResetPassword(ctx, good, "a new password", "a new password"); !errors.Is(err, password.ErrBusy) {
 		t.Errorf("good token with hashing full: %v, want password.ErrBusy", err)
 	}
 }
@@ -267,7 +267,8 @@ func TestResetPasswordOnce(t *testing.T) {
 	)
 	for i := range 20 {
 		wg.Go(func() {
-			err := f.svc.ResetPassword(t.Context(), raw, "new password "+string(rune('a'+i)))
+			pw := "new password " + string(rune('a'+i))
+			err := f.svc.ResetPassword(t.Context(), raw, pw, pw)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

@@ -79,11 +79,11 @@ func TestLogoutWithoutValidToken(t *testing.T) {
 	u := f.user("noop@example.com")
 	toks := f.start(u.ID)
 	sid := f.sid(toks.Refresh)
-	foreignAccess, _, err := foreign.Access(u.ID, sid)
+	foreignAccess, err := foreign.Access(u.ID, sid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	foreignRefresh, _, err := foreign.Refresh(u.ID, sid, 0, "Zm9yZWlnbi1qdGktMTIzNA", f.clock.Now().Add(time.Hour))
+	foreignRefresh, err := foreign.Refresh(u.ID, sid, 0, "Zm9yZWlnbi1qdGktMTIzNA", f.clock.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,13 +362,13 @@ func TestAuthenticate(t *testing.T) {
 		t.Fatal(err)
 	}
 	sign := func(user, sid uuid.UUID) string {
-		tok, _, err := f.tokens.Access(user, sid)
+		tok, err := f.tokens.Access(user, sid)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return tok
 	}
-	foreignAccess, _, err := foreign.Access(u.ID, sid)
+	foreignAccess, err := foreign.Access(u.ID, sid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,7 +442,7 @@ func TestDatabaseDown(t *testing.T) {
 			return err
 		}},
 		{"Register", func() error {
-			_, err := f.svc.Register(t.Context(), session.Registration{Name: "n", Email: "new@example.com", Password: testPassword})
+			_, err := f.svc.Register(t.Context(), session.Registration{Name: "n", Email: "new@example.com", Password: testPassword, PasswordConfirm: testPassword})
 			return err
 		}},
 		{"Start", func() error { _, err := f.svc.Start(t.Context(), u.ID, session.Client{}); return err }},

@@ -16,11 +16,11 @@ import (
 // issue signs an access token and the refresh token of the session's
 // current generation, whose id is gen.
 func (s *Service) issue(sess db.Session, gen string) (Tokens, error) {
-	access, _, err := s.tokens.Access(sess.UserID, sess.ID)
+	access, err := s.tokens.Access(sess.UserID, sess.ID)
 	if err != nil {
 		return Tokens{}, fmt.Errorf("sign access token: %w", err)
 	}
-	refresh, _, err := s.tokens.Refresh(sess.UserID, sess.ID, sess.Generation, gen, sess.IdleExpiresAt)
+	refresh, err := s.tokens.Refresh(sess.UserID, sess.ID, sess.Generation, gen, sess.IdleExpiresAt)
 	if err != nil {
 		return Tokens{}, fmt.Errorf("sign refresh token: %w", err)
 	}

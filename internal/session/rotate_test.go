@@ -172,7 +172,7 @@ func TestRotateInvalid(t *testing.T) {
 	live := f.start(u.ID)
 	c := f.claims(live.Refresh)
 	sign := func(s *token.Signer, sub, sid uuid.UUID, gen int64, jti string) string {
-		tok, _, err := s.Refresh(sub, sid, gen, jti, f.clock.Now().Add(time.Hour))
+		tok, err := s.Refresh(sub, sid, gen, jti, f.clock.Now().Add(time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -62,9 +62,13 @@ func (s *Service) VerifyEmail(ctx context.Context, raw string) error {
 
 // ResendVerification queues a new verification mail to email if it has
 // an unverified account and is within its allowance. Like ForgotPassword,
-// every address gets nil after the same look-up and allowance.
+// every address gets nil after the same look-up and allowance. email must
+// pass ValidEmail.
 func (s *Service) ResendVerification(ctx context.Context, email string) error {
-	email = NormaliseEmail(email)
+	email, err := ValidEmail(email)
+	if err != nil {
+		return err
+	}
 	return s.tx(ctx, func(q *db.Queries) error {
 		user, err := q.GetUserByEmail(ctx, email)
 		if err != nil && !errors.Is(err, db.ErrNotFound) {

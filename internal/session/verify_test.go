@@ -31,7 +31,7 @@ func TestRegisterVerification(t *testing.T) {
 		t.Run(string(tc.mode), func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, mailOn, verification(tc.mode))
-			su, err := f.svc.Register(t.Context(), session.Registration{Name: "Ada", Email: "Ada@Example.com", Password: testPassword})
+			su, err := f.svc.Register(t.Context(), session.Registration{Name: "Ada", Email: "Ada@Example.com", Password: testPassword, PasswordConfirm: testPassword})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,7 +75,7 @@ func TestRegisterHideExisting(t *testing.T) {
 	ctx := t.Context()
 	reg := func(email string) session.Signup {
 		t.Helper()
-		su, err := f.svc.Register(ctx, session.Registration{Name: "Eve", Email: email, Password: "eve's password"})
+		su, err := f.svc.Register(ctx, session.Registration{Name: "Eve", Email: email, Password: "eve's password", PasswordConfirm: "eve's password"})
 		if err != nil {
 			t.Fatalf("Register(%s) = %v", email, err)
 		}
@@ -102,7 +102,7 @@ func TestRegisterHideExisting(t *testing.T) {
 
 	off := newFixture(t, mailOn, func(c *config) { c.Options.HideExisting = true })
 	off.user("ada@example.com")
-	if _, err := off.svc.Register(ctx, session.Registration{Name: "A", Email: "ada@example.com", Password: testPassword}); !errors.Is(err, session.ErrEmailTaken) {
+	if _, err := off.svc.Register(ctx, session.Registration{Name: "A", Email: "ada@example.com", Password: testPassword, PasswordConfirm: testPassword}); !errors.Is(err, session.ErrEmailTaken) {
 		t.Errorf("hide-existing without verification: %v, want ErrEmailTaken", err)
 	}
 }

@@ -14,7 +14,7 @@ import (
 // full.
 func TestVerifyCache(t *testing.T) {
 	f := newFixture(t, "ES256")
-	tok, _, err := f.s.Access(testSub, testSid)
+	tok, err := f.s.Access(testSub, testSid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestVerifyCache(t *testing.T) {
 	}
 	// A fresh token is verified, and fails with the untrusting keyfunc.
 	f.now = f.now.Add(time.Second)
-	other, _, err := f.s.Access(testSub, testSid)
+	other, err := f.s.Access(testSub, testSid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestVerifyCache(t *testing.T) {
 // TestRefreshNotCached: refresh tokens are used once; they are never kept.
 func TestRefreshNotCached(t *testing.T) {
 	f := newFixture(t, "ES256")
-	tok, _, err := f.s.Refresh(testSub, testSid, 1, "gen-id", testTime.Add(time.Hour))
+	tok, err := f.s.Refresh(testSub, testSid, 1, "gen-id", testTime.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

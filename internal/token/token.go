@@ -222,7 +222,13 @@ func New(o Options) (*Signer, error) {
 }
 
 // Access signs an access token for user sub in session sid.
-func (s *Signer) Access(sub, sid uuid.UUID) (string, Claims, error) {
+func (s *Signer) Access(sub, sid uuid.UUID) (string, error) {
+	tok, _, err := s.signAccess(sub, sid)
+	return tok, err
+}
+
+// signAccess is Access with the claims it signed (for tests).
+func (s *Signer) signAccess(sub, sid uuid.UUID) (string, Claims, error) {
 	if sub == uuid.Nil || sid == uuid.Nil {
 		return "", Claims{}, errors.New("sign access token: nil subject or session")
 	}
@@ -250,7 +256,13 @@ func (s *Signer) Access(sub, sid uuid.UUID) (string, Claims, error) {
 // the caller's jti (16 bytes, base64url): a MAC token (mac.go), or a JWT
 // with RefreshJWT. It expires at expires, but never later
 // than now plus the refresh TTL.
-func (s *Signer) Refresh(sub, sid uuid.UUID, gen int64, jti string, expires time.Time) (string, Claims, error) {
+func (s *Signer) Refresh(sub, sid uuid.UUID, gen int64, jti string, expires time.Time) (string, error) {
+	tok, _, err := s.signRefresh(sub, sid, gen, jti, expires)
+	return tok, err
+}
+
+// signRefresh is Refresh with the claims it signed (for tests).
+func (s *Signer) signRefresh(sub, sid uuid.UUID, gen int64, jti string, expires time.Time) (string, Claims, error) {
 	if sub == uuid.Nil || sid == uuid.Nil {
 		return "", Claims{}, errors.New("sign refresh token: nil subject or session")
 	}

@@ -36,7 +36,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			f := newFixture(t, alg)
 
-			tok, want, err := f.s.Access(testSub, testSid)
+			tok, want, err := f.s.signAccess(testSub, testSid)
 			if err != nil {
 				t.Fatalf("Access: %v", err)
 			}
@@ -59,7 +59,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil || len(jti) != 16 {
 				t.Errorf("jti %q: %d bytes, err %v; want 16 bytes of base64url", want.ID, len(jti), err)
 			}
-			if tok2, _, _ := f.s.Access(testSub, testSid); tok2 == tok {
+			if tok2, _ := f.s.Access(testSub, testSid); tok2 == tok {
 				t.Errorf("two access tokens are identical")
 			}
 
@@ -68,7 +68,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			expires := f.now.Add(30 * time.Minute)
-			tok, want, err = f.s.Refresh(testSub, testSid, 7, jti2, expires)
+			tok, want, err = f.s.signRefresh(testSub, testSid, 7, jti2, expires)
 			if err != nil {
 				t.Fatalf("Refresh: %v", err)
 			}
@@ -294,13 +294,13 @@ func TestVerifyLength(t *testing.T) {
 
 func TestVerifyGarbage(t *testing.T) {
 	f := newFixture(t, "RS256")
-	good, _, err := f.s.Access(testSub, testSid)
+	good, err := f.s.Access(testSub, testSid)
 	if err != nil {
 		t.Fatal(err)
 	}
 	parts := strings.Split(good, ".")
 	other := newFixture(t, "ES256") // same issuer, different keys
-	stranger, _, err := other.s.Access(testSub, testSid)
+	stranger, err := other.s.Access(testSub, testSid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +401,7 @@ func TestParserValidMethods(t *testing.T) {
 
 func TestVerifyClock(t *testing.T) {
 	f := newFixture(t, "ES256")
-	tok, _, err := f.s.Access(testSub, testSid)
+	tok, err := f.s.Access(testSub, testSid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,10 +439,10 @@ func TestVerifyClock(t *testing.T) {
 
 func TestSignErrors(t *testing.T) {
 	f := newFixture(t, "EdDSA")
-	if _, _, err := f.s.Access(uuid.Nil, testSid); err == nil {
+	if _, err := f.s.Access(uuid.Nil, testSid); err == nil {
 		t.Errorf("Access(nil sub) succeeded")
 	}
-	if _, _, err := f.s.Access(testSub, uuid.Nil); err == nil {
+	if _, err := f.s.Access(testSub, uuid.Nil); err == nil {
 		t.Errorf("Access(nil sid) succeeded")
 	}
 	later := testTime.Add(time.Minute)
@@ -463,7 +463,7 @@ func TestSignErrors(t *testing.T) {
 		{"zero time", testSub, testSid, 0, "j", time.Time{}},
 	}
 	for _, tt := range tests {
-		if tok, _, err := f.s.Refresh(tt.sub, tt.sid, tt.gen, tt.jti, tt.expires); err == nil {
+		if tok, err := f.s.Refresh(tt.sub, tt.sid, tt.gen, tt.jti, tt.expires); err == nil {
 			t.Errorf("Refresh(%s) = %q, want error", tt.name, tok)
 		}
 	}
@@ -471,7 +471,7 @@ func TestSignErrors(t *testing.T) {
 
 func TestRefreshExpiryCapped(t *testing.T) {
 	f := newFixture(t, "ES256")
-	_, c, err := f.s.Refresh(testSub, testSid, 1, "j", testTime.Add(24*time.Hour))
+	_, c, err := f.s.signRefresh(testSub, testSid, 1, "j", testTime.Add(24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -539,7 +539,7 @@ func TestRetiredKey(t *testing.T) {
 			if old.s, err = New(old.options()); err != nil {
 				t.Fatal(err)
 			}
-			tok, want, err := old.s.Access(testSub, testSid)
+			tok, want, err := old.s.signAccess(testSub, testSid)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -573,7 +573,7 @@ func TestRetiredKey(t *testing.T) {
 				t.Errorf("JWKS kids = %v, want %v", got, want)
 			}
 			// New tokens are signed with the current key.
-			tok, _, err = cur.s.Access(testSub, testSid)
+			tok, err = cur.s.Access(testSub, testSid)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -610,11 +610,11 @@ func TestMixedKeySet(t *testing.T) {
 
 func FuzzVerify(f *testing.F) {
 	fx := newFixture(f, "EdDSA")
-	access, _, err := fx.s.Access(testSub, testSid)
+	access, err := fx.s.Access(testSub, testSid)
 	if err != nil {
 		f.Fatal(err)
 	}
-	refresh, _, err := fx.s.Refresh(testSub, testSid, 1, "jti", testTime.Add(time.Minute))
+	refresh, err := fx.s.Refresh(testSub, testSid, 1, "jti", testTime.Add(time.Minute))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -643,7 +643,7 @@ func BenchmarkSign(b *testing.B) {
 			f := newFixture(b, alg)
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, _, err := f.s.Access(testSub, testSid); err != nil {
+				if _, err := f.s.Access(testSub, testSid); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -661,7 +661,7 @@ func BenchmarkSignParallel(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, _, err := f.s.Access(testSub, testSid); err != nil {
+					if _, err := f.s.Access(testSub, testSid); err != nil {
 						b.Error(err)
 						return
 					}
@@ -682,7 +682,7 @@ func BenchmarkVerify(b *testing.B) {
 				if mode == "full" {
 					f.s.cache = nil
 				}
-				tok, _, err := f.s.Access(testSub, testSid)
+				tok, err := f.s.Access(testSub, testSid)
 				if err != nil {
 					b.Fatal(err)
 				}

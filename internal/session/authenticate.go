@@ -1,0 +1,30 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/token"
+)
+
+// Authenticate admits a valid access token whose session is still active,
+// loading its user in the same query. A bad token or a dead session is
+// ErrInvalid.
+func (s *Service) Authenticate(ctx context.Context, access string) (Auth, error) {
+	claims, err := s.tokens.Verify(token.Access, access)
+	if err != nil {
+		return Auth{}, ErrInvalid
+	}
+	user, err := s.q.GetSessionUser(ctx, db.GetSessionUserParams{
+		SessionID: claims.Session, UserID: claims.Subject, Now: s.now(),
+	})
+	if errors.Is(err, db.ErrNotFound) {
+		return Auth{}, ErrInvalid
+	}
+	if err != nil {
+		return Auth{}, fmt.Errorf("authenticate: %w", err)
+	}
+	return Auth{User: user, Session: claims.Session}, nil
+}
