@@ -227,7 +227,6 @@ func actor(lookupEnv func(string) (string, bool)) string {
 // no mail sender.
 type adminEnv struct {
 	pool  *pgxpool.Pool
-	q     *db.Queries
 	admin *session.Admin // nil from openDB
 }
 
@@ -247,7 +246,7 @@ func openDB(ctx context.Context, cfg config.Config) (*adminEnv, error) {
 		pool.Close()
 		return nil, fmt.Errorf("the database schema is at version %d (dirty %v); this authd needs %d: run authd migrate up", v, dirty, schema.Version)
 	}
-	return &adminEnv{pool: pool, q: db.New(db.Bound(pool, cfg.DBTimeout))}, nil
+	return &adminEnv{pool: pool}, nil
 }
 
 // openAdmin is openDB with the session service, built as build builds it

@@ -148,3 +148,24 @@ func (s *Store) Drop(ctx context.Context, q *db.Queries, p Purpose, raw string) 
 	}
 	return nil
 }
+
+// DropUser deletes every secret of user with one of purposes (the
+// siblings of a secret just spent, or what a change makes stale) and
+// returns how many went.
+func (s *Store) DropUser(ctx context.Context, q *db.Queries, user uuid.UUID, purposes ...Purpose) (int64, error) {
+	ps := make([]string, len(purposes))
+	for i, p := range purposes {
+		ps[i] = string(p)
+	}
+	n, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{UserID: user, Purposes: ps})
+	if err != nil {
+		return 0, fmt.Errorf("drop tokens: %w", err)
+	}
+	return n, nil
+}
+
+// Purge deletes up to batch expired secrets (SKIP LOCKED, so replicas
+// may purge at once) and returns how many went.
+func (s *Store) Purge(ctx context.Context, q *db.Queries, batch int32) (int64, error) {
+	return q.DeleteExpiredTokens(ctx, db.DeleteExpiredTokensParams{Cutoff: s.now(), BatchSize: batch})
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/mail"
+	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/password"
 )
 
@@ -169,7 +170,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) error {
 		stale bool
 	)
 	err := s.tx(ctx, func(q *db.Queries) error {
-		tok, ok, err := s.spend(ctx, q, raw, mail.KindChangeEmail)
+		tok, ok, err := s.spend(ctx, q, raw, onetime.ChangeEmail)
 		if err != nil || !ok {
 			if err != nil {
 				return err
@@ -190,10 +191,8 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) error {
 		case n == 0: // cannot happen under the lock
 			return ErrBadEmailChangeToken
 		}
-		if _, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{
-			UserID: user.ID, Purposes: []string{mail.KindResetPassword, mail.KindVerifyEmail, mail.KindChangeEmail},
-		}); err != nil {
-			return fmt.Errorf("delete tokens: %w", err)
+		if _, err := s.secrets.DropUser(ctx, q, user.ID, onetime.ResetPassword, onetime.VerifyEmail, onetime.ChangeEmail); err != nil {
+			return err
 		}
 		return nil
 	})

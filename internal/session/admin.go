@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/authd/authd/internal/db"
-	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/onetime"
 )
 
@@ -197,8 +196,8 @@ func (a *Admin) Verify(ctx context.Context, email string) (user db.User, already
 		if _, err := q.VerifyUserEmail(ctx, db.VerifyUserEmailParams{ID: user.ID, Email: user.Email, Now: now}); err != nil {
 			return fmt.Errorf("verify email: %w", err)
 		}
-		if _, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{UserID: user.ID, Purposes: []string{mail.KindVerifyEmail}}); err != nil {
-			return fmt.Errorf("delete tokens: %w", err)
+		if _, err := a.s.secrets.DropUser(ctx, q, user.ID, onetime.VerifyEmail); err != nil {
+			return err
 		}
 		user.Verified, user.EmailVerifiedAt = true, &now
 		return nil
@@ -318,7 +317,7 @@ func (a *Admin) ResetToken(ctx context.Context, email string, ttl time.Duration)
 	if err != nil {
 		return ResetToken{}, err
 	}
-	tok, err := a.s.secrets().MintFor(ctx, a.s.q, onetime.ResetPassword, user.ID, user.Email, ttl)
+	tok, err := a.s.secrets.MintFor(ctx, a.s.q, onetime.ResetPassword, user.ID, user.Email, ttl)
 	if err != nil {
 		return ResetToken{}, err
 	}

@@ -64,7 +64,7 @@ func (s *Service) Purge(ctx context.Context) {
 		s.log.Info("purged dead sessions", "count", sessions)
 	}
 	tokens := batched("one-time token", func(ctx context.Context) (int64, error) {
-		return s.q.DeleteExpiredTokens(ctx, db.DeleteExpiredTokensParams{Cutoff: now, BatchSize: purgeBatch})
+		return s.secrets.Purge(ctx, s.q, purgeBatch)
 	})
 	if tokens > 0 {
 		s.log.Info("purged expired tokens", "count", tokens)

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/password"
 )
@@ -51,7 +52,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, pw, confirm string) er
 	if s.hasher.Busy() {
 		return password.ErrBusy
 	}
-	if _, ok, err := s.tokenUser(ctx, s.q, raw, mail.KindResetPassword); err != nil || !ok {
+	if _, ok, err := s.tokenUser(ctx, s.q, raw, onetime.ResetPassword); err != nil || !ok {
 		if err != nil {
 			return err
 		}
@@ -67,7 +68,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, pw, confirm string) er
 		revoked int64
 	)
 	err = s.tx(ctx, func(q *db.Queries) error {
-		tok, ok, err := s.spend(ctx, q, raw, mail.KindResetPassword)
+		tok, ok, err := s.spend(ctx, q, raw, onetime.ResetPassword)
 		if err != nil || !ok {
 			if err != nil {
 				return err

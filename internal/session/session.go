@@ -15,6 +15,7 @@ import (
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/token"
 )
@@ -125,6 +126,9 @@ type Service struct {
 	metrics *metrics.Metrics // nil records nothing
 	now     func() time.Time
 	opts    Options
+	// secrets spends one-time secrets; it mints only with a lifetime of
+	// its caller's (Admin.ResetToken), so it needs no lifetimes.
+	secrets *onetime.Store
 }
 
 // Deps are what a Service works with. New binds DB (db.Bound) with
@@ -146,7 +150,8 @@ func New(d Deps, o Options) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{pool: d.DB, timeout: d.DBTimeout, q: db.New(db.Bound(d.DB, d.DBTimeout)), tokens: d.Tokens, hasher: d.Hasher, log: d.Log, metrics: d.Metrics, now: now, opts: o}
+	return &Service{pool: d.DB, timeout: d.DBTimeout, q: db.New(db.Bound(d.DB, d.DBTimeout)), tokens: d.Tokens, hasher: d.Hasher, log: d.Log, metrics: d.Metrics, now: now, opts: o,
+		secrets: onetime.New(onetime.Options{Now: now})}
 }
 
 // tx runs f in one transaction (see db.InTx).

@@ -8,6 +8,7 @@ import (
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/mail"
+	"github.com/authd/authd/internal/onetime"
 )
 
 // The steps that the API's flows and the operator's commands share, each
@@ -25,10 +26,8 @@ func (s *Service) setPassword(ctx context.Context, q *db.Queries, user *db.User,
 	if err := q.SetUserPassword(ctx, db.SetUserPasswordParams{ID: user.ID, PasswordHash: hash, Now: now}); err != nil {
 		return 0, fmt.Errorf("set password: %w", err)
 	}
-	if _, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{
-		UserID: user.ID, Purposes: []string{mail.KindResetPassword, mail.KindChangeEmail},
-	}); err != nil {
-		return 0, fmt.Errorf("delete tokens: %w", err)
+	if _, err := s.secrets.DropUser(ctx, q, user.ID, onetime.ResetPassword, onetime.ChangeEmail); err != nil {
+		return 0, err
 	}
 	if err := q.ClearLoginFailures(ctx, user.Email); err != nil {
 		return 0, fmt.Errorf("clear login failures: %w", err)

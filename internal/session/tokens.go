@@ -10,17 +10,10 @@ import (
 	"github.com/authd/authd/internal/onetime"
 )
 
-// secrets is the one-time secret store on the service's clock. The
-// service spends secrets and mints only with a lifetime of its caller's
-// (Admin.ResetToken), so it needs no lifetimes of its own.
-func (s *Service) secrets() *onetime.Store {
-	return onetime.New(onetime.Options{Now: s.now})
-}
-
 // tokenUser is the user of raw if it is an unexpired token of purpose,
 // without using it up; ok is false otherwise.
-func (s *Service) tokenUser(ctx context.Context, q *db.Queries, raw, purpose string) (user uuid.UUID, ok bool, err error) {
-	user, err = s.secrets().Peek(ctx, q, onetime.Purpose(purpose), raw)
+func (s *Service) tokenUser(ctx context.Context, q *db.Queries, raw string, p onetime.Purpose) (user uuid.UUID, ok bool, err error) {
+	user, err = s.secrets.Peek(ctx, q, p, raw)
 	switch {
 	case errors.Is(err, onetime.ErrInvalid):
 		return uuid.Nil, false, nil
@@ -41,8 +34,8 @@ type spent struct {
 // wrong-purpose token. The caller checks the token's address against the
 // user's (a token sent to an address the user no longer has is stale) and
 // commits even then, so a stale token is gone.
-func (s *Service) spend(ctx context.Context, q *db.Queries, raw, purpose string) (spent, bool, error) {
-	sp, err := s.secrets().Spend(ctx, q, onetime.Purpose(purpose), raw)
+func (s *Service) spend(ctx context.Context, q *db.Queries, raw string, p onetime.Purpose) (spent, bool, error) {
+	sp, err := s.secrets.Spend(ctx, q, p, raw)
 	switch {
 	case errors.Is(err, onetime.ErrInvalid):
 		return spent{}, false, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/mail"
+	"github.com/authd/authd/internal/onetime"
 )
 
 // VerifyEmail marks the address a verification code was sent to as
@@ -24,7 +25,7 @@ func (s *Service) VerifyEmail(ctx context.Context, raw string) error {
 		stale, already bool
 	)
 	err := s.tx(ctx, func(q *db.Queries) error {
-		tok, ok, err := s.spend(ctx, q, raw, mail.KindVerifyEmail)
+		tok, ok, err := s.spend(ctx, q, raw, onetime.VerifyEmail)
 		if err != nil || !ok {
 			if err != nil {
 				return err
@@ -43,8 +44,8 @@ func (s *Service) VerifyEmail(ctx context.Context, raw string) error {
 		if _, err := q.VerifyUserEmail(ctx, db.VerifyUserEmailParams{ID: user.ID, Email: user.Email, Now: s.now()}); err != nil {
 			return fmt.Errorf("verify email: %w", err)
 		}
-		if _, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{UserID: user.ID, Purposes: []string{mail.KindVerifyEmail}}); err != nil {
-			return fmt.Errorf("delete tokens: %w", err)
+		if _, err := s.secrets.DropUser(ctx, q, user.ID, onetime.VerifyEmail); err != nil {
+			return err
 		}
 		return nil
 	})
