@@ -12,8 +12,8 @@ import (
 //go:embed openapi.yaml
 var openAPISpec []byte
 
-// handleOpenAPI serves openAPISpec. It is the one answer that is not JSON:
-// the document is YAML, as written, so it is served as application/yaml.
+// handleOpenAPI serves openAPISpec as written: YAML, as application/yaml,
+// not JSON.
 func handleOpenAPI() http.Handler {
 	size := strconv.Itoa(len(openAPISpec))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
