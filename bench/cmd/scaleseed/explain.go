@@ -119,7 +119,7 @@ func explain(ctx context.Context, conn *pgx.Conn, stdout, stderr io.Writer) erro
 					IdleExpiresAt: now.Add(idleTTL), ExpiresAt: now.Add(lifetime), UserAgent: userAgents[0], ClientAddr: "203.0.113.7"})
 				return err
 			}},
-		{"DeleteExpiredSessions", "The background clean-up of ended sessions: one batch of 1000, cutoff 24 h ago (as cmd/authd/serve.go).",
+		{"DeleteExpiredSessions", "The background clean-up of ended sessions: one batch of 1000, cutoff 24 h ago (as session.Service.Purge, internal/session/purge.go).",
 			[]string{"sessions_expires_at_idx"},
 			func(ctx context.Context, q *db.Queries) error {
 				_, err := q.DeleteExpiredSessions(ctx, db.DeleteExpiredSessionsParams{Cutoff: now.Add(-24 * time.Hour), BatchSize: 1000})
