@@ -9,8 +9,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/authd/authd/internal/db"
-	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/mail"
+	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/password"
 )
 
