@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -132,6 +133,7 @@ func newFixture(t *testing.T, edit ...func(*config)) *fixture {
 		o.Pool, o.DB, o.Clock = pool, stmts, clk
 		o.Signer = newSigner(t, cfg, clk)
 		o.Hasher = sessiontest.NewHasher(t, cfg.Hasher)
+		o.Log = slog.New(slog.DiscardHandler) // no test here reads it
 	})
 	return &fixture{kit: k, t: t, pool: k.Pool, q: k.Queries, stmts: stmts, clock: k.Clock, tokens: k.Signer,
 		hasher: k.Hasher, svc: k.Service, cfg: cfg}
