@@ -3,9 +3,6 @@ package http
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -15,7 +12,6 @@ import (
 	"net/netip"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,29 +21,22 @@ import (
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/db/dbtest"
 	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/ratelimit"
 	"github.com/authd/authd/internal/session"
+	"github.com/authd/authd/internal/session/sessiontest"
 	"github.com/authd/authd/internal/testenv"
 	"github.com/authd/authd/internal/token"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
-var testKeys = sync.OnceValues(func() ([4]string, error) {
-	var out [4]string
-	for i := 0; i < 4; i += 2 {
-		priv, pub, err := token.GenerateKey("ES256")
-		if err != nil {
-			return out, err
-		}
-		out[i], out[i+1] = base64.StdEncoding.EncodeToString(priv), base64.StdEncoding.EncodeToString(pub)
-	}
-	return out, nil
-})
-
+// fixture is the whole API over a real database, with its parts at hand
+// (kit's under the names these tests use).
 type fixture struct {
 	t      *testing.T
+	kit    *sessiontest.Fixture
 	srv    *httptest.Server
 	pool   *pgxpool.Pool
 	q      *db.Queries
@@ -101,18 +90,20 @@ type testOptions struct {
 	AccountSelfDelete bool
 }
 
-// server builds the API from d, as cmd/authd does.
-func (d testDeps) server() http.Handler {
+// sessionOptions are the session options of d.
+func (d testDeps) sessionOptions() session.Options {
 	o := d.Options
-	sessions := session.New(session.Deps{
-		DB: d.dbPool, DBTimeout: o.DBTimeout, Tokens: d.Tokens, Hasher: d.Hasher,
-		Log: d.Log, Metrics: d.Metrics, Now: d.Now,
-	}, session.Options{
+	return session.Options{
 		RefreshTTL: o.RefreshTTL, SessionLifetime: o.SessionLifetime, ReuseGrace: o.ReuseGrace,
 		LoginFailureThreshold: o.LoginFailureThreshold, LoginLockBase: o.LoginLockBase, LoginLockMax: o.LoginLockMax,
 		Mail: o.Mail, Verification: o.Verification, MailCooldown: o.MailCooldown, MailMaxPerHour: o.MailMaxPerHour,
 		HideExisting: o.HideExisting,
-	})
+	}
+}
+
+// server builds the API from d and its sessions, as cmd/authd does.
+func (d testDeps) server(sessions *session.Service) http.Handler {
+	o := d.Options
 	return NewServer(Deps{
 		Log: d.Log, Sessions: sessions, JWKS: d.Tokens.JWKS(), Metrics: d.Metrics,
 		LoginLimit: d.LoginLimit, RegisterLimit: d.RegisterLimit, RefreshLimit: d.RefreshLimit,
@@ -136,46 +127,25 @@ func newFixture(t *testing.T, edit ...func(*testDeps)) *fixture {
 // newFixtureOn is newFixture on a given database.
 func newFixtureOn(t *testing.T, pool *pgxpool.Pool, edit ...func(*testDeps)) *fixture {
 	t.Helper()
-	keys, err := testKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	access, err := token.ParseKeySet(keys[0], keys[1], nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	refresh, err := token.ParseKeySet(keys[2], keys[3], nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	clk := testenv.NewClock()
-	signer, err := token.New(token.Options{
-		Access: access, Refresh: refresh, Issuer: "authd-test", Audience: "authd-test",
-		AccessTTL: 15 * time.Minute, RefreshTTL: time.Hour, Now: clk.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := password.New(password.Options{Cost: 4, Concurrency: 4, Queue: 64, Wait: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &testenv.Buffer{}
+	def := sessiontest.Defaults()
 	d := testDeps{
-		Log:     slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Log:     sessiontest.NewLogger(logs),
 		Queries: db.New(pool),
-		Tokens:  signer,
-		Hasher:  hasher,
-		Now:     clk.Now,
+		// Leeway 0: tokens expire on the second.
+		Tokens: sessiontest.NewSigner(t, token.Options{AccessTTL: def.AccessTTL, RefreshTTL: def.Session.RefreshTTL, Now: clk.Now}),
+		Hasher: sessiontest.NewHasher(t, sessiontest.HasherOptions()),
+		Now:    clk.Now,
 		Options: testOptions{
 			AccessMaxAge:    15 * time.Minute,
 			RefreshMaxAge:   time.Hour,
-			RefreshTTL:      time.Hour,
-			SessionLifetime: 7 * 24 * time.Hour,
-			ReuseGrace:      10 * time.Second,
+			RefreshTTL:      def.Session.RefreshTTL,
+			SessionLifetime: def.Session.SessionLifetime,
+			ReuseGrace:      def.Session.ReuseGrace,
 			CookieSecure:    false,
 			ClientOrigins:   []string{"http://localhost:3000"},
-			DBTimeout:       3 * time.Second,
+			DBTimeout:       def.DBTimeout,
 			RequestTimeout:  10 * time.Second,
 			IPv6Prefix:      64,
 		},
@@ -184,9 +154,14 @@ func newFixtureOn(t *testing.T, pool *pgxpool.Pool, edit ...func(*testDeps)) *fi
 	for _, e := range edit {
 		e(&d)
 	}
-	srv := httptest.NewServer(d.server())
+	k := sessiontest.New(t, func(o *sessiontest.Options) {
+		o.Session, o.DBTimeout = d.sessionOptions(), d.Options.DBTimeout
+		o.Pool, o.Clock = d.dbPool, clk
+		o.Signer, o.Hasher, o.Log, o.Metrics = d.Tokens, d.Hasher, d.Log, d.Metrics
+	})
+	srv := httptest.NewServer(d.server(k.Service))
 	t.Cleanup(srv.Close)
-	return &fixture{t: t, srv: srv, pool: pool, q: d.Queries, clock: clk, tokens: signer, logs: logs, deps: d}
+	return &fixture{t: t, kit: k, srv: srv, pool: pool, q: d.Queries, clock: clk, tokens: d.Tokens, logs: logs, deps: d}
 }
 
 // client is a cookie-keeping HTTP client, like a browser or curl -c/-b.
@@ -299,49 +274,25 @@ func mailOn(d *testDeps) {
 }
 
 // mintToken stands in for the mail sender: it stores a token of purpose
-// for user, sent to address to and valid for an hour, as the sender does
-// (SHA-256 of 32 random bytes in base64url), and returns the raw token.
+// for user, sent to address to and valid for an hour, and returns the raw
+// token.
 func (f *fixture) mintToken(purpose string, user uuid.UUID, to string) string {
 	f.t.Helper()
-	b := make([]byte, 32)
-	rand.Read(b)
-	raw := base64.RawURLEncoding.EncodeToString(b)
-	h := sha256.Sum256([]byte(raw))
-	now := f.clock.Now()
-	if err := f.q.CreateOneTimeToken(f.t.Context(), db.CreateOneTimeTokenParams{
-		TokenHash: h[:], Purpose: purpose, UserID: user, Email: to, Now: now, ExpiresAt: now.Add(time.Hour),
-	}); err != nil {
-		f.t.Fatalf("create token: %v", err)
-	}
-	return raw
+	return f.kit.Mint(f.t, onetime.Purpose(purpose), user, to, time.Hour)
 }
 
 // mails lists the outbox, newest first, of kind (all kinds if "") to
 // address to (all addresses if "").
 func (f *fixture) mails(kind, to string) []db.MailOutbox {
 	f.t.Helper()
-	all, err := f.q.ListMail(f.t.Context(), db.ListMailParams{MaxRows: 10000})
-	if err != nil {
-		f.t.Fatalf("list mail: %v", err)
-	}
-	var out []db.MailOutbox
-	for _, m := range all {
-		if (kind == "" || m.Kind == kind) && (to == "" || m.ToAddr == to) {
-			out = append(out, m)
-		}
-	}
-	return out
+	return f.kit.Mails(f.t, kind, to)
 }
 
 // link is the sender at work on the newest mail of kind to address to: it
-// mints that mail's token and returns it.
+// mints that mail's token (an hour) and returns it.
 func (f *fixture) link(kind, to string) string {
 	f.t.Helper()
-	ms := f.mails(kind, to)
-	if len(ms) == 0 {
-		f.t.Fatalf("no %s mail to %s in the outbox", kind, to)
-	}
-	return f.mintToken(kind, ms[0].UserID.UUID, ms[0].ToAddr)
+	return f.kit.Link(f.t, kind, to, time.Hour)
 }
 
 // userByEmail reads a user.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authd/authd/internal/session/sessiontest"
 	"github.com/authd/authd/internal/token"
 )
 
@@ -15,20 +16,9 @@ import (
 func TestJWTRefreshTokenAfterUpgrade(t *testing.T) {
 	t.Parallel()
 	before := newFixture(t, func(d *testDeps) {
-		keys, err := testKeys()
-		if err != nil {
-			t.Fatal(err)
-		}
-		access, _ := token.ParseKeySet(keys[0], keys[1], nil)
-		refresh, _ := token.ParseKeySet(keys[2], keys[3], nil)
-		s, err := token.New(token.Options{
-			Access: access, Refresh: refresh, Issuer: "authd-test", Audience: "authd-test",
+		d.Tokens = sessiontest.NewSigner(t, token.Options{
 			AccessTTL: 15 * time.Minute, RefreshTTL: time.Hour, Now: d.Now, RefreshJWT: true,
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.Tokens = s
 	})
 	_, old := before.loginTokens("upgrade@example.com")
 	if strings.HasPrefix(old, "rt1.") || strings.Count(old, ".") != 2 {

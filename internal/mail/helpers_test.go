@@ -1,9 +1,7 @@
 package mail_test
 
 import (
-	"context"
 	"encoding/hex"
-	"log/slog"
 	"os"
 	"regexp"
 	"strings"
@@ -19,14 +17,17 @@ import (
 	"github.com/authd/authd/internal/mail/smtptest"
 	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/onetime"
+	"github.com/authd/authd/internal/session/sessiontest"
 	"github.com/authd/authd/internal/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
-// fixture is a database, an SMTP server and a sender between them.
+// fixture is a database, an SMTP server and a sender between them; the
+// database, clock and log are kit's.
 type fixture struct {
 	t      *testing.T
+	kit    *sessiontest.Fixture
 	pool   *pgxpool.Pool
 	q      *db.Queries
 	srv    *smtptest.Server
@@ -65,13 +66,13 @@ func senderOptions(now func() time.Time) mail.SenderOptions {
 // made.
 func newFixture(t *testing.T, change func(*mail.SenderOptions, *mail.SMTPOptions)) *fixture {
 	t.Helper()
-	f := &fixture{t: t, pool: dbtest.New(t), clock: testenv.NewClock(), logs: &testenv.Buffer{}, m: metrics.New()}
-	f.q = db.New(db.Bound(f.pool, 5*time.Second))
+	k := sessiontest.New(t, func(o *sessiontest.Options) { o.DBTimeout = 5 * time.Second })
+	f := &fixture{t: t, kit: k, pool: k.Pool, q: k.Queries, clock: k.Clock, logs: k.Logs, m: metrics.New()}
 	f.srv = smtptest.New(t, smtptest.Options{STARTTLS: true, Username: "authd", Password: "smtp-secret"})
 	f.smtp = mail.SMTPOptions{Host: f.srv.Host(), Port: f.srv.Port(), Username: "authd", Password: "smtp-secret",
 		TLS: mail.TLSStartTLS, Timeout: 5 * time.Second, RootCAs: f.srv.RootCAs()}
 	f.opts = senderOptions(f.clock.Now)
-	f.opts.Log = slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f.opts.Log = k.Log
 	f.opts.Metrics = f.m
 	f.opts.DBTimeout, f.opts.SendTimeout = 5*time.Second, 5*time.Second
 	if change != nil {
@@ -134,11 +135,7 @@ func (f *fixture) once(want int) {
 // row reads one outbox row.
 func (f *fixture) row(id int64) db.MailOutbox {
 	f.t.Helper()
-	rows, err := f.q.ListMail(f.t.Context(), db.ListMailParams{MaxRows: 1000})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	for _, r := range rows {
+	for _, r := range f.kit.Mails(f.t, "", "") {
 		if r.ID == id {
 			return r
 		}
@@ -225,8 +222,6 @@ func waitMessages(t *testing.T, srv *smtptest.Server, n int) []smtptest.Message 
 }
 
 func hexOf(b []byte) string { return hex.EncodeToString(b) }
-
-var _ = context.Background
 
 var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 

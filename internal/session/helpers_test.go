@@ -2,13 +2,9 @@ package session_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"log/slog"
 	"os"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,8 +16,10 @@ import (
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/db/dbtest"
+	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/session"
+	"github.com/authd/authd/internal/session/sessiontest"
 	"github.com/authd/authd/internal/testenv"
 	"github.com/authd/authd/internal/token"
 )
@@ -29,7 +27,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 // testPassword is the password of every user a fixture registers.
-const testPassword = "correct horse"
+const testPassword = sessiontest.Password
 
 // countingDB counts the statements sent through it, those of its
 // transactions included (BEGIN and COMMIT are not statements here).
@@ -82,23 +80,6 @@ func (c countingTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.R
 	return c.Tx.QueryRow(ctx, sql, args...)
 }
 
-// keyPair is a PEM private and public key.
-type keyPair struct{ private, public string }
-
-// testKeys are an access and a refresh key pair, made once per binary
-// (index 0 and 1) and a spare pair for a foreign signer (index 2 and 3).
-var testKeys = sync.OnceValues(func() ([4]keyPair, error) {
-	var out [4]keyPair
-	for i := range out {
-		priv, pub, err := token.GenerateKey("ES256")
-		if err != nil {
-			return out, err
-		}
-		out[i] = keyPair{string(priv), string(pub)}
-	}
-	return out, nil
-})
-
 // config is what a fixture is built from; a test may edit it.
 type config struct {
 	Options   session.Options
@@ -112,24 +93,15 @@ type config struct {
 }
 
 func defaultConfig() config {
-	return config{
-		Options: session.Options{
-			RefreshTTL:      time.Hour,
-			SessionLifetime: 7 * 24 * time.Hour,
-			ReuseGrace:      10 * time.Second,
-		},
-		Hasher:    password.Options{Cost: 4, Concurrency: 4, Queue: 64, Wait: 5 * time.Second},
-		AccessTTL: 15 * time.Minute,
-		// The default of TOKEN_LEEWAY: a token just past its expiry still
-		// verifies, so the session's own checks in the database are what
-		// refuse it.
-		Leeway:    5 * time.Second,
-		DBTimeout: 3 * time.Second,
-	}
+	d := sessiontest.Defaults()
+	return config{Options: d.Session, Hasher: sessiontest.HasherOptions(), AccessTTL: d.AccessTTL, Leeway: d.Leeway,
+		DBTimeout: d.DBTimeout}
 }
 
-// fixture is a Service over a real database, with its parts at hand.
+// fixture is a Service over a real database, with its parts at hand (those
+// of kit under the names these tests use).
 type fixture struct {
+	kit    *sessiontest.Fixture
 	t      *testing.T
 	pool   *pgxpool.Pool
 	q      *db.Queries // the tests' own look-ups, bound like the service's
@@ -155,56 +127,30 @@ func newFixture(t *testing.T, edit ...func(*config)) *fixture {
 	if clk == nil {
 		clk = testenv.NewClock()
 	}
-	signer := newSigner(t, cfg, clk)
-	hasher, err := password.New(cfg.Hasher)
-	if err != nil {
-		t.Fatal(err)
-	}
 	stmts := &countingDB{Pool: pool}
-	svc := session.New(session.Deps{
-		DB: stmts, DBTimeout: cfg.DBTimeout, Tokens: signer, Hasher: hasher,
-		Log: slog.New(slog.DiscardHandler), Now: clk.Now,
-	}, cfg.Options)
-	return &fixture{t: t, pool: pool, q: db.New(db.Bound(pool, cfg.DBTimeout)), stmts: stmts, clock: clk, tokens: signer,
-		hasher: hasher, svc: svc, cfg: cfg}
+	k := sessiontest.New(t, func(o *sessiontest.Options) {
+		o.Session, o.DBTimeout = cfg.Options, cfg.DBTimeout
+		o.Pool, o.DB, o.Clock = pool, stmts, clk
+		o.Signer = newSigner(t, cfg, clk)
+		o.Hasher = sessiontest.NewHasher(t, cfg.Hasher)
+		o.Log = slog.New(slog.DiscardHandler) // no test here reads it
+	})
+	return &fixture{kit: k, t: t, pool: k.Pool, q: k.Queries, stmts: stmts, clock: k.Clock, tokens: k.Signer,
+		hasher: k.Hasher, svc: k.Service, cfg: cfg}
 }
 
+// newSigner is a signer by cfg's token settings on clk.
 func newSigner(t *testing.T, cfg config, clk *testenv.Clock) *token.Signer {
 	t.Helper()
-	keys, err := testKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := token.Options{AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.Options.RefreshTTL, Leeway: cfg.Leeway, Now: clk.Now}
 	if cfg.foreign {
-		keys[0], keys[1] = keys[2], keys[3]
+		o.Access, o.Refresh = sessiontest.ForeignKeys(t)
 	}
-	access, err := token.ParseKeySet(keys[0].private, keys[0].public, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	refresh, err := token.ParseKeySet(keys[1].private, keys[1].public, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := token.New(token.Options{
-		Access: access, Refresh: refresh, Issuer: "authd-test", Audience: "authd-test",
-		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.Options.RefreshTTL, Leeway: cfg.Leeway, Now: clk.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signer
+	return sessiontest.NewSigner(t, o)
 }
 
 // user registers an account with testPassword.
-func (f *fixture) user(email string) db.User {
-	f.t.Helper()
-	su, err := f.svc.Register(f.t.Context(), session.Registration{Name: "Test User", Email: email, Password: testPassword, PasswordConfirm: testPassword})
-	if err != nil {
-		f.t.Fatalf("register %s: %v", email, err)
-	}
-	return su.User
-}
+func (f *fixture) user(email string) db.User { f.t.Helper(); return f.kit.User(f.t, email) }
 
 // start starts a session of user without a password.
 func (f *fixture) start(user uuid.UUID) session.Tokens {
@@ -284,60 +230,27 @@ func mailOn(c *config) {
 }
 
 // mintToken stands in for the mail sender: it stores a token of purpose
-// for user, sent to email and valid for ttl, as the sender does (SHA-256
-// of 32 random bytes in base64url), and returns the raw token.
+// for user, sent to email and valid for ttl, and returns the raw token.
 func (f *fixture) mintToken(purpose string, user uuid.UUID, email string, ttl time.Duration) string {
 	f.t.Helper()
-	b := make([]byte, 32)
-	rand.Read(b)
-	raw := base64.RawURLEncoding.EncodeToString(b)
-	h := sha256.Sum256([]byte(raw))
-	now := f.clock.Now()
-	if err := f.q.CreateOneTimeToken(f.t.Context(), db.CreateOneTimeTokenParams{
-		TokenHash: h[:], Purpose: purpose, UserID: user, Email: email, Now: now, ExpiresAt: now.Add(ttl),
-	}); err != nil {
-		f.t.Fatalf("create token: %v", err)
-	}
-	return raw
+	return f.kit.Mint(f.t, onetime.Purpose(purpose), user, email, ttl)
 }
 
 // tokenExists reports whether raw is still stored.
-func (f *fixture) tokenExists(raw string) bool {
-	f.t.Helper()
-	h := sha256.Sum256([]byte(raw))
-	var n int
-	if err := f.pool.QueryRow(f.t.Context(), "SELECT count(*) FROM one_time_tokens WHERE token_hash = $1", h[:]).Scan(&n); err != nil {
-		f.t.Fatal(err)
-	}
-	return n > 0
-}
+func (f *fixture) tokenExists(raw string) bool { f.t.Helper(); return f.kit.TokenExists(f.t, raw) }
 
 // mails lists the outbox, newest first, of kind (all kinds if "") to
 // address to (all addresses if "").
 func (f *fixture) mails(kind, to string) []db.MailOutbox {
 	f.t.Helper()
-	all, err := f.q.ListMail(f.t.Context(), db.ListMailParams{MaxRows: 10000})
-	if err != nil {
-		f.t.Fatalf("list mail: %v", err)
-	}
-	var out []db.MailOutbox
-	for _, m := range all {
-		if (kind == "" || m.Kind == kind) && (to == "" || m.ToAddr == to) {
-			out = append(out, m)
-		}
-	}
-	return out
+	return f.kit.Mails(f.t, kind, to)
 }
 
 // link is the sender at work on the newest mail of kind to address to:
 // it mints that mail's token (15 minutes) and returns it.
 func (f *fixture) link(kind, to string) string {
 	f.t.Helper()
-	ms := f.mails(kind, to)
-	if len(ms) == 0 {
-		f.t.Fatalf("no %s mail to %s in the outbox", kind, to)
-	}
-	return f.mintToken(kind, ms[0].UserID.UUID, ms[0].ToAddr, 15*time.Minute)
+	return f.kit.Link(f.t, kind, to, 15*time.Minute)
 }
 
 // userByID reads a user.
