@@ -1,0 +1,133 @@
+package session_test
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/session"
+)
+
+// heldCompare is a hasher whose first compare waits until release is
+// closed (entered is closed when it starts); every other compare and hash
+// runs at once, on slots of their own.
+type heldCompare struct {
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func newHeldCompare() *heldCompare {
+	return &heldCompare{entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (g *heldCompare) options() password.Options {
+	return password.Options{Cost: 4, Concurrency: 4, Queue: 64, Wait: 10 * time.Second,
+		Compare: func(hash, pw []byte) error {
+			first := false
+			g.once.Do(func() { first = true; close(g.entered) })
+			if first {
+				<-g.release
+			}
+			return bcrypt.CompareHashAndPassword(hash, pw)
+		}}
+}
+
+// TestLoginInFlightLosesToPasswordChange: a login whose compare of the old
+// password is in flight while the owner resets it, changes it, or the
+// operator sets it gets no session: the session is created only if the
+// hash compared is still the user's.
+func TestLoginInFlightLosesToPasswordChange(t *testing.T) {
+	t.Parallel()
+	const next = "the owner's new password"
+	for _, tt := range []struct {
+		name   string
+		change func(f *fixture, u db.User) error
+	}{
+		{"reset", func(f *fixture, u db.User) error {
+			raw := f.mintToken("reset_password", u.ID, u.Email, time.Hour)
+			return f.svc.ResetPassword(f.t.Context(), raw, next, next)
+		}},
+		{"change", func(f *fixture, u db.User) error {
+			mine := f.start(u.ID)
+			return f.svc.ChangePassword(f.t.Context(), f.authOf(mine.Access), testPassword, next, next)
+		}},
+		{"operator set-password", func(f *fixture, u db.User) error {
+			_, _, err := f.svc.Admin().SetPassword(f.t.Context(), u.Email, next)
+			return err
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			g := newHeldCompare()
+			f := newFixture(t, func(c *config) { c.Hasher = g.options() })
+			const email = "ada@example.com"
+			u := f.user(email)
+
+			type result struct {
+				toks session.Tokens
+				err  error
+			}
+			done := make(chan result, 1)
+			go func() {
+				toks, _, err := f.svc.Login(t.Context(), email, testPassword, session.Client{})
+				done <- result{toks, err}
+			}()
+			released := false
+			defer func() {
+				if !released {
+					close(g.release)
+					<-done
+				}
+			}()
+			<-g.entered // the thief's compare of the old password is in flight
+
+			if err := tt.change(f, u); err != nil {
+				t.Fatalf("the owner's %s: %v", tt.name, err)
+			}
+			close(g.release)
+			released = true
+			r := <-done
+			if r.err == nil {
+				if f.alive(r.toks.Access) {
+					t.Error("the thief's session works after the password changed")
+				}
+				if _, err := f.svc.Rotate(t.Context(), r.toks.Refresh); err == nil {
+					t.Error("the thief's refresh token rotates after the password changed")
+				}
+				t.Fatalf("the login in flight with the old password = success, want session.ErrBadCredentials")
+			}
+			if !errors.Is(r.err, session.ErrBadCredentials) {
+				t.Errorf("the login in flight with the old password = %v, want session.ErrBadCredentials", r.err)
+			}
+			if _, _, err := f.svc.Login(t.Context(), email, next, session.Client{}); err != nil {
+				t.Errorf("the owner's login with the new password: %v", err)
+			}
+		})
+	}
+}
+
+// TestUpgradeHashKeepsNewerPassword: a hash upgrade that follows a login
+// whose user was read before a password change leaves the new password.
+func TestUpgradeHashKeepsNewerPassword(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	const next = "the owner's new password"
+	u := f.user("ada@example.com") // as a login read it
+	if _, _, err := f.svc.Admin().SetPassword(ctx, u.Email, next); err != nil {
+		t.Fatal(err)
+	}
+	set := f.userByID(u.ID).PasswordHash
+	f.svc.UpgradeHash(ctx, u, testPassword)
+	if got := f.userByID(u.ID).PasswordHash; got != set {
+		t.Error("UpgradeHash overwrote the password set after its login read the user")
+	}
+	if _, _, err := f.svc.Login(ctx, u.Email, testPassword, session.Client{}); !errors.Is(err, session.ErrBadCredentials) {
+		t.Errorf("login with the old password after the upgrade: %v, want ErrBadCredentials", err)
+	}
+}
