@@ -3,6 +3,7 @@ package session_test
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,5 +130,117 @@ func TestUpgradeHashKeepsNewerPassword(t *testing.T) {
 	}
 	if _, _, err := f.svc.Login(ctx, u.Email, testPassword, session.Client{}); !errors.Is(err, session.ErrBadCredentials) {
 		t.Errorf("login with the old password after the upgrade: %v, want ErrBadCredentials", err)
+	}
+}
+
+// TestResetTokenBuysOneHash: of n concurrent resets with one token at most
+// one hashes a password (the others fail on the token first), and exactly
+// one succeeds. A reset refused for a full hashing queue leaves the token
+// as it was.
+func TestResetTokenBuysOneHash(t *testing.T) {
+	t.Parallel()
+	var hashes atomic.Int64 // slots taken: no compare runs here, so hashes
+	f := newFixture(t, func(c *config) {
+		c.Hasher.OnWait = func(time.Duration) { hashes.Add(1) }
+	})
+	ctx := t.Context()
+	u := f.user("ada@example.com")
+	raw := f.mintToken("reset_password", u.ID, u.Email, time.Hour)
+	hashes.Store(0) // the registration's
+
+	const n = 20
+	start := make(chan struct{})
+	var (
+		wg       sync.WaitGroup
+		ok, fail atomic.Int64
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			pw := "new password " + string(rune('a'+i))
+			switch err := f.svc.ResetPassword(ctx, raw, pw, pw); {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, session.ErrBadResetToken):
+				fail.Add(1)
+			default:
+				t.Errorf("reset %d: %v", i, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if ok.Load() != 1 || fail.Load() != n-1 {
+		t.Errorf("%d succeeded, %d refused; want 1 and %d", ok.Load(), fail.Load(), n-1)
+	}
+	if got := hashes.Load(); got > 1 {
+		t.Errorf("%d concurrent resets with one token hashed %d passwords, want at most 1", n, got)
+	}
+}
+
+// TestResetBusyKeepsToken: a reset refused for a full hashing queue
+// (password.ErrBusy) has not used its token up; it works once the queue
+// has room.
+func TestResetBusyKeepsToken(t *testing.T) {
+	t.Parallel()
+	g := newHeldCompare()
+	f := newFixture(t, func(c *config) {
+		c.Hasher = g.options()
+		c.Hasher.Concurrency, c.Hasher.Queue = 1, 0
+	})
+	ctx := t.Context()
+	u := f.user("ada@example.com")
+	raw := f.mintToken("reset_password", u.ID, u.Email, time.Hour)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.svc.Login(ctx, u.Email, testPassword, session.Client{})
+	}()
+	<-g.entered // the only slot is taken
+	err := f.svc.ResetPassword(ctx, raw, "a new password", "a new password")
+	close(g.release)
+	<-done
+	if !errors.Is(err, password.ErrBusy) {
+		t.Fatalf("reset with hashing full: %v, want password.ErrBusy", err)
+	}
+	if !f.tokenExists(raw) {
+		t.Fatal("a busy reset used the token up")
+	}
+	if err := f.svc.ResetPassword(ctx, raw, "a new password", "a new password"); err != nil {
+		t.Errorf("the same token once hashing has room: %v", err)
+	}
+}
+
+// TestResetLosesToChangeDuringItsHash: a password set by the operator
+// while a reset whose token is spent hashes its password wins; the reset
+// is ErrBadResetToken, as it was when the token was spent after the hash.
+func TestResetLosesToChangeDuringItsHash(t *testing.T) {
+	t.Parallel()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int64
+	f := newFixture(t, func(c *config) {
+		c.Hasher.OnWait = func(time.Duration) {
+			if calls.Add(1) == 2 { // the first is the registration's hash
+				close(entered)
+				<-release
+			}
+		}
+	})
+	ctx := t.Context()
+	u := f.user("ada@example.com")
+	raw := f.mintToken("reset_password", u.ID, u.Email, time.Hour)
+	done := make(chan error, 1)
+	go func() { done <- f.svc.ResetPassword(ctx, raw, "the reset password", "the reset password") }()
+	<-entered // the reset has spent its token and holds a hashing slot
+	_, _, err := f.svc.Admin().SetPassword(ctx, u.Email, "the operator's password")
+	close(release)
+	if err != nil {
+		t.Fatalf("set-password: %v", err)
+	}
+	if err := <-done; !errors.Is(err, session.ErrBadResetToken) {
+		t.Errorf("the reset overtaken by set-password: %v, want ErrBadResetToken", err)
+	}
+	if _, _, err := f.svc.Login(ctx, u.Email, "the operator's password", session.Client{}); err != nil {
+		t.Errorf("login with the operator's password: %v", err)
 	}
 }
