@@ -244,3 +244,44 @@ func TestResetLosesToChangeDuringItsHash(t *testing.T) {
 		t.Errorf("login with the operator's password: %v", err)
 	}
 }
+
+// TestNewerEmailChangeEndsOlderLinks: a newer email change request ends
+// the links of the older ones, whether its own address is free, taken or
+// refused a mail by its allowance; the newest link still confirms.
+func TestNewerEmailChangeEndsOlderLinks(t *testing.T) {
+	t.Parallel()
+	for _, newer := range []string{"right@example.com", "bob@example.com", "cooled@example.com"} {
+		t.Run(newer, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, mailOn)
+			ctx := t.Context()
+			u := f.user("ada@example.com")
+			f.user("bob@example.com")
+			a := f.authOf(f.start(u.ID).Access)
+			request := func(email string) {
+				t.Helper()
+				if err := f.svc.RequestEmailChange(ctx, a, email, testPassword); err != nil {
+					t.Fatalf("RequestEmailChange(%s): %v", email, err)
+				}
+			}
+			if newer == "cooled@example.com" { // its allowance is used up: no mail
+				request(newer)
+				f.link("change_email", newer) // and its link is sent
+			}
+			request("mistyped@example.com")
+			older := f.link("change_email", "mistyped@example.com")
+			request(newer)
+			if err := f.svc.ConfirmEmailChange(ctx, older); !errors.Is(err, session.ErrBadEmailChangeToken) {
+				t.Errorf("the older link after a newer request: %v, want ErrBadEmailChangeToken", err)
+			}
+			if got := f.userByID(u.ID).Email; got != u.Email {
+				t.Errorf("the account moved to %s", got)
+			}
+			if newer == "right@example.com" {
+				if err := f.svc.ConfirmEmailChange(ctx, f.link("change_email", newer)); err != nil {
+					t.Errorf("the newest link: %v", err)
+				}
+			}
+		})
+	}
+}
