@@ -285,3 +285,52 @@ func TestNewerEmailChangeEndsOlderLinks(t *testing.T) {
 		})
 	}
 }
+
+// TestValidEmailRefusesRouting: addresses whose delivery the sender's
+// network decides (IP literals, numeric hosts, % and ! routing, quoted
+// local parts) get the same answer as any invalid address.
+func TestValidEmailRefusesRouting(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		email string
+		ok    bool
+	}{
+		{"a@[10.0.0.5]", false},
+		{"a@[127.0.0.1]", false},
+		{"a@[ipv6:::1]", false},
+		{"a@127.0.0.1", false},
+		{"a@10.0.0.5", false},
+		{"a@127.1", false},
+		{"a@1.2.3.4.5", false},
+		{"a%b@c.com", false},
+		{"a%b.example@c.com", false},
+		{"a!b@c.com", false},
+		{`"a@b"@c.com`, false},
+		{`"a%b"@c.com`, false},
+		{"a@-c.com", false},
+		{"a@c-.com", false},
+		{"a@c_d.com", false},
+		{"a@c..com", false},
+		{"a@b.c.123", false},
+		{"a@0x7f.0x1", false},
+		{"a@0x7f000001.0x", false},
+		// Still accepted.
+		{"a@c.com", true},
+		{"a+tag@c.com", true},
+		{"a.b-c_d@mail.c-d.co.uk", true},
+		{"a@123.example.com", true},
+		{"a@1e100.net", true},
+		{"a@0x.example.com", true},
+		{"a@xn--bcher-kva.example", true},
+		{"a@bücher.example", true},
+	} {
+		_, err := session.ValidEmail(tc.email)
+		if (err == nil) != tc.ok {
+			t.Errorf("ValidEmail(%q) = %v, want ok %v", tc.email, err, tc.ok)
+		}
+		var inv *session.InvalidError
+		if err != nil && (!errors.As(err, &inv) || err.Error() != "email is not a valid address") {
+			t.Errorf("ValidEmail(%q) = %v, want the invalid-address answer", tc.email, err)
+		}
+	}
+}
