@@ -19,7 +19,9 @@ import (
 // Login checks a password and starts a session. Each attempt is counted
 // before its password is checked (see reserve): a locked email is refused
 // (*LockedError) before any password work, right password or wrong. An
-// unknown email costs the same compare as a known one. With the hashing
+// unknown email costs the same compare as a known one. With HideExisting
+// in force, an unverified account's right password is ErrBadCredentials,
+// like a wrong one. With the hashing
 // queue full it fails with password.ErrBusy before touching the database;
 // an attempt refused a hashing slot after it was counted is taken back
 // (unreserve), so a 503 never counts.
@@ -61,6 +63,18 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 	}
 	if err != nil {
 		return Tokens{}, db.User{}, err
+	}
+	// With HideExisting in force, an unverified account's right password
+	// is answered like a wrong one (and stays counted): otherwise whoever
+	// registered an address with a password of theirs would learn from
+	// this login whether the address was free (this answer) or taken (a
+	// wrong password), which the registration's answer hid. The client
+	// offers to resend the verification mail.
+	if s.opts.Verification.on() && s.opts.HideExisting && !user.Verified {
+		s.metrics.Login(metrics.LoginBadCredentials)
+		s.log.LogAttrs(ctx, slog.LevelInfo, "login failed", slog.String("reason", "email not verified (hidden)"),
+			slog.String("user_id", user.ID.String()))
+		return Tokens{}, db.User{}, ErrBadCredentials
 	}
 	// Only now, so that only the right password learns that the account
 	// waits for its verification.

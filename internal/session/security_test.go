@@ -334,3 +334,50 @@ func TestValidEmailRefusesRouting(t *testing.T) {
 		}
 	}
 }
+
+// TestHideExistingSurvivesLogin: with REGISTER_HIDE_EXISTING in force, an
+// attacker who registers an address with a password of theirs and then
+// logs in with it learns nothing: a free address (a new unverified
+// account) and a taken one answer alike, ErrBadCredentials, counted as a
+// failure either way. Once verified, the account logs in.
+func TestHideExistingSurvivesLogin(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []session.Verification{session.VerificationRequired, session.VerificationOptional} {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, mailOn, throttled, verification(mode), func(c *config) { c.Options.HideExisting = true })
+			ctx := t.Context()
+			f.user("owner@example.com")
+			const attackers = "the attacker's password"
+			probe := func(email string) (error, int32) {
+				t.Helper()
+				_, err := f.svc.Register(ctx, session.Registration{Name: "Eve", Email: email, Password: attackers, PasswordConfirm: attackers})
+				if err != nil {
+					t.Fatalf("register %s: %v", email, err)
+				}
+				_, _, err = f.svc.Login(ctx, email, attackers, session.Client{})
+				th, terr := f.q.GetLoginThrottle(ctx, email)
+				if terr != nil {
+					t.Errorf("%s: login_throttle: %v", email, terr)
+				}
+				return err, th.Failures
+			}
+			freeErr, freeCount := probe("free@example.com")
+			takenErr, takenCount := probe("owner@example.com")
+			if !errors.Is(freeErr, session.ErrBadCredentials) || !errors.Is(takenErr, session.ErrBadCredentials) || freeCount != takenCount {
+				t.Errorf("login after registering: free address %v (%d counted), taken %v (%d counted); want ErrBadCredentials alike",
+					freeErr, freeCount, takenErr, takenCount)
+			}
+			free := f.mails("verify_email", "free@example.com")
+			if len(free) != 1 {
+				t.Fatalf("%d verification mails to the free address", len(free))
+			}
+			if err := f.svc.VerifyEmail(ctx, f.link("verify_email", "free@example.com")); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := f.svc.Login(ctx, "free@example.com", attackers, session.Client{}); err != nil {
+				t.Errorf("verified: %v", err)
+			}
+		})
+	}
+}
