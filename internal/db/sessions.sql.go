@@ -32,6 +32,64 @@ func (q *Queries) CountLiveUserSessions(ctx context.Context, arg CountLiveUserSe
 	return count, err
 }
 
+const createLoginSession = `-- name: CreateLoginSession :one
+INSERT INTO sessions (user_id, current_hash, created_at, last_used_at, idle_expires_at, expires_at, user_agent, client_addr)
+SELECT u.id, $1::bytea, $2::timestamptz, $2::timestamptz,
+       $3::timestamptz, $4::timestamptz,
+       $5::text, $6::text
+FROM users u
+WHERE u.id = $7 AND u.password_hash = $8::text
+FOR SHARE OF u
+RETURNING id, user_id, generation, current_hash, previous_hash, rotated_at, created_at, last_used_at, idle_expires_at, expires_at, revoked_at, revoked_reason, user_agent, client_addr
+`
+
+type CreateLoginSessionParams struct {
+	CurrentHash   []byte
+	Now           time.Time
+	IdleExpiresAt time.Time
+	ExpiresAt     time.Time
+	UserAgent     string
+	ClientAddr    string
+	UserID        uuid.UUID
+	PasswordHash  string
+}
+
+// A login's session, created only if the user's password hash is still the
+// one the login compared. FOR SHARE waits for a password change in flight
+// (every one locks the user first) and then sees its hash, so a login that
+// compared the old password while a reset, change or set-password
+// committed gets no row, and the change's revocation cannot miss it.
+func (q *Queries) CreateLoginSession(ctx context.Context, arg CreateLoginSessionParams) (Session, error) {
+	row := q.db.QueryRow(ctx, createLoginSession,
+		arg.CurrentHash,
+		arg.Now,
+		arg.IdleExpiresAt,
+		arg.ExpiresAt,
+		arg.UserAgent,
+		arg.ClientAddr,
+		arg.UserID,
+		arg.PasswordHash,
+	)
+	var i Session
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Generation,
+		&i.CurrentHash,
+		&i.PreviousHash,
+		&i.RotatedAt,
+		&i.CreatedAt,
+		&i.LastUsedAt,
+		&i.IdleExpiresAt,
+		&i.ExpiresAt,
+		&i.RevokedAt,
+		&i.RevokedReason,
+		&i.UserAgent,
+		&i.ClientAddr,
+	)
+	return i, err
+}
+
 const createSession = `-- name: CreateSession :one
 INSERT INTO sessions (user_id, current_hash, created_at, last_used_at, idle_expires_at, expires_at, user_agent, client_addr)
 VALUES ($1, $2, $3::timestamptz, $3::timestamptz,

@@ -112,8 +112,10 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next, con
 // bound to it, and a notice to the old one. If the new address has an
 // account, that address gets a notice instead of the link, and nothing
 // else differs (same answer, same work, the old address's notice too), so
-// this is no way to learn whether an address has an account. newEmail
-// must pass ValidEmail; the current address itself is ErrSameEmail.
+// this is no way to learn whether an address has an account. Every
+// request ends the links of the older ones (their tokens are deleted),
+// even one refused a mail by its allowance. newEmail must pass
+// ValidEmail; the current address itself is ErrSameEmail.
 func (s *Service) RequestEmailChange(ctx context.Context, a Auth, newEmail, pw string) error {
 	newEmail, err := ValidEmail(newEmail)
 	if err != nil {
@@ -131,6 +133,11 @@ func (s *Service) RequestEmailChange(ctx context.Context, a Auth, newEmail, pw s
 	err = s.tx(ctx, func(q *db.Queries) error {
 		user, err := s.lockLive(ctx, q, a)
 		if err != nil {
+			return err
+		}
+		// A newer request ends the links of the older ones, whatever
+		// becomes of it: a mistyped address keeps no way in.
+		if _, err := s.secrets.DropUser(ctx, q, user.ID, onetime.ChangeEmail); err != nil {
 			return err
 		}
 		owner, err := q.GetUserByEmail(ctx, newEmail)

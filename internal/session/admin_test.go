@@ -72,7 +72,15 @@ func TestAdminList(t *testing.T) {
 	ctx := t.Context()
 	adm := f.svc.Admin()
 	for _, e := range []string{"a_b@example.com", "axb@example.com", "a%c@example.com", "b@example.com"} {
-		f.user(e)
+		if strings.Contains(e, "%") {
+			// Registration refuses % routing now; an account from before
+			// the rule (or an adopted database) may still have one.
+			if _, err := f.q.CreateUser(ctx, db.CreateUserParams{Name: "Test User", Email: e, PasswordHash: "x", Now: f.clock.Now()}); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			f.user(e)
+		}
 		f.clock.Advance(time.Second)
 	}
 	if _, _, err := adm.Verify(ctx, "axb@example.com"); err != nil {

@@ -19,7 +19,9 @@ import (
 // Login checks a password and starts a session. Each attempt is counted
 // before its password is checked (see reserve): a locked email is refused
 // (*LockedError) before any password work, right password or wrong. An
-// unknown email costs the same compare as a known one. With the hashing
+// unknown email costs the same compare as a known one. With HideExisting
+// in force, an unverified account's right password is ErrBadCredentials,
+// like a wrong one. With the hashing
 // queue full it fails with password.ErrBusy before touching the database;
 // an attempt refused a hashing slot after it was counted is taken back
 // (unreserve), so a 503 never counts.
@@ -62,26 +64,64 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 	if err != nil {
 		return Tokens{}, db.User{}, err
 	}
-	if s.opts.LoginFailureThreshold > 0 {
-		if err := s.q.ClearLoginFailures(ctx, email); err != nil {
-			return Tokens{}, db.User{}, fmt.Errorf("clear login failures: %w", err)
-		}
+	// With HideExisting in force, an unverified account's right password
+	// is answered like a wrong one (and stays counted): otherwise whoever
+	// registered an address with a password of theirs would learn from
+	// this login whether the address was free (this answer) or taken (a
+	// wrong password), which the registration's answer hid. The client
+	// offers to resend the verification mail.
+	if s.opts.Verification.on() && s.opts.HideExisting && !user.Verified {
+		s.metrics.Login(metrics.LoginBadCredentials)
+		s.log.LogAttrs(ctx, slog.LevelInfo, "login failed", slog.String("reason", "email not verified (hidden)"),
+			slog.String("user_id", user.ID.String()))
+		return Tokens{}, db.User{}, ErrBadCredentials
 	}
 	// Only now, so that only the right password learns that the account
 	// waits for its verification.
 	if s.opts.Verification == VerificationRequired && !user.Verified {
+		if err := s.clearFailures(ctx, email); err != nil {
+			return Tokens{}, db.User{}, err
+		}
 		s.metrics.Login(loginUnverified)
 		s.log.LogAttrs(ctx, slog.LevelInfo, "login refused", slog.String("reason", "email not verified"),
 			slog.String("user_id", user.ID.String()))
 		return Tokens{}, db.User{}, ErrEmailNotVerified
 	}
-	toks, err := s.Start(ctx, user.ID, c)
+	// The session only if the hash compared is still the user's: a
+	// password reset, change or set-password that committed during the
+	// compare ended the user's sessions, and this one must not begin after
+	// it. The password is then a wrong one, and the attempt stays counted.
+	hash := user.PasswordHash
+	toks, err := s.start(ctx, user.ID, &hash, c)
+	if errors.Is(err, errPasswordChanged) {
+		s.metrics.Login(metrics.LoginBadCredentials)
+		s.log.LogAttrs(ctx, slog.LevelInfo, "login failed", slog.String("reason", "password changed during the login"))
+		return Tokens{}, db.User{}, ErrBadCredentials
+	}
 	if err != nil {
+		return Tokens{}, db.User{}, err
+	}
+	if err := s.clearFailures(ctx, email); err != nil {
 		return Tokens{}, db.User{}, err
 	}
 	s.metrics.Login(metrics.LoginSuccess)
 	return toks, user, nil
 }
+
+// clearFailures forgets email's failed logins after a right password.
+func (s *Service) clearFailures(ctx context.Context, email string) error {
+	if s.opts.LoginFailureThreshold <= 0 {
+		return nil
+	}
+	if err := s.q.ClearLoginFailures(ctx, email); err != nil {
+		return fmt.Errorf("clear login failures: %w", err)
+	}
+	return nil
+}
+
+// errPasswordChanged: the password hash a login compared is no longer the
+// user's (start made no session).
+var errPasswordChanged = errors.New("password changed during the login")
 
 // loginUnverified is the outcome label of a right password refused for an
 // unverified address.
@@ -197,13 +237,20 @@ func storable(s string, n int) string {
 
 // Start creates a session for user and issues its first tokens.
 func (s *Service) Start(ctx context.Context, user uuid.UUID, c Client) (Tokens, error) {
+	return s.start(ctx, user, nil, c)
+}
+
+// start is Start; with hash set, the session is created only if user's
+// password hash is still *hash (CreateLoginSession), else it is
+// errPasswordChanged (a user deleted meanwhile too).
+func (s *Service) start(ctx context.Context, user uuid.UUID, hash *string, c Client) (Tokens, error) {
 	gen, err := newGenerationID()
 	if err != nil {
 		return Tokens{}, err
 	}
 	now := s.now()
 	o := s.opts
-	sess, err := s.q.CreateSession(ctx, db.CreateSessionParams{
+	p := db.CreateSessionParams{
 		UserID:        user,
 		CurrentHash:   hashID(gen),
 		Now:           now,
@@ -211,7 +258,19 @@ func (s *Service) Start(ctx context.Context, user uuid.UUID, c Client) (Tokens, 
 		ExpiresAt:     now.Add(o.SessionLifetime),
 		UserAgent:     storable(c.UserAgent, maxUserAgent),
 		ClientAddr:    storable(c.Addr, maxUserAgent),
-	})
+	}
+	var sess db.Session
+	if hash == nil {
+		sess, err = s.q.CreateSession(ctx, p)
+	} else {
+		sess, err = s.q.CreateLoginSession(ctx, db.CreateLoginSessionParams{
+			UserID: p.UserID, CurrentHash: p.CurrentHash, Now: p.Now, IdleExpiresAt: p.IdleExpiresAt,
+			ExpiresAt: p.ExpiresAt, UserAgent: p.UserAgent, ClientAddr: p.ClientAddr, PasswordHash: *hash,
+		})
+		if errors.Is(err, db.ErrNotFound) {
+			return Tokens{}, errPasswordChanged
+		}
+	}
 	if err != nil {
 		return Tokens{}, fmt.Errorf("create session: %w", err)
 	}

@@ -41,10 +41,19 @@ func (s *Service) ForgotPassword(ctx context.Context, email string) error {
 // ResetPassword sets a new password with a reset token. The password must
 // pass validNewPassword with its confirmation. A bad token (unknown,
 // expired, used, of another purpose, or sent to an address the user no
-// longer has) is ErrBadResetToken, found before any hashing. In one
-// transaction it then uses the token up, marks the address verified (the
-// reset proved it) and sets the password (setPassword): every session of
-// the user ends.
+// longer has) is ErrBadResetToken, found before any hashing.
+//
+// The token is used up in a short transaction of its own before the
+// password is hashed, so that of any number of concurrent requests with
+// one token only one hashes; the others wait for the user's lock and find
+// it gone. A full hashing queue is refused (password.ErrBusy) before the
+// token is touched, so a busy answer keeps the link; a hash refused after
+// the token was spent (the queue filled in between, or the client left)
+// uses the link up, and its owner asks for a new one. Then, in one
+// transaction, if the user's address and password are still those of the
+// claim (else ErrBadResetToken: a change that came in between wins), it
+// marks the address verified (the reset proved it) and sets the password
+// (setPassword): every session of the user ends.
 func (s *Service) ResetPassword(ctx context.Context, raw, pw, confirm string) error {
 	if err := validNewPassword(pw, confirm); err != nil {
 		return err
@@ -58,27 +67,30 @@ func (s *Service) ResetPassword(ctx context.Context, raw, pw, confirm string) er
 		}
 		return ErrBadResetToken
 	}
+	claimed, err := s.claimReset(ctx, raw)
+	if err != nil {
+		return err
+	}
 	hash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "password reset not applied: the token is spent",
+			slog.String("user_id", claimed.ID.String()), slog.String("error", err.Error()))
 		return err
 	}
 	var (
 		user    db.User
-		stale   bool
 		revoked int64
 	)
 	err = s.tx(ctx, func(q *db.Queries) error {
-		tok, ok, err := s.spend(ctx, q, raw, onetime.ResetPassword)
-		if err != nil || !ok {
-			if err != nil {
-				return err
-			}
+		var err error
+		user, err = q.LockUser(ctx, claimed.ID)
+		switch {
+		case errors.Is(err, db.ErrNotFound):
 			return ErrBadResetToken
-		}
-		user = tok.user
-		if tok.email != user.Email {
-			stale = true
-			return nil // commit: the token is gone
+		case err != nil:
+			return fmt.Errorf("lock user: %w", err)
+		case user.Email != claimed.Email || user.PasswordHash != claimed.PasswordHash:
+			return ErrBadResetToken
 		}
 		if !user.Verified || user.EmailVerifiedAt == nil {
 			if _, err := q.VerifyUserEmail(ctx, db.VerifyUserEmailParams{ID: user.ID, Email: user.Email, Now: s.now()}); err != nil {
@@ -91,11 +103,36 @@ func (s *Service) ResetPassword(ctx context.Context, raw, pw, confirm string) er
 	if err != nil {
 		return err
 	}
-	if stale {
-		return ErrBadResetToken
-	}
 	s.metrics.SessionsRevoked(string(ReasonPasswordReset), revoked)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "password reset", slog.String("user_id", user.ID.String()),
 		slog.Int64("sessions_revoked", revoked))
 	return nil
+}
+
+// claimReset uses up the reset token raw in a transaction of its own and
+// returns its user as the claim found it. A bad or stale token is
+// ErrBadResetToken (a stale one is gone all the same).
+func (s *Service) claimReset(ctx context.Context, raw string) (db.User, error) {
+	var (
+		user  db.User
+		stale bool
+	)
+	err := s.tx(ctx, func(q *db.Queries) error {
+		tok, ok, err := s.spend(ctx, q, raw, onetime.ResetPassword)
+		if err != nil || !ok {
+			if err != nil {
+				return err
+			}
+			return ErrBadResetToken
+		}
+		user, stale = tok.user, tok.email != tok.user.Email
+		return nil // commit: the token is gone
+	})
+	switch {
+	case err != nil:
+		return db.User{}, err
+	case stale:
+		return db.User{}, ErrBadResetToken
+	}
+	return user, nil
 }

@@ -47,7 +47,11 @@ func NormaliseEmail(s string) string { return strings.ToLower(strings.TrimSpace(
 
 // ValidEmail returns s normalised (NormaliseEmail) if it is an address
 // registration accepts: one plain address of at most 254 bytes, without
-// control characters, whose domain has a dot.
+// control characters, whose domain is a host name with a dot (see
+// hostName), and whose local part has no % or ! (the old routing
+// syntaxes, which relays may still follow). So an address never names an
+// IP (a@[10.0.0.5], a@127.0.0.1) or a relay: where its mail goes is
+// decided by DNS, not by the sender's own network.
 func ValidEmail(s string) (string, error) {
 	e := NormaliseEmail(s)
 	if e == "" {
@@ -61,10 +65,40 @@ func ValidEmail(s string) (string, error) {
 		return "", invalid("email is not a valid address")
 	}
 	local, domain, _ := strings.Cut(e, "@")
-	if local == "" || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
+	if local == "" || strings.ContainsAny(local, "%!") || !hostName(domain) {
 		return "", invalid("email is not a valid address")
 	}
 	return e, nil
+}
+
+// hostName reports whether d is a DNS host name of two labels or more:
+// labels of 1 to 63 bytes of letters, digits and inner hyphens (non-ASCII
+// letters, marks and digits too, for internationalised names), the last
+// one neither all digits (no top-level domain is) nor 0x and hex digits,
+// so that d is no IPv4 address in any form a resolver may read (127.1,
+// 0x7f.0x1). An address literal ([...]) is none.
+func hostName(d string) bool {
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			ascii := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-'
+			other := r > unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsDigit(r))
+			if !ascii && !other {
+				return false
+			}
+		}
+	}
+	tld := labels[len(labels)-1]
+	if hex, ok := strings.CutPrefix(tld, "0x"); ok && strings.Trim(hex, "0123456789abcdef") == "" {
+		return false
+	}
+	return strings.Trim(tld, "0123456789") != ""
 }
 
 // ValidPassword reports whether pw is a password registration accepts:

@@ -99,7 +99,10 @@ type Options struct {
 	// HideExisting answers a registration of a taken address like that
 	// of a new one (REGISTER_HIDE_EXISTING), and mails the owner a notice
 	// instead. It needs Verification on (only then can both answers say
-	// "we sent an email"); with VerificationOff it is ignored.
+	// "we sent an email"); with VerificationOff it is ignored. In force,
+	// it also makes login need a verified address, optional or required:
+	// an unverified account's right password is answered like a wrong
+	// one, or logging in would tell a new account from a taken address.
 	HideExisting bool
 }
 

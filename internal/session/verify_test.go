@@ -96,8 +96,17 @@ func TestRegisterHideExisting(t *testing.T) {
 	if ms := f.mails("verify_email", "owner@example.com"); len(ms) != 1 {
 		t.Errorf("%d verification mails, want 1 (the registration's)", len(ms))
 	}
-	if _, _, err := f.svc.Login(ctx, "owner@example.com", "eve's password", session.Client{}); !errors.Is(err, session.ErrEmailNotVerified) {
-		t.Errorf("the original password: %v, want ErrEmailNotVerified (the second sign-up changed nothing)", err)
+	// Unverified under hiding, the right password answers like a wrong one
+	// (TestHideExistingSurvivesLogin); verified, the original password
+	// logs in: the second sign-up changed nothing.
+	if _, _, err := f.svc.Login(ctx, "owner@example.com", "eve's password", session.Client{}); !errors.Is(err, session.ErrBadCredentials) {
+		t.Errorf("the original password, unverified: %v, want ErrBadCredentials", err)
+	}
+	if err := f.svc.VerifyEmail(ctx, f.link("verify_email", "owner@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.Login(ctx, "owner@example.com", "eve's password", session.Client{}); err != nil {
+		t.Errorf("the original password: %v, want success (the second sign-up changed nothing)", err)
 	}
 
 	off := newFixture(t, mailOn, func(c *config) { c.Options.HideExisting = true })

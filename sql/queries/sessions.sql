@@ -4,6 +4,21 @@ VALUES (sqlc.arg(user_id), sqlc.arg(current_hash), sqlc.arg(now)::timestamptz, s
         sqlc.arg(idle_expires_at), sqlc.arg(expires_at), sqlc.arg(user_agent), sqlc.arg(client_addr))
 RETURNING *;
 
+-- name: CreateLoginSession :one
+-- A login's session, created only if the user's password hash is still the
+-- one the login compared. FOR SHARE waits for a password change in flight
+-- (every one locks the user first) and then sees its hash, so a login that
+-- compared the old password while a reset, change or set-password
+-- committed gets no row, and the change's revocation cannot miss it.
+INSERT INTO sessions (user_id, current_hash, created_at, last_used_at, idle_expires_at, expires_at, user_agent, client_addr)
+SELECT u.id, sqlc.arg(current_hash)::bytea, sqlc.arg(now)::timestamptz, sqlc.arg(now)::timestamptz,
+       sqlc.arg(idle_expires_at)::timestamptz, sqlc.arg(expires_at)::timestamptz,
+       sqlc.arg(user_agent)::text, sqlc.arg(client_addr)::text
+FROM users u
+WHERE u.id = sqlc.arg(user_id) AND u.password_hash = sqlc.arg(password_hash)::text
+FOR SHARE OF u
+RETURNING *;
+
 -- name: GetSessionUser :one
 -- The authentication check: the user, if the token's session is theirs and
 -- still active. One round trip per authenticated request.
