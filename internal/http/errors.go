@@ -49,7 +49,7 @@ var (
 	errNotFound         = &apiError{status: http.StatusNotFound, code: "not_found", message: "not found"}
 	errNotReady         = &apiError{status: http.StatusServiceUnavailable, code: "not_ready", message: "not ready"}
 	errUnavailable      = &apiError{status: http.StatusServiceUnavailable, code: "unavailable", message: "service temporarily unavailable, try again shortly"}
-	errBusy             = &apiError{status: http.StatusServiceUnavailable, code: "busy", message: "server is busy, try again shortly"}
+	errBusy             = &apiError{status: http.StatusServiceUnavailable, code: "busy", message: "server is busy, try again shortly", retryAfter: 2 * time.Second} // paced like every busy 503
 	errClientGone       = &apiError{status: 499, code: "client_closed_request", message: "client closed request"}
 	errInternal         = &apiError{status: http.StatusInternalServerError, code: "internal", message: "internal error"}
 

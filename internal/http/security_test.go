@@ -1,0 +1,135 @@
+package http
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/authd/authd/internal/password"
+)
+
+// hold is one answer pace was asked to hold: its Retry-After and how long
+// it was held.
+type hold struct{ after, held time.Duration }
+
+// paceLog records what pace decides for the requests of a watched server.
+type paceLog struct {
+	mu    sync.Mutex
+	holds []hold
+}
+
+// take returns the holds recorded since the last take.
+func (l *paceLog) take() []hold {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := l.holds
+	l.holds = nil
+	return h
+}
+
+// watchPace serves f's API once more (same database, hasher and settings)
+// with every decision of pace recorded, and returns that fixture.
+func watchPace(f *fixture) (*fixture, *paceLog) {
+	l := &paceLog{}
+	seen := func(after, held time.Duration) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.holds = append(l.holds, hold{after, held})
+	}
+	api := f.deps.server()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		api.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), pacedKey{}, seen)))
+	}))
+	f.t.Cleanup(srv.Close)
+	g := *f
+	g.srv = srv
+	return &g, l
+}
+
+// busyFixture serves the API over f's database with one hashing slot and
+// no queue, and a Compare that blocks until block is closed; entered is
+// closed when the first compare has the slot.
+func busyFixture(t *testing.T, f *fixture, edit func(*testDeps)) (g *fixture, entered, block chan struct{}) {
+	entered, block = make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	g = newFixtureOn(t, f.pool, func(d *testDeps) {
+		h, err := password.New(password.Options{Cost: 4, Concurrency: 1, Queue: 0, Wait: time.Second,
+			HashTime: 50 * time.Millisecond,
+			Compare: func(hash, pw []byte) error {
+				once.Do(func() { close(entered) })
+				<-block
+				return bcrypt.CompareHashAndPassword(hash, pw)
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Hasher = h
+		if edit != nil {
+			edit(d)
+		}
+	})
+	return g, entered, block
+}
+
+// TestFastBusyRefusalHeld (issue 24 item 0): a request refused before any
+// work because the hashing queue is full (login, reset, password check)
+// is held by the pacer like every other busy 503: pace is asked to hold it
+// with a positive Retry-After, and holds it. Before, the fast refusal
+// carried no retry time and went at once.
+func TestFastBusyRefusalHeld(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	access, _ := f.loginTokens("fast@example.com")
+	g, entered, block := busyFixture(t, f, func(d *testDeps) { d.Options.RefusalDelay = time.Second })
+	g, paced := watchPace(g)
+
+	done := make(chan reply)
+	go func() { done <- loginAs(g, "fast@example.com", "correct horse") }()
+	<-entered // the only slot is taken, and nobody may wait
+	paced.take()
+
+	newPw := map[string]string{"password": "a new password", "passwordConfirm": "a new password"}
+	reqs := []struct {
+		name string
+		do   func() reply
+	}{
+		{"login", func() reply { return loginAs(g, "fast@example.com", "correct horse") }},
+		{"reset", func() reply { return g.do(nil, "PATCH", "/api/auth/resetpassword/sometoken", newPw) }},
+		{"reset body", func() reply {
+			return g.do(nil, "POST", "/api/auth/reset-password", map[string]string{"token": "sometoken", "password": "a new password", "passwordConfirm": "a new password"})
+		}},
+		{"change password", func() reply {
+			return g.do(nil, "POST", "/api/users/me/password", map[string]string{"currentPassword": "correct horse", "password": "a new password", "passwordConfirm": "a new password"}, "Authorization", "Bearer "+access)
+		}},
+	}
+	for _, rq := range reqs {
+		r := rq.do()
+		if r.status != http.StatusServiceUnavailable || r.str("code") != "busy" {
+			t.Errorf("%s with hashing full: %d %s, want 503 busy", rq.name, r.status, r.raw)
+			continue
+		}
+		holds := paced.take()
+		if len(holds) != 1 || holds[0].after <= 0 || holds[0].held <= 0 {
+			t.Errorf("%s: pace decided %v, want one hold with a positive Retry-After", rq.name, holds)
+		}
+	}
+	close(block)
+	if r := <-done; r.status != http.StatusOK {
+		t.Errorf("the login holding the slot: %d", r.status)
+	}
+}
+
+// TestBareBusyPaced: a busy error without a retry time still gets one, so
+// that no busy 503 escapes the pacer.
+func TestBareBusyPaced(t *testing.T) {
+	t.Parallel()
+	r := httptest.NewRequest("POST", "/api/auth/login", nil)
+	if e := apiErrorOf(r, nil, password.ErrBusy); e.status != http.StatusServiceUnavailable || e.retryAfter <= 0 {
+		t.Errorf("bare ErrBusy: %d, retry after %s; want 503 with a retry time", e.status, e.retryAfter)
+	}
+}
