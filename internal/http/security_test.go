@@ -2,8 +2,10 @@ package http
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/ratelimit"
 )
 
 // hold is one answer pace was asked to hold: its Retry-After and how long
@@ -131,5 +134,50 @@ func TestBareBusyPaced(t *testing.T) {
 	r := httptest.NewRequest("POST", "/api/auth/login", nil)
 	if e := apiErrorOf(r, nil, password.ErrBusy); e.status != http.StatusServiceUnavailable || e.retryAfter <= 0 {
 		t.Errorf("bare ErrBusy: %d, retry after %s; want 503 with a retry time", e.status, e.retryAfter)
+	}
+}
+
+// TestHeldRefusalSaysWhatRemains (issue 19 item 13): a refusal held by the
+// pacer says in Retry-After what remains of its wait after the hold, not
+// the whole of it, so that a client does not wait twice.
+func TestHeldRefusalSaysWhatRemains(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(d *testDeps) {
+		d.LoginLimit = ratelimit.New(1, 1, d.Now) // one login a minute: Retry-After 60 s
+		d.Options.RefusalDelay = time.Second
+	})
+	f, paced := watchPace(f)
+	loginAs(f, "remains@example.com", "password1")
+	paced.take()
+	r := loginAs(f, "remains@example.com", "password1")
+	holds := paced.take()
+	if r.status != http.StatusTooManyRequests || len(holds) != 1 || holds[0].held <= 0 {
+		t.Fatalf("second login: %d, holds %v; want a held 429", r.status, holds)
+	}
+	want := strconv.Itoa(int(math.Ceil((holds[0].after - holds[0].held).Seconds())))
+	if got := r.header.Get("Retry-After"); got != want {
+		t.Errorf("Retry-After = %s after a hold of %s of %s, want what remains, %s", got, holds[0].held, holds[0].after, want)
+	}
+}
+
+// TestRetryAfterRemaining: what remains is rounded up to whole seconds,
+// and is at least 1.
+func TestRetryAfterRemaining(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		after, held time.Duration
+		want        string
+	}{
+		{60 * time.Second, 0, "60"},
+		{60 * time.Second, time.Second, "59"},
+		{60 * time.Second, 1500 * time.Millisecond, "59"},
+		{1500 * time.Millisecond, 0, "2"},
+		{2 * time.Second, 1900 * time.Millisecond, "1"},
+		{200 * time.Millisecond, 200 * time.Millisecond, "1"},
+		{time.Second, 3 * time.Second, "1"},
+	} {
+		if got := retryAfterHeader(tt.after, tt.held); got != tt.want {
+			t.Errorf("retryAfterHeader(%s, held %s) = %s, want %s", tt.after, tt.held, got, tt.want)
+		}
 	}
 }
