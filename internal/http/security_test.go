@@ -2,10 +2,13 @@ package http
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -179,5 +182,91 @@ func TestRetryAfterRemaining(t *testing.T) {
 		if got := retryAfterHeader(tt.after, tt.held); got != tt.want {
 			t.Errorf("retryAfterHeader(%s, held %s) = %s, want %s", tt.after, tt.held, got, tt.want)
 		}
+	}
+}
+
+// tokenRoutes are the API's operations ("METHOD /path") that carry a
+// one-time token in the path, as the OpenAPI document lists them (a
+// {token} or {code} parameter).
+func tokenRoutes(t *testing.T) []string {
+	var ops []string
+	for _, op := range specOperations(loadSpec(t, openAPISpec)) {
+		if strings.Contains(op, "{token}") || strings.Contains(op, "{code}") {
+			ops = append(ops, op)
+		}
+	}
+	if len(ops) < 2 {
+		t.Fatalf("token routes in the spec: %v, want at least resetpassword and verifyemail", ops)
+	}
+	return ops
+}
+
+// TestTokenPathsNeverLogged (issue 19 item 4): a one-time token in the path
+// never reaches the request log, whatever answers the request: the route
+// (its pattern is logged), the CORS preflight, the mux's 405 for another
+// method, its 404 for a path under the route, in another case, or its
+// redirect for an unclean one.
+func TestTokenPathsNeverLogged(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for n, route := range tokenRoutes(t) {
+		routeMethod, path, _ := strings.Cut(route, " ")
+		prefix := path[:strings.Index(path, "{")] // /api/auth/resetpassword/
+		for i, rq := range []struct {
+			name, method, prefix, suffix string
+			headers                      []string
+		}{
+			{"preflight", "OPTIONS", prefix, "", []string{"Origin", "http://localhost:3000", "Access-Control-Request-Method", "PATCH"}},
+			{"preflight, origin refused", "OPTIONS", prefix, "", []string{"Origin", "https://evil.example", "Access-Control-Request-Method", "PATCH"}},
+			{"plain OPTIONS", "OPTIONS", prefix, "", nil},
+			{"another method", "PUT", prefix, "", nil},
+			{"the route's method", routeMethod, prefix, "", nil},
+			{"under the route", "GET", prefix, "/more", nil},
+			{"another case", "GET", strings.ToUpper(prefix[:5]) + prefix[5:], "", nil},
+			{"route in another case", "GET", "/api/auth/" + strings.ToUpper(prefix[len("/api/auth/"):]), "", nil},
+			{"unclean", "GET", strings.Replace(prefix, "/api/auth/", "/api/auth//", 1), "", nil},
+		} {
+			token := fmt.Sprintf("tok%sx%dx%d", strings.Repeat("x", 20), n, i)
+			method := rq.method
+			req, _ := http.NewRequest(method, f.srv.URL+rq.prefix+token+rq.suffix, nil)
+			for i := 0; i+1 < len(rq.headers); i += 2 {
+				req.Header.Set(rq.headers[i], rq.headers[i+1])
+			}
+			resp, err := noRedirect.Do(req)
+			if err != nil {
+				t.Fatalf("%s %s: %v", method, req.URL, err)
+			}
+			resp.Body.Close()
+			if strings.Contains(f.logs.String(), token) {
+				t.Errorf("%s (%s: %s, answered %d): the token is in the log", route, rq.name, method, resp.StatusCode)
+			}
+		}
+	}
+	if !strings.Contains(f.logs.String(), `"msg":"request"`) {
+		t.Fatal("no request lines logged")
+	}
+}
+
+// TestPreflightAllowsPatch (issue 19 item 4): the tutorial's PATCH
+// /api/auth/resetpassword/{token} works from a browser on an allowed
+// origin: its preflight allows PATCH, with the JSON Content-Type.
+func TestPreflightAllowsPatch(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	req, _ := http.NewRequest("OPTIONS", f.srv.URL+"/api/auth/resetpassword/sometoken", nil)
+	req.Header.Set("Origin", "http://localhost:3000")
+	req.Header.Set("Access-Control-Request-Method", "PATCH")
+	req.Header.Set("Access-Control-Request-Headers", "content-type")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	methods := strings.Split(strings.ReplaceAll(resp.Header.Get("Access-Control-Allow-Methods"), " ", ""), ",")
+	if resp.StatusCode != http.StatusNoContent || !slices.Contains(methods, "PATCH") ||
+		!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "content-type") {
+		t.Errorf("preflight for PATCH: %d, Allow-Methods %q, Allow-Headers %q; want 204 allowing PATCH with Content-Type",
+			resp.StatusCode, resp.Header.Get("Access-Control-Allow-Methods"), resp.Header.Get("Access-Control-Allow-Headers"))
 	}
 }
