@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -268,5 +269,40 @@ func TestPreflightAllowsPatch(t *testing.T) {
 		!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "content-type") {
 		t.Errorf("preflight for PATCH: %d, Allow-Methods %q, Allow-Headers %q; want 204 allowing PATCH with Content-Type",
 			resp.StatusCode, resp.Header.Get("Access-Control-Allow-Methods"), resp.Header.Get("Access-Control-Allow-Headers"))
+	}
+}
+
+// TestTokenRoutesLimitedPerClient (issue 19 item 5, the per-client part):
+// every route that uses a mailed link (both reset routes, which hash a
+// password, and the verify and email-confirm routes) is limited per client
+// address, in buckets of their own in the mail limiter (IP_MAIL_*): past
+// the burst, 429 with Retry-After before any work. Before, one reset token
+// bought a hash per request. (TestMailLimit: they do not count in the
+// bucket of the routes that ask for a mail.)
+func TestTokenRoutesLimitedPerClient(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(d *testDeps) {
+		d.MailLimit = ratelimit.New(1, 1, d.Now) // one a minute
+		d.Options.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	newPw := map[string]string{"password": "a new password", "passwordConfirm": "a new password"}
+	for i, rq := range []struct {
+		name, method, path string
+		body               any
+	}{
+		{"reset", "PATCH", "/api/auth/resetpassword/sometoken", newPw},
+		{"reset, token in the body", "POST", "/api/auth/reset-password", map[string]string{"token": "sometoken", "password": "a new password", "passwordConfirm": "a new password"}},
+		{"verify", "GET", "/api/auth/verifyemail/somecode", nil},
+		{"verify, code in the body", "POST", "/api/auth/verify-email", map[string]string{"code": "somecode"}},
+		{"confirm an email change", "POST", "/api/auth/confirm-email-change", map[string]string{"token": "sometoken"}},
+	} {
+		client := fmt.Sprintf("203.0.113.%d", i+1) // a bucket of its own
+		if r := f.do(nil, rq.method, rq.path, rq.body, "X-Forwarded-For", client); r.status != http.StatusBadRequest {
+			t.Errorf("%s, first: %d %s, want 400 (a bad token)", rq.name, r.status, r.raw)
+		}
+		r := f.do(nil, rq.method, rq.path, rq.body, "X-Forwarded-For", client)
+		if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+			t.Errorf("%s, second within the minute: %d %s, want 429 with Retry-After", rq.name, r.status, r.raw)
+		}
 	}
 }
