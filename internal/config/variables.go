@@ -200,8 +200,8 @@ func settings(c *Config) []setting {
 		{name: "EMAIL_VERIFICATION", to: choiceVar(&c.EmailVerification), def: "off", choices: []string{"off", "optional", "required"}, desc: "email verification: {range}; optional mails a link at registration, required also refuses logins until the address is verified; both need mail on"},
 		{name: "MAIL_COOLDOWN", to: durationVar(&c.MailCooldown), def: "60s", durations: between(0, time.Hour), desc: "least time between two mails of one kind to one address, {range}"},
 		{name: "MAIL_MAX_PER_HOUR", to: intVar(&c.MailMaxPerHour), def: "5", ints: between(1, 1000), desc: "most mails of one kind to one address per hour, {range}"},
-		{name: "IP_MAIL_PER_MINUTE", to: intVar(&c.IPMailPerMinute), def: "5", ints: between(0, maxPerIP), desc: "mail-sending requests (forgot password, resend, email change) per minute per client address after the burst; 0 turns the limit off"},
-		{name: "IP_MAIL_BURST", to: intVar(&c.IPMailBurst), def: "5", ints: between(0, maxPerIP), desc: "mail-sending requests a client address may send at once; 0 turns the limit off"},
+		{name: "IP_MAIL_PER_MINUTE", to: intVar(&c.IPMailPerMinute), def: "5", ints: between(0, maxPerIP), desc: "mail-sending requests (forgot password, resend, email change) per minute per client address after the burst, and, in buckets of their own, uses of a mailed link (verify, reset, confirm an email change); 0 turns the limits off"},
+		{name: "IP_MAIL_BURST", to: intVar(&c.IPMailBurst), def: "5", ints: between(0, maxPerIP), desc: "mail-sending requests a client address may send at once, and uses of a mailed link; 0 turns the limits off"},
 		{name: "REGISTER_HIDE_EXISTING", to: boolVar(&c.RegisterHideExisting), def: "false", desc: "answer a registration with a taken email like a new one (and mail the owner) instead of 409, so addresses cannot be probed; login then needs a verified address (an unverified account's right password is answered like a wrong one)"},
 		{name: "ACCOUNT_SELF_DELETE", to: boolVar(&c.AccountSelfDelete), def: "false", desc: "let users delete their own account (DELETE /api/users/me)"},
 

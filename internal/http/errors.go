@@ -49,7 +49,7 @@ var (
 	errNotFound         = &apiError{status: http.StatusNotFound, code: "not_found", message: "not found"}
 	errNotReady         = &apiError{status: http.StatusServiceUnavailable, code: "not_ready", message: "not ready"}
 	errUnavailable      = &apiError{status: http.StatusServiceUnavailable, code: "unavailable", message: "service temporarily unavailable, try again shortly"}
-	errBusy             = &apiError{status: http.StatusServiceUnavailable, code: "busy", message: "server is busy, try again shortly"}
+	errBusy             = &apiError{status: http.StatusServiceUnavailable, code: "busy", message: "server is busy, try again shortly", retryAfter: 2 * time.Second} // paced like every busy 503
 	errClientGone       = &apiError{status: 499, code: "client_closed_request", message: "client closed request"}
 	errInternal         = &apiError{status: http.StatusInternalServerError, code: "internal", message: "internal error"}
 
@@ -145,14 +145,21 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		h.Set("Retry-After", "2")
 	}
 	if e.retryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(e.retryAfter.Seconds()))))
-		pace(r, e.retryAfter) // a client that ignores it waits here
+		held := pace(r, e.retryAfter) // a client that ignores it waits here
+		h.Set("Retry-After", retryAfterHeader(e.retryAfter, held))
 	}
 	status := "fail"
 	if e.status >= 500 {
 		status = "error"
 	}
 	encode(w, e.status, envelope{Status: status, Message: e.message, Code: e.code})
+}
+
+// retryAfterHeader is the Retry-After of a refusal whose wait is after and
+// that was held for held: what remains, in whole seconds rounded up, at
+// least 1, so that a client that waited here does not wait twice.
+func retryAfterHeader(after, held time.Duration) string {
+	return strconv.Itoa(max(1, int(math.Ceil((after - held).Seconds()))))
 }
 
 // handle adapts a handler that returns its error instead of answering it:

@@ -269,8 +269,9 @@ func TestHashingBusy(t *testing.T) {
 }
 
 // TestDatabaseDown: with PostgreSQL stopped, answers are 503 with
-// Retry-After, quickly, never "invalid credentials", nothing is counted;
-// when it returns, service resumes without a restart.
+// Retry-After, quickly (never held by the pacer, which holds only 429 and
+// busy 503), never "invalid credentials", nothing is counted; when it
+// returns, service resumes without a restart.
 func TestDatabaseDown(t *testing.T) {
 	t.Parallel()
 	srv := dbtest.NewCluster(t)
@@ -285,7 +286,9 @@ func TestDatabaseDown(t *testing.T) {
 		d.Options.LoginLockBase = time.Minute
 		d.Options.LoginLockMax = time.Hour
 		d.Ready = func(ctx context.Context) error { _, _, err := db.SchemaVersion(ctx, pool); return err }
+		d.Options.RefusalDelay = time.Minute
 	})
+	f, paced := watchPace(f)
 	access, _ := f.loginTokens("down@example.com")
 	srv.Stop(t)
 
@@ -311,6 +314,9 @@ func TestDatabaseDown(t *testing.T) {
 		}
 		if d := time.Since(start); d > 10*time.Second {
 			t.Errorf("%s took %v", rq.name, d)
+		}
+		if holds := paced.take(); len(holds) != 0 {
+			t.Errorf("%s with the database down: pace asked to hold %v, want the 503 at once", rq.name, holds)
 		}
 	}
 	if r := f.do(nil, "GET", "/healthz", nil); r.status != http.StatusOK {

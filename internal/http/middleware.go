@@ -108,14 +108,35 @@ func logRequests(log *slog.Logger, m *metrics.Metrics) func(http.Handler) http.H
 
 // logPath is what the request log shows of path: the matched route's
 // pattern when it has a wildcard that can carry a secret ({token},
-// {code}: the tutorial puts one-time tokens in the path), else the path,
-// at most 256 bytes.
+// {code}: the tutorial puts one-time tokens in the path); else, for a path
+// under a token route whatever answered it (the CORS preflight, the mux's
+// 404, 405 or redirect), the path up to the token, in any case; else the
+// path, at most 256 bytes.
 func logPath(path, route string) string {
 	if strings.Contains(route, "{token}") || strings.Contains(route, "{code}") {
 		_, p, _ := strings.Cut(route, " ")
 		return p
 	}
+	for _, seg := range tokenSegments {
+		if i := indexFold(path, seg); i >= 0 {
+			return truncate(path[:i+len(seg)], 200) + "{redacted}"
+		}
+	}
 	return truncate(path, 256)
+}
+
+// tokenSegments end the paths after which routes.go's token routes
+// (verifyemail/{code}, resetpassword/{token}) take their token.
+var tokenSegments = []string{"/verifyemail/", "/resetpassword/"}
+
+// indexFold is strings.Index ignoring ASCII case, without allocating.
+func indexFold(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
 }
 
 func validRequestID(id string) bool {
@@ -173,7 +194,7 @@ func cors(origins []string, log *slog.Logger) func(http.Handler) http.Handler {
 					writeError(w, r, log, errOriginNotAllowed)
 					return
 				}
-				h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
+				h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE")
 				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
 				h.Set("Access-Control-Max-Age", "600")
 				w.WriteHeader(http.StatusNoContent)

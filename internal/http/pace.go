@@ -30,31 +30,43 @@ func newPacer(delay time.Duration, max int) *pacer {
 }
 
 // wait holds an answer whose Retry-After is after for min(after, delay),
-// or until ctx ends. With max answers already held it returns at once.
-func (p *pacer) wait(ctx context.Context, after time.Duration) {
+// or until ctx ends, and returns how long it held it. With max answers
+// already held it returns at once.
+func (p *pacer) wait(ctx context.Context, after time.Duration) time.Duration {
 	if p == nil || after <= 0 {
-		return
+		return 0
 	}
 	select {
 	case p.slots <- struct{}{}:
 	default:
-		return
+		return 0
 	}
 	defer func() { <-p.slots }()
+	start := time.Now()
 	t := time.NewTimer(min(after, p.delay))
 	defer t.Stop()
 	select {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+	return time.Since(start)
 }
 
 // pacerKey is the context key of the request's pacer (set by deadline).
 type pacerKey struct{}
 
-// pace holds the answer to r as its pacer says, if it has one.
-func pace(r *http.Request, after time.Duration) {
-	if p, ok := r.Context().Value(pacerKey{}).(*pacer); ok {
-		p.wait(r.Context(), after)
+// pacedKey is the context key of a func told of each answer pace is
+// asked to hold, with its Retry-After and how long it was held. Tests set
+// it to check the decision without timing; the server never does.
+type pacedKey struct{}
+
+// pace holds the answer to r as its pacer says, if it has one, and
+// returns how long it held it.
+func pace(r *http.Request, after time.Duration) time.Duration {
+	p, _ := r.Context().Value(pacerKey{}).(*pacer)
+	held := p.wait(r.Context(), after)
+	if seen, ok := r.Context().Value(pacedKey{}).(func(after, held time.Duration)); ok {
+		seen(after, held)
 	}
+	return held
 }

@@ -17,6 +17,10 @@ func addRoutes(mux *http.ServeMux, d Deps, o Options) {
 	guard := refuseCrossSite(log, o.ClientOrigins)
 	key := func(r *http.Request) string { return limitKey(addr(r), o.IPv6Prefix) }
 	limit := func(l *ratelimit.Limiter) func(http.Handler) http.Handler { return perClient(log, d.Metrics, l, key) }
+	// The routes that use a mailed link have buckets of their own in the
+	// mail limiter (IP_MAIL_*): a used-up mail allowance still lets the
+	// link work, and one link buys a few uses, not one per request.
+	link := perClient(log, d.Metrics, d.MailLimit, func(r *http.Request) string { return "link " + key(r) })
 
 	mux.Handle("POST /api/auth/register", guard(limit(d.RegisterLimit)(handleRegister(log, s))))
 	mux.Handle("POST /api/auth/login", guard(limit(d.LoginLimit)(handleLogin(log, s, jar, addr))))
@@ -33,11 +37,11 @@ func addRoutes(mux *http.ServeMux, d Deps, o Options) {
 		mux.Handle("POST /api/auth/forgot-password", guard(limit(d.MailLimit)(handleForgotPassword(log, s))))
 		mux.Handle("POST /api/auth/resend-verification", guard(limit(d.MailLimit)(handleResendVerification(log, s))))
 	}
-	mux.Handle("GET /api/auth/verifyemail/{code}", guard(handleVerifyEmail(log, s)))
-	mux.Handle("POST /api/auth/verify-email", guard(handleVerifyEmailBody(log, s)))
-	mux.Handle("POST /api/auth/confirm-email-change", guard(handleConfirmEmailChange(log, s)))
-	mux.Handle("PATCH /api/auth/resetpassword/{token}", guard(handleResetPassword(log, s, jar)))
-	mux.Handle("POST /api/auth/reset-password", guard(handleResetPasswordBody(log, s, jar)))
+	mux.Handle("GET /api/auth/verifyemail/{code}", guard(link(handleVerifyEmail(log, s))))
+	mux.Handle("POST /api/auth/verify-email", guard(link(handleVerifyEmailBody(log, s))))
+	mux.Handle("POST /api/auth/confirm-email-change", guard(link(handleConfirmEmailChange(log, s))))
+	mux.Handle("PATCH /api/auth/resetpassword/{token}", guard(link(handleResetPassword(log, s, jar))))
+	mux.Handle("POST /api/auth/reset-password", guard(link(handleResetPasswordBody(log, s, jar))))
 
 	mux.Handle("GET /api/users/me", auth(handleMe()))
 	mux.Handle("GET /api/users/me/sessions", auth(handleListSessions(log, s)))

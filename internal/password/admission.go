@@ -40,13 +40,22 @@ type ticket struct {
 
 // Busy reports whether a caller arriving now, with the time callers usually
 // have (Options.RequestTimeout), would be refused at once: the queue is
-// full, or its hash could not end in time. Handlers ask before doing other
-// work for a request that would end in 503 anyway.
-func (h *Hasher) Busy() bool {
+// full, or its hash could not end in time.
+func (h *Hasher) Busy() bool { return h.Refusal() != nil }
+
+// Refusal is what a caller arriving now, with the time callers usually
+// have, would be refused with at once: a *BusyError with its RetryAfter, as
+// Hash and Compare would give, or nil if it would be let in. Callers ask
+// before doing other work for a request that would end in 503 anyway, and
+// return this error, so that the refusal says when to come back.
+func (h *Hasher) Refusal() error {
 	now := h.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return !h.admits(now, now.Add(h.usual))
+	if h.admits(now, now.Add(h.usual)) {
+		return nil
+	}
+	return h.busy(now, nil)
 }
 
 // admits reports whether a caller arriving at now with deadline would be

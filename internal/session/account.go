@@ -18,8 +18,8 @@ import (
 // ErrBadCredentials and stays counted, a right one clears the count. As in
 // Login, an attempt refused a hashing slot (password.ErrBusy) is taken back.
 func (s *Service) checkPassword(ctx context.Context, a Auth, pw string) error {
-	if s.hasher.Busy() {
-		return password.ErrBusy
+	if err := s.hasher.Refusal(); err != nil {
+		return err
 	}
 	email := a.User.Email
 	if err := s.admit(ctx, email); err != nil {

@@ -29,8 +29,8 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 	if err := validLogin(email, pw); err != nil {
 		return Tokens{}, db.User{}, err
 	}
-	if s.hasher.Busy() {
-		return Tokens{}, db.User{}, password.ErrBusy
+	if err := s.hasher.Refusal(); err != nil {
+		return Tokens{}, db.User{}, err
 	}
 	email = NormaliseEmail(email)
 	if err := s.admit(ctx, email); err != nil {

@@ -11,7 +11,6 @@ import (
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/onetime"
-	"github.com/authd/authd/internal/password"
 )
 
 // ForgotPassword queues a reset link to email if it has an account (verified
@@ -58,8 +57,8 @@ func (s *Service) ResetPassword(ctx context.Context, raw, pw, confirm string) er
 	if err := validNewPassword(pw, confirm); err != nil {
 		return err
 	}
-	if s.hasher.Busy() {
-		return password.ErrBusy
+	if err := s.hasher.Refusal(); err != nil {
+		return err
 	}
 	if _, ok, err := s.tokenUser(ctx, s.q, raw, onetime.ResetPassword); err != nil || !ok {
 		if err != nil {
