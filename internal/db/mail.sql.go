@@ -24,7 +24,7 @@ WHERE m.id = ANY(ARRAY(
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 ))
-RETURNING m.id, m.kind, m.to_addr, m.user_id, m.data, m.status, m.attempts, m.next_attempt_at, m.locked_until, m.last_error, m.created_at, m.sent_at
+RETURNING m.id, m.kind, m.to_addr, m.user_id, m.data, m.status, m.attempts, m.next_attempt_at, m.locked_until, m.last_error, m.created_at, m.sent_at, m.message_id
 `
 
 type ClaimMailParams struct {
@@ -59,6 +59,7 @@ func (q *Queries) ClaimMail(ctx context.Context, arg ClaimMailParams) ([]MailOut
 			&i.LastError,
 			&i.CreatedAt,
 			&i.SentAt,
+			&i.MessageID,
 		); err != nil {
 			return nil, err
 		}
@@ -150,7 +151,7 @@ func (q *Queries) FailMail(ctx context.Context, arg FailMailParams) (int64, erro
 }
 
 const getMail = `-- name: GetMail :one
-SELECT id, kind, to_addr, user_id, data, status, attempts, next_attempt_at, locked_until, last_error, created_at, sent_at FROM mail_outbox WHERE id = $1
+SELECT id, kind, to_addr, user_id, data, status, attempts, next_attempt_at, locked_until, last_error, created_at, sent_at, message_id FROM mail_outbox WHERE id = $1
 `
 
 // One outbox row (authd mail retry says why a mail cannot be retried).
@@ -170,12 +171,13 @@ func (q *Queries) GetMail(ctx context.Context, id int64) (MailOutbox, error) {
 		&i.LastError,
 		&i.CreatedAt,
 		&i.SentAt,
+		&i.MessageID,
 	)
 	return i, err
 }
 
 const listMail = `-- name: ListMail :many
-SELECT id, kind, to_addr, user_id, data, status, attempts, next_attempt_at, locked_until, last_error, created_at, sent_at FROM mail_outbox
+SELECT id, kind, to_addr, user_id, data, status, attempts, next_attempt_at, locked_until, last_error, created_at, sent_at, message_id FROM mail_outbox
 WHERE ($1::text IS NULL OR status = $1::text)
 ORDER BY id DESC
 LIMIT $2
@@ -208,6 +210,7 @@ func (q *Queries) ListMail(ctx context.Context, arg ListMailParams) ([]MailOutbo
 			&i.LastError,
 			&i.CreatedAt,
 			&i.SentAt,
+			&i.MessageID,
 		); err != nil {
 			return nil, err
 		}

@@ -30,6 +30,7 @@ type MailOutbox struct {
 	LastError     *string
 	CreatedAt     time.Time
 	SentAt        *time.Time
+	MessageID     string
 }
 
 type MailThrottle struct {

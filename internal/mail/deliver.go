@@ -83,7 +83,9 @@ func (s *Sender) handle(ctx context.Context, m db.MailOutbox) error {
 		return fail(redact(err.Error(), raw))
 	}
 	msg := Message{
-		MessageID: fmt.Sprintf("%d.%d@%s", m.ID, m.CreatedAt.UnixMicro(), s.domain),
+		// Random, kept across attempts: no header shows the outbox id or
+		// when the mail was queued (they would count other people's mails).
+		MessageID: m.MessageID + "@" + s.domain,
 		From:      s.o.From, FromName: s.o.FromName, To: m.ToAddr,
 		Subject: r.Subject, Text: r.Text, HTML: r.HTML,
 	}
