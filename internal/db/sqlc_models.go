@@ -31,6 +31,7 @@ type MailOutbox struct {
 	CreatedAt     time.Time
 	SentAt        *time.Time
 	MessageID     string
+	SupersededAt  *time.Time
 }
 
 type MailThrottle struct {

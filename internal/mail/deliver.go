@@ -65,8 +65,13 @@ func (s *Sender) handle(ctx context.Context, m db.MailOutbox) error {
 	sv := subjectView{Product: s.o.FromName}
 	var raw string
 	if IsTokenKind(m.Kind) {
-		tok, reason, err := s.mint(ctx, m)
+		tok, reason, err := s.mint(ctx, m, lease)
 		switch {
+		case errors.Is(err, onetime.ErrNotHeld):
+			// Superseded by a change to the account, or taken over by
+			// another sender: not this sender's to send or record.
+			log.Info("mail sender: the mail was superseded or taken over before its link was minted; not sent")
+			return nil
 		case reason != "":
 			return fail(reason)
 		case err != nil:
@@ -115,9 +120,10 @@ func (s *Sender) handle(ctx context.Context, m db.MailOutbox) error {
 	return s.retry(ctx, log, m, lease, kind, err, raw)
 }
 
-// mint mints the token of a token mail. A reason fails the mail for good;
-// an error is worth a retry.
-func (s *Sender) mint(ctx context.Context, m db.MailOutbox) (tok onetime.Token, reason string, err error) {
+// mint mints the token of a token mail, only while the lease is held
+// (onetime.ErrNotHeld otherwise). A reason fails the mail for good; any
+// other error is worth a retry.
+func (s *Sender) mint(ctx context.Context, m db.MailOutbox, lease time.Time) (tok onetime.Token, reason string, err error) {
 	p := onetime.Purpose(m.Kind)
 	if ttl := s.tokens.Lifetime(p); s.now().Sub(m.CreatedAt) > ttl {
 		return onetime.Token{}, fmt.Sprintf("not sent within the token lifetime (%s)", ttl), nil
@@ -125,7 +131,7 @@ func (s *Sender) mint(ctx context.Context, m db.MailOutbox) (tok onetime.Token, 
 	if !m.UserID.Valid {
 		return onetime.Token{}, "token mail without a user", nil
 	}
-	tok, err = s.tokens.Mint(ctx, s.q, p, m.UserID.UUID, m.ToAddr)
+	tok, err = s.tokens.MintForMail(ctx, s.q, p, m.UserID.UUID, m.ToAddr, m.ID, lease)
 	if errors.Is(err, onetime.ErrNoUser) {
 		return onetime.Token{}, "the user no longer exists", nil
 	}

@@ -191,6 +191,9 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) error {
 		case n == 0: // cannot happen under the lock
 			return ErrBadEmailChangeToken
 		}
+		if _, err := mail.Supersede(ctx, q, user.ID, s.now(), mail.KindResetPassword, mail.KindVerifyEmail, mail.KindChangeEmail); err != nil {
+			return err // before DropUser: see mail.Supersede
+		}
 		if _, err := s.secrets.DropUser(ctx, q, user.ID, onetime.ResetPassword, onetime.VerifyEmail, onetime.ChangeEmail); err != nil {
 			return err
 		}

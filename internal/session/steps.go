@@ -26,6 +26,9 @@ func (s *Service) setPassword(ctx context.Context, q *db.Queries, user *db.User,
 	if err := q.SetUserPassword(ctx, db.SetUserPasswordParams{ID: user.ID, PasswordHash: hash, Now: now}); err != nil {
 		return 0, fmt.Errorf("set password: %w", err)
 	}
+	if _, err := mail.Supersede(ctx, q, user.ID, now, mail.KindResetPassword, mail.KindChangeEmail); err != nil {
+		return 0, err // before DropUser: see mail.Supersede
+	}
 	if _, err := s.secrets.DropUser(ctx, q, user.ID, onetime.ResetPassword, onetime.ChangeEmail); err != nil {
 		return 0, err
 	}
