@@ -16,6 +16,12 @@ import (
 // mailWindow is the window of Options.MailMaxPerHour.
 const mailWindow = time.Hour
 
+// purposeRegistration is the allowance of registrations' verification
+// mails: its own, so that resends asked for before the address had an
+// account cannot withhold its first mail, while registering, deleting and
+// registering again cannot mail an address past its cap.
+const purposeRegistration = "registration"
+
 // queue puts mails in the outbox in q's transaction and wakes the senders
 // (at commit): see mail.Enqueue. With mail off it does nothing.
 func (s *Service) queue(ctx context.Context, q *db.Queries, mails ...mail.Mail) error {
