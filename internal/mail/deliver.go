@@ -61,6 +61,9 @@ func (s *Sender) handle(ctx context.Context, m db.MailOutbox) error {
 	if err := json.Unmarshal(m.Data, &d); err != nil {
 		return fail("data is not valid JSON")
 	}
+	if m.Kind == KindVerifyEmail || m.Kind == KindChangeEmail {
+		d.Name = "" // to an address not proven yet: no text its registrant chose
+	}
 	v := view{FirstName: firstName(d.Name), Email: shown(m.ToAddr, maxShown), NewEmail: shown(d.NewEmail, maxShown), Product: s.o.FromName}
 	sv := subjectView{Product: s.o.FromName}
 	var raw string

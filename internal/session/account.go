@@ -147,7 +147,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, a Auth, newEmail, pw s
 			return s.queue(ctx, q, to(mail.KindEmailTakenNotice, owner), notice)
 		}
 		change := to(mail.KindChangeEmail, user)
-		change.To, change.Data.NewEmail = newEmail, newEmail
+		change.To, change.Data.NewEmail, change.Data.Name = newEmail, newEmail, "" // not proven: no name
 		return s.queue(ctx, q, change, notice)
 	})
 	if err != nil {

@@ -37,10 +37,15 @@ func (s *Service) queue(ctx context.Context, q *db.Queries, mails ...mail.Mail) 
 	return nil
 }
 
-// to is a mail of kind for user's current address.
+// to is a mail of kind for user's current address. It greets by name only
+// an address the user has proven: whoever registers an address chooses the
+// name, and need not own the address.
 func to(kind string, user db.User) mail.Mail {
-	return mail.Mail{Kind: kind, To: user.Email, UserID: uuid.NullUUID{UUID: user.ID, Valid: true},
-		Data: mail.Data{Name: user.Name}}
+	m := mail.Mail{Kind: kind, To: user.Email, UserID: uuid.NullUUID{UUID: user.ID, Valid: true}}
+	if user.Verified && user.EmailVerifiedAt != nil {
+		m.Data.Name = user.Name
+	}
+	return m
 }
 
 // allow counts a request for a mail of purpose to email, registered or
