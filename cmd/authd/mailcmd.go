@@ -147,6 +147,8 @@ func (c adminIO) mailRetry(ctx context.Context, args []string) (err error) {
 		return refusef("no mail %d", id)
 	case errors.As(err, &notFailed):
 		return refusal(notFailed.Error())
+	case errors.Is(err, mail.ErrSuperseded):
+		return refusef("mail %d: %v", id, err)
 	case errors.As(err, &late):
 		return refusef("mail %d (%s) was queued %s ago, longer than %s (%s): the sender would fail it again at once; the user can ask for a new one (or use authd user reset-link)",
 			id, m.Kind, late.Age.Round(time.Minute), lifetimeVars[onetime.Purpose(m.Kind)], late.Lifetime)

@@ -24,7 +24,7 @@ WHERE m.id = ANY(ARRAY(
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 ))
-RETURNING m.id, m.kind, m.to_addr, m.user_id, m.data, m.status, m.attempts, m.next_attempt_at, m.locked_until, m.last_error, m.created_at, m.sent_at
+RETURNING m.id, m.kind, m.to_addr, m.user_id, m.data, m.status, m.attempts, m.next_attempt_at, m.locked_until, m.last_error, m.created_at, m.sent_at, m.message_id, m.superseded_at
 `
 
 type ClaimMailParams struct {
@@ -59,6 +59,8 @@ func (q *Queries) ClaimMail(ctx context.Context, arg ClaimMailParams) ([]MailOut
 			&i.LastError,
 			&i.CreatedAt,
 			&i.SentAt,
+			&i.MessageID,
+			&i.SupersededAt,
 		); err != nil {
 			return nil, err
 		}
@@ -68,6 +70,48 @@ func (q *Queries) ClaimMail(ctx context.Context, arg ClaimMailParams) ([]MailOut
 		return nil, err
 	}
 	return items, nil
+}
+
+const createMailToken = `-- name: CreateMailToken :execrows
+INSERT INTO one_time_tokens (token_hash, purpose, user_id, email, created_at, expires_at)
+SELECT $1::bytea, $2::text, m.user_id, m.to_addr,
+       $3::timestamptz, $4::timestamptz
+FROM mail_outbox m
+WHERE m.id = $5 AND m.status = 'sending' AND m.locked_until = $6::timestamptz
+  AND m.user_id = $7::uuid AND m.to_addr = $8::text
+FOR SHARE
+`
+
+type CreateMailTokenParams struct {
+	TokenHash  []byte
+	Purpose    string
+	Now        time.Time
+	ExpiresAt  time.Time
+	MailID     int64
+	LeaseUntil time.Time
+	UserID     uuid.UUID
+	Email      string
+}
+
+// Mints the one-time token of a mail's link, only while the sender still
+// holds the mail (sending, under its lease, not superseded): one statement,
+// which share-locks the mail's row, so a change that supersedes the mail
+// either waits for it or makes it insert nothing.
+func (q *Queries) CreateMailToken(ctx context.Context, arg CreateMailTokenParams) (int64, error) {
+	result, err := q.db.Exec(ctx, createMailToken,
+		arg.TokenHash,
+		arg.Purpose,
+		arg.Now,
+		arg.ExpiresAt,
+		arg.MailID,
+		arg.LeaseUntil,
+		arg.UserID,
+		arg.Email,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const deleteOldMailWithStatus = `-- name: DeleteOldMailWithStatus :execrows
@@ -150,7 +194,7 @@ func (q *Queries) FailMail(ctx context.Context, arg FailMailParams) (int64, erro
 }
 
 const getMail = `-- name: GetMail :one
-SELECT id, kind, to_addr, user_id, data, status, attempts, next_attempt_at, locked_until, last_error, created_at, sent_at FROM mail_outbox WHERE id = $1
+SELECT id, kind, to_addr, user_id, data, status, attempts, next_attempt_at, locked_until, last_error, created_at, sent_at, message_id, superseded_at FROM mail_outbox WHERE id = $1
 `
 
 // One outbox row (authd mail retry says why a mail cannot be retried).
@@ -170,12 +214,14 @@ func (q *Queries) GetMail(ctx context.Context, id int64) (MailOutbox, error) {
 		&i.LastError,
 		&i.CreatedAt,
 		&i.SentAt,
+		&i.MessageID,
+		&i.SupersededAt,
 	)
 	return i, err
 }
 
 const listMail = `-- name: ListMail :many
-SELECT id, kind, to_addr, user_id, data, status, attempts, next_attempt_at, locked_until, last_error, created_at, sent_at FROM mail_outbox
+SELECT id, kind, to_addr, user_id, data, status, attempts, next_attempt_at, locked_until, last_error, created_at, sent_at, message_id, superseded_at FROM mail_outbox
 WHERE ($1::text IS NULL OR status = $1::text)
 ORDER BY id DESC
 LIMIT $2
@@ -208,6 +254,8 @@ func (q *Queries) ListMail(ctx context.Context, arg ListMailParams) ([]MailOutbo
 			&i.LastError,
 			&i.CreatedAt,
 			&i.SentAt,
+			&i.MessageID,
+			&i.SupersededAt,
 		); err != nil {
 			return nil, err
 		}
@@ -256,7 +304,7 @@ func (q *Queries) NotifyMail(ctx context.Context) error {
 const requeueMail = `-- name: RequeueMail :execrows
 UPDATE mail_outbox
 SET status = 'pending', next_attempt_at = $1::timestamptz, attempts = 0, last_error = NULL
-WHERE id = $2 AND status = 'failed'
+WHERE id = $2 AND status = 'failed' AND superseded_at IS NULL
 `
 
 type RequeueMailParams struct {
@@ -264,7 +312,8 @@ type RequeueMailParams struct {
 	ID  int64
 }
 
-// Puts a failed mail back in the queue, due now (authd mail retry).
+// Puts a failed mail back in the queue, due now (authd mail retry); never
+// one a change to its account superseded.
 func (q *Queries) RequeueMail(ctx context.Context, arg RequeueMailParams) (int64, error) {
 	result, err := q.db.Exec(ctx, requeueMail, arg.Now, arg.ID)
 	if err != nil {
@@ -294,6 +343,41 @@ func (q *Queries) RetryMail(ctx context.Context, arg RetryMailParams) (int64, er
 		arg.LastError,
 		arg.ID,
 		arg.LeaseUntil,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const supersedeUserMails = `-- name: SupersedeUserMails :execrows
+UPDATE mail_outbox
+SET status = 'failed', locked_until = NULL, data = '{}', superseded_at = $1::timestamptz,
+    last_error = CASE WHEN status = 'failed' THEN last_error ELSE $2::text END
+WHERE user_id = $3 AND kind = ANY($4::text[])
+  AND status IN ('pending', 'sending', 'failed') AND superseded_at IS NULL
+`
+
+type SupersedeUserMailsParams struct {
+	Now    time.Time
+	Reason string
+	UserID uuid.NullUUID
+	Kinds  []string
+}
+
+// Ends a user's mails of the given kinds that are not sent: pending ones and
+// those a sender holds fail with reason, failed ones keep their reason, and
+// all are marked superseded, so no retry sends them. Run it in the
+// transaction of the change that made their links stale, before that
+// change deletes the user's secrets: a sender that minted first has then
+// committed its secret (CreateMailToken holds the row), one that comes
+// later mints nothing.
+func (q *Queries) SupersedeUserMails(ctx context.Context, arg SupersedeUserMailsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, supersedeUserMails,
+		arg.Now,
+		arg.Reason,
+		arg.UserID,
+		arg.Kinds,
 	)
 	if err != nil {
 		return 0, err

@@ -30,6 +30,8 @@ type MailOutbox struct {
 	LastError     *string
 	CreatedAt     time.Time
 	SentAt        *time.Time
+	MessageID     string
+	SupersededAt  *time.Time
 }
 
 type MailThrottle struct {

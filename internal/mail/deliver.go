@@ -61,12 +61,20 @@ func (s *Sender) handle(ctx context.Context, m db.MailOutbox) error {
 	if err := json.Unmarshal(m.Data, &d); err != nil {
 		return fail("data is not valid JSON")
 	}
+	if m.Kind == KindVerifyEmail || m.Kind == KindChangeEmail {
+		d.Name = "" // to an address not proven yet: no text its registrant chose
+	}
 	v := view{FirstName: firstName(d.Name), Email: shown(m.ToAddr, maxShown), NewEmail: shown(d.NewEmail, maxShown), Product: s.o.FromName}
 	sv := subjectView{Product: s.o.FromName}
 	var raw string
 	if IsTokenKind(m.Kind) {
-		tok, reason, err := s.mint(ctx, m)
+		tok, reason, err := s.mint(ctx, m, lease)
 		switch {
+		case errors.Is(err, onetime.ErrNotHeld):
+			// Superseded by a change to the account, or taken over by
+			// another sender: not this sender's to send or record.
+			log.Info("mail sender: the mail was superseded or taken over before its link was minted; not sent")
+			return nil
 		case reason != "":
 			return fail(reason)
 		case err != nil:
@@ -83,7 +91,9 @@ func (s *Sender) handle(ctx context.Context, m db.MailOutbox) error {
 		return fail(redact(err.Error(), raw))
 	}
 	msg := Message{
-		MessageID: fmt.Sprintf("%d.%d@%s", m.ID, m.CreatedAt.UnixMicro(), s.domain),
+		// Random, kept across attempts: no header shows the outbox id or
+		// when the mail was queued (they would count other people's mails).
+		MessageID: m.MessageID + "@" + s.domain,
 		From:      s.o.From, FromName: s.o.FromName, To: m.ToAddr,
 		Subject: r.Subject, Text: r.Text, HTML: r.HTML,
 	}
@@ -113,9 +123,10 @@ func (s *Sender) handle(ctx context.Context, m db.MailOutbox) error {
 	return s.retry(ctx, log, m, lease, kind, err, raw)
 }
 
-// mint mints the token of a token mail. A reason fails the mail for good;
-// an error is worth a retry.
-func (s *Sender) mint(ctx context.Context, m db.MailOutbox) (tok onetime.Token, reason string, err error) {
+// mint mints the token of a token mail, only while the lease is held
+// (onetime.ErrNotHeld otherwise). A reason fails the mail for good; any
+// other error is worth a retry.
+func (s *Sender) mint(ctx context.Context, m db.MailOutbox, lease time.Time) (tok onetime.Token, reason string, err error) {
 	p := onetime.Purpose(m.Kind)
 	if ttl := s.tokens.Lifetime(p); s.now().Sub(m.CreatedAt) > ttl {
 		return onetime.Token{}, fmt.Sprintf("not sent within the token lifetime (%s)", ttl), nil
@@ -123,7 +134,7 @@ func (s *Sender) mint(ctx context.Context, m db.MailOutbox) (tok onetime.Token, 
 	if !m.UserID.Valid {
 		return onetime.Token{}, "token mail without a user", nil
 	}
-	tok, err = s.tokens.Mint(ctx, s.q, p, m.UserID.UUID, m.ToAddr)
+	tok, err = s.tokens.MintForMail(ctx, s.q, p, m.UserID.UUID, m.ToAddr, m.ID, lease)
 	if errors.Is(err, onetime.ErrNoUser) {
 		return onetime.Token{}, "the user no longer exists", nil
 	}

@@ -59,7 +59,10 @@ func knownKind(kind string) bool {
 // outbox row's data. Name must be the account holder's name as stored,
 // never one typed by whoever caused the mail (for signup_attempt and
 // email_taken_notice: the existing account's name), since the mail goes to
-// that account's address. Only the first word of Name is shown.
+// that account's address, and only for an address the account has proven
+// (whoever registers an address chooses the name); empty, the mail greets
+// without one. Only the first word of Name is shown, and never in a
+// verify_email or change_email mail, which go to unproven addresses.
 type Data struct {
 	Name     string `json:"name,omitempty"`
 	NewEmail string `json:"new_email,omitempty"` // email_change_notice: the address asked for

@@ -89,6 +89,10 @@ func (e *NotFailedError) Error() string {
 	return fmt.Sprintf("mail %d is %s; only a failed mail can be retried", e.ID, e.Status)
 }
 
+// ErrSuperseded: a change to the mail's account (a new password or
+// address) ended the mail; its link must not go out.
+var ErrSuperseded = errors.New("a change to the account superseded this mail; the user can ask for a new one")
+
 // TooLateError: a token mail queued longer ago than its token's lifetime
 // (a retry keeps the time it was queued, and the sender would fail it
 // again at once).
@@ -104,8 +108,8 @@ func (e *TooLateError) Error() string {
 }
 
 // Retry queues the failed mail id again, due now, with its attempts
-// reset. It refuses with ErrNoMail, *NotFailedError or *TooLateError. The
-// entry is the mail as it was found, whenever it was.
+// reset. It refuses with ErrNoMail, *NotFailedError, ErrSuperseded or
+// *TooLateError. The entry is the mail as it was found, whenever it was.
 func (o *Outbox) Retry(ctx context.Context, id int64) (Entry, error) {
 	m, err := o.q.GetMail(ctx, id)
 	switch {
@@ -118,6 +122,9 @@ func (o *Outbox) Retry(ctx context.Context, id int64) (Entry, error) {
 	if m.Status != "failed" {
 		return e, &NotFailedError{ID: id, Status: m.Status}
 	}
+	if m.SupersededAt != nil {
+		return e, ErrSuperseded
+	}
 	now := o.now()
 	if IsTokenKind(m.Kind) {
 		if ttl := o.tokens.Lifetime(onetime.Purpose(m.Kind)); now.Sub(m.CreatedAt) > ttl {
@@ -129,6 +136,9 @@ func (o *Outbox) Retry(ctx context.Context, id int64) (Entry, error) {
 	case err != nil:
 		return e, fmt.Errorf("requeue mail: %w", err)
 	case n == 0:
+		if m, err := o.q.GetMail(ctx, id); err == nil && m.SupersededAt != nil {
+			return e, ErrSuperseded
+		}
 		return e, &NotFailedError{ID: id}
 	}
 	return e, nil

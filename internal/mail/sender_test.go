@@ -50,11 +50,12 @@ func TestDeliveredWithWorkingLink(t *testing.T) {
 	if !m.TLS {
 		t.Error("sent without TLS")
 	}
-	if got, want := m.Header.Get("Message-ID"), fmt.Sprintf("<%d.", id); !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "@example.com>") {
-		t.Errorf("Message-ID %q, want <%d.…@example.com>", got, id)
+	if got, want := m.Header.Get("Message-ID"), "<"+f.row(id).MessageID+"@example.com>"; got != want {
+		t.Errorf("Message-ID %q, want %q (the row's random id)", got, want)
 	}
-	if !strings.Contains(m.Text, "Hi Ada,") || !strings.Contains(m.HTML, "Hi Ada,") {
-		t.Errorf("not greeted by the first name:\n%s", m.Text)
+	// A verification mail goes to an unproven address: no name (issue 19 item 8).
+	if !strings.Contains(m.Text, "Hello,") || !strings.Contains(m.HTML, "Hello,") || strings.Contains(m.Text, "Ada") {
+		t.Errorf("not greeted without the name:\n%s", m.Text)
 	}
 	link, raw := token(t, m)
 	if want := linkBase + "/verifyemail/" + raw; link != want {
@@ -446,8 +447,12 @@ func TestEveryKindDelivered(t *testing.T) {
 		if m.Subject != want[kind] {
 			t.Errorf("%s: subject %q, want %q", kind, m.Subject, want[kind])
 		}
-		if !strings.HasPrefix(m.Text, "Hi Ada,") {
-			t.Errorf("%s: text starts %q", kind, m.Text[:min(20, len(m.Text))])
+		greeting := "Hi Ada," // the link mails go to unproven addresses: no name (issue 19 item 8)
+		if kind == mail.KindVerifyEmail || kind == mail.KindChangeEmail {
+			greeting = "Hello,"
+		}
+		if !strings.HasPrefix(m.Text, greeting) {
+			t.Errorf("%s: text starts %q, want %q", kind, m.Text[:min(20, len(m.Text))], greeting)
 		}
 		if mail.IsTokenKind(kind) {
 			token(t, m)

@@ -169,3 +169,36 @@ func (s *Store) DropUser(ctx context.Context, q *db.Queries, user uuid.UUID, pur
 func (s *Store) Purge(ctx context.Context, q *db.Queries, batch int32) (int64, error) {
 	return q.DeleteExpiredTokens(ctx, db.DeleteExpiredTokensParams{Cutoff: s.now(), BatchSize: batch})
 }
+
+// ErrNotHeld: the mail a secret was to be minted for is no longer held by
+// the caller (a change to the account superseded it, or its lease ran out
+// and another sender took it).
+var ErrNotHeld = errors.New("the mail is no longer held")
+
+// MintForMail is Mint for the link of outbox mail mailID, sent to email
+// for user, done only while the caller holds the mail (status sending
+// under lease), decided in the same statement: otherwise nothing is
+// stored and the error is ErrNotHeld.
+func (s *Store) MintForMail(ctx context.Context, q *db.Queries, p Purpose, user uuid.UUID, email string, mailID int64, lease time.Time) (Token, error) {
+	ttl := s.life[p]
+	raw := p.Format().new()
+	switch {
+	case ttl <= 0:
+		return Token{}, fmt.Errorf("mint token: no lifetime for %q", p)
+	case raw == "":
+		return Token{}, fmt.Errorf("mint token: unknown purpose %q", p)
+	}
+	now := s.now()
+	expires := now.Add(ttl)
+	n, err := q.CreateMailToken(ctx, db.CreateMailTokenParams{TokenHash: Hash(raw), Purpose: string(p),
+		Now: now, ExpiresAt: expires, MailID: mailID, LeaseUntil: lease, UserID: user, Email: email})
+	switch err := db.Classify(err); {
+	case errors.Is(err, db.ErrForeignKey):
+		return Token{}, ErrNoUser
+	case err != nil:
+		return Token{}, fmt.Errorf("mint token: %w", err)
+	case n == 0:
+		return Token{}, ErrNotHeld
+	}
+	return Token{Raw: raw, ExpiresAt: expires}, nil
+}

@@ -154,7 +154,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, a Auth, newEmail, pw s
 			return s.queue(ctx, q, to(mail.KindEmailTakenNotice, owner), notice)
 		}
 		change := to(mail.KindChangeEmail, user)
-		change.To, change.Data.NewEmail = newEmail, newEmail
+		change.To, change.Data.NewEmail, change.Data.Name = newEmail, newEmail, "" // not proven: no name
 		return s.queue(ctx, q, change, notice)
 	})
 	if err != nil {
@@ -197,6 +197,9 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) error {
 			return fmt.Errorf("change email: %w", err)
 		case n == 0: // cannot happen under the lock
 			return ErrBadEmailChangeToken
+		}
+		if _, err := mail.Supersede(ctx, q, user.ID, s.now(), mail.KindResetPassword, mail.KindVerifyEmail, mail.KindChangeEmail); err != nil {
+			return err // before DropUser: see mail.Supersede
 		}
 		if _, err := s.secrets.DropUser(ctx, q, user.ID, onetime.ResetPassword, onetime.VerifyEmail, onetime.ChangeEmail); err != nil {
 			return err

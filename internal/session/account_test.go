@@ -133,7 +133,8 @@ func TestEmailChange(t *testing.T) {
 	}
 	for _, m := range []db.MailOutbox{links[0], notices[0]} {
 		var data map[string]any
-		if json.Unmarshal(m.Data, &data); data["new_email"] != "ada@new.example.com" || data["name"] != "Test User" {
+		// No name: the new address and this account's own are unproven (issue 19 item 8).
+		if json.Unmarshal(m.Data, &data); data["new_email"] != "ada@new.example.com" || data["name"] != nil {
 			t.Errorf("%s data %s", m.Kind, m.Data)
 		}
 	}

@@ -16,6 +16,12 @@ import (
 // mailWindow is the window of Options.MailMaxPerHour.
 const mailWindow = time.Hour
 
+// purposeRegistration is the allowance of registrations' verification
+// mails: its own, so that resends asked for before the address had an
+// account cannot withhold its first mail, while registering, deleting and
+// registering again cannot mail an address past its cap.
+const purposeRegistration = "registration"
+
 // queue puts mails in the outbox in q's transaction and wakes the senders
 // (at commit): see mail.Enqueue. With mail off it does nothing.
 func (s *Service) queue(ctx context.Context, q *db.Queries, mails ...mail.Mail) error {
@@ -31,10 +37,15 @@ func (s *Service) queue(ctx context.Context, q *db.Queries, mails ...mail.Mail) 
 	return nil
 }
 
-// to is a mail of kind for user's current address.
+// to is a mail of kind for user's current address. It greets by name only
+// an address the user has proven: whoever registers an address chooses the
+// name, and need not own the address.
 func to(kind string, user db.User) mail.Mail {
-	return mail.Mail{Kind: kind, To: user.Email, UserID: uuid.NullUUID{UUID: user.ID, Valid: true},
-		Data: mail.Data{Name: user.Name}}
+	m := mail.Mail{Kind: kind, To: user.Email, UserID: uuid.NullUUID{UUID: user.ID, Valid: true}}
+	if user.Verified && user.EmailVerifiedAt != nil {
+		m.Data.Name = user.Name
+	}
+	return m
 }
 
 // allow counts a request for a mail of purpose to email, registered or

@@ -74,8 +74,13 @@ func (s *Service) Register(ctx context.Context, r Registration) (Signup, error) 
 				return err
 			}
 			// Counted, so that a resend right after waits its turn; sent
-			// whatever the count: a new address gets its first mail.
+			// within the registrations' own allowance (see
+			// purposeRegistration). Without the mail the answer is the same.
 			if _, err := s.allow(ctx, q, email, mail.KindVerifyEmail); err != nil {
+				return err
+			}
+			ok, err := s.allow(ctx, q, email, purposeRegistration)
+			if err != nil || !ok {
 				return err
 			}
 			return s.queue(ctx, q, to(mail.KindVerifyEmail, user))

@@ -26,6 +26,9 @@ func (s *Service) setPassword(ctx context.Context, q *db.Queries, user *db.User,
 	if err := q.SetUserPassword(ctx, db.SetUserPasswordParams{ID: user.ID, PasswordHash: hash, Now: now}); err != nil {
 		return 0, fmt.Errorf("set password: %w", err)
 	}
+	if _, err := mail.Supersede(ctx, q, user.ID, now, mail.KindResetPassword, mail.KindChangeEmail); err != nil {
+		return 0, err // before DropUser: see mail.Supersede
+	}
 	if _, err := s.secrets.DropUser(ctx, q, user.ID, onetime.ResetPassword, onetime.ChangeEmail); err != nil {
 		return 0, err
 	}
@@ -44,9 +47,10 @@ func (s *Service) setPassword(ctx context.Context, q *db.Queries, user *db.User,
 
 // deleteUser deletes user for good: its sessions end (counted as
 // account_deleted) and go with its tokens, its address's failed logins
-// are cleared, and an "account deleted" notice is queued (the outbox
-// outlives the user). The caller has checked that user is not the last
-// admin. It returns how many sessions ended.
+// are cleared, and an "account deleted" notice is queued within the
+// address's allowance (the outbox outlives the user). The caller has
+// checked that user is not the last admin. It returns how many sessions
+// ended.
 func (s *Service) deleteUser(ctx context.Context, q *db.Queries, user db.User) (int64, error) {
 	revoked, err := q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
 		UserID: user.ID, Now: s.now(), Reason: string(ReasonAccountDeleted),
@@ -59,6 +63,13 @@ func (s *Service) deleteUser(ctx context.Context, q *db.Queries, user db.User) (
 	}
 	if err := q.ClearLoginFailures(ctx, user.Email); err != nil {
 		return 0, fmt.Errorf("clear login failures: %w", err)
+	}
+	if !s.opts.Mail {
+		return revoked, nil
+	}
+	ok, err := s.allow(ctx, q, user.Email, mail.KindAccountDeleted)
+	if err != nil || !ok {
+		return revoked, err
 	}
 	return revoked, s.queue(ctx, q, to(mail.KindAccountDeleted, user))
 }

@@ -61,10 +61,11 @@ LIMIT sqlc.arg(max_rows);
 SELECT * FROM mail_outbox WHERE id = sqlc.arg(id);
 
 -- name: RequeueMail :execrows
--- Puts a failed mail back in the queue, due now (authd mail retry).
+-- Puts a failed mail back in the queue, due now (authd mail retry); never
+-- one a change to its account superseded.
 UPDATE mail_outbox
 SET status = 'pending', next_attempt_at = sqlc.arg(now)::timestamptz, attempts = 0, last_error = NULL
-WHERE id = sqlc.arg(id) AND status = 'failed';
+WHERE id = sqlc.arg(id) AND status = 'failed' AND superseded_at IS NULL;
 
 -- name: DeleteOldMailWithStatus :execrows
 -- Removes mails of one status ('sent' or 'failed') created before cutoff,
@@ -78,3 +79,30 @@ DELETE FROM mail_outbox WHERE id = ANY(ARRAY(
     LIMIT sqlc.arg(batch_size)
     FOR UPDATE SKIP LOCKED
 ));
+
+-- name: SupersedeUserMails :execrows
+-- Ends a user's mails of the given kinds that are not sent: pending ones and
+-- those a sender holds fail with reason, failed ones keep their reason, and
+-- all are marked superseded, so no retry sends them. Run it in the
+-- transaction of the change that made their links stale, before that
+-- change deletes the user's secrets: a sender that minted first has then
+-- committed its secret (CreateMailToken holds the row), one that comes
+-- later mints nothing.
+UPDATE mail_outbox
+SET status = 'failed', locked_until = NULL, data = '{}', superseded_at = sqlc.arg(now)::timestamptz,
+    last_error = CASE WHEN status = 'failed' THEN last_error ELSE sqlc.arg(reason)::text END
+WHERE user_id = sqlc.arg(user_id) AND kind = ANY(sqlc.arg(kinds)::text[])
+  AND status IN ('pending', 'sending', 'failed') AND superseded_at IS NULL;
+
+-- name: CreateMailToken :execrows
+-- Mints the one-time token of a mail's link, only while the sender still
+-- holds the mail (sending, under its lease, not superseded): one statement,
+-- which share-locks the mail's row, so a change that supersedes the mail
+-- either waits for it or makes it insert nothing.
+INSERT INTO one_time_tokens (token_hash, purpose, user_id, email, created_at, expires_at)
+SELECT sqlc.arg(token_hash)::bytea, sqlc.arg(purpose)::text, m.user_id, m.to_addr,
+       sqlc.arg(now)::timestamptz, sqlc.arg(expires_at)::timestamptz
+FROM mail_outbox m
+WHERE m.id = sqlc.arg(mail_id) AND m.status = 'sending' AND m.locked_until = sqlc.arg(lease_until)::timestamptz
+  AND m.user_id = sqlc.arg(user_id)::uuid AND m.to_addr = sqlc.arg(email)::text
+FOR SHARE;
