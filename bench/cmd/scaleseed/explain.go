@@ -69,7 +69,7 @@ type hotQuery struct {
 func explain(ctx context.Context, conn *pgx.Conn, stdout, stderr io.Writer) error {
 	var sessionID, userID uuid.UUID
 	var hash []byte
-	var email string
+	var email, pwHash string
 	// A random active session: ids are random, so start at a random one.
 	const pick = `SELECT s.id, s.user_id, s.current_hash, u.email FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.revoked_at IS NULL AND s.idle_expires_at > now() AND s.expires_at > now() %s ORDER BY s.id LIMIT 1`
@@ -79,6 +79,9 @@ func explain(ctx context.Context, conn *pgx.Conn, stdout, stderr io.Writer) erro
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return errors.New("no active session to explain with: seed some first (-users, -sessions)")
+	}
+	if err == nil { // the hash login compared, for CreateLoginSession
+		err = conn.QueryRow(ctx, "SELECT password_hash FROM users WHERE id = $1", userID).Scan(&pwHash)
 	}
 	if err != nil {
 		return fmt.Errorf("pick a session: %w", err)
@@ -113,9 +116,9 @@ func explain(ctx context.Context, conn *pgx.Conn, stdout, stderr io.Writer) erro
 				_, err := q.GetLoginThrottle(ctx, email)
 				return err
 			}},
-		{"CreateSession", "Login's new session for that user.",
+		{"CreateLoginSession", "Login's new session for that user, inserted only if its password hash is still the one compared.",
 			nil, func(ctx context.Context, q *db.Queries) error {
-				_, err := q.CreateSession(ctx, db.CreateSessionParams{UserID: userID, CurrentHash: randomHash(), Now: now,
+				_, err := q.CreateLoginSession(ctx, db.CreateLoginSessionParams{UserID: userID, PasswordHash: pwHash, CurrentHash: randomHash(), Now: now,
 					IdleExpiresAt: now.Add(idleTTL), ExpiresAt: now.Add(lifetime), UserAgent: userAgents[0], ClientAddr: "203.0.113.7"})
 				return err
 			}},

@@ -116,7 +116,7 @@ func TestSeedAndExplain(t *testing.T) {
 		"GetUserByEmail":                 "users_email_key",
 		"GetUserByEmail (unknown email)": "users_email_key",
 		"GetLoginThrottle":               "login_throttle_pkey",
-		"CreateSession":                  "Insert on sessions",
+		"CreateLoginSession":             "Insert on sessions",
 		"DeleteExpiredSessions":          "sessions_expires_at_idx",
 		"DeleteRevokedSessions":          "sessions_revoked_at_idx",
 	} {
@@ -129,7 +129,7 @@ func TestSeedAndExplain(t *testing.T) {
 			t.Errorf("no verdict for %s", name)
 		}
 	}
-	for _, name := range []string{"GetSessionUser", "RotateSession", "GetUserByEmail", "GetLoginThrottle", "CreateSession",
+	for _, name := range []string{"GetSessionUser", "RotateSession", "GetUserByEmail", "GetLoginThrottle", "CreateLoginSession",
 		"DeleteExpiredSessions", "DeleteRevokedSessions"} {
 		if !strings.Contains(stderr, "ok "+name+":") {
 			t.Errorf("verdict for %s is not ok", name)
