@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -64,6 +65,12 @@ func (r *Ranges) Breached(ctx context.Context, pw string) (bool, error) {
 	req.Header.Set("User-Agent", "authd")
 	resp, err := r.client.Do(req)
 	if err != nil {
+		// Without the URL: its prefix narrows the password down, and the
+		// error is logged.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return false, fmt.Errorf("range query: %w", err)
 	}
 	defer resp.Body.Close()

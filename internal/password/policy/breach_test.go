@@ -151,9 +151,13 @@ func TestRangesFailures(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := policy.NewRanges(tc.base, 100*time.Millisecond).Breached(t.Context(), "correct horse battery staple")
+			const pw = "correct horse battery staple"
+			got, err := policy.NewRanges(tc.base, 100*time.Millisecond).Breached(t.Context(), pw)
 			if err == nil || got {
-				t.Errorf("Breached = %v, %v; want false and an error", got, err)
+				t.Fatalf("Breached = %v, %v; want false and an error", got, err)
+			}
+			if h := sha1Hex(pw); strings.Contains(strings.ToUpper(err.Error()), h[:5]) {
+				t.Errorf("error %q shows the hash prefix %s (it is logged)", err, h[:5])
 			}
 		})
 	}
