@@ -23,6 +23,7 @@ import (
 	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/password/policy"
 	"github.com/authd/authd/internal/ratelimit"
 	"github.com/authd/authd/internal/session"
 	"github.com/authd/authd/internal/token"
@@ -149,7 +150,17 @@ func sessionOptions(cfg config.Config) session.Options {
 		MailCooldown:          cfg.MailCooldown,
 		MailMaxPerHour:        cfg.MailMaxPerHour,
 		HideExisting:          cfg.RegisterHideExisting,
+		Passwords:             passwordPolicy(cfg),
 	}
+}
+
+// passwordPolicy is the policy of new passwords (PASSWORD_*).
+func passwordPolicy(cfg config.Config) *policy.Policy {
+	o := policy.Options{MinLen: cfg.PasswordMinLength, Blocklist: cfg.PasswordBlocklist}
+	if cfg.PasswordBreachCheck {
+		o.Ranges = policy.NewRanges(cfg.PasswordBreachURL, cfg.PasswordBreachTimeout)
+	}
+	return policy.New(o)
 }
 
 // Back-off between start-up tries to reach the database: doubling from

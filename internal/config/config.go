@@ -47,6 +47,12 @@ type Config struct {
 	HashWait        time.Duration // HASH_WAIT
 	HashNice        int           // HASH_NICE
 
+	PasswordMinLength     int           // PASSWORD_MIN_LENGTH: bytes
+	PasswordBlocklist     bool          // PASSWORD_BLOCKLIST
+	PasswordBreachCheck   bool          // PASSWORD_BREACH_CHECK
+	PasswordBreachURL     string        // PASSWORD_BREACH_URL: the range API, ending in /
+	PasswordBreachTimeout time.Duration // PASSWORD_BREACH_TIMEOUT
+
 	LoginFailureThreshold int           // LOGIN_FAILURE_THRESHOLD
 	LoginLockBase         time.Duration // LOGIN_LOCK_BASE
 	LoginLockMax          time.Duration // LOGIN_LOCK_MAX

@@ -99,6 +99,10 @@ func TestLoadDefaults(t *testing.T) {
 		HashWait:          2 * time.Second,
 		HashNice:          10,
 
+		PasswordMinLength:     8,
+		PasswordBreachURL:     "https://api.pwnedpasswords.com/range/",
+		PasswordBreachTimeout: 2 * time.Second,
+
 		ShutdownDelay:         0,
 		LoginFailureThreshold: 5,
 		LoginLockBase:         time.Second,

@@ -100,6 +100,16 @@ func (m *Metrics) Refresh(outcome string) { m.count("authd_refreshes_total", "ou
 // Throttled counts a 429 by what was throttled.
 func (m *Metrics) Throttled(by string) { m.count("authd_throttled_total", "by", by) }
 
+// PasswordCheckFailed is the outcome of PasswordPolicy for a
+// breached-password check that got no answer (the password was let through).
+const PasswordCheckFailed = "check_failed"
+
+// PasswordPolicy counts a new password the policy refused, by reason
+// (policy's Reason values), or a check that failed (PasswordCheckFailed).
+func (m *Metrics) PasswordPolicy(outcome string) {
+	m.count("authd_password_policy_total", "outcome", outcome)
+}
+
 // Signed counts one token signature made with a private key.
 func (m *Metrics) Signed() {
 	if m == nil {

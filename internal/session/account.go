@@ -75,7 +75,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next, con
 	if err := validCurrentPassword(current); err != nil {
 		return err
 	}
-	if err := validNewPassword(next, confirm); err != nil {
+	if err := s.validNewPassword(ctx, next, confirm); err != nil {
 		return err
 	}
 	if current == next {

@@ -138,7 +138,7 @@ func (a *Admin) Create(ctx context.Context, n NewUser) (db.User, error) {
 	if err := validRole(role); err != nil {
 		return db.User{}, err
 	}
-	if err := ValidPassword(n.Password); err != nil {
+	if err := a.s.newPassword(ctx, n.Password); err != nil {
 		return db.User{}, err
 	}
 	switch _, err := a.s.q.GetUserByEmail(ctx, email); {
@@ -245,7 +245,7 @@ func (a *Admin) SetRole(ctx context.Context, email, role string) (user db.User, 
 // mail on). It does not mark the address verified:
 // nothing here proved it. It returns how many sessions it ended.
 func (a *Admin) SetPassword(ctx context.Context, email, pw string) (db.User, int64, error) {
-	if err := ValidPassword(pw); err != nil {
+	if err := a.s.newPassword(ctx, pw); err != nil {
 		return db.User{}, 0, err
 	}
 	if _, err := a.byEmail(ctx, a.s.q, email); err != nil {

@@ -38,7 +38,7 @@ type Signup struct {
 // like a new one after the same hashing, and its owner is mailed a
 // "someone tried to sign up" notice (within the address's allowance).
 func (s *Service) Register(ctx context.Context, r Registration) (Signup, error) {
-	r, err := validRegistration(r)
+	r, err := s.validRegistration(ctx, r)
 	if err != nil {
 		return Signup{}, err
 	}

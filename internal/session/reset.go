@@ -54,7 +54,7 @@ func (s *Service) ForgotPassword(ctx context.Context, email string) error {
 // marks the address verified (the reset proved it) and sets the password
 // (setPassword): every session of the user ends.
 func (s *Service) ResetPassword(ctx context.Context, raw, pw, confirm string) error {
-	if err := validNewPassword(pw, confirm); err != nil {
+	if err := s.validNewPassword(ctx, pw, confirm); err != nil {
 		return err
 	}
 	if err := s.hasher.Refusal(); err != nil {

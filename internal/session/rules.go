@@ -1,7 +1,10 @@
 package session
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	netmail "net/mail"
 	"net/url"
 	"regexp"
@@ -9,7 +12,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/password/policy"
 )
 
 // The rules of an account's fields, one copy for the API and the
@@ -117,9 +122,19 @@ func ValidPassword(pw string) error {
 	return nil
 }
 
+// newPassword: a password the operator chooses, under ValidPassword and
+// the policy (checkPolicy).
+func (s *Service) newPassword(ctx context.Context, pw string) error {
+	if err := ValidPassword(pw); err != nil {
+		return err
+	}
+	return s.checkPolicy(ctx, pw)
+}
+
 // validNewPassword: a password a user chooses, under ValidPassword, and
-// its confirmation, typed again.
-func validNewPassword(pw, confirm string) error {
+// its confirmation, typed again; then the policy (checkPolicy), last so
+// that a mistyped confirmation costs no range query.
+func (s *Service) validNewPassword(ctx context.Context, pw, confirm string) error {
 	if err := ValidPassword(pw); err != nil {
 		return err
 	}
@@ -129,6 +144,30 @@ func validNewPassword(pw, confirm string) error {
 	if pw != confirm {
 		return invalid("Passwords do not match")
 	}
+	return s.checkPolicy(ctx, pw)
+}
+
+// checkPolicy applies the password policy (Options.Passwords: a minimum
+// length, the blocklist, the breached-password check) to a new password.
+// Every flow that sets one comes here, through newPassword or
+// validNewPassword: registration, reset, change, and the operator's create
+// and set-password. A refusal is an *InvalidError ("password is too
+// common"). A breached-password check that gets no answer lets the
+// password through (fail open), logged at warn and counted: an outage of
+// a third party must not stop sign-ups and resets, and the offline rules
+// have been applied already.
+func (s *Service) checkPolicy(ctx context.Context, pw string) error {
+	err := s.opts.Passwords.Check(ctx, pw)
+	var refusal *policy.Refusal
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &refusal):
+		s.metrics.PasswordPolicy(refusal.Reason)
+		return invalid(refusal.Problem)
+	}
+	s.metrics.PasswordPolicy(metrics.PasswordCheckFailed)
+	s.log.LogAttrs(ctx, slog.LevelWarn, "breached-password check failed; password accepted", slog.String("error", err.Error()))
 	return nil
 }
 
@@ -207,7 +246,7 @@ func ValidPhoto(s string) error {
 // validRegistration checks r's fields in the order the API has always
 // reported them and returns r with its name trimmed and its email
 // normalised.
-func validRegistration(r Registration) (Registration, error) {
+func (s *Service) validRegistration(ctx context.Context, r Registration) (Registration, error) {
 	var err error
 	if r.Name, err = ValidName(r.Name); err != nil {
 		return Registration{}, err
@@ -215,7 +254,7 @@ func validRegistration(r Registration) (Registration, error) {
 	if r.Email, err = ValidEmail(r.Email); err != nil {
 		return Registration{}, err
 	}
-	if err := validNewPassword(r.Password, r.PasswordConfirm); err != nil {
+	if err := s.validNewPassword(ctx, r.Password, r.PasswordConfirm); err != nil {
 		return Registration{}, err
 	}
 	if err := ValidPhoto(r.Photo); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/password/policy"
 	"github.com/authd/authd/internal/token"
 )
 
@@ -104,6 +105,10 @@ type Options struct {
 	// an unverified account's right password is answered like a wrong
 	// one, or logging in would tell a new account from a taken address.
 	HideExisting bool
+	// Passwords is the policy every new password passes besides
+	// ValidPassword (registration, reset, change, the operator's create
+	// and set-password); nil: none.
+	Passwords *policy.Policy
 }
 
 // Verification is the email verification mode.
