@@ -72,6 +72,8 @@ type Config struct {
 	MigrateOnStart  bool          // MIGRATE_ON_START
 	DBStartupWait   time.Duration // DB_STARTUP_WAIT: start-up retries to reach the database
 
+	AdoptTrustVerified bool // ADOPT_TRUST_VERIFIED: keep a tutorial database's verified flag
+
 	MailTransport       string        // MAIL_TRANSPORT: "off", "smtp" or "log"
 	EmailFrom           string        // EMAIL_FROM
 	EmailFromName       string        // EMAIL_FROM_NAME

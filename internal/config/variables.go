@@ -119,6 +119,7 @@ func settings(c *Config) []setting {
 		{name: "DB_MAX_CONNS", to: bind(&c.DBMaxConns, (*loader).int32, func(n int32) slog.Value { return slog.IntValue(int(n)) }), def: "16", ints: between(1, 1000), desc: "maximum open database connections, {range}"},
 		{name: "MIGRATE_ON_START", to: boolVar(&c.MigrateOnStart), def: "true", desc: "apply pending database migrations when the server starts (true or false)"},
 		{name: "MIGRATE_DATABASE_URL", to: redacted(&c.MigrateDatabaseURL, (*loader).postgresURL, showDatabaseURL), secret: true, desc: "PostgreSQL URL for migrations (authd migrate and MIGRATE_ON_START), for when DATABASE_URL goes through a transaction pooler such as PgBouncer; empty uses DATABASE_URL"},
+		{name: "ADOPT_TRUST_VERIFIED", to: boolVar(&c.AdoptTrustVerified), def: "false", desc: "trust the verified flag of a database adopted from the tutorial (true or false); false imports every adopted user unverified, since the tutorial marks users verified without proving their address"},
 		{name: "DB_STARTUP_WAIT", to: durationVar(&c.DBStartupWait), def: "60s", durations: between(0, time.Hour), desc: "how long serve keeps retrying, with back-off, to reach the database at start before it exits; /readyz answers 503 meanwhile, {range} (0: one try)"},
 
 		// HTTP server.
