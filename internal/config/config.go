@@ -57,6 +57,7 @@ type Config struct {
 	IPRefreshPerMinute    int           // IP_REFRESH_PER_MINUTE
 	IPRefreshBurst        int           // IP_REFRESH_BURST
 	IPv6Prefix            int           // IP_V6_PREFIX: bits of an IPv6 address that name one client
+	IPv6SitePrefix        int           // IP_V6_SITE_PREFIX: bits that name one site, a coarser bucket
 
 	CookieSecure bool   // COOKIE_SECURE
 	CookieDomain string // COOKIE_DOMAIN
