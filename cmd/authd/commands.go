@@ -31,7 +31,8 @@ func migrateCmd(ctx context.Context, args []string, lookupEnv func(string) (stri
 	defer func() { err = explainPooled(cfg, err) }()
 	switch rest[0] {
 	case "up":
-		if err := db.MigrateUp(ctx, url); err != nil {
+		report := func(r db.AdoptReport) { printAdoption(stdout, r) }
+		if err := db.MigrateUpAdopting(ctx, url, adoption(cfg, report)); err != nil {
 			return err
 		}
 	case "down":

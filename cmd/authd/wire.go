@@ -126,6 +126,7 @@ func (a *app) connect(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		ClientOrigins:     cfg.ClientOrigins,
 		TrustedProxies:    cfg.TrustedProxies,
 		IPv6Prefix:        cfg.IPv6Prefix,
+		IPv6SitePrefix:    cfg.IPv6SitePrefix,
 		RequestTimeout:    cfg.RequestTimeout,
 		RefusalDelay:      cfg.RefusalDelay,
 		MetricsOnMainPort: cfg.Metrics() == config.MetricsMainPort,
@@ -183,7 +184,7 @@ func awaitDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, mig
 	start := time.Now()
 	delay := firstRetry
 	for try := 1; ; try++ {
-		pool, err := connectOnce(ctx, cfg, migrate)
+		pool, err := connectOnce(ctx, cfg, log, migrate)
 		if err == nil {
 			if try > 1 {
 				log.Info("database reachable", "tries", try, "waited", time.Since(start).Round(time.Millisecond).String())
@@ -209,10 +210,10 @@ func awaitDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, mig
 }
 
 // connectOnce is one try of awaitDatabase.
-func connectOnce(ctx context.Context, cfg config.Config, migrate bool) (*pgxpool.Pool, error) {
+func connectOnce(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool) (*pgxpool.Pool, error) {
 	if migrate {
 		mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		err := db.MigrateUp(mctx, migrationURL(cfg))
+		err := db.MigrateUpAdopting(mctx, migrationURL(cfg), adoption(cfg, logAdoption(log)))
 		cancel()
 		if err != nil {
 			return nil, explainPooled(cfg, err)

@@ -63,6 +63,7 @@ type Config struct {
 	IPRefreshPerMinute    int           // IP_REFRESH_PER_MINUTE
 	IPRefreshBurst        int           // IP_REFRESH_BURST
 	IPv6Prefix            int           // IP_V6_PREFIX: bits of an IPv6 address that name one client
+	IPv6SitePrefix        int           // IP_V6_SITE_PREFIX: bits that name one site, a coarser bucket
 
 	CookieSecure bool   // COOKIE_SECURE
 	CookieDomain string // COOKIE_DOMAIN
@@ -77,6 +78,8 @@ type Config struct {
 	Pprof           bool          // PPROF: /debug/pprof/ on the METRICS_ADDR listener
 	MigrateOnStart  bool          // MIGRATE_ON_START
 	DBStartupWait   time.Duration // DB_STARTUP_WAIT: start-up retries to reach the database
+
+	AdoptTrustVerified bool // ADOPT_TRUST_VERIFIED: keep a tutorial database's verified flag
 
 	MailTransport       string        // MAIL_TRANSPORT: "off", "smtp" or "log"
 	EmailFrom           string        // EMAIL_FROM

@@ -114,6 +114,7 @@ func TestLoadDefaults(t *testing.T) {
 		IPRefreshPerMinute:    120,
 		IPRefreshBurst:        30,
 		IPv6Prefix:            64,
+		IPv6SitePrefix:        48,
 		RefreshFormat:         "mac",
 		CookieSecure:          true,
 		DBTimeout:             3 * time.Second,

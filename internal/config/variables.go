@@ -119,6 +119,7 @@ func settings(c *Config) []setting {
 		{name: "DB_MAX_CONNS", to: bind(&c.DBMaxConns, (*loader).int32, func(n int32) slog.Value { return slog.IntValue(int(n)) }), def: "16", ints: between(1, 1000), desc: "maximum open database connections, {range}"},
 		{name: "MIGRATE_ON_START", to: boolVar(&c.MigrateOnStart), def: "true", desc: "apply pending database migrations when the server starts (true or false)"},
 		{name: "MIGRATE_DATABASE_URL", to: redacted(&c.MigrateDatabaseURL, (*loader).postgresURL, showDatabaseURL), secret: true, desc: "PostgreSQL URL for migrations (authd migrate and MIGRATE_ON_START), for when DATABASE_URL goes through a transaction pooler such as PgBouncer; empty uses DATABASE_URL"},
+		{name: "ADOPT_TRUST_VERIFIED", to: boolVar(&c.AdoptTrustVerified), def: "false", desc: "trust the verified flag of a database adopted from the tutorial (true or false); false imports every adopted user unverified, since the tutorial marks users verified without proving their address"},
 		{name: "DB_STARTUP_WAIT", to: durationVar(&c.DBStartupWait), def: "60s", durations: between(0, time.Hour), desc: "how long serve keeps retrying, with back-off, to reach the database at start before it exits; /readyz answers 503 meanwhile, {range} (0: one try)"},
 
 		// HTTP server.
@@ -179,6 +180,7 @@ func settings(c *Config) []setting {
 		{name: "IP_REFRESH_PER_MINUTE", to: intVar(&c.IPRefreshPerMinute), def: "120", ints: between(0, maxPerIP), desc: "refreshes per minute per client address after the burst; 0 turns the limit off"},
 		{name: "IP_REFRESH_BURST", to: intVar(&c.IPRefreshBurst), def: "30", ints: between(0, maxPerIP), desc: "refreshes a client address may send at once; 0 turns the limit off"},
 		{name: "IP_V6_PREFIX", to: intVar(&c.IPv6Prefix), def: "64", ints: between(32, 128), desc: "IPv6 clients in one prefix of this many bits share the per-address limits (one site usually has a /64 or more), {range}"},
+		{name: "IP_V6_SITE_PREFIX", to: intVar(&c.IPv6SitePrefix), def: "48", ints: between(0, 128), desc: "IPv6 clients in one prefix of this many bits (a site, which usually gets a /48) also share one bucket of 16 times each per-address limit, burst and rate, so a flood from many prefixes of IP_V6_PREFIX bits of one site is still limited; 0, or IP_V6_PREFIX or more, turns that level off, {range}"},
 
 		// Mail.
 		{name: "MAIL_TRANSPORT", to: choiceVar(&c.MailTransport), def: "off", choices: []string{"off", "smtp", "log"}, desc: "how mails go out: {range}; log writes each mail, links included, to the log instead, and is refused unless COOKIE_SECURE=false (development only)"},

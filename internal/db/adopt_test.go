@@ -54,6 +54,12 @@ func tutorialDB(t *testing.T, emails ...string) string {
 	return url
 }
 
+// trusting adopts every user as it is, verified flag included.
+var trusting = db.Adoption{
+	Check:         func(u db.TutorialUser) (db.TutorialUser, []string) { return u, nil },
+	TrustVerified: true,
+}
+
 // TestAdoptTutorialDatabase: authd migrate up on the tutorial's database
 // keeps its users (email normalised, bcrypt hash and photo as they were)
 // and ends at this build's schema; running it again changes nothing.
@@ -61,7 +67,7 @@ func TestAdoptTutorialDatabase(t *testing.T) {
 	t.Parallel()
 	url := tutorialDB(t, "ada@example.com", " Grace@Example.com")
 	for range 2 {
-		if err := db.MigrateUp(t.Context(), url); err != nil {
+		if err := db.MigrateUpAdopting(t.Context(), url, trusting); err != nil {
 			t.Fatalf("migrate up: %v", err)
 		}
 	}
@@ -98,7 +104,7 @@ func TestAdoptTutorialDatabase(t *testing.T) {
 func TestAdoptRefusesCaseDuplicates(t *testing.T) {
 	t.Parallel()
 	url := tutorialDB(t, "ada@example.com", "Ada@Example.com", "grace@example.com")
-	err := db.MigrateUp(t.Context(), url)
+	err := db.MigrateUpAdopting(t.Context(), url, trusting)
 	if !errors.Is(err, db.ErrTutorialDuplicates) || !strings.Contains(err.Error(), "Ada@Example.com, ada@example.com") {
 		t.Fatalf("migrate up with case duplicates: %v", err)
 	}

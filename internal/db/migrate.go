@@ -36,13 +36,20 @@ const connectTimeout = 10 * time.Second
 // the others wait and then find nothing to do. That lock waits at most 15
 // seconds in golang-migrate; a timeout is reported as ErrUnavailable.
 //
-// A database the tutorial created is adopted on the way (see adopt.go).
+// A database the tutorial created is refused (ErrAdoptionUnchecked):
+// MigrateUpAdopting adopts it.
 func MigrateUp(ctx context.Context, url string) error {
+	return MigrateUpAdopting(ctx, url, Adoption{})
+}
+
+// MigrateUpAdopting is MigrateUp that adopts a database the tutorial
+// created on the way, as a says (see adopt.go).
+func MigrateUpAdopting(ctx context.Context, url string, a Adoption) error {
 	// Refuse a transaction pooler before adoption touches anything.
 	if err := sessionCheck(ctx, url); err != nil {
 		return err
 	}
-	if err := adoptPrepare(ctx, url); err != nil {
+	if err := adoptPrepare(ctx, url, a); err != nil {
 		return err
 	}
 	err := withMigrator(ctx, url, func(m *migrate.Migrate) error {
@@ -56,7 +63,7 @@ func MigrateUp(ctx context.Context, url string) error {
 	if err != nil {
 		return err
 	}
-	return adoptImport(ctx, url)
+	return adoptImport(ctx, url, a)
 }
 
 // upError is MigrateUp's error for what golang-migrate's Up returned.

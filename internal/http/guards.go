@@ -115,25 +115,54 @@ func sameHost(origin, host string) bool {
 	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
 }
 
-// perClient limits requests per client, as key names it; nil lim means no
-// limit.
-func perClient(log *slog.Logger, m *metrics.Metrics, lim *ratelimit.Limiter, key func(*http.Request) string) func(http.Handler) http.Handler {
+// perClient limits requests per client, as key names it: a token from
+// the client's bucket, and from its site's if it has one (see
+// ratelimit.Limiter.AllowSite); nil lim means no limit.
+func perClient(log *slog.Logger, m *metrics.Metrics, lim *ratelimit.Limiter, key func(*http.Request) clientKey) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		if lim == nil {
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			a := key(r)
-			if ok, after := lim.Allow(a); !ok {
+			k := key(r)
+			if ok, after := lim.AllowSite(k.client, k.site); !ok {
 				m.Throttled(metrics.ThrottledByAddress)
 				log.LogAttrs(r.Context(), slog.LevelDebug, "throttled", slog.String("by", "client address"),
-					slog.String("client", a), slog.String("route", r.Pattern))
+					slog.String("client", k.client), slog.String("route", r.Pattern))
 				writeError(w, r, log, throttled(after))
 				return
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// clientKey names a client for the per-address limits: its own bucket,
+// and for IPv6 the coarser bucket of its site ("": none).
+type clientKey struct{ client, site string }
+
+// in is k in buckets of their own, named with prefix.
+func (k clientKey) in(prefix string) clientKey {
+	if k.site != "" {
+		k.site = prefix + k.site
+	}
+	k.client = prefix + k.client
+	return k
+}
+
+// limitKeys names the client of address addr (limitKey with bits) and,
+// for IPv6, its site: the prefix of siteBits that holds it, if siteBits is
+// above 0 and below bits. A site gets 65,536 /64s or more (a /48), so
+// without the site level a flood from one would get as many fresh
+// buckets.
+func limitKeys(addr string, bits, siteBits int) clientKey {
+	k := clientKey{client: limitKey(addr, bits)}
+	if a, err := netip.ParseAddr(addr); err == nil && a.Is6() && siteBits > 0 && siteBits < min(bits, 128) {
+		if p, err := a.WithZone("").Prefix(siteBits); err == nil {
+			k.site = p.String()
+		}
+	}
+	return k
 }
 
 // limitKey names the client of address addr for the per-address limits:

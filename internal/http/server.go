@@ -24,6 +24,10 @@ type Options struct {
 	CookieDomain   string
 	ClientOrigins  []string
 	TrustedProxies []netip.Prefix
+	// IPv6SitePrefix is the coarser prefix whose clients also share one
+	// bucket of ratelimit.SiteFactor times each limit; 0, or not below
+	// IPv6Prefix: none.
+	IPv6SitePrefix int
 	// IPv6Prefix is how many leading bits of an IPv6 client address the
 	// per-address limits key by; 0 or 128: the whole address.
 	IPv6Prefix     int

@@ -79,22 +79,29 @@ func TestDummyHashHasCurrentCost(t *testing.T) {
 // TestBusy: with every slot taken and the queue full, callers get ErrBusy
 // at once; with room in the queue they wait at most Wait.
 func TestBusy(t *testing.T) {
-	h := newHasher(t, Options{Cost: 4, Concurrency: 1, Queue: 1, Wait: 50 * time.Millisecond})
+	h := newHasher(t, Options{Cost: 4, Concurrency: 1, Queue: 1, Wait: time.Minute})
 	ctx := context.Background()
 	release, err := h.acquire(ctx) // the only slot
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The waiter takes the queue place and keeps it until it gives up
+	// (its context ends below): no timer decides when the queue is full.
+	// TestWaitWithoutDeadline has a waiter time out by Wait.
+	wctx, giveUp := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	var waited error
-	wg.Go(func() { _, waited = h.Hash(ctx, "password1") }) // takes the queue place, times out
-	time.Sleep(10 * time.Millisecond)                      // let it queue; a full queue is what is tested below
+	wg.Go(func() { _, waited = h.Hash(wctx, "password1") })
+	for h.inLine() < 2 { // it is in line; a full queue is what is tested below
+		runtime.Gosched()
+	}
 	if !h.Busy() {
 		t.Error("Busy() = false with every slot and queue place taken")
 	}
 	if _, err := h.Hash(ctx, "password1"); !errors.Is(err, ErrBusy) {
 		t.Errorf("with a full queue: %v, want ErrBusy", err)
 	}
+	giveUp()
 	wg.Wait()
 	if !errors.Is(waited, ErrBusy) {
 		t.Errorf("after waiting: %v, want ErrBusy", waited)

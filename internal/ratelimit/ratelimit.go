@@ -9,7 +9,7 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// MaxKeys bounds a Limiter's memory (about 235 bytes a key: BenchmarkMemoryPerKey): past it the
+// MaxKeys bounds a Limiter's memory (about 280 bytes a key: BenchmarkMemoryPerKey), sites included: past it the
 // least recently used bucket makes room for the new one.
 const MaxKeys = 20_000
 
@@ -21,13 +21,19 @@ type Limiter struct {
 	max   int
 
 	mu        sync.Mutex
-	buckets   map[string]*list.Element // of *bucket
-	order     *list.List               // most recently used first
+	buckets   map[name]*list.Element // of *bucket
+	order     *list.List             // most recently used first
 	lastSweep time.Time
 }
 
-type bucket struct {
+// name names a bucket: a key's, or a site's, apart from every key's.
+type name struct {
+	site bool
 	key  string
+}
+
+type bucket struct {
+	key  name
 	lim  *rate.Limiter
 	seen time.Time
 }
@@ -47,14 +53,27 @@ func New(perMinute, burst int, now func() time.Time) *Limiter {
 		burst:   burst,
 		now:     now,
 		max:     MaxKeys,
-		buckets: map[string]*list.Element{},
+		buckets: map[name]*list.Element{},
 		order:   list.New(),
 	}
 }
 
+// SiteFactor is how many times a key's burst and rate a site's bucket
+// holds (see AllowSite): 16 clients at full speed, of the 65,536 /64s in
+// a /48.
+const SiteFactor = 16
+
 // Allow takes one token for key. When none is left it reports how long until
 // one is.
 func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
+	return l.AllowSite(key, "")
+}
+
+// AllowSite takes one token for key and one for site, a coarser bucket
+// that many keys share (SiteFactor times a key's burst and rate), or none
+// if either is empty; site "" is no site. Both buckets count against the
+// same cap of MaxKeys.
+func (l *Limiter) AllowSite(key, site string) (ok bool, retryAfter time.Duration) {
 	if l == nil {
 		return true, 0
 	}
@@ -62,6 +81,29 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sweep(now)
+	var s *bucket
+	if site != "" {
+		s = l.bucket(name{site: true, key: site}, SiteFactor, now)
+	}
+	r := l.bucket(name{key: key}, 1, now).lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	if s != nil {
+		rs := s.lim.ReserveN(now, 1)
+		if d := rs.DelayFrom(now); d > 0 {
+			rs.CancelAt(now)
+			r.CancelAt(now)
+			return false, d
+		}
+	}
+	return true, 0
+}
+
+// bucket is key's bucket, made with factor times the burst and rate if it
+// is new, and marked used at now.
+func (l *Limiter) bucket(key name, factor int, now time.Time) *bucket {
 	var b *bucket
 	if e := l.buckets[key]; e != nil {
 		l.order.MoveToFront(e)
@@ -72,16 +114,11 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 			l.order.Remove(oldest)
 			delete(l.buckets, oldest.Value.(*bucket).key)
 		}
-		b = &bucket{key: key, lim: rate.NewLimiter(l.limit, l.burst)}
+		b = &bucket{key: key, lim: rate.NewLimiter(l.limit*rate.Limit(factor), l.burst*factor)}
 		l.buckets[key] = l.order.PushFront(b)
 	}
 	b.seen = now
-	r := b.lim.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return false, d
-	}
-	return true, 0
+	return b
 }
 
 // Len is the number of buckets held.

@@ -113,8 +113,9 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next, con
 // account, that address gets a notice instead of the link, and nothing
 // else differs (same answer, same work, the old address's notice too), so
 // this is no way to learn whether an address has an account. Every
-// request ends the links of the older ones (their tokens are deleted),
-// even one refused a mail by its allowance. newEmail must pass
+// request ends the links of the older ones (their unsent mails are
+// superseded and their tokens deleted), even one refused a mail by its
+// allowance. newEmail must pass
 // ValidEmail; the current address itself is ErrSameEmail.
 func (s *Service) RequestEmailChange(ctx context.Context, a Auth, newEmail, pw string) error {
 	newEmail, err := ValidEmail(newEmail)
@@ -136,7 +137,11 @@ func (s *Service) RequestEmailChange(ctx context.Context, a Auth, newEmail, pw s
 			return err
 		}
 		// A newer request ends the links of the older ones, whatever
-		// becomes of it: a mistyped address keeps no way in.
+		// becomes of it: a mistyped address keeps no way in. Their
+		// unsent mails first (see mail.Supersede), then their tokens.
+		if _, err := mail.Supersede(ctx, q, user.ID, s.now(), mail.KindChangeEmail); err != nil {
+			return err
+		}
 		if _, err := s.secrets.DropUser(ctx, q, user.ID, onetime.ChangeEmail); err != nil {
 			return err
 		}
