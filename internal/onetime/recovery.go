@@ -20,7 +20,7 @@ const RecoveryCodeBits = 80
 
 // NewRecoveryCode returns a fresh recovery code, xxxx-xxxx-xxxx-xxxx.
 func NewRecoveryCode() string {
-	var b [10]byte // 80 bits = 16 characters of 5 bits
+	var b [10]byte  // 80 bits = 16 characters of 5 bits
 	rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
 	var out strings.Builder
 	var acc uint32
