@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts authd for local development on http://localhost:8000 (make run).
 # Without DATABASE_URL it creates (once) and starts a PostgreSQL cluster in
-# .dev/pg (scripts/devdb), and generates development keys (once) in .dev/keys.env.
+# .dev/pg (scripts/devdb), and generates development keys (once) in .dev/keys.env
+# and an MFA encryption key (once) in .dev/mfa.env.
 # Without MAIL_TRANSPORT it catches mail with Mailpit (PATH or .dev/bin; make
 # mailpit installs it) on 127.0.0.1, reusing one already running and stopping
 # the one it started when authd stops; without Mailpit, mails go to the log.
@@ -24,6 +25,17 @@ if [ -z "${ACCESS_TOKEN_PRIVATE_KEY:-}" ]; then
 	fi
 	set -a
 	. .dev/keys.env
+	set +a
+fi
+
+# A development MFA encryption key (once), unless one is given.
+if [ -z "${MFA_ENCRYPTION_KEYS:-}" ]; then
+	if [ ! -s .dev/mfa.env ]; then
+		echo "generating a development MFA encryption key in .dev/mfa.env"
+		(umask 077 && bin/authd keygen -mfa >.dev/mfa.env.tmp && mv .dev/mfa.env.tmp .dev/mfa.env)
+	fi
+	set -a
+	. .dev/mfa.env
 	set +a
 fi
 

@@ -267,13 +267,17 @@ func openAdmin(ctx context.Context, cfg config.Config, hashes bool) (*adminEnv, 
 			return nil, err
 		}
 	}
+	mfaKeys, err := newMFAKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
 	env, err := openDB(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	svc := session.New(session.Deps{
 		DB: env.pool, DBTimeout: cfg.DBTimeout, Tokens: signer, Hasher: hasher,
-		Log: slog.New(slog.DiscardHandler),
+		Log: slog.New(slog.DiscardHandler), MFAKeys: mfaKeys,
 	}, sessionOptions(cfg))
 	env.admin = svc.Admin()
 	return env, nil

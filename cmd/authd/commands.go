@@ -13,6 +13,7 @@ import (
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/token"
+	"github.com/authd/authd/internal/totp"
 )
 
 // migrateCmd: authd migrate up | down [N] | version, on MIGRATE_DATABASE_URL
@@ -73,14 +74,19 @@ func migrateCmd(ctx context.Context, args []string, lookupEnv func(string) (stri
 }
 
 // keygen prints env lines with fresh access and refresh key pairs, base64
-// PEM as the tutorial's app.env expects.
+// PEM as the tutorial's app.env expects, and an MFA_ENCRYPTION_KEYS entry.
 func keygen(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
 	alg := fs.String("alg", "RS256", "key type: RS256 (RSA 2048), ES256 (P-256, about 40x cheaper to sign) or EdDSA (Ed25519)")
+	mfaOnly := fs.Bool("mfa", false, "print only an MFA_ENCRYPTION_KEYS line")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	for _, kind := range []string{"ACCESS", "REFRESH"} {
+	kinds := []string{"ACCESS", "REFRESH"}
+	if *mfaOnly {
+		kinds = nil
+	}
+	for _, kind := range kinds {
 		priv, pub, err := token.GenerateKey(*alg)
 		if err != nil {
 			return fmt.Errorf("keygen: %w", err)
@@ -88,6 +94,7 @@ func keygen(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%s_TOKEN_PRIVATE_KEY=%s\n", kind, base64.StdEncoding.EncodeToString(priv))
 		fmt.Fprintf(stdout, "%s_TOKEN_PUBLIC_KEY=%s\n", kind, base64.StdEncoding.EncodeToString(pub))
 	}
+	fmt.Fprintf(stdout, "MFA_ENCRYPTION_KEYS=%s\n", totp.GenerateKey(time.Now()))
 	return nil
 }
 

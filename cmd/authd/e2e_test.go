@@ -75,8 +75,8 @@ func keyEnv(t *testing.T, bin string) []string {
 		t.Fatalf("keygen: %v", err)
 	}
 	lines := strings.Fields(string(out))
-	if len(lines) != 4 {
-		t.Fatalf("keygen printed %d lines, want 4", len(lines))
+	if len(lines) != 5 || !strings.HasPrefix(lines[4], "MFA_ENCRYPTION_KEYS=") {
+		t.Fatalf("keygen printed %d lines, want 4 keys and MFA_ENCRYPTION_KEYS", len(lines))
 	}
 	return lines
 }

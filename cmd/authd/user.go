@@ -29,6 +29,8 @@ commands (each also takes -env-file F; flags may follow the arguments):
   set-password EMAIL     a new password from stdin or a prompt; ends every
                          session of the user at once
   revoke-sessions EMAIL  end every session of the user at once
+  mfa-reset EMAIL        remove the user's second factor and recovery codes
+                         and end every session of the user (a lost phone)
   reset-link EMAIL [-ttl 24h]
                          print a password reset link; nothing is sent
   delete EMAIL [-yes]    delete the user for good, after asking on the
@@ -52,6 +54,7 @@ func userCmd(ctx context.Context, args []string, c adminIO) error {
 		"set-role":        c.userSetRole,
 		"set-password":    c.userSetPassword,
 		"revoke-sessions": c.userRevokeSessions,
+		"mfa-reset":       c.userMFAReset,
 		"reset-link":      c.userResetLink,
 		"delete":          c.userDelete,
 	}
@@ -281,6 +284,26 @@ func (c adminIO) userRevokeSessions(ctx context.Context, args []string) error {
 		au.user(u)
 		au.add(slog.Int64("sessions_revoked", n))
 		fmt.Fprintf(c.stdout, "%d session(s) of %s ended\n", n, u.Email)
+		return nil
+	})
+}
+
+// userMFAReset: authd user mfa-reset EMAIL.
+func (c adminIO) userMFAReset(ctx context.Context, args []string) error {
+	fs := c.flagSet("user mfa-reset", "EMAIL")
+	return c.runCommand(ctx, fs, args, 1, "user.mfa-reset", func(pos []string, cfg config.Config, au *audit) error {
+		env, err := openAdmin(ctx, cfg, false)
+		if err != nil {
+			return err
+		}
+		defer env.close()
+		u, n, err := env.admin.MFAReset(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		au.user(u)
+		au.add(slog.Int64("sessions_revoked", n))
+		fmt.Fprintf(c.stdout, "second factor of %s removed; %d session(s) ended\n", u.Email, n)
 		return nil
 	})
 }

@@ -277,6 +277,22 @@ func TestUserCommands(t *testing.T) {
 		t.Errorf("revoke-sessions: %q; session alive %v", r.out, c.alive(ada.Access))
 	}
 
+	// mfa-reset: the factor goes (here only its flag, set by hand) and
+	// every session ends.
+	ada = c.start("ada@example.com")
+	if _, err := c.pool.Exec(t.Context(), "UPDATE users SET mfa_enabled = true WHERE email = 'ada@example.com'"); err != nil {
+		t.Fatal(err)
+	}
+	r = c.ok("", "user", "mfa-reset", "ada@example.com")
+	var mfa bool
+	if err := c.pool.QueryRow(t.Context(), "SELECT mfa_enabled FROM users WHERE email = 'ada@example.com'").Scan(&mfa); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.out, "second factor of ada@example.com removed; 1 session(s) ended") || c.alive(ada.Access) || mfa || r.audit["sessions_revoked"] != float64(1) {
+		t.Errorf("mfa-reset: %q; session alive %v; mfa %v; audit %v", r.out, c.alive(ada.Access), mfa, r.audit)
+	}
+	c.refused("no user with this email", "", "user", "mfa-reset", "nobody@example.com")
+
 	// verify. The reset above verified the address already; bob is new.
 	c.ok("bob's password", "user", "create", "bob@example.com")
 	if r = c.ok("", "user", "verify", "bob@example.com"); r.out != "bob@example.com is verified\n" {

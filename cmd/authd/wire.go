@@ -27,6 +27,7 @@ import (
 	"github.com/authd/authd/internal/ratelimit"
 	"github.com/authd/authd/internal/session"
 	"github.com/authd/authd/internal/token"
+	"github.com/authd/authd/internal/totp"
 	"github.com/authd/authd/sql/schema"
 )
 
@@ -43,6 +44,7 @@ type app struct {
 	m        *metrics.Metrics
 	signer   *token.Signer
 	hasher   *password.Hasher
+	mfaKeys  *totp.Keys       // nil: MFA_ENCRYPTION_KEYS unset
 	sessions *session.Service // nil until connect
 	sender   *mail.Sender     // nil until connect, or with mail off
 	pool     *pgxpool.Pool    // nil until connect
@@ -78,7 +80,11 @@ func prepare(cfg config.Config) (*app, error) {
 		// CPUs), so that building twice in one process adds it once.
 		runtime.GOMAXPROCS(baseProcs() + extra)
 	}
-	a := &app{m: m, signer: signer, hasher: hasher}
+	mfaKeys, err := newMFAKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{m: m, signer: signer, hasher: hasher, mfaKeys: mfaKeys}
 	if cfg.Metrics() == config.MetricsListener {
 		a.metrics = metricsMux(m, cfg.Pprof)
 	}
@@ -97,7 +103,7 @@ func (a *app) connect(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	poolGauges(a.m, pool)
 	a.sessions = session.New(session.Deps{
 		DB: pool, DBTimeout: cfg.DBTimeout,
-		Tokens: a.signer, Hasher: a.hasher, Log: log, Metrics: a.m,
+		Tokens: a.signer, Hasher: a.hasher, Log: log, Metrics: a.m, MFAKeys: a.mfaKeys,
 	}, sessionOptions(cfg))
 	if cfg.MailOn() {
 		// Built even without MAIL_WORKER, so that a broken template
@@ -152,6 +158,7 @@ func sessionOptions(cfg config.Config) session.Options {
 		MailMaxPerHour:        cfg.MailMaxPerHour,
 		HideExisting:          cfg.RegisterHideExisting,
 		Passwords:             passwordPolicy(cfg),
+		MFAIssuer:             cfg.MFAIssuer,
 	}
 }
 
@@ -162,6 +169,18 @@ func passwordPolicy(cfg config.Config) *policy.Policy {
 		o.Ranges = policy.NewRanges(cfg.PasswordBreachURL, cfg.PasswordBreachTimeout)
 	}
 	return policy.New(o)
+}
+
+// newMFAKeys parses MFA_ENCRYPTION_KEYS; nil when unset (no TOTP).
+func newMFAKeys(cfg config.Config) (*totp.Keys, error) {
+	if cfg.MFAEncryptionKeys == "" {
+		return nil, nil
+	}
+	k, err := totp.ParseKeys(cfg.MFAEncryptionKeys)
+	if err != nil {
+		return nil, fmt.Errorf("MFA_ENCRYPTION_KEYS: %w", err)
+	}
+	return k, nil
 }
 
 // Back-off between start-up tries to reach the database: doubling from

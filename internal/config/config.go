@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -111,6 +112,9 @@ type Config struct {
 	RegisterHideExisting bool          // REGISTER_HIDE_EXISTING
 	AccountSelfDelete    bool          // ACCOUNT_SELF_DELETE
 
+	MFAEncryptionKeys string // MFA_ENCRYPTION_KEYS: ID:BASE64 entries, the first seals; "" turns TOTP off
+	MFAIssuer         string // MFA_ISSUER, else EMAIL_FROM_NAME
+
 	LogLevel  slog.Level // LOG_LEVEL
 	LogFormat string     // LOG_FORMAT: "json" or "text"
 }
@@ -190,4 +194,37 @@ func (l *loader) derive(c *Config) {
 		l.problemf("PPROF", "profiles are served only on a separate METRICS_ADDR listener (e.g. 127.0.0.1:9090), never on the main port")
 	}
 	l.mailRules(c)
+	l.mfaRules(c)
+}
+
+// mfaRules: the TOTP issuer defaults to the product name of the mails, and
+// the MFA encryption keys share nothing with the JWT keys.
+func (l *loader) mfaRules(c *Config) {
+	if c.MFAIssuer == "" {
+		c.MFAIssuer = c.EmailFromName
+	}
+	if c.MFAIssuer == "" {
+		c.MFAIssuer = "authd"
+	}
+	if c.MFAEncryptionKeys == "" {
+		return
+	}
+	jwt := map[string]bool{}
+	for _, k := range append([]string{c.AccessPrivateKey, c.AccessPublicKey, c.RefreshPrivateKey, c.RefreshPublicKey},
+		append(append(c.AccessVerifyKeys, c.RefreshVerifyKeys...), c.RefreshRetiredKeys...)...) {
+		if k != "" {
+			jwt[k] = true
+		}
+	}
+	for _, item := range strings.Split(c.MFAEncryptionKeys, ",") {
+		_, key, ok := strings.Cut(strings.TrimSpace(item), ":")
+		if !ok || key == "" {
+			l.problemf("MFA_ENCRYPTION_KEYS", "want comma-separated ID:KEY entries (authd keygen prints one)")
+			return
+		}
+		if jwt[key] || jwt[strings.TrimSpace(item)] {
+			l.problemf("MFA_ENCRYPTION_KEYS", "must not be a JWT key")
+			return
+		}
+	}
 }

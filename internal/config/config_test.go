@@ -130,6 +130,7 @@ func TestLoadDefaults(t *testing.T) {
 
 		MailTransport:       "off",
 		EmailFromName:       "authd",
+		MFAIssuer:           "authd",
 		SMTPPort:            587,
 		SMTPTLS:             "starttls",
 		SMTPTimeout:         10 * time.Second,
@@ -791,5 +792,30 @@ func TestREADMEListsEveryVariable(t *testing.T) {
 		if !strings.Contains(string(b), "| `"+v.Name+"` |") {
 			t.Errorf("README's configuration table has no row for %s", v.Name)
 		}
+	}
+}
+
+// TestMFASettings: the issuer defaults to EMAIL_FROM_NAME, and an MFA key
+// that is a JWT key is refused.
+func TestMFASettings(t *testing.T) {
+	env := with(minimal(), "EMAIL_FROM_NAME", "Acme")
+	c, err := Load(mapEnv(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MFAIssuer != "Acme" || c.MFAEncryptionKeys != "" {
+		t.Errorf("issuer %q keys %q", c.MFAIssuer, c.MFAEncryptionKeys)
+	}
+	env["MFA_ENCRYPTION_KEYS"] = "k1:" + env["ACCESS_TOKEN_PRIVATE_KEY"]
+	if _, err := Load(mapEnv(env)); err == nil || !strings.Contains(err.Error(), "MFA_ENCRYPTION_KEYS") {
+		t.Errorf("a JWT key as MFA key: %v", err)
+	}
+	env["MFA_ENCRYPTION_KEYS"] = "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	c, err = Load(mapEnv(env))
+	if err != nil || c.MFAEncryptionKeys == "" {
+		t.Errorf("a good key: %v", err)
+	}
+	if strings.Contains(fmt.Sprint(c.LogValue()), "AAAAAAAA") {
+		t.Error("the key is logged")
 	}
 }

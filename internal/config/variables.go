@@ -212,6 +212,10 @@ func settings(c *Config) []setting {
 		{name: "REGISTER_HIDE_EXISTING", to: boolVar(&c.RegisterHideExisting), def: "false", desc: "answer a registration with a taken email like a new one (and mail the owner) instead of 409, so addresses cannot be probed; login then needs a verified address (an unverified account's right password is answered like a wrong one)"},
 		{name: "ACCOUNT_SELF_DELETE", to: boolVar(&c.AccountSelfDelete), def: "false", desc: "let users delete their own account (DELETE /api/users/me)"},
 
+		// Two-factor authentication.
+		{name: "MFA_ENCRYPTION_KEYS", to: redacted(&c.MFAEncryptionKeys, (*loader).raw, showSet), secret: true, desc: "comma-separated ID:KEY entries (KEY: 32 bytes in base64; authd keygen prints one) that encrypt the TOTP secrets with AES-256-GCM: the first encrypts, the others still decrypt (key rotation); never a JWT key; empty turns two-factor enrolment off"},
+		{name: "MFA_ISSUER", to: stringVar(&c.MFAIssuer), def: "(EMAIL_FROM_NAME)", desc: "issuer that authenticator apps show for the TOTP factor (in the otpauth:// URI)"},
+
 		// Logging.
 		{name: "LOG_LEVEL", to: bind(&c.LogLevel, (*loader).logLevel, showLevel), def: "info", choices: []string{"debug", "info", "warn", "error"}, desc: "minimum log level: {range}"},
 		{name: "LOG_FORMAT", to: choiceVar(&c.LogFormat), def: "json", choices: []string{"json", "text"}, desc: "log format: {range}"},

@@ -12,6 +12,35 @@ import (
 	"github.com/google/uuid"
 )
 
+const attemptOneTimeToken = `-- name: AttemptOneTimeToken :one
+UPDATE one_time_tokens SET attempts = attempts + 1
+WHERE token_hash = $1 AND purpose = $2
+  AND expires_at > $3::timestamptz AND attempts < $4::int
+RETURNING user_id
+`
+
+type AttemptOneTimeTokenParams struct {
+	TokenHash   []byte
+	Purpose     string
+	Now         time.Time
+	MaxAttempts int32
+}
+
+// Counts one attempt on a token (a login ticket) before the code that
+// comes with it is checked, and returns its user only while it has fewer
+// than max_attempts attempts and has not expired: a few wrong codes end it.
+func (q *Queries) AttemptOneTimeToken(ctx context.Context, arg AttemptOneTimeTokenParams) (uuid.UUID, error) {
+	row := q.db.QueryRow(ctx, attemptOneTimeToken,
+		arg.TokenHash,
+		arg.Purpose,
+		arg.Now,
+		arg.MaxAttempts,
+	)
+	var user_id uuid.UUID
+	err := row.Scan(&user_id)
+	return user_id, err
+}
+
 const consumeOneTimeToken = `-- name: ConsumeOneTimeToken :one
 DELETE FROM one_time_tokens
 WHERE token_hash = $1 AND purpose = $2

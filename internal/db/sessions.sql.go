@@ -33,14 +33,14 @@ func (q *Queries) CountLiveUserSessions(ctx context.Context, arg CountLiveUserSe
 }
 
 const createLoginSession = `-- name: CreateLoginSession :one
-INSERT INTO sessions (user_id, current_hash, created_at, last_used_at, idle_expires_at, expires_at, user_agent, client_addr)
+INSERT INTO sessions (user_id, current_hash, created_at, last_used_at, idle_expires_at, expires_at, user_agent, client_addr, auth_time)
 SELECT u.id, $1::bytea, $2::timestamptz, $2::timestamptz,
        $3::timestamptz, $4::timestamptz,
-       $5::text, $6::text
+       $5::text, $6::text, $2::timestamptz
 FROM users u
-WHERE u.id = $7 AND u.password_hash = $8::text
+WHERE u.id = $7 AND u.password_hash = $8::text AND NOT u.mfa_enabled
 FOR SHARE OF u
-RETURNING id, user_id, generation, current_hash, previous_hash, rotated_at, created_at, last_used_at, idle_expires_at, expires_at, revoked_at, revoked_reason, user_agent, client_addr
+RETURNING id, user_id, generation, current_hash, previous_hash, rotated_at, created_at, last_used_at, idle_expires_at, expires_at, revoked_at, revoked_reason, user_agent, client_addr, aal, amr, auth_time
 `
 
 type CreateLoginSessionParams struct {
@@ -59,6 +59,8 @@ type CreateLoginSessionParams struct {
 // (every one locks the user first) and then sees its hash, so a login that
 // compared the old password while a reset, change or set-password
 // committed gets no row, and the change's revocation cannot miss it.
+// Likewise a user whose second factor was activated meanwhile (the
+// activation locks the user too) gets no password-only session.
 func (q *Queries) CreateLoginSession(ctx context.Context, arg CreateLoginSessionParams) (Session, error) {
 	row := q.db.QueryRow(ctx, createLoginSession,
 		arg.CurrentHash,
@@ -86,15 +88,74 @@ func (q *Queries) CreateLoginSession(ctx context.Context, arg CreateLoginSession
 		&i.RevokedReason,
 		&i.UserAgent,
 		&i.ClientAddr,
+		&i.Aal,
+		&i.Amr,
+		&i.AuthTime,
+	)
+	return i, err
+}
+
+const createMFASession = `-- name: CreateMFASession :one
+INSERT INTO sessions (user_id, current_hash, created_at, last_used_at, idle_expires_at, expires_at, user_agent, client_addr,
+                      aal, amr, auth_time)
+VALUES ($1, $2, $3::timestamptz, $3::timestamptz,
+        $4, $5, $6, $7,
+        2, $8::text[], $3::timestamptz)
+RETURNING id, user_id, generation, current_hash, previous_hash, rotated_at, created_at, last_used_at, idle_expires_at, expires_at, revoked_at, revoked_reason, user_agent, client_addr, aal, amr, auth_time
+`
+
+type CreateMFASessionParams struct {
+	UserID        uuid.UUID
+	CurrentHash   []byte
+	Now           time.Time
+	IdleExpiresAt time.Time
+	ExpiresAt     time.Time
+	UserAgent     string
+	ClientAddr    string
+	Amr           []string
+}
+
+// A login's session after its second factor (aal 2), with the methods
+// used. The caller's transaction has locked the user and accepted the code.
+func (q *Queries) CreateMFASession(ctx context.Context, arg CreateMFASessionParams) (Session, error) {
+	row := q.db.QueryRow(ctx, createMFASession,
+		arg.UserID,
+		arg.CurrentHash,
+		arg.Now,
+		arg.IdleExpiresAt,
+		arg.ExpiresAt,
+		arg.UserAgent,
+		arg.ClientAddr,
+		arg.Amr,
+	)
+	var i Session
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Generation,
+		&i.CurrentHash,
+		&i.PreviousHash,
+		&i.RotatedAt,
+		&i.CreatedAt,
+		&i.LastUsedAt,
+		&i.IdleExpiresAt,
+		&i.ExpiresAt,
+		&i.RevokedAt,
+		&i.RevokedReason,
+		&i.UserAgent,
+		&i.ClientAddr,
+		&i.Aal,
+		&i.Amr,
+		&i.AuthTime,
 	)
 	return i, err
 }
 
 const createSession = `-- name: CreateSession :one
-INSERT INTO sessions (user_id, current_hash, created_at, last_used_at, idle_expires_at, expires_at, user_agent, client_addr)
+INSERT INTO sessions (user_id, current_hash, created_at, last_used_at, idle_expires_at, expires_at, user_agent, client_addr, auth_time)
 VALUES ($1, $2, $3::timestamptz, $3::timestamptz,
-        $4, $5, $6, $7)
-RETURNING id, user_id, generation, current_hash, previous_hash, rotated_at, created_at, last_used_at, idle_expires_at, expires_at, revoked_at, revoked_reason, user_agent, client_addr
+        $4, $5, $6, $7, $3::timestamptz)
+RETURNING id, user_id, generation, current_hash, previous_hash, rotated_at, created_at, last_used_at, idle_expires_at, expires_at, revoked_at, revoked_reason, user_agent, client_addr, aal, amr, auth_time
 `
 
 type CreateSessionParams struct {
@@ -133,6 +194,9 @@ func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) (S
 		&i.RevokedReason,
 		&i.UserAgent,
 		&i.ClientAddr,
+		&i.Aal,
+		&i.Amr,
+		&i.AuthTime,
 	)
 	return i, err
 }
@@ -193,7 +257,7 @@ func (q *Queries) DeleteRevokedSessions(ctx context.Context, arg DeleteRevokedSe
 }
 
 const getSession = `-- name: GetSession :one
-SELECT id, user_id, generation, current_hash, previous_hash, rotated_at, created_at, last_used_at, idle_expires_at, expires_at, revoked_at, revoked_reason, user_agent, client_addr FROM sessions WHERE id = $1
+SELECT id, user_id, generation, current_hash, previous_hash, rotated_at, created_at, last_used_at, idle_expires_at, expires_at, revoked_at, revoked_reason, user_agent, client_addr, aal, amr, auth_time FROM sessions WHERE id = $1
 `
 
 func (q *Queries) GetSession(ctx context.Context, id uuid.UUID) (Session, error) {
@@ -214,12 +278,60 @@ func (q *Queries) GetSession(ctx context.Context, id uuid.UUID) (Session, error)
 		&i.RevokedReason,
 		&i.UserAgent,
 		&i.ClientAddr,
+		&i.Aal,
+		&i.Amr,
+		&i.AuthTime,
+	)
+	return i, err
+}
+
+const getSessionAuth = `-- name: GetSessionAuth :one
+SELECT u.id, u.name, u.email, u.password_hash, u.role, u.provider, u.photo, u.verified, u.created_at, u.updated_at, u.email_verified_at, u.password_changed_at, u.mfa_enabled, s.aal, s.amr, s.auth_time FROM sessions s JOIN users u ON u.id = s.user_id
+WHERE s.id = $1 AND s.user_id = $2
+  AND s.revoked_at IS NULL AND s.idle_expires_at > $3::timestamptz AND s.expires_at > $3::timestamptz
+`
+
+type GetSessionAuthParams struct {
+	SessionID uuid.UUID
+	UserID    uuid.UUID
+	Now       time.Time
+}
+
+type GetSessionAuthRow struct {
+	User     User
+	Aal      int16
+	Amr      []string
+	AuthTime time.Time
+}
+
+// GetSessionUser with the session's assurance (aal, amr, auth_time): the
+// authentication check of Service.Authenticate, one round trip.
+func (q *Queries) GetSessionAuth(ctx context.Context, arg GetSessionAuthParams) (GetSessionAuthRow, error) {
+	row := q.db.QueryRow(ctx, getSessionAuth, arg.SessionID, arg.UserID, arg.Now)
+	var i GetSessionAuthRow
+	err := row.Scan(
+		&i.User.ID,
+		&i.User.Name,
+		&i.User.Email,
+		&i.User.PasswordHash,
+		&i.User.Role,
+		&i.User.Provider,
+		&i.User.Photo,
+		&i.User.Verified,
+		&i.User.CreatedAt,
+		&i.User.UpdatedAt,
+		&i.User.EmailVerifiedAt,
+		&i.User.PasswordChangedAt,
+		&i.User.MfaEnabled,
+		&i.Aal,
+		&i.Amr,
+		&i.AuthTime,
 	)
 	return i, err
 }
 
 const getSessionUser = `-- name: GetSessionUser :one
-SELECT u.id, u.name, u.email, u.password_hash, u.role, u.provider, u.photo, u.verified, u.created_at, u.updated_at, u.email_verified_at, u.password_changed_at FROM sessions s JOIN users u ON u.id = s.user_id
+SELECT u.id, u.name, u.email, u.password_hash, u.role, u.provider, u.photo, u.verified, u.created_at, u.updated_at, u.email_verified_at, u.password_changed_at, u.mfa_enabled FROM sessions s JOIN users u ON u.id = s.user_id
 WHERE s.id = $1 AND s.user_id = $2
   AND s.revoked_at IS NULL AND s.idle_expires_at > $3::timestamptz AND s.expires_at > $3::timestamptz
 `
@@ -248,12 +360,13 @@ func (q *Queries) GetSessionUser(ctx context.Context, arg GetSessionUserParams) 
 		&i.UpdatedAt,
 		&i.EmailVerifiedAt,
 		&i.PasswordChangedAt,
+		&i.MfaEnabled,
 	)
 	return i, err
 }
 
 const listUserSessions = `-- name: ListUserSessions :many
-SELECT id, user_id, generation, current_hash, previous_hash, rotated_at, created_at, last_used_at, idle_expires_at, expires_at, revoked_at, revoked_reason, user_agent, client_addr FROM sessions
+SELECT id, user_id, generation, current_hash, previous_hash, rotated_at, created_at, last_used_at, idle_expires_at, expires_at, revoked_at, revoked_reason, user_agent, client_addr, aal, amr, auth_time FROM sessions
 WHERE user_id = $1 AND revoked_at IS NULL
   AND idle_expires_at > $2::timestamptz AND expires_at > $2::timestamptz
 ORDER BY last_used_at DESC, id
@@ -289,6 +402,9 @@ func (q *Queries) ListUserSessions(ctx context.Context, arg ListUserSessionsPara
 			&i.RevokedReason,
 			&i.UserAgent,
 			&i.ClientAddr,
+			&i.Aal,
+			&i.Amr,
+			&i.AuthTime,
 		); err != nil {
 			return nil, err
 		}
@@ -298,6 +414,39 @@ func (q *Queries) ListUserSessions(ctx context.Context, arg ListUserSessionsPara
 		return nil, err
 	}
 	return items, nil
+}
+
+const reauthenticateSession = `-- name: ReauthenticateSession :execrows
+UPDATE sessions
+SET auth_time = $1::timestamptz,
+    aal = GREATEST(aal, $2::smallint),
+    amr = ARRAY(SELECT DISTINCT unnest(amr || $3::text[]) ORDER BY 1)
+WHERE id = $4 AND user_id = $5
+  AND revoked_at IS NULL AND idle_expires_at > $1::timestamptz AND expires_at > $1::timestamptz
+`
+
+type ReauthenticateSessionParams struct {
+	Now    time.Time
+	Aal    int16
+	Amr    []string
+	ID     uuid.UUID
+	UserID uuid.UUID
+}
+
+// Step-up: the user proved who they are again in this live session.
+// With a second factor (aal 2) the methods gain amr.
+func (q *Queries) ReauthenticateSession(ctx context.Context, arg ReauthenticateSessionParams) (int64, error) {
+	result, err := q.db.Exec(ctx, reauthenticateSession,
+		arg.Now,
+		arg.Aal,
+		arg.Amr,
+		arg.ID,
+		arg.UserID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const revokeSession = `-- name: RevokeSession :execrows
@@ -362,7 +511,7 @@ SET previous_hash   = current_hash,
     idle_expires_at = LEAST($3::timestamptz, expires_at)
 WHERE id = $4 AND current_hash = $5
   AND revoked_at IS NULL AND idle_expires_at > $2::timestamptz AND expires_at > $2::timestamptz
-RETURNING id, user_id, generation, current_hash, previous_hash, rotated_at, created_at, last_used_at, idle_expires_at, expires_at, revoked_at, revoked_reason, user_agent, client_addr
+RETURNING id, user_id, generation, current_hash, previous_hash, rotated_at, created_at, last_used_at, idle_expires_at, expires_at, revoked_at, revoked_reason, user_agent, client_addr, aal, amr, auth_time
 `
 
 type RotateSessionParams struct {
@@ -400,6 +549,9 @@ func (q *Queries) RotateSession(ctx context.Context, arg RotateSessionParams) (S
 		&i.RevokedReason,
 		&i.UserAgent,
 		&i.ClientAddr,
+		&i.Aal,
+		&i.Amr,
+		&i.AuthTime,
 	)
 	return i, err
 }

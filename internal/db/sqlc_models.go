@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type LoginThrottle struct {
@@ -42,6 +43,32 @@ type MailThrottle struct {
 	Sent        int32
 }
 
+type MfaFactor struct {
+	ID          uuid.UUID
+	UserID      uuid.UUID
+	Kind        string
+	Status      string
+	Secret      []byte
+	KeyID       string
+	LastStep    pgtype.Int8
+	CreatedAt   time.Time
+	ActivatedAt *time.Time
+}
+
+type MfaRecoveryCode struct {
+	UserID    uuid.UUID
+	CodeHash  []byte
+	CreatedAt time.Time
+	UsedAt    *time.Time
+}
+
+type MfaThrottle struct {
+	UserID        uuid.UUID
+	Failures      int32
+	LastFailureAt time.Time
+	LockedUntil   *time.Time
+}
+
 type OneTimeToken struct {
 	TokenHash []byte
 	Purpose   string
@@ -49,6 +76,7 @@ type OneTimeToken struct {
 	Email     string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	Attempts  int32
 }
 
 type Session struct {
@@ -66,6 +94,9 @@ type Session struct {
 	RevokedReason *string
 	UserAgent     string
 	ClientAddr    string
+	Aal           int16
+	Amr           []string
+	AuthTime      time.Time
 }
 
 type User struct {
@@ -81,4 +112,5 @@ type User struct {
 	UpdatedAt         time.Time
 	EmailVerifiedAt   *time.Time
 	PasswordChangedAt *time.Time
+	MfaEnabled        bool
 }

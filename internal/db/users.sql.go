@@ -42,7 +42,7 @@ func (q *Queries) ChangeUserEmail(ctx context.Context, arg ChangeUserEmailParams
 const createUser = `-- name: CreateUser :one
 INSERT INTO users (name, email, password_hash, photo, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5::timestamptz, $5::timestamptz)
-RETURNING id, name, email, password_hash, role, provider, photo, verified, created_at, updated_at, email_verified_at, password_changed_at
+RETURNING id, name, email, password_hash, role, provider, photo, verified, created_at, updated_at, email_verified_at, password_changed_at, mfa_enabled
 `
 
 type CreateUserParams struct {
@@ -75,6 +75,7 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 		&i.UpdatedAt,
 		&i.EmailVerifiedAt,
 		&i.PasswordChangedAt,
+		&i.MfaEnabled,
 	)
 	return i, err
 }
@@ -92,7 +93,7 @@ func (q *Queries) DeleteUser(ctx context.Context, id uuid.UUID) (int64, error) {
 }
 
 const getUserByEmail = `-- name: GetUserByEmail :one
-SELECT id, name, email, password_hash, role, provider, photo, verified, created_at, updated_at, email_verified_at, password_changed_at FROM users WHERE email = $1
+SELECT id, name, email, password_hash, role, provider, photo, verified, created_at, updated_at, email_verified_at, password_changed_at, mfa_enabled FROM users WHERE email = $1
 `
 
 func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error) {
@@ -111,12 +112,13 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 		&i.UpdatedAt,
 		&i.EmailVerifiedAt,
 		&i.PasswordChangedAt,
+		&i.MfaEnabled,
 	)
 	return i, err
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, name, email, password_hash, role, provider, photo, verified, created_at, updated_at, email_verified_at, password_changed_at FROM users WHERE id = $1
+SELECT id, name, email, password_hash, role, provider, photo, verified, created_at, updated_at, email_verified_at, password_changed_at, mfa_enabled FROM users WHERE id = $1
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
@@ -135,12 +137,13 @@ func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.UpdatedAt,
 		&i.EmailVerifiedAt,
 		&i.PasswordChangedAt,
+		&i.MfaEnabled,
 	)
 	return i, err
 }
 
 const listUsers = `-- name: ListUsers :many
-SELECT id, name, email, password_hash, role, provider, photo, verified, created_at, updated_at, email_verified_at, password_changed_at FROM users
+SELECT id, name, email, password_hash, role, provider, photo, verified, created_at, updated_at, email_verified_at, password_changed_at, mfa_enabled FROM users
 WHERE ($1::text IS NULL OR email LIKE $1::text || '%')
   AND (NOT $2::bool OR NOT verified)
 ORDER BY created_at, id
@@ -175,6 +178,7 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, e
 			&i.UpdatedAt,
 			&i.EmailVerifiedAt,
 			&i.PasswordChangedAt,
+			&i.MfaEnabled,
 		); err != nil {
 			return nil, err
 		}
@@ -213,7 +217,7 @@ func (q *Queries) LockAdmins(ctx context.Context) ([]uuid.UUID, error) {
 }
 
 const lockUser = `-- name: LockUser :one
-SELECT id, name, email, password_hash, role, provider, photo, verified, created_at, updated_at, email_verified_at, password_changed_at FROM users WHERE id = $1 FOR NO KEY UPDATE
+SELECT id, name, email, password_hash, role, provider, photo, verified, created_at, updated_at, email_verified_at, password_changed_at, mfa_enabled FROM users WHERE id = $1 FOR NO KEY UPDATE
 `
 
 // Reads a user and locks the row until the end of the transaction, so
@@ -237,8 +241,27 @@ func (q *Queries) LockUser(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.UpdatedAt,
 		&i.EmailVerifiedAt,
 		&i.PasswordChangedAt,
+		&i.MfaEnabled,
 	)
 	return i, err
+}
+
+const setUserMFA = `-- name: SetUserMFA :exec
+UPDATE users SET mfa_enabled = $1::bool, updated_at = $2::timestamptz
+WHERE id = $3
+`
+
+type SetUserMFAParams struct {
+	MfaEnabled bool
+	Now        time.Time
+	ID         uuid.UUID
+}
+
+// Whether the user has an active second factor; the caller has locked the
+// user and changes the factors in the same transaction.
+func (q *Queries) SetUserMFA(ctx context.Context, arg SetUserMFAParams) error {
+	_, err := q.db.Exec(ctx, setUserMFA, arg.MfaEnabled, arg.Now, arg.ID)
+	return err
 }
 
 const setUserPassword = `-- name: SetUserPassword :exec

@@ -26,6 +26,10 @@ const (
 	KindEmailTakenNotice  = "email_taken_notice"  // to a new address that already has an account
 	KindSignupAttempt     = "signup_attempt"      // someone tried to register with this address
 	KindAccountDeleted    = "account_deleted"     // the account was deleted
+	KindMFAEnabled        = "mfa_enabled"         // a second factor was turned on
+	KindMFADisabled       = "mfa_disabled"        // the second factor was turned off (by the user or the operator)
+	KindRecoveryCodeUsed  = "recovery_code_used"  // a recovery code was used to log in
+	KindRecoveryCodesLow  = "recovery_codes_low"  // two or fewer recovery codes are left
 )
 
 // Kinds lists every kind, token kinds first.
@@ -34,6 +38,7 @@ func Kinds() []string {
 		KindVerifyEmail, KindResetPassword, KindChangeEmail,
 		KindPasswordChanged, KindEmailChangeNotice, KindEmailTakenNotice,
 		KindSignupAttempt, KindAccountDeleted,
+		KindMFAEnabled, KindMFADisabled, KindRecoveryCodeUsed, KindRecoveryCodesLow,
 	}
 }
 

@@ -437,6 +437,10 @@ func TestEveryKindDelivered(t *testing.T) {
 		mail.KindEmailTakenNotice:  "Someone tried to use your email address",
 		mail.KindSignupAttempt:     "Someone tried to register with your email address",
 		mail.KindAccountDeleted:    "Your account was deleted",
+		mail.KindMFAEnabled:        "Two-factor authentication is on",
+		mail.KindMFADisabled:       "Two-factor authentication is off",
+		mail.KindRecoveryCodeUsed:  "A recovery code was used to sign in",
+		mail.KindRecoveryCodesLow:  "You are running out of recovery codes",
 	}
 	for _, k := range mail.Kinds() {
 		f.enqueue(k, k+"@example.com", u.ID, mail.Data{Name: u.Name, NewEmail: "ada.new@example.com"})

@@ -15,18 +15,22 @@ const (
 	VerifyEmail   Purpose = "verify_email"   // prove an address (registration, resend)
 	ResetPassword Purpose = "reset_password" // set a forgotten password
 	ChangeEmail   Purpose = "change_email"   // confirm a new address; sent to that address
+	// LoginTicket: the second step of a login with a second factor; handed
+	// to whoever gave the right password, minted with the caller's
+	// lifetime (MintFor), a few attempts each (Attempt), never mailed.
+	LoginTicket Purpose = "login_ticket"
 )
 
 // Purposes lists every purpose.
 func Purposes() []Purpose {
-	return []Purpose{VerifyEmail, ResetPassword, ChangeEmail}
+	return []Purpose{VerifyEmail, ResetPassword, ChangeEmail, LoginTicket}
 }
 
 // Format is the shape of a purpose's raw secrets; 0 for an unknown
 // purpose.
 func (p Purpose) Format() Format {
 	switch p {
-	case VerifyEmail, ResetPassword, ChangeEmail:
+	case VerifyEmail, ResetPassword, ChangeEmail, LoginTicket:
 		return Link
 	}
 	return 0

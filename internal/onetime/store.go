@@ -103,6 +103,28 @@ func (s *Store) Peek(ctx context.Context, q *db.Queries, p Purpose, raw string) 
 	return user, nil
 }
 
+// Attempt counts one attempt on raw, a secret of p that is tried with
+// something else (a login ticket with a code), before that is checked, and
+// returns its user while the secret is unexpired and had fewer than
+// maxAttempts attempts; ErrInvalid otherwise. It is one statement of its
+// own (not the caller's transaction: a failed try stays counted), so of
+// any number of concurrent tries at most maxAttempts get through. The
+// secret itself is then spent with Spend.
+func (s *Store) Attempt(ctx context.Context, q *db.Queries, p Purpose, raw string, maxAttempts int) (uuid.UUID, error) {
+	if raw == "" || len(raw) > maxRawLen || maxAttempts <= 0 {
+		return uuid.Nil, ErrInvalid
+	}
+	user, err := q.AttemptOneTimeToken(ctx, db.AttemptOneTimeTokenParams{TokenHash: Hash(raw), Purpose: string(p),
+		Now: s.now(), MaxAttempts: int32(min(maxAttempts, 1000))})
+	switch err := db.Classify(err); {
+	case errors.Is(err, db.ErrNotFound):
+		return uuid.Nil, ErrInvalid
+	case err != nil:
+		return uuid.Nil, fmt.Errorf("attempt token: %w", err)
+	}
+	return user, nil
+}
+
 // Spent is a secret used up and its user.
 type Spent struct {
 	User  db.User // locked until the caller's transaction ends

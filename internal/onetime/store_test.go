@@ -288,7 +288,7 @@ func TestMintRefusals(t *testing.T) {
 	if _, err := bare.Mint(t.Context(), f.q, onetime.VerifyEmail, f.user.ID, f.user.Email); err == nil {
 		t.Error("Mint without a lifetime")
 	}
-	if _, err := f.store.MintFor(t.Context(), f.q, "login_ticket", f.user.ID, f.user.Email, time.Minute); err == nil {
+	if _, err := f.store.MintFor(t.Context(), f.q, "recovery_code", f.user.ID, f.user.Email, time.Minute); err == nil {
 		t.Error("MintFor of an unknown purpose")
 	}
 	if _, err := f.store.MintFor(t.Context(), f.q, onetime.ResetPassword, f.user.ID, f.user.Email, 0); err == nil {
@@ -299,5 +299,41 @@ func TestMintRefusals(t *testing.T) {
 	}
 	if got := f.store.Lifetime(onetime.ResetPassword); got != 15*time.Minute {
 		t.Errorf("Lifetime = %s", got)
+	}
+}
+
+// TestAttempt: a login ticket takes at most maxAttempts tries, however
+// many come at once, none once expired; it can still be spent once.
+func TestAttempt(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	tok, err := f.store.MintFor(t.Context(), f.q, onetime.LoginTicket, f.user.ID, f.user.Email, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ok atomic.Int32
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			user, err := f.store.Attempt(t.Context(), f.q, onetime.LoginTicket, tok.Raw, 3)
+			switch {
+			case err == nil && user == f.user.ID:
+				ok.Add(1)
+			case !errors.Is(err, onetime.ErrInvalid):
+				t.Errorf("Attempt: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 3 {
+		t.Errorf("%d attempts went through, want 3", ok.Load())
+	}
+	if _, err := f.store.Attempt(t.Context(), f.q, onetime.VerifyEmail, tok.Raw, 10); !errors.Is(err, onetime.ErrInvalid) {
+		t.Errorf("as another purpose: %v", err)
+	}
+	other, _ := f.store.MintFor(t.Context(), f.q, onetime.LoginTicket, f.user.ID, f.user.Email, time.Minute)
+	f.clock.Add(time.Minute)
+	if _, err := f.store.Attempt(t.Context(), f.q, onetime.LoginTicket, other.Raw, 3); !errors.Is(err, onetime.ErrInvalid) {
+		t.Errorf("expired: %v", err)
 	}
 }

@@ -10,14 +10,15 @@ import (
 )
 
 // Authenticate admits a valid access token whose session is still active,
-// loading its user in the same query. A bad token or a dead session is
-// ErrInvalid.
+// loading its user and the session's assurance (aal, amr, auth_time as
+// they are now, after any Reauthenticate) in the same query. A bad token
+// or a dead session is ErrInvalid.
 func (s *Service) Authenticate(ctx context.Context, access string) (Auth, error) {
 	claims, err := s.tokens.Verify(token.Access, access)
 	if err != nil {
 		return Auth{}, ErrInvalid
 	}
-	user, err := s.q.GetSessionUser(ctx, db.GetSessionUserParams{
+	row, err := s.q.GetSessionAuth(ctx, db.GetSessionAuthParams{
 		SessionID: claims.Session, UserID: claims.Subject, Now: s.now(),
 	})
 	if errors.Is(err, db.ErrNotFound) {
@@ -26,5 +27,5 @@ func (s *Service) Authenticate(ctx context.Context, access string) (Auth, error)
 	if err != nil {
 		return Auth{}, fmt.Errorf("authenticate: %w", err)
 	}
-	return Auth{User: user, Session: claims.Session}, nil
+	return Auth{User: row.User, Session: claims.Session, AAL: int(row.Aal), AMR: row.Amr, AuthTime: row.AuthTime}, nil
 }

@@ -16,7 +16,10 @@ import (
 	"github.com/authd/authd/internal/password"
 )
 
-// Login checks a password and starts a session. Each attempt is counted
+// Login checks a password and starts a session. For an account with an
+// active second factor, the right password starts none: the answer is a
+// *MFARequired error with a login ticket for LoginMFA (a wrong password
+// answers as for any account). Each attempt is counted
 // before its password is checked (see reserve): a locked email is refused
 // (*LockedError) before any password work, right password or wrong. An
 // unknown email costs the same compare as a known one. With HideExisting
@@ -86,6 +89,12 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 		s.log.LogAttrs(ctx, slog.LevelInfo, "login refused", slog.String("reason", "email not verified"),
 			slog.String("user_id", user.ID.String()))
 		return Tokens{}, db.User{}, ErrEmailNotVerified
+	}
+	// A second factor: no session yet, a ticket for LoginMFA. Whether
+	// the account has one came with the user: no extra statement for
+	// the others.
+	if user.MfaEnabled {
+		return s.loginTicket(ctx, user, email)
 	}
 	// The session only if the hash compared is still the user's: a
 	// password reset, change or set-password that committed during the

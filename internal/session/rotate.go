@@ -13,10 +13,12 @@ import (
 	"github.com/authd/authd/internal/token"
 )
 
-// issue signs an access token and the refresh token of the session's
-// current generation, whose id is gen.
+// issue signs an access token, carrying the session's assurance (aal,
+// amr, auth_time), and the refresh token of the session's current
+// generation, whose id is gen. A refresh keeps the assurance: it is the
+// session's.
 func (s *Service) issue(sess db.Session, gen string) (Tokens, error) {
-	access, err := s.tokens.Access(sess.UserID, sess.ID)
+	access, err := s.tokens.AccessWith(sess.UserID, sess.ID, assurance(sess))
 	if err != nil {
 		return Tokens{}, fmt.Errorf("sign access token: %w", err)
 	}
@@ -96,6 +98,11 @@ func (s *Service) inGrace(sess db.Session, gen string, now time.Time) bool {
 	return bytes.Equal(sess.PreviousHash, hashID(gen)) &&
 		bytes.Equal(sess.CurrentHash, hashID(nextGenerationID(gen))) &&
 		sess.RotatedAt != nil && s.opts.ReuseGrace > 0 && now.Sub(*sess.RotatedAt) < s.opts.ReuseGrace
+}
+
+// assurance is what the access tokens of sess say of its authentication.
+func assurance(sess db.Session) token.Assurance {
+	return token.Assurance{AAL: int(sess.Aal), AMR: sess.Amr, AuthTime: sess.AuthTime}
 }
 
 func active(s db.Session, now time.Time) bool {

@@ -19,6 +19,7 @@ import (
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/password/policy"
 	"github.com/authd/authd/internal/token"
+	"github.com/authd/authd/internal/totp"
 )
 
 // Errors callers tell apart with errors.Is or errors.As. Anything else is
@@ -109,6 +110,16 @@ type Options struct {
 	// ValidPassword (registration, reset, change, the operator's create
 	// and set-password); nil: none.
 	Passwords *policy.Policy
+
+	// Two-factor authentication (mfa.go). MFAIssuer is the issuer of the
+	// otpauth:// URIs (MFA_ISSUER; "": DefaultMFAIssuer). A login ticket
+	// lives MFATicketTTL and takes MFATicketAttempts codes; an operation
+	// that needs a recent authentication takes one within ReauthWindow.
+	// Zero values take the Default* constants.
+	MFAIssuer         string
+	MFATicketTTL      time.Duration
+	MFATicketAttempts int
+	ReauthWindow      time.Duration
 }
 
 // Verification is the email verification mode.
@@ -135,8 +146,10 @@ type Service struct {
 	now     func() time.Time
 	opts    Options
 	// secrets spends one-time secrets; it mints only with a lifetime of
-	// its caller's (Admin.ResetToken), so it needs no lifetimes.
+	// its caller's (Admin.ResetToken, login tickets), so it needs no
+	// lifetimes.
 	secrets *onetime.Store
+	mfaKeys *totp.Keys // seals TOTP secrets; nil: no TOTP (ErrMFAUnavailable)
 }
 
 // Deps are what a Service works with. New binds DB (db.Bound) with
@@ -150,6 +163,9 @@ type Deps struct {
 	Log       *slog.Logger
 	Metrics   *metrics.Metrics
 	Now       func() time.Time // nil: time.Now
+	// MFAKeys seal and open TOTP secrets (MFA_ENCRYPTION_KEYS); nil turns
+	// enrolment off, and a factor cannot be checked.
+	MFAKeys *totp.Keys
 }
 
 // New returns a Service.
@@ -159,7 +175,7 @@ func New(d Deps, o Options) *Service {
 		now = time.Now
 	}
 	return &Service{pool: d.DB, timeout: d.DBTimeout, q: db.New(db.Bound(d.DB, d.DBTimeout)), tokens: d.Tokens, hasher: d.Hasher, log: d.Log, metrics: d.Metrics, now: now, opts: o,
-		secrets: onetime.New(onetime.Options{Now: now})}
+		secrets: onetime.New(onetime.Options{Now: now}), mfaKeys: d.MFAKeys}
 }
 
 // tx runs f in one transaction (see db.InTx).
@@ -182,10 +198,18 @@ type Tokens struct {
 	SessionEnd time.Time
 }
 
-// Auth is an authenticated caller.
+// Auth is an authenticated caller: the user, the session, and the
+// session's assurance. User.MfaEnabled says whether the account has an
+// active second factor.
 type Auth struct {
 	User    db.User
 	Session uuid.UUID
+	// AAL is 1 for a password, 2 for a password and a second factor;
+	// AMR the RFC 8176 methods ("pwd", "otp"); AuthTime when the user last
+	// proved who they are in this session (login or Reauthenticate).
+	AAL      int
+	AMR      []string
+	AuthTime time.Time
 }
 
 // Info is one live session as its owner sees it.

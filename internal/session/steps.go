@@ -15,7 +15,7 @@ import (
 // run in its caller's transaction after the caller has locked the user.
 
 // setPassword gives user the password of hash: it deletes the user's
-// reset and email-change tokens (a link asked for under the old password
+// reset and email-change tokens and login tickets (a link asked for under the old password
 // must not outlive it), clears the address's failed logins, revokes every
 // session of the user but keep (uuid.Nil: none is kept) for why, and
 // queues a "password changed" notice. It sets user's PasswordHash and
@@ -29,7 +29,7 @@ func (s *Service) setPassword(ctx context.Context, q *db.Queries, user *db.User,
 	if _, err := mail.Supersede(ctx, q, user.ID, now, mail.KindResetPassword, mail.KindChangeEmail); err != nil {
 		return 0, err // before DropUser: see mail.Supersede
 	}
-	if _, err := s.secrets.DropUser(ctx, q, user.ID, onetime.ResetPassword, onetime.ChangeEmail); err != nil {
+	if _, err := s.secrets.DropUser(ctx, q, user.ID, onetime.ResetPassword, onetime.ChangeEmail, onetime.LoginTicket); err != nil {
 		return 0, err
 	}
 	if err := q.ClearLoginFailures(ctx, user.Email); err != nil {

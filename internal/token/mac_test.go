@@ -3,6 +3,7 @@ package token
 import (
 	"encoding/base64"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func TestMACRefreshRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("claims = %+v, want %+v", got, want)
 			}
 			if _, err := f.s.Verify(Access, tok); err == nil {
@@ -111,7 +112,7 @@ func TestJWTRefreshStillVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := s.Verify(Refresh, old)
-	if err != nil || got != want {
+	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("JWT refresh token with the MAC signer: %+v %v", got, err)
 	}
 }
@@ -178,7 +179,7 @@ func TestMACRefreshKeyRotation(t *testing.T) {
 		}
 		return s
 	}
-	if got, err := rotated([]string{b64PEM(t, f.private[1])}, nil).Verify(Refresh, old); err != nil || got != want {
+	if got, err := rotated([]string{b64PEM(t, f.private[1])}, nil).Verify(Refresh, old); err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("with the retired private key listed: %+v %v", got, err)
 	}
 	if _, err := rotated(nil, []string{b64PEM(t, f.private[1].Public())}).Verify(Refresh, old); !errors.Is(err, ErrInvalid) {

@@ -80,6 +80,21 @@ type Claims struct {
 	ID         string    // jti
 	IssuedAt   time.Time
 	ExpiresAt  time.Time
+	// Assurance (access tokens only): how the session's user proved who
+	// they are. Zero in a token signed without one.
+	Assurance Assurance
+}
+
+// Assurance is what an access token says of its session's authentication:
+// the aal claim (1: a password; 2: a password and a second factor), the
+// amr claim (RFC 8176 method names such as "pwd" and "otp") and the
+// auth_time claim (OIDC: when the user last proved who they are). A
+// resource server that needs MFA checks AAL >= 2; one that guards a
+// sensitive action checks AuthTime.
+type Assurance struct {
+	AAL      int
+	AMR      []string
+	AuthTime time.Time
 }
 
 // Signer signs and verifies access and refresh tokens.
@@ -104,22 +119,28 @@ type Signer struct {
 
 // payload is the signed claim set; aud is a single string.
 type payload struct {
-	Issuer     string `json:"iss"`
-	Subject    string `json:"sub"`
-	Audience   string `json:"aud"`
-	ExpiresAt  int64  `json:"exp"`
-	NotBefore  int64  `json:"nbf"`
-	IssuedAt   int64  `json:"iat"`
-	ID         string `json:"jti"`
-	Session    string `json:"sid"`
-	Generation *int64 `json:"gen,omitempty"`
+	Issuer     string   `json:"iss"`
+	Subject    string   `json:"sub"`
+	Audience   string   `json:"aud"`
+	ExpiresAt  int64    `json:"exp"`
+	NotBefore  int64    `json:"nbf"`
+	IssuedAt   int64    `json:"iat"`
+	ID         string   `json:"jti"`
+	Session    string   `json:"sid"`
+	Generation *int64   `json:"gen,omitempty"`
+	AAL        int      `json:"aal,omitempty"`
+	AMR        []string `json:"amr,omitempty"`
+	AuthTime   int64    `json:"auth_time,omitempty"`
 }
 
 // claims is what Verify decodes.
 type claims struct {
 	jwt.RegisteredClaims
-	Session    string `json:"sid"`
-	Generation *int64 `json:"gen"`
+	Session    string   `json:"sid"`
+	Generation *int64   `json:"gen"`
+	AAL        int      `json:"aal"`
+	AMR        []string `json:"amr"`
+	AuthTime   int64    `json:"auth_time"`
 }
 
 // header is the JOSE header we sign.
@@ -221,14 +242,22 @@ func New(o Options) (*Signer, error) {
 	return s, nil
 }
 
-// Access signs an access token for user sub in session sid.
+// Access signs an access token for user sub in session sid, without
+// assurance claims (see AccessWith).
 func (s *Signer) Access(sub, sid uuid.UUID) (string, error) {
-	tok, _, err := s.signAccess(sub, sid)
+	tok, _, err := s.signAccess(sub, sid, Assurance{})
 	return tok, err
 }
 
-// signAccess is Access with the claims it signed (for tests).
-func (s *Signer) signAccess(sub, sid uuid.UUID) (string, Claims, error) {
+// AccessWith signs an access token for user sub in session sid that
+// carries a's aal, amr and auth_time (each left out when zero).
+func (s *Signer) AccessWith(sub, sid uuid.UUID, a Assurance) (string, error) {
+	tok, _, err := s.signAccess(sub, sid, a)
+	return tok, err
+}
+
+// signAccess is AccessWith with the claims it signed (for tests).
+func (s *Signer) signAccess(sub, sid uuid.UUID, a Assurance) (string, Claims, error) {
 	if sub == uuid.Nil || sid == uuid.Nil {
 		return "", Claims{}, errors.New("sign access token: nil subject or session")
 	}
@@ -244,6 +273,10 @@ func (s *Signer) signAccess(sub, sid uuid.UUID) (string, Claims, error) {
 		ID:        jti,
 		IssuedAt:  seconds(now),
 		ExpiresAt: seconds(now.Add(s.accessTTL)),
+		Assurance: a,
+	}
+	if !a.AuthTime.IsZero() {
+		c.Assurance.AuthTime = seconds(a.AuthTime)
 	}
 	tok, err := s.sign(s.access, s.accessHead, c)
 	if err != nil {
@@ -315,6 +348,12 @@ func (s *Signer) sign(ks *KeySet, head string, c Claims) (string, error) {
 	}
 	if c.Kind == Refresh {
 		p.Generation = &c.Generation
+	}
+	if c.Kind == Access {
+		p.AAL, p.AMR = c.Assurance.AAL, c.Assurance.AMR
+		if !c.Assurance.AuthTime.IsZero() {
+			p.AuthTime = c.Assurance.AuthTime.Unix()
+		}
 	}
 	body, err := json.Marshal(p)
 	if err != nil {
@@ -390,6 +429,13 @@ func (s *Signer) Verify(kind Kind, tok string) (Claims, error) {
 		out.Generation = *c.Generation
 	}
 	if kind == Access {
+		if c.AAL < 0 || c.AAL > 3 || c.AuthTime < 0 {
+			return Claims{}, fmt.Errorf("%w: bad aal or auth_time", ErrInvalid)
+		}
+		out.Assurance = Assurance{AAL: c.AAL, AMR: c.AMR}
+		if c.AuthTime > 0 {
+			out.Assurance.AuthTime = time.Unix(c.AuthTime, 0).UTC()
+		}
 		nbf := out.IssuedAt
 		if c.NotBefore != nil && c.NotBefore.After(nbf) {
 			nbf = c.NotBefore.UTC()

@@ -3,6 +3,7 @@ package token
 import (
 	"encoding/base64"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -36,7 +37,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			f := newFixture(t, alg)
 
-			tok, want, err := f.s.signAccess(testSub, testSid)
+			tok, want, err := f.s.signAccess(testSub, testSid, Assurance{})
 			if err != nil {
 				t.Fatalf("Access: %v", err)
 			}
@@ -44,7 +45,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify(Access): %v", err)
 			}
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("Verify(Access) = %+v, want %+v", got, want)
 			}
 			if want.ExpiresAt.Sub(want.IssuedAt) != testTTL {
@@ -76,7 +77,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify(Refresh): %v", err)
 			}
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("Verify(Refresh) = %+v, want %+v", got, want)
 			}
 			if got.Generation != 7 || got.ID != jti2 || !got.ExpiresAt.Equal(expires) {
@@ -248,7 +249,7 @@ func TestVerifyForged(t *testing.T) {
 				if !errors.Is(err, ErrInvalid) {
 					t.Fatalf("Verify = %+v, %v; want ErrInvalid", got, err)
 				}
-				if got != (Claims{}) {
+				if !reflect.DeepEqual(got, Claims{}) {
 					t.Errorf("Verify returned claims %+v with an error", got)
 				}
 			})
@@ -539,7 +540,7 @@ func TestRetiredKey(t *testing.T) {
 			if old.s, err = New(old.options()); err != nil {
 				t.Fatal(err)
 			}
-			tok, want, err := old.s.signAccess(testSub, testSid)
+			tok, want, err := old.s.signAccess(testSub, testSid, Assurance{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -566,7 +567,7 @@ func TestRetiredKey(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify with the retired key in extra: %v", err)
 			}
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("Verify = %+v, want %+v", got, want)
 			}
 			if got, want := jwksKids(t, cur.s.JWKS()), []string{cur.access.KID(), old.access.KID()}; !slices.Equal(got, want) {
@@ -693,6 +694,36 @@ func BenchmarkVerify(b *testing.B) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestAssurance: aal, amr and auth_time go into an access token and come
+// back; a token signed without them has none of the claims.
+func TestAssurance(t *testing.T) {
+	f := newFixture(t, "RS256")
+	at := f.now.Add(-time.Minute)
+	a := Assurance{AAL: 2, AMR: []string{"pwd", "otp"}, AuthTime: at}
+	tok, err := f.s.AccessWith(testSub, testSid, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.s.Verify(Access, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.AuthTime = seconds(at)
+	if !reflect.DeepEqual(got.Assurance, a) {
+		t.Errorf("assurance = %+v, want %+v", got.Assurance, a)
+	}
+	p := decodeSegment(t, tok, 1)
+	if p["aal"] != float64(2) || p["auth_time"] != float64(at.Unix()) {
+		t.Errorf("payload aal %v auth_time %v", p["aal"], p["auth_time"])
+	}
+	plain, _ := f.s.Access(testSub, testSid)
+	for _, k := range []string{"aal", "amr", "auth_time"} {
+		if _, ok := decodeSegment(t, plain, 1)[k]; ok {
+			t.Errorf("token without assurance has %s", k)
 		}
 	}
 }

@@ -40,3 +40,12 @@ WHERE token_hash = sqlc.arg(token_hash) AND purpose = sqlc.arg(purpose);
 SELECT user_id FROM one_time_tokens
 WHERE token_hash = sqlc.arg(token_hash) AND purpose = sqlc.arg(purpose)
   AND expires_at > sqlc.arg(now)::timestamptz;
+
+-- name: AttemptOneTimeToken :one
+-- Counts one attempt on a token (a login ticket) before the code that
+-- comes with it is checked, and returns its user only while it has fewer
+-- than max_attempts attempts and has not expired: a few wrong codes end it.
+UPDATE one_time_tokens SET attempts = attempts + 1
+WHERE token_hash = sqlc.arg(token_hash) AND purpose = sqlc.arg(purpose)
+  AND expires_at > sqlc.arg(now)::timestamptz AND attempts < sqlc.arg(max_attempts)::int
+RETURNING user_id;

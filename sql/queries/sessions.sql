@@ -1,7 +1,17 @@
 -- name: CreateSession :one
-INSERT INTO sessions (user_id, current_hash, created_at, last_used_at, idle_expires_at, expires_at, user_agent, client_addr)
+INSERT INTO sessions (user_id, current_hash, created_at, last_used_at, idle_expires_at, expires_at, user_agent, client_addr, auth_time)
 VALUES (sqlc.arg(user_id), sqlc.arg(current_hash), sqlc.arg(now)::timestamptz, sqlc.arg(now)::timestamptz,
-        sqlc.arg(idle_expires_at), sqlc.arg(expires_at), sqlc.arg(user_agent), sqlc.arg(client_addr))
+        sqlc.arg(idle_expires_at), sqlc.arg(expires_at), sqlc.arg(user_agent), sqlc.arg(client_addr), sqlc.arg(now)::timestamptz)
+RETURNING *;
+
+-- name: CreateMFASession :one
+-- A login's session after its second factor (aal 2), with the methods
+-- used. The caller's transaction has locked the user and accepted the code.
+INSERT INTO sessions (user_id, current_hash, created_at, last_used_at, idle_expires_at, expires_at, user_agent, client_addr,
+                      aal, amr, auth_time)
+VALUES (sqlc.arg(user_id), sqlc.arg(current_hash), sqlc.arg(now)::timestamptz, sqlc.arg(now)::timestamptz,
+        sqlc.arg(idle_expires_at), sqlc.arg(expires_at), sqlc.arg(user_agent), sqlc.arg(client_addr),
+        2, sqlc.arg(amr)::text[], sqlc.arg(now)::timestamptz)
 RETURNING *;
 
 -- name: CreateLoginSession :one
@@ -10,12 +20,14 @@ RETURNING *;
 -- (every one locks the user first) and then sees its hash, so a login that
 -- compared the old password while a reset, change or set-password
 -- committed gets no row, and the change's revocation cannot miss it.
-INSERT INTO sessions (user_id, current_hash, created_at, last_used_at, idle_expires_at, expires_at, user_agent, client_addr)
+-- Likewise a user whose second factor was activated meanwhile (the
+-- activation locks the user too) gets no password-only session.
+INSERT INTO sessions (user_id, current_hash, created_at, last_used_at, idle_expires_at, expires_at, user_agent, client_addr, auth_time)
 SELECT u.id, sqlc.arg(current_hash)::bytea, sqlc.arg(now)::timestamptz, sqlc.arg(now)::timestamptz,
        sqlc.arg(idle_expires_at)::timestamptz, sqlc.arg(expires_at)::timestamptz,
-       sqlc.arg(user_agent)::text, sqlc.arg(client_addr)::text
+       sqlc.arg(user_agent)::text, sqlc.arg(client_addr)::text, sqlc.arg(now)::timestamptz
 FROM users u
-WHERE u.id = sqlc.arg(user_id) AND u.password_hash = sqlc.arg(password_hash)::text
+WHERE u.id = sqlc.arg(user_id) AND u.password_hash = sqlc.arg(password_hash)::text AND NOT u.mfa_enabled
 FOR SHARE OF u
 RETURNING *;
 
@@ -25,6 +37,23 @@ RETURNING *;
 SELECT u.* FROM sessions s JOIN users u ON u.id = s.user_id
 WHERE s.id = sqlc.arg(session_id) AND s.user_id = sqlc.arg(user_id)
   AND s.revoked_at IS NULL AND s.idle_expires_at > sqlc.arg(now)::timestamptz AND s.expires_at > sqlc.arg(now)::timestamptz;
+
+-- name: GetSessionAuth :one
+-- GetSessionUser with the session's assurance (aal, amr, auth_time): the
+-- authentication check of Service.Authenticate, one round trip.
+SELECT sqlc.embed(u), s.aal, s.amr, s.auth_time FROM sessions s JOIN users u ON u.id = s.user_id
+WHERE s.id = sqlc.arg(session_id) AND s.user_id = sqlc.arg(user_id)
+  AND s.revoked_at IS NULL AND s.idle_expires_at > sqlc.arg(now)::timestamptz AND s.expires_at > sqlc.arg(now)::timestamptz;
+
+-- name: ReauthenticateSession :execrows
+-- Step-up: the user proved who they are again in this live session.
+-- With a second factor (aal 2) the methods gain amr.
+UPDATE sessions
+SET auth_time = sqlc.arg(now)::timestamptz,
+    aal = GREATEST(aal, sqlc.arg(aal)::smallint),
+    amr = ARRAY(SELECT DISTINCT unnest(amr || sqlc.arg(amr)::text[]) ORDER BY 1)
+WHERE id = sqlc.arg(id) AND user_id = sqlc.arg(user_id)
+  AND revoked_at IS NULL AND idle_expires_at > sqlc.arg(now)::timestamptz AND expires_at > sqlc.arg(now)::timestamptz;
 
 -- name: GetSession :one
 SELECT * FROM sessions WHERE id = sqlc.arg(id);

@@ -57,3 +57,9 @@ WHERE (sqlc.narg(email_prefix)::text IS NULL OR email LIKE sqlc.narg(email_prefi
   AND (NOT sqlc.arg(unverified_only)::bool OR NOT verified)
 ORDER BY created_at, id
 LIMIT sqlc.arg(max_rows);
+
+-- name: SetUserMFA :exec
+-- Whether the user has an active second factor; the caller has locked the
+-- user and changes the factors in the same transaction.
+UPDATE users SET mfa_enabled = sqlc.arg(mfa_enabled)::bool, updated_at = sqlc.arg(now)::timestamptz
+WHERE id = sqlc.arg(id);

@@ -27,6 +27,7 @@ import (
 	"github.com/authd/authd/internal/session"
 	"github.com/authd/authd/internal/testenv"
 	"github.com/authd/authd/internal/token"
+	"github.com/authd/authd/internal/totp"
 )
 
 // Password is the password of every user that User registers.
@@ -49,6 +50,7 @@ type Options struct {
 	Hasher  *password.Hasher // nil: NewHasher(t, HasherOptions())
 	Log     *slog.Logger     // nil: NewLogger into the Fixture's Logs
 	Metrics *metrics.Metrics // nil: none
+	MFAKeys *totp.Keys       // nil: MFAKeys(t), the same for the whole test binary
 }
 
 // Defaults are the options New starts from.
@@ -109,12 +111,31 @@ func New(t testing.TB, edit ...func(*Options)) *Fixture {
 	if stmts == nil {
 		stmts = f.Pool
 	}
+	if o.MFAKeys == nil {
+		o.MFAKeys = MFAKeys(t)
+	}
 	f.Service = session.New(session.Deps{
 		DB: stmts, DBTimeout: o.DBTimeout, Tokens: f.Signer, Hasher: f.Hasher,
-		Log: f.Log, Metrics: o.Metrics, Now: f.Clock.Now,
+		Log: f.Log, Metrics: o.Metrics, Now: f.Clock.Now, MFAKeys: o.MFAKeys,
 	}, o.Session)
 	f.Queries = db.New(db.Bound(f.Pool, o.DBTimeout))
 	return f
+}
+
+// mfaKeys is a TOTP key ring made once per test binary.
+var mfaKeys = sync.OnceValues(func() (*totp.Keys, error) {
+	return totp.ParseKeys(totp.GenerateKey(time.Now()))
+})
+
+// MFAKeys is the TOTP key ring of every Fixture of this test binary, so
+// two services over one database open each other's secrets.
+func MFAKeys(t testing.TB) *totp.Keys {
+	t.Helper()
+	k, err := mfaKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // keys are PEM key pairs made once per test binary: the signer's access
