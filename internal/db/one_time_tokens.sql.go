@@ -45,7 +45,7 @@ const consumeOneTimeToken = `-- name: ConsumeOneTimeToken :one
 DELETE FROM one_time_tokens
 WHERE token_hash = $1 AND purpose = $2
   AND expires_at > $3::timestamptz
-RETURNING user_id, email, created_at
+RETURNING user_id, email, created_at, expires_at
 `
 
 type ConsumeOneTimeTokenParams struct {
@@ -58,6 +58,7 @@ type ConsumeOneTimeTokenRow struct {
 	UserID    uuid.UUID
 	Email     string
 	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // Uses a token up: one DELETE, so of any number of concurrent callers with
@@ -66,7 +67,12 @@ type ConsumeOneTimeTokenRow struct {
 func (q *Queries) ConsumeOneTimeToken(ctx context.Context, arg ConsumeOneTimeTokenParams) (ConsumeOneTimeTokenRow, error) {
 	row := q.db.QueryRow(ctx, consumeOneTimeToken, arg.TokenHash, arg.Purpose, arg.Now)
 	var i ConsumeOneTimeTokenRow
-	err := row.Scan(&i.UserID, &i.Email, &i.CreatedAt)
+	err := row.Scan(
+		&i.UserID,
+		&i.Email,
+		&i.CreatedAt,
+		&i.ExpiresAt,
+	)
 	return i, err
 }
 
@@ -180,4 +186,38 @@ func (q *Queries) GetOneTimeTokenUser(ctx context.Context, arg GetOneTimeTokenUs
 	var user_id uuid.UUID
 	err := row.Scan(&user_id)
 	return user_id, err
+}
+
+const restoreOneTimeToken = `-- name: RestoreOneTimeToken :execrows
+INSERT INTO one_time_tokens (token_hash, purpose, user_id, email, created_at, expires_at)
+VALUES ($1, $2, $3, $4,
+        $5::timestamptz, $6::timestamptz)
+ON CONFLICT (token_hash) DO NOTHING
+`
+
+type RestoreOneTimeTokenParams struct {
+	TokenHash []byte
+	Purpose   string
+	UserID    uuid.UUID
+	Email     string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Puts a token that was used up back as it was (a flow that could not go
+// on after it spent the token: its hash was refused). A row of that hash
+// already there is kept; a user deleted meanwhile fails the foreign key.
+func (q *Queries) RestoreOneTimeToken(ctx context.Context, arg RestoreOneTimeTokenParams) (int64, error) {
+	result, err := q.db.Exec(ctx, restoreOneTimeToken,
+		arg.TokenHash,
+		arg.Purpose,
+		arg.UserID,
+		arg.Email,
+		arg.CreatedAt,
+		arg.ExpiresAt,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

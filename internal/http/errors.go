@@ -145,8 +145,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		h.Set("Retry-After", "2")
 	}
 	if e.retryAfter > 0 {
-		held := pace(r, e.retryAfter) // a client that ignores it waits here
+		held, full := pace(r, e.retryAfter) // a client that ignores it waits here
 		h.Set("Retry-After", retryAfterHeader(e.retryAfter, held))
+		if full { // not held: the next refusal costs a new connection
+			h.Set("Connection", "close")
+		}
 	}
 	status := "fail"
 	if e.status >= 500 {

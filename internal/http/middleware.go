@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -110,8 +111,9 @@ func logRequests(log *slog.Logger, m *metrics.Metrics) func(http.Handler) http.H
 // pattern when it has a wildcard that can carry a secret ({token},
 // {code}: the tutorial puts one-time tokens in the path); else, for a path
 // under a token route whatever answered it (the CORS preflight, the mux's
-// 404, 405 or redirect), the path up to the token, in any case; else the
-// path, at most 256 bytes.
+// 404, 405 or redirect), the path up to the token, in any case; else, for
+// a path no route matched, the path with every token-like run redacted
+// (redactTokens); else the path. At most 256 bytes of it.
 func logPath(path, route string) string {
 	if strings.Contains(route, "{token}") || strings.Contains(route, "{code}") {
 		_, p, _ := strings.Cut(route, " ")
@@ -122,7 +124,22 @@ func logPath(path, route string) string {
 			return truncate(path[:i+len(seg)], 200) + "{redacted}"
 		}
 	}
+	if route == "" {
+		path = redactTokens(path) // before truncating: no token cut short
+	}
 	return truncate(path, 256)
+}
+
+// tokenLike is what a one-time token looks like (base64url, 43 characters
+// as minted) in a path that no route matched: a link's default path
+// (/forgotPassword/{token}, /confirm-email/{token}) opened on authd's own
+// origin or by a link scanner, or a mistyped API path.
+var tokenLike = regexp.MustCompile(`[A-Za-z0-9_-]{32,}`)
+
+// redactTokens replaces each run of 32 or more base64url characters in
+// path by {redacted}.
+func redactTokens(path string) string {
+	return tokenLike.ReplaceAllLiteralString(path, "{redacted}")
 }
 
 // tokenSegments end the paths after which routes.go's token routes

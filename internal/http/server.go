@@ -33,7 +33,7 @@ type Options struct {
 	IPv6Prefix     int
 	RequestTimeout time.Duration // per request; 0: none
 	// RefusalDelay holds each 429 and each 503 of a full hashing queue
-	// for up to this long (at most its Retry-After; at most 256 at once),
+	// for up to this long (at most its Retry-After; at most pacedMax at once),
 	// so that clients that ignore Retry-After are paced; 0: at once.
 	RefusalDelay time.Duration
 	// MetricsOnMainPort serves GET /metrics with the API; otherwise

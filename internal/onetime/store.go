@@ -129,6 +129,8 @@ func (s *Store) Attempt(ctx context.Context, q *db.Queries, p Purpose, raw strin
 type Spent struct {
 	User  db.User // locked until the caller's transaction ends
 	Email string  // the address the secret was sent to
+	// When it was minted and until when it was valid: what Restore needs.
+	CreatedAt, ExpiresAt time.Time
 }
 
 // Spend uses raw up as a secret of p in q's transaction, with its user
@@ -159,7 +161,25 @@ func (s *Store) Spend(ctx context.Context, q *db.Queries, p Purpose, raw string)
 	if tok.UserID != user.ID { // cannot happen: the hash is the key
 		return Spent{}, ErrInvalid
 	}
-	return Spent{User: user, Email: tok.Email}, nil
+	return Spent{User: user, Email: tok.Email, CreatedAt: tok.CreatedAt, ExpiresAt: tok.ExpiresAt}, nil
+}
+
+// Restore puts raw, a secret of p that sp says was spent, back as it was
+// (same hash, purpose, user, address, expiry), for a flow that could not
+// go on after it spent it. The caller holds the user's lock and has
+// checked that nothing that ends the user's secrets happened since (their
+// tokens would be gone too). A secret already back is no error; a user
+// deleted meanwhile is ErrNoUser.
+func (s *Store) Restore(ctx context.Context, q *db.Queries, p Purpose, raw string, sp Spent) error {
+	_, err := q.RestoreOneTimeToken(ctx, db.RestoreOneTimeTokenParams{TokenHash: Hash(raw), Purpose: string(p),
+		UserID: sp.User.ID, Email: sp.Email, CreatedAt: sp.CreatedAt, ExpiresAt: sp.ExpiresAt})
+	switch err := db.Classify(err); {
+	case errors.Is(err, db.ErrForeignKey):
+		return ErrNoUser
+	case err != nil:
+		return fmt.Errorf("restore token: %w", err)
+	}
+	return nil
 }
 
 // Drop deletes raw, a secret of p that was minted but never handed out.

@@ -154,13 +154,19 @@ func (s *Service) RequestEmailChange(ctx context.Context, a Auth, newEmail, pw s
 			return err
 		}
 		notice := to(mail.KindEmailChangeNotice, user)
-		notice.Data.NewEmail = newEmail
+		if proven(user) { // else whoever registered it chose newEmail's text
+			notice.Data.NewEmail = newEmail
+		}
+		notices, err := s.notice(ctx, q, notice) // within the old address's allowance
+		if err != nil {
+			return err
+		}
 		if owner.Email != "" {
-			return s.queue(ctx, q, to(mail.KindEmailTakenNotice, owner), notice)
+			return s.queue(ctx, q, append([]mail.Mail{to(mail.KindEmailTakenNotice, owner)}, notices...)...)
 		}
 		change := to(mail.KindChangeEmail, user)
 		change.To, change.Data.NewEmail, change.Data.Name = newEmail, newEmail, "" // not proven: no name
-		return s.queue(ctx, q, change, notice)
+		return s.queue(ctx, q, append([]mail.Mail{change}, notices...)...)
 	})
 	if err != nil {
 		return err

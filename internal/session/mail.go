@@ -42,10 +42,27 @@ func (s *Service) queue(ctx context.Context, q *db.Queries, mails ...mail.Mail) 
 // name, and need not own the address.
 func to(kind string, user db.User) mail.Mail {
 	m := mail.Mail{Kind: kind, To: user.Email, UserID: uuid.NullUUID{UUID: user.ID, Valid: true}}
-	if user.Verified && user.EmailVerifiedAt != nil {
+	if proven(user) {
 		m.Data.Name = user.Name
 	}
 	return m
+}
+
+// proven reports whether user has proven its current address.
+func proven(user db.User) bool { return user.Verified && user.EmailVerifiedAt != nil }
+
+// notice is m if its recipient's allowance for its kind lets it go, else
+// none: a notice never rides on a change past the address's cap (the
+// allowance is taken either way, so the statements are the same).
+func (s *Service) notice(ctx context.Context, q *db.Queries, m mail.Mail) ([]mail.Mail, error) {
+	if !s.opts.Mail {
+		return nil, nil
+	}
+	ok, err := s.allow(ctx, q, m.To, m.Kind)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return []mail.Mail{m}, nil
 }
 
 // allow counts a request for a mail of purpose to email, registered or

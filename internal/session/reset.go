@@ -11,6 +11,7 @@ import (
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/onetime"
+	"github.com/authd/authd/internal/password"
 )
 
 // ForgotPassword queues a reset link to email if it has an account (verified
@@ -47,8 +48,9 @@ func (s *Service) ForgotPassword(ctx context.Context, email string) error {
 // one token only one hashes; the others wait for the user's lock and find
 // it gone. A full hashing queue is refused (password.ErrBusy) before the
 // token is touched, so a busy answer keeps the link; a hash refused after
-// the token was spent (the queue filled in between, or the client left)
-// uses the link up, and its owner asks for a new one. Then, in one
+// the token was spent (the queue filled in between, or the client left
+// while it waited) puts the token back (restoreReset), so that answer
+// keeps the link too. Then, in one
 // transaction, if the user's address and password are still those of the
 // claim (else ErrBadResetToken: a change that came in between wins), it
 // marks the address verified (the reset proved it) and sets the password
@@ -71,9 +73,13 @@ func (s *Service) ResetPassword(ctx context.Context, raw, pw, confirm string) er
 		return err
 	}
 	hash, err := s.hasher.Hash(ctx, pw)
+	if errors.Is(err, password.ErrBusy) { // refused before any hashing
+		s.restoreReset(ctx, raw, claimed)
+		return err
+	}
 	if err != nil {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "password reset not applied: the token is spent",
-			slog.String("user_id", claimed.ID.String()), slog.String("error", err.Error()))
+			slog.String("user_id", claimed.User.ID.String()), slog.String("error", err.Error()))
 		return err
 	}
 	var (
@@ -82,13 +88,13 @@ func (s *Service) ResetPassword(ctx context.Context, raw, pw, confirm string) er
 	)
 	err = s.tx(ctx, func(q *db.Queries) error {
 		var err error
-		user, err = q.LockUser(ctx, claimed.ID)
+		user, err = q.LockUser(ctx, claimed.User.ID)
 		switch {
 		case errors.Is(err, db.ErrNotFound):
 			return ErrBadResetToken
 		case err != nil:
 			return fmt.Errorf("lock user: %w", err)
-		case user.Email != claimed.Email || user.PasswordHash != claimed.PasswordHash:
+		case user.Email != claimed.User.Email || user.PasswordHash != claimed.User.PasswordHash:
 			return ErrBadResetToken
 		}
 		if !user.Verified || user.EmailVerifiedAt == nil {
@@ -109,11 +115,11 @@ func (s *Service) ResetPassword(ctx context.Context, raw, pw, confirm string) er
 }
 
 // claimReset uses up the reset token raw in a transaction of its own and
-// returns its user as the claim found it. A bad or stale token is
-// ErrBadResetToken (a stale one is gone all the same).
-func (s *Service) claimReset(ctx context.Context, raw string) (db.User, error) {
+// returns it as spent, with its user as the claim found it. A bad or stale
+// token is ErrBadResetToken (a stale one is gone all the same).
+func (s *Service) claimReset(ctx context.Context, raw string) (onetime.Spent, error) {
 	var (
-		user  db.User
+		claim onetime.Spent
 		stale bool
 	)
 	err := s.tx(ctx, func(q *db.Queries) error {
@@ -124,14 +130,39 @@ func (s *Service) claimReset(ctx context.Context, raw string) (db.User, error) {
 			}
 			return ErrBadResetToken
 		}
-		user, stale = tok.user, tok.email != tok.user.Email
+		claim, stale = tok.was, tok.email != tok.user.Email
 		return nil // commit: the token is gone
 	})
 	switch {
 	case err != nil:
-		return db.User{}, err
+		return onetime.Spent{}, err
 	case stale:
-		return db.User{}, ErrBadResetToken
+		return onetime.Spent{}, ErrBadResetToken
 	}
-	return user, nil
+	return claim, nil
+}
+
+// restoreReset puts back the reset token raw that claimReset spent as
+// claim, in one transaction under the user's lock, if the user's address
+// and password are still those of the claim: else a change (a new
+// password, a confirmed address) ended the user's links meanwhile, and
+// this one stays used up. The owner's link outlives a client that left.
+func (s *Service) restoreReset(ctx context.Context, raw string, claim onetime.Spent) {
+	ctx = context.WithoutCancel(ctx)
+	err := s.tx(ctx, func(q *db.Queries) error {
+		user, err := q.LockUser(ctx, claim.User.ID)
+		switch {
+		case errors.Is(err, db.ErrNotFound):
+			return nil
+		case err != nil:
+			return fmt.Errorf("lock user: %w", err)
+		case user.Email != claim.Email || user.PasswordHash != claim.User.PasswordHash:
+			return nil
+		}
+		return s.secrets.Restore(ctx, q, onetime.ResetPassword, raw, claim)
+	})
+	if err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "password reset refused busy: its token is spent",
+			slog.String("user_id", claim.User.ID.String()), slog.String("error", err.Error()))
+	}
 }

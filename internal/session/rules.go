@@ -13,8 +13,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/authd/authd/internal/metrics"
+
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/password/policy"
+	"golang.org/x/text/unicode/norm"
 )
 
 // The rules of an account's fields, one copy for the API and the
@@ -81,8 +83,14 @@ func ValidEmail(s string) (string, error) {
 // letters, marks and digits too, for internationalised names), the last
 // one neither all digits (no top-level domain is) nor 0x and hex digits,
 // so that d is no IPv4 address in any form a resolver may read (127.1,
-// 0x7f.0x1). An address literal ([...]) is none.
+// 0x7f.0x1). An address literal ([...]) is none. So that these checks see
+// the name IDNA (UTS-46) would look up, d must be in NFKC (127.0.0.１ is
+// refused, not rewritten, as login looks addresses up as typed) and hold
+// no default-ignorable character, which IDNA drops (127.0.0.1 + U+FE00).
 func hostName(d string) bool {
+	if !norm.NFKC.IsNormalString(d) {
+		return false
+	}
 	labels := strings.Split(d, ".")
 	if len(labels) < 2 {
 		return false
@@ -93,7 +101,8 @@ func hostName(d string) bool {
 		}
 		for _, r := range l {
 			ascii := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-'
-			other := r > unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsDigit(r))
+			other := r > unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsDigit(r)) &&
+				!unicode.In(r, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
 			if !ascii && !other {
 				return false
 			}

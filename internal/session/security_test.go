@@ -314,6 +314,21 @@ func TestValidEmailRefusesRouting(t *testing.T) {
 		{"a@b.c.123", false},
 		{"a@0x7f.0x1", false},
 		{"a@0x7f000001.0x", false},
+		// Forms IDNA (UTS-46) maps to a numeric host: compatibility
+		// characters, which NFKC changes, and ignorables it drops.
+		{"a@127.0.0.\uff11", false}, // fullwidth 1
+		{"a@0x7f.0x\uff11", false},  // fullwidth 1
+		{"a@\uff11\uff12\uff17.0.0.1", false},
+		{"a@127.0.0.\U0001d7cf", false},       // mathematical bold 1
+		{"a@127.0.0.\u2460", false},           // circled 1
+		{"a@127.0.0.\u00b9", false},           // superscript 1
+		{"a@127.0.0.1\ufe00", false},          // variation selector
+		{"a@127.0.0.1\u034f", false},          // combining grapheme joiner
+		{"a@127.0.0.1\U000e0100", false},      // variation selector supplement
+		{"a@127.0.0.1\u180b", false},          // Mongolian free variation selector
+		{"a@127\uff0e0\uff0e0\uff0e1", false}, // fullwidth full stops
+		{"a@\uff43.com", false},               // fullwidth c: refused, not rewritten
+		{"a@bu\u0308cher.example", false},     // not in NFC: refused, not rewritten
 		// Still accepted.
 		{"a@c.com", true},
 		{"a+tag@c.com", true},
@@ -323,6 +338,8 @@ func TestValidEmailRefusesRouting(t *testing.T) {
 		{"a@0x.example.com", true},
 		{"a@xn--bcher-kva.example", true},
 		{"a@bücher.example", true},
+		{"a@\u4f8b\u3048.\u30c6\u30b9\u30c8", true}, // 例え.テスト
+		{"a@\u0661\u0662.example", true},            // Arabic-Indic digits in a label
 	} {
 		_, err := session.ValidEmail(tc.email)
 		if (err == nil) != tc.ok {

@@ -18,7 +18,7 @@ import (
 // reset and email-change tokens and login tickets (a link asked for under the old password
 // must not outlive it), clears the address's failed logins, revokes every
 // session of the user but keep (uuid.Nil: none is kept) for why, and
-// queues a "password changed" notice. It sets user's PasswordHash and
+// queues a "password changed" notice within the address's allowance. It sets user's PasswordHash and
 // PasswordChangedAt as stored and returns how many sessions it ended; the
 // caller records them once the transaction commits.
 func (s *Service) setPassword(ctx context.Context, q *db.Queries, user *db.User, hash string, why Reason, keep uuid.UUID) (int64, error) {
@@ -42,7 +42,11 @@ func (s *Service) setPassword(ctx context.Context, q *db.Queries, user *db.User,
 		return 0, fmt.Errorf("revoke sessions: %w", err)
 	}
 	user.PasswordHash, user.PasswordChangedAt = hash, &now
-	return revoked, s.queue(ctx, q, to(mail.KindPasswordChanged, *user))
+	notice, err := s.notice(ctx, q, to(mail.KindPasswordChanged, *user))
+	if err != nil {
+		return 0, err
+	}
+	return revoked, s.queue(ctx, q, notice...)
 }
 
 // deleteUser deletes user for good: its sessions end (counted as

@@ -27,6 +27,7 @@ func (s *Service) tokenUser(ctx context.Context, q *db.Queries, raw string, p on
 type spent struct {
 	email string // the address the token was sent to
 	user  db.User
+	was   onetime.Spent // as the store spent it (onetime.Store.Restore)
 }
 
 // spend uses raw up as a token of purpose in q's transaction (see
@@ -42,5 +43,5 @@ func (s *Service) spend(ctx context.Context, q *db.Queries, raw string, p onetim
 	case err != nil:
 		return spent{}, false, err
 	}
-	return spent{email: sp.Email, user: sp.User}, true, nil
+	return spent{email: sp.Email, user: sp.User, was: sp}, true, nil
 }

@@ -10,7 +10,16 @@ VALUES (sqlc.arg(token_hash), sqlc.arg(purpose), sqlc.arg(user_id), sqlc.arg(ema
 DELETE FROM one_time_tokens
 WHERE token_hash = sqlc.arg(token_hash) AND purpose = sqlc.arg(purpose)
   AND expires_at > sqlc.arg(now)::timestamptz
-RETURNING user_id, email, created_at;
+RETURNING user_id, email, created_at, expires_at;
+
+-- name: RestoreOneTimeToken :execrows
+-- Puts a token that was used up back as it was (a flow that could not go
+-- on after it spent the token: its hash was refused). A row of that hash
+-- already there is kept; a user deleted meanwhile fails the foreign key.
+INSERT INTO one_time_tokens (token_hash, purpose, user_id, email, created_at, expires_at)
+VALUES (sqlc.arg(token_hash), sqlc.arg(purpose), sqlc.arg(user_id), sqlc.arg(email),
+        sqlc.arg(created_at)::timestamptz, sqlc.arg(expires_at)::timestamptz)
+ON CONFLICT (token_hash) DO NOTHING;
 
 -- name: DeleteUserTokens :execrows
 -- Deletes a user's tokens of the given purposes (after a reset, an email
