@@ -12,11 +12,11 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/authd/authd/internal/metrics"
+	"golang.org/x/text/unicode/norm"
 
+	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/password/policy"
-	"golang.org/x/text/unicode/norm"
 )
 
 // The rules of an account's fields, one copy for the API and the
