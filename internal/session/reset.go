@@ -24,17 +24,7 @@ func (s *Service) ForgotPassword(ctx context.Context, email string) error {
 	if err != nil {
 		return err
 	}
-	return s.tx(ctx, func(q *db.Queries) error {
-		user, err := q.GetUserByEmail(ctx, email)
-		if err != nil && !errors.Is(err, db.ErrNotFound) {
-			return fmt.Errorf("get user: %w", err)
-		}
-		ok, err := s.allow(ctx, q, email, mail.KindResetPassword)
-		if err != nil || !ok || user.ID == uuid.Nil {
-			return err
-		}
-		return s.queue(ctx, q, to(mail.KindResetPassword, user))
-	})
+	return s.mailKnown(ctx, email, mail.KindResetPassword, func(db.User) bool { return false })
 }
 
 // ResetPassword sets a new password with a reset token. The password must
