@@ -54,7 +54,7 @@ func newCLI(t *testing.T, edit ...func(env map[string]string)) *cli {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hasher, err := password.New(password.Options{Cost: 4})
+	hasher, err := password.New(password.Options{Cost: 4, Wait: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

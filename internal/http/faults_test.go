@@ -165,7 +165,7 @@ func TestLoginWorkIsUniform(t *testing.T) {
 	t.Parallel()
 	counter := &countingCompare{}
 	f := newFixture(t, func(d *testDeps) {
-		h, err := password.New(password.Options{Cost: 5, Concurrency: 2, Compare: counter.compare})
+		h, err := password.New(password.Options{Cost: 5, Wait: 2 * time.Second, Concurrency: 2, Compare: counter.compare})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,7 +204,7 @@ func TestRehashOnLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	f2 := newFixtureOn(t, f.pool, func(d *testDeps) {
-		h, _ := password.New(password.Options{Cost: 5, Concurrency: 2})
+		h, _ := password.New(password.Options{Cost: 5, Wait: 2 * time.Second, Concurrency: 2})
 		d.Hasher = h
 	})
 	if r := loginAs(f2, "old@example.com", "correct horse"); r.status != http.StatusOK {
@@ -383,7 +383,7 @@ func TestLoginWorkIsUniformAcrossCosts(t *testing.T) {
 	t.Parallel()
 	counter := &countingCompare{}
 	f := newFixture(t, func(d *testDeps) {
-		h, err := password.New(password.Options{Cost: 6, Concurrency: 2, Compare: counter.compare})
+		h, err := password.New(password.Options{Cost: 6, Wait: 2 * time.Second, Concurrency: 2, Compare: counter.compare})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -43,20 +43,17 @@ func (s *Service) Admin() *Admin { return &Admin{s: s} }
 type UserFilter struct {
 	EmailPrefix string // addresses starting with this (normalised); "": all
 	Unverified  bool   // only users whose address is not verified
-	Limit       int    // at most this many; 0: 100; at most 10,000
+	Limit       int    // at most this many, 1 to MaxListed
 }
 
-// maxListed bounds UserFilter.Limit.
-const maxListed = 10000
+// MaxListed is the most users List returns.
+const MaxListed = 10000
 
 // List returns users, oldest first.
 func (a *Admin) List(ctx context.Context, f UserFilter) ([]db.User, error) {
 	limit := f.Limit
-	switch {
-	case limit == 0:
-		limit = 100
-	case limit < 0 || limit > maxListed:
-		return nil, invalid(fmt.Sprintf("limit must be 1 to %d", maxListed))
+	if limit < 1 || limit > MaxListed {
+		return nil, invalid(fmt.Sprintf("limit must be 1 to %d", MaxListed))
 	}
 	var prefix *string
 	if p := NormaliseEmail(f.EmailPrefix); p != "" {
