@@ -117,6 +117,7 @@ func (a *app) connect(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		RegisterLimit: ratelimit.New(cfg.IPRegisterPerMinute, cfg.IPRegisterBurst, nil),
 		RefreshLimit:  ratelimit.New(cfg.IPRefreshPerMinute, cfg.IPRefreshBurst, nil),
 		MailLimit:     ratelimit.New(cfg.IPMailPerMinute, cfg.IPMailBurst, nil),
+		LinkLimit:     ratelimit.New(cfg.IPMailPerMinute, cfg.IPMailBurst, nil),
 		Ready:         readiness(pool, &a.draining),
 	}, authhttp.Options{
 		AccessMaxAge:      cfg.AccessMaxAge,
