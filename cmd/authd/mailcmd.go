@@ -140,7 +140,7 @@ func (c adminIO) mailRetry(ctx context.Context, args []string) error {
 			return refusef("mail %d: %v", id, err)
 		case errors.As(err, &late):
 			return refusef("mail %d (%s) was queued %s ago, longer than %s (%s): the sender would fail it again at once; the user can ask for a new one (or use authd user reset-link)",
-				id, m.Kind, late.Age.Round(time.Minute), lifetimeVars[onetime.Purpose(m.Kind)], late.Lifetime)
+				id, m.Kind, late.Age.Round(time.Minute), tokenTTLs[onetime.Purpose(m.Kind)].name, late.Lifetime)
 		case err != nil:
 			return err
 		}
@@ -155,23 +155,6 @@ func (c adminIO) mailRetry(ctx context.Context, args []string) error {
 // newOutbox is the mail service of authd mail list and retry.
 func newOutbox(cfg config.Config, env *adminEnv) *mail.Outbox {
 	return mail.NewOutbox(env.pool, cfg.DBTimeout, onetime.New(onetime.Options{Lifetimes: tokenLifetimes(cfg)}))
-}
-
-// tokenLifetimes are the one-time token lifetimes of cfg, by purpose:
-// the sender's and the outbox's.
-func tokenLifetimes(cfg config.Config) onetime.Lifetimes {
-	return onetime.Lifetimes{
-		onetime.VerifyEmail:   cfg.VerifyTokenTTL,
-		onetime.ResetPassword: cfg.ResetTokenTTL,
-		onetime.ChangeEmail:   cfg.EmailChangeTokenTTL,
-	}
-}
-
-// lifetimeVars name the variable of each purpose's lifetime, for messages.
-var lifetimeVars = map[onetime.Purpose]string{
-	onetime.VerifyEmail:   "VERIFY_TOKEN_TTL",
-	onetime.ResetPassword: "RESET_TOKEN_TTL",
-	onetime.ChangeEmail:   "EMAIL_CHANGE_TOKEN_TTL",
 }
 
 // mailTest: authd mail test TO. It sends a fixed plain-text mail through

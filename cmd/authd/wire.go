@@ -287,6 +287,27 @@ func newMailTransport(cfg config.Config, log *slog.Logger) (mail.Transport, erro
 	return nil, fmt.Errorf("MAIL_TRANSPORT %q", cfg.MailTransport)
 }
 
+// tokenTTLs are the one-time token lifetimes by purpose: the variable
+// that sets each (for messages) and its field of Config.
+var tokenTTLs = map[onetime.Purpose]struct {
+	name string
+	of   func(config.Config) time.Duration
+}{
+	onetime.VerifyEmail:   {"VERIFY_TOKEN_TTL", func(c config.Config) time.Duration { return c.VerifyTokenTTL }},
+	onetime.ResetPassword: {"RESET_TOKEN_TTL", func(c config.Config) time.Duration { return c.ResetTokenTTL }},
+	onetime.ChangeEmail:   {"EMAIL_CHANGE_TOKEN_TTL", func(c config.Config) time.Duration { return c.EmailChangeTokenTTL }},
+}
+
+// tokenLifetimes are the one-time token lifetimes of cfg, by purpose:
+// the sender's and the outbox's.
+func tokenLifetimes(cfg config.Config) onetime.Lifetimes {
+	l := make(onetime.Lifetimes, len(tokenTTLs))
+	for p, t := range tokenTTLs {
+		l[p] = t.of(cfg)
+	}
+	return l
+}
+
 // newSender builds the mail transport and the outbox sender.
 func newSender(cfg config.Config, pool *pgxpool.Pool, log *slog.Logger, m *metrics.Metrics) (*mail.Sender, error) {
 	tr, err := newMailTransport(cfg, log)
