@@ -249,8 +249,8 @@ func openDB(ctx context.Context, cfg config.Config) (*adminEnv, error) {
 	return &adminEnv{pool: pool}, nil
 }
 
-// openAdmin is openDB with the session service, built as build builds it
-// (the signer, a hasher of BCRYPT_COST, the same options) but logging
+// openAdmin is openDB with the session service, built as serve builds it
+// in wire.go (newSigner, a hasher of BCRYPT_COST, sessionOptions) but logging
 // nothing: the command writes the audit line. Only a command that hashes
 // a password (create, set-password) asks for the hasher: making one
 // starts a hash of its own at BCRYPT_COST (the dummy that unknown

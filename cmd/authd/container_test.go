@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authd/authd/internal/db/dbtest"
+	"github.com/authd/authd/internal/testenv"
 )
 
 // TestContainerLikeRun checks what can be checked of the image without a
@@ -54,7 +55,7 @@ func TestContainerLikeRun(t *testing.T) {
 	if err := os.Mkdir(readOnly, 0o555); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	env := append(keyEnv(t, bin), "DATABASE_URL="+dbtest.URL(t), "PORT="+port, "LISTEN_HOST=127.0.0.1", "SHUTDOWN_TIMEOUT=5s",
 		"METRICS_ADDR=off") // the default metrics port is one for every test; see launch
 	cmd := exec.Command(bin, "serve")
@@ -65,7 +66,7 @@ func TestContainerLikeRun(t *testing.T) {
 		// non-root user shows the point.
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			t.Skip("no unprivileged postgres user to run as")
+			testenv.Missing(t, "no unprivileged postgres user to run as")
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -79,17 +78,6 @@ func keyEnv(t *testing.T, bin string) []string {
 		t.Fatalf("keygen printed %d lines, want 4 keys and MFA_ENCRYPTION_KEYS", len(lines))
 	}
 	return lines
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
 }
 
 // start runs `authd serve` with env and waits until /readyz answers 200.
@@ -183,6 +171,23 @@ func walkthrough(t *testing.T, marker string) (script string, want []string) {
 	return script, want
 }
 
+// needWalkthroughTool checks that tool (curl or httpie) of a walkthrough
+// is installed: curl must be, httpie (the http command) is a
+// testenv.Missing gate.
+func needWalkthroughTool(t *testing.T, tool string) {
+	t.Helper()
+	name := tool
+	if tool == "httpie" {
+		name = "http"
+	}
+	if _, err := exec.LookPath(name); err != nil {
+		if tool == "curl" {
+			t.Fatalf("%s is not installed", name)
+		}
+		testenv.Missing(t, name+" is not installed")
+	}
+}
+
 // TestREADMEWalkthrough starts the real binary as the README says and runs
 // the README's curl walkthrough against it, checking every status.
 func TestREADMEWalkthrough(t *testing.T) {
@@ -190,16 +195,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 	p := start(t, bin, append(keyEnv(t, bin), "DATABASE_URL="+dbtest.URL(t)))
 	for _, tool := range []string{"curl", "httpie"} {
 		t.Run(tool, func(t *testing.T) {
-			name := tool
-			if tool == "httpie" {
-				name = "http"
-			}
-			if _, err := exec.LookPath(name); err != nil {
-				if tool == "curl" {
-					t.Fatalf("%s is not installed", name)
-				}
-				testenv.Missing(t, name+" is not installed")
-			}
+			needWalkthroughTool(t, tool)
 			script, want := walkthrough(t, tool)
 			got := runWalkthrough(t, tool, script, p.base)
 			if strings.Join(got, " ") != strings.Join(want, " ") {

@@ -41,16 +41,7 @@ func TestMailWalkthrough(t *testing.T) {
 
 	for _, tool := range []string{"curl", "httpie"} {
 		t.Run(tool, func(t *testing.T) {
-			name := tool
-			if tool == "httpie" {
-				name = "http"
-			}
-			if _, err := exec.LookPath(name); err != nil {
-				if tool == "curl" {
-					t.Fatalf("%s is not installed", name)
-				}
-				testenv.Missing(t, name+" is not installed")
-			}
+			needWalkthroughTool(t, tool)
 			script, want := walkthrough(t, "mail-"+tool)
 			if !strings.Contains(script, "localhost:8025") {
 				t.Fatal("the walkthrough does not read Mailpit at localhost:8025")
@@ -166,9 +157,9 @@ func mailpitBinary(t *testing.T) string {
 func startMailpit(t *testing.T) *mailpit {
 	t.Helper()
 	bin := mailpitBinary(t)
-	smtpPort, uiPort := freePort(t), freePort(t)
+	smtpPort, uiPort := testenv.FreePort(t), testenv.FreePort(t)
 	for uiPort == smtpPort {
-		uiPort = freePort(t)
+		uiPort = testenv.FreePort(t)
 	}
 	dir := t.TempDir()
 	logs, err := os.Create(filepath.Join(dir, "mailpit.log"))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/authd/authd/internal/config"
 	"github.com/authd/authd/internal/db/dbtest"
+	"github.com/authd/authd/internal/testenv"
 )
 
 // TestMetricsDefault: with METRICS_ADDR unset, /metrics is not on the API
@@ -79,7 +80,7 @@ func TestMetricsDefault(t *testing.T) {
 // profiles are on that listener only, never on the main port.
 func TestMetricsListener(t *testing.T) {
 	bin := buildBinary(t)
-	maddr := "127.0.0.1:" + freePort(t)
+	maddr := "127.0.0.1:" + testenv.FreePort(t)
 	p := start(t, bin, append(keyEnv(t, bin), "DATABASE_URL="+dbtest.URL(t), "METRICS_ADDR="+maddr, "PPROF=true"))
 	get := func(url string) (int, string) {
 		t.Helper()

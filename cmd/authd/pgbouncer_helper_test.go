@@ -55,7 +55,7 @@ func startBouncer(t *testing.T, pgURL string, o bouncerOptions) *bouncer {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(pg.Host, "/") {
-		t.Skipf("PgBouncer is set up for a socket-only test server, not %s", pg.Host)
+		testenv.Missing(t, "PgBouncer is set up for a socket-only test server, not "+pg.Host)
 	}
 	var cred *syscall.Credential
 	if os.Geteuid() == 0 {
@@ -75,7 +75,7 @@ func startBouncer(t *testing.T, pgURL string, o bouncerOptions) *bouncer {
 	if o.poolSize == 0 {
 		o.poolSize = 20
 	}
-	b := &bouncer{addr: "127.0.0.1:" + freePort(t), dir: dir}
+	b := &bouncer{addr: "127.0.0.1:" + testenv.FreePort(t), dir: dir}
 	_, port, _ := net.SplitHostPort(b.addr)
 	ini := fmt.Sprintf(`[databases]
 * = host=%s port=%d

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authd/authd/internal/db/dbtest"
+	"github.com/authd/authd/internal/testenv"
 )
 
 // secretPassword is put in database URLs to check that no log shows it.
@@ -121,7 +122,7 @@ func TestStartWhileDatabaseDown(t *testing.T) {
 func TestStartGivesUp(t *testing.T) {
 	bin := buildBinary(t)
 	keys := keyEnv(t, bin)
-	unreachable := "postgres://postgres:" + secretPassword + "@127.0.0.1:" + freePort(t) + "/authd?sslmode=disable"
+	unreachable := "postgres://postgres:" + secretPassword + "@127.0.0.1:" + testenv.FreePort(t) + "/authd?sslmode=disable"
 	unknown := withPassword(t, strings.Replace(dbtest.URL(t), "/t_", "/missing_", 1))
 	tests := []struct {
 		name     string
@@ -202,7 +203,7 @@ func get(t *testing.T, method, url string) (int, http.Header, []byte) {
 // waiting on SIGTERM and exits 0, as it would when serving.
 func TestSIGTERMWhileWaiting(t *testing.T) {
 	bin := buildBinary(t)
-	unreachable := "postgres://postgres@127.0.0.1:" + freePort(t) + "/authd?sslmode=disable"
+	unreachable := "postgres://postgres@127.0.0.1:" + testenv.FreePort(t) + "/authd?sslmode=disable"
 	p := launch(t, bin, append(keyEnv(t, bin), "DATABASE_URL="+unreachable, "DB_STARTUP_WAIT=1m"))
 	waitLog(t, p, "database not reachable; trying again")
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {

@@ -87,12 +87,12 @@ func (c adminIO) userList(ctx context.Context, args []string) error {
 	fs := c.flagSet("user list", "[-email PREFIX] [-unverified] [-limit N] [-json]")
 	prefix := fs.String("email", "", "only addresses that start with `PREFIX`")
 	unverified := fs.Bool("unverified", false, "only users whose address is not verified")
-	limit := fs.Int("limit", 100, "at most `N` users, 1 to 10000")
+	limit := fs.Int("limit", 100, fmt.Sprintf("at most `N` users, 1 to %d", session.MaxListed))
 	asJSON := fs.Bool("json", false, "print JSON")
 	return c.runCommand(ctx, fs, args, 0, "user.list", func(pos []string, cfg config.Config, au *audit) error {
 		au.add(slog.String("email_prefix", *prefix), slog.Bool("unverified", *unverified), slog.Int("limit", *limit))
 		if *limit < 1 {
-			return refusal("-limit must be 1 to 10000")
+			return refusal(fmt.Sprintf("-limit must be 1 to %d", session.MaxListed))
 		}
 		env, err := openAdmin(ctx, cfg, false)
 		if err != nil {

@@ -54,7 +54,7 @@ func newCLI(t *testing.T, edit ...func(env map[string]string)) *cli {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hasher, err := password.New(password.Options{Cost: 4})
+	hasher, err := password.New(password.Options{Cost: 4, Wait: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func newCLI(t *testing.T, edit ...func(env map[string]string)) *cli {
 	}
 	t.Cleanup(pool.Close)
 	svc := session.New(session.Deps{DB: pool, DBTimeout: 5 * time.Second, Tokens: signer, Hasher: hasher, Log: slog.New(slog.DiscardHandler)},
-		session.Options{RefreshTTL: cfg.RefreshTTL, SessionLifetime: cfg.SessionLifetime})
+		sessionOptions(cfg))
 	return &cli{t: t, env: env, envFile: envFile, pool: pool, svc: svc}
 }
 

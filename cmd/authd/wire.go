@@ -123,6 +123,7 @@ func (a *app) connect(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		RegisterLimit: ratelimit.New(cfg.IPRegisterPerMinute, cfg.IPRegisterBurst, nil),
 		RefreshLimit:  ratelimit.New(cfg.IPRefreshPerMinute, cfg.IPRefreshBurst, nil),
 		MailLimit:     ratelimit.New(cfg.IPMailPerMinute, cfg.IPMailBurst, nil),
+		LinkLimit:     ratelimit.New(cfg.IPMailPerMinute, cfg.IPMailBurst, nil),
 		Ready:         readiness(pool, &a.draining),
 	}, authhttp.Options{
 		AccessMaxAge:      cfg.AccessMaxAge,
@@ -303,6 +304,27 @@ func newMailTransport(cfg config.Config, log *slog.Logger) (mail.Transport, erro
 		return mail.NewLog(log), nil
 	}
 	return nil, fmt.Errorf("MAIL_TRANSPORT %q", cfg.MailTransport)
+}
+
+// tokenTTLs are the one-time token lifetimes by purpose: the variable
+// that sets each (for messages) and its field of Config.
+var tokenTTLs = map[onetime.Purpose]struct {
+	name string
+	of   func(config.Config) time.Duration
+}{
+	onetime.VerifyEmail:   {"VERIFY_TOKEN_TTL", func(c config.Config) time.Duration { return c.VerifyTokenTTL }},
+	onetime.ResetPassword: {"RESET_TOKEN_TTL", func(c config.Config) time.Duration { return c.ResetTokenTTL }},
+	onetime.ChangeEmail:   {"EMAIL_CHANGE_TOKEN_TTL", func(c config.Config) time.Duration { return c.EmailChangeTokenTTL }},
+}
+
+// tokenLifetimes are the one-time token lifetimes of cfg, by purpose:
+// the sender's and the outbox's.
+func tokenLifetimes(cfg config.Config) onetime.Lifetimes {
+	l := make(onetime.Lifetimes, len(tokenTTLs))
+	for p, t := range tokenTTLs {
+		l[p] = t.of(cfg)
+	}
+	return l
 }
 
 // newSender builds the mail transport and the outbox sender.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authd/authd/internal/testenv"
 )
 
 // TestMain doubles as a stand-in for authd when the test binary is run with
@@ -56,7 +58,7 @@ func TestRun(t *testing.T) {
 		cases = append(cases, struct {
 			name string
 			env  []string
-		}{"from /proc", []string{"LOG_LEVEL=warn", "METRICS_ADDR=127.0.0.1:" + freePort(t)}})
+		}{"from /proc", []string{"LOG_LEVEL=warn", "METRICS_ADDR=127.0.0.1:" + testenv.FreePort(t)}})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -122,14 +124,4 @@ func TestParseAddr(t *testing.T) {
 			t.Errorf("parseAddr(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
 	}
-}
-
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
 }

@@ -72,48 +72,6 @@ func (q *Queries) ClaimMail(ctx context.Context, arg ClaimMailParams) ([]MailOut
 	return items, nil
 }
 
-const createMailToken = `-- name: CreateMailToken :execrows
-INSERT INTO one_time_tokens (token_hash, purpose, user_id, email, created_at, expires_at)
-SELECT $1::bytea, $2::text, m.user_id, m.to_addr,
-       $3::timestamptz, $4::timestamptz
-FROM mail_outbox m
-WHERE m.id = $5 AND m.status = 'sending' AND m.locked_until = $6::timestamptz
-  AND m.user_id = $7::uuid AND m.to_addr = $8::text
-FOR SHARE
-`
-
-type CreateMailTokenParams struct {
-	TokenHash  []byte
-	Purpose    string
-	Now        time.Time
-	ExpiresAt  time.Time
-	MailID     int64
-	LeaseUntil time.Time
-	UserID     uuid.UUID
-	Email      string
-}
-
-// Mints the one-time token of a mail's link, only while the sender still
-// holds the mail (sending, under its lease, not superseded): one statement,
-// which share-locks the mail's row, so a change that supersedes the mail
-// either waits for it or makes it insert nothing.
-func (q *Queries) CreateMailToken(ctx context.Context, arg CreateMailTokenParams) (int64, error) {
-	result, err := q.db.Exec(ctx, createMailToken,
-		arg.TokenHash,
-		arg.Purpose,
-		arg.Now,
-		arg.ExpiresAt,
-		arg.MailID,
-		arg.LeaseUntil,
-		arg.UserID,
-		arg.Email,
-	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
 const deleteOldMailWithStatus = `-- name: DeleteOldMailWithStatus :execrows
 DELETE FROM mail_outbox WHERE id = ANY(ARRAY(
     SELECT d.id FROM mail_outbox d

@@ -16,6 +16,7 @@ import (
 	"github.com/authd/authd/internal/db/dbtest"
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/ratelimit"
+	"github.com/authd/authd/internal/session/sessiontest"
 )
 
 func loginAs(f *fixture, email, pw string, hdr ...string) reply {
@@ -137,42 +138,20 @@ func TestAddressLimit(t *testing.T) {
 	}
 }
 
-// countingCompare records the bcrypt cost of every hash compared.
-type countingCompare struct {
-	mu    sync.Mutex
-	costs []int
-}
-
-func (c *countingCompare) compare(hash, pw []byte) error {
-	cost, _ := bcrypt.Cost(hash)
-	c.mu.Lock()
-	c.costs = append(c.costs, cost)
-	c.mu.Unlock()
-	return bcrypt.CompareHashAndPassword(hash, pw)
-}
-
-func (c *countingCompare) take() []int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.costs
-	c.costs = nil
-	return out
-}
-
 // TestLoginWorkIsUniform: an unknown email, a wrong password and an
 // over-long password each cost exactly one compare at the current cost.
 func TestLoginWorkIsUniform(t *testing.T) {
 	t.Parallel()
-	counter := &countingCompare{}
+	counter := &sessiontest.Compares{}
 	f := newFixture(t, func(d *testDeps) {
-		h, err := password.New(password.Options{Cost: 5, Concurrency: 2, Compare: counter.compare})
+		h, err := password.New(password.Options{Cost: 5, Wait: 2 * time.Second, Concurrency: 2, Compare: counter.Compare})
 		if err != nil {
 			t.Fatal(err)
 		}
 		d.Hasher = h
 	})
 	f.register(nil, "work@example.com")
-	counter.take()
+	counter.Take()
 	tests := []struct {
 		name  string
 		email string
@@ -186,7 +165,7 @@ func TestLoginWorkIsUniform(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			loginAs(f, tt.email, tt.pw)
-			got := counter.take()
+			got := counter.Take()
 			if len(got) != 1 || got[0] != 5 {
 				t.Errorf("compares = %v, want one at cost 5", got)
 			}
@@ -204,7 +183,7 @@ func TestRehashOnLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	f2 := newFixtureOn(t, f.pool, func(d *testDeps) {
-		h, _ := password.New(password.Options{Cost: 5, Concurrency: 2})
+		h, _ := password.New(password.Options{Cost: 5, Wait: 2 * time.Second, Concurrency: 2})
 		d.Hasher = h
 	})
 	if r := loginAs(f2, "old@example.com", "correct horse"); r.status != http.StatusOK {
@@ -381,9 +360,9 @@ func TestTableLocked(t *testing.T) {
 // one compare at the stored cost: half the time, telling the account apart.
 func TestLoginWorkIsUniformAcrossCosts(t *testing.T) {
 	t.Parallel()
-	counter := &countingCompare{}
+	counter := &sessiontest.Compares{}
 	f := newFixture(t, func(d *testDeps) {
-		h, err := password.New(password.Options{Cost: 6, Concurrency: 2, Compare: counter.compare})
+		h, err := password.New(password.Options{Cost: 6, Wait: 2 * time.Second, Concurrency: 2, Compare: counter.Compare})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -404,7 +383,7 @@ func TestLoginWorkIsUniformAcrossCosts(t *testing.T) {
 		}
 		return w
 	}
-	counter.take()
+	counter.Take()
 	tests := []struct{ name, email, pw string }{
 		{"unknown email", "nobody@example.com", "correct horse"},
 		{"cost 4, wrong password", "old4@example.com", "wrong horse"},
@@ -414,7 +393,7 @@ func TestLoginWorkIsUniformAcrossCosts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		loginAs(f, tt.email, tt.pw)
-		got := counter.take()
+		got := counter.Take()
 		// A right password at an older cost is rehashed after the answer:
 		// count only the compares.
 		if w := work(got); w != 1<<6 {

@@ -141,15 +141,6 @@ func perClient(log *slog.Logger, m *metrics.Metrics, lim *ratelimit.Limiter, key
 // and for IPv6 the coarser bucket of its site ("": none).
 type clientKey struct{ client, site string }
 
-// in is k in buckets of their own, named with prefix.
-func (k clientKey) in(prefix string) clientKey {
-	if k.site != "" {
-		k.site = prefix + k.site
-	}
-	k.client = prefix + k.client
-	return k
-}
-
 // limitKeys names the client of address addr (limitKey with bits) and,
 // for IPv6, its site: the prefix of siteBits that holds it, if siteBits is
 // above 0 and below bits. A site gets 65,536 /64s or more (a /48), so

@@ -17,10 +17,10 @@ func addRoutes(mux *http.ServeMux, d Deps, o Options) {
 	guard := refuseCrossSite(log, o.ClientOrigins)
 	key := func(r *http.Request) clientKey { return limitKeys(addr(r), o.IPv6Prefix, o.IPv6SitePrefix) }
 	limit := func(l *ratelimit.Limiter) func(http.Handler) http.Handler { return perClient(log, d.Metrics, l, key) }
-	// The routes that use a mailed link have buckets of their own in the
-	// mail limiter (IP_MAIL_*): a used-up mail allowance still lets the
+	// The routes that use a mailed link have a limiter of their own
+	// (LinkLimit, IP_MAIL_*): a used-up mail allowance still lets the
 	// link work, and one link buys a few uses, not one per request.
-	link := perClient(log, d.Metrics, d.MailLimit, func(r *http.Request) clientKey { return key(r).in("link ") })
+	link := limit(d.LinkLimit)
 
 	mux.Handle("POST /api/auth/register", guard(limit(d.RegisterLimit)(handleRegister(log, s))))
 	mux.Handle("POST /api/auth/login", guard(limit(d.LoginLimit)(handleLogin(log, s, jar, addr))))

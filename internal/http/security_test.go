@@ -275,14 +275,14 @@ func TestPreflightAllowsPatch(t *testing.T) {
 // TestTokenRoutesLimitedPerClient (issue 19 item 5, the per-client part):
 // every route that uses a mailed link (both reset routes, which hash a
 // password, and the verify and email-confirm routes) is limited per client
-// address, in buckets of their own in the mail limiter (IP_MAIL_*): past
+// address, in a limiter of their own (LinkLimit, IP_MAIL_*): past
 // the burst, 429 with Retry-After before any work. Before, one reset token
 // bought a hash per request. (TestMailLimit: they do not count in the
 // bucket of the routes that ask for a mail.)
 func TestTokenRoutesLimitedPerClient(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(d *testDeps) {
-		d.MailLimit = ratelimit.New(1, 1, d.Now) // one a minute
+		d.LinkLimit = ratelimit.New(1, 1, d.Now) // one a minute
 		d.Options.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	})
 	newPw := map[string]string{"password": "a new password", "passwordConfirm": "a new password"}
@@ -304,5 +304,27 @@ func TestTokenRoutesLimitedPerClient(t *testing.T) {
 		if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
 			t.Errorf("%s, second within the minute: %d %s, want 429 with Retry-After", rq.name, r.status, r.raw)
 		}
+	}
+}
+
+// TestLinkBucketsOwnLimiter (issue 18 item 9): the link routes' buckets
+// are in a limiter of their own, so no client key of the mail routes can
+// name one: a forged X-Forwarded-For hop "link 198.51.100.7" (a hop that
+// is not an address is taken as written) behind a trusted proxy drains
+// only its own mail bucket, and 198.51.100.7 still gets its link answer.
+// Before, it landed in 198.51.100.7's link bucket of the shared limiter.
+func TestLinkBucketsOwnLimiter(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, mailOn, func(d *testDeps) {
+		d.MailLimit = ratelimit.New(1, 1, d.Now) // one a minute
+		d.LinkLimit = ratelimit.New(1, 1, d.Now)
+		d.Options.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	const victim = "198.51.100.7"
+	if r := f.do(nil, "POST", "/api/auth/forgot-password", map[string]string{"email": "nobody@example.com"}, "X-Forwarded-For", "link "+victim); r.status != http.StatusOK {
+		t.Fatalf("forged hop, mail route: %d %s, want 200", r.status, r.raw)
+	}
+	if r := f.do(nil, "GET", "/api/auth/verifyemail/somecode", nil, "X-Forwarded-For", victim); r.status != http.StatusBadRequest {
+		t.Errorf("victim's first link: %d %s, want 400 (a bad code), not 429", r.status, r.raw)
 	}
 }

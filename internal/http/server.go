@@ -62,6 +62,10 @@ type Deps struct {
 	// MailLimit is per client address on every route that asks for a
 	// mail (IP_MAIL_*); nil means no limit.
 	MailLimit *ratelimit.Limiter
+	// LinkLimit is per client address on every route that takes a mailed
+	// link (IP_MAIL_* too, in a limiter of its own so that no client key
+	// of another route can name one of its buckets); nil means no limit.
+	LinkLimit *ratelimit.Limiter
 	// Ready reports whether the service can take traffic (database reachable,
 	// schema current, not shutting down); nil means always.
 	Ready func(context.Context) error

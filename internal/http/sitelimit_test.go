@@ -77,8 +77,4 @@ func TestLimitKeys(t *testing.T) {
 			t.Errorf("limitKeys(%q, %d, %d) = %+v, want %+v", tt.addr, tt.bits, tt.site, got, tt.want)
 		}
 	}
-	k := limitKeys("2001:db8:1:2::1", 64, 48).in("link ")
-	if k != (clientKey{client: "link 2001:db8:1:2::/64", site: "link 2001:db8:1::/48"}) {
-		t.Errorf("in: %+v", k)
-	}
 }

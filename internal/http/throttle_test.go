@@ -10,6 +10,7 @@ import (
 
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/ratelimit"
+	"github.com/authd/authd/internal/session/sessiontest"
 )
 
 func withThrottle(d *testDeps) {
@@ -95,16 +96,16 @@ func TestThrottleRemembersLongLocks(t *testing.T) {
 // written after, so guesses sent together all passed.
 func TestConcurrentGuesses(t *testing.T) {
 	t.Parallel()
-	counter := &countingCompare{}
+	counter := &sessiontest.Compares{}
 	f := newFixture(t, withThrottle, func(d *testDeps) {
-		h, err := password.New(password.Options{Cost: 4, Concurrency: 4, Queue: 64, Wait: 5 * time.Second, Compare: counter.compare})
+		h, err := password.New(password.Options{Cost: 4, Concurrency: 4, Queue: 64, Wait: 5 * time.Second, Compare: counter.Compare})
 		if err != nil {
 			t.Fatal(err)
 		}
 		d.Hasher = h
 	})
 	f.register(nil, "guess@example.com")
-	counter.take()
+	counter.Take()
 	burst := func() map[int]int {
 		statuses := map[int]int{}
 		var mu sync.Mutex
@@ -121,7 +122,7 @@ func TestConcurrentGuesses(t *testing.T) {
 		return statuses
 	}
 	got := burst()
-	if n := len(counter.take()); n > 5 {
+	if n := len(counter.Take()); n > 5 {
 		t.Errorf("50 guesses at once compared %d passwords, want at most 5 (statuses %v)", n, got)
 	}
 	if got[http.StatusBadRequest]+got[http.StatusTooManyRequests] != 50 {
@@ -129,7 +130,7 @@ func TestConcurrentGuesses(t *testing.T) {
 	}
 	f.clock.Advance(time.Second) // the first lock (LOGIN_LOCK_BASE) ends
 	got = burst()
-	if n := len(counter.take()); n != 1 {
+	if n := len(counter.Take()); n != 1 {
 		t.Errorf("50 guesses as the lock ended compared %d passwords, want 1 (statuses %v)", n, got)
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/mail/smtptest"
 	"github.com/authd/authd/internal/metrics"
-	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/session/sessiontest"
 	"github.com/authd/authd/internal/testenv"
 )
@@ -39,28 +38,6 @@ type fixture struct {
 	smtp   mail.SMTPOptions
 }
 
-const linkBase = "https://app.example.com"
-
-// lifetimes are the token lifetimes of authd's defaults.
-var lifetimes = onetime.Lifetimes{
-	onetime.VerifyEmail:   24 * time.Hour,
-	onetime.ResetPassword: 15 * time.Minute,
-	onetime.ChangeEmail:   time.Hour,
-}
-
-// senderOptions are full sender options with authd's defaults, on the
-// clock now (nil: time.Now), the sender's and its token store's.
-func senderOptions(now func() time.Time) mail.SenderOptions {
-	return mail.SenderOptions{
-		From: "authd@example.com", FromName: "authd", LinkBase: linkBase,
-		VerifyPath: "/verifyemail/{token}", ResetPath: "/forgotPassword/{token}", ChangePath: "/confirm-email/{token}",
-		Tokens:       onetime.New(onetime.Options{Lifetimes: lifetimes, Now: now}),
-		PollInterval: 5 * time.Second, MaxAttempts: 8, Retention: 168 * time.Hour,
-		SendTimeout: 10 * time.Second, DBTimeout: 3 * time.Second,
-		Now: now,
-	}
-}
-
 // newFixture starts a STARTTLS server with AUTH and a sender that trusts
 // its certificate. change may adjust the options before the sender is
 // made.
@@ -71,7 +48,7 @@ func newFixture(t *testing.T, change func(*mail.SenderOptions, *mail.SMTPOptions
 	f.srv = smtptest.New(t, smtptest.Options{STARTTLS: true, Username: "authd", Password: "smtp-secret"})
 	f.smtp = mail.SMTPOptions{Host: f.srv.Host(), Port: f.srv.Port(), Username: "authd", Password: "smtp-secret",
 		TLS: mail.TLSStartTLS, Timeout: 5 * time.Second, RootCAs: f.srv.RootCAs()}
-	f.opts = senderOptions(f.clock.Now)
+	f.opts = sessiontest.SenderOptions(f.clock.Now)
 	f.opts.Log = k.Log
 	f.opts.Metrics = f.m
 	f.opts.DBTimeout, f.opts.SendTimeout = 5*time.Second, 5*time.Second

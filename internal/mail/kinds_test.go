@@ -10,6 +10,7 @@ import (
 	"github.com/authd/authd/internal/db/dbtest"
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/onetime"
+	"github.com/authd/authd/internal/session/sessiontest"
 )
 
 func TestDataJSON(t *testing.T) {
@@ -51,13 +52,13 @@ func TestNewSenderRefusesBrokenTemplates(t *testing.T) {
 	if err := writeFile(dir, "verify_email.txt", "{{.URL"); err != nil {
 		t.Fatal(err)
 	}
-	o := senderOptions(nil)
+	o := sessiontest.SenderOptions(nil)
 	o.TemplatesDir = dir
 	_, err := mail.NewSender(nil, mail.NewLog(nil), o)
 	if err == nil || !strings.Contains(err.Error(), "verify_email.txt") {
 		t.Errorf("NewSender: %v, want a template error", err)
 	}
-	if _, err := mail.NewSender(nil, mail.NewLog(nil), senderOptions(nil)); err != nil {
+	if _, err := mail.NewSender(nil, mail.NewLog(nil), sessiontest.SenderOptions(nil)); err != nil {
 		t.Errorf("NewSender with full options: %v", err)
 	}
 	for name, change := range map[string]func(*mail.SenderOptions){
@@ -70,7 +71,7 @@ func TestNewSenderRefusesBrokenTemplates(t *testing.T) {
 		"no poll interval":      func(o *mail.SenderOptions) { o.PollInterval = 0 },
 		"no attempts":           func(o *mail.SenderOptions) { o.MaxAttempts = 0 },
 	} {
-		o := senderOptions(nil)
+		o := sessiontest.SenderOptions(nil)
 		change(&o)
 		if _, err := mail.NewSender(nil, mail.NewLog(nil), o); err == nil {
 			t.Errorf("NewSender with %s accepted", name)

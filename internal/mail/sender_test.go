@@ -16,6 +16,7 @@ import (
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/mail/smtptest"
 	"github.com/authd/authd/internal/onetime"
+	"github.com/authd/authd/internal/session/sessiontest"
 )
 
 // TestDeliveredWithWorkingLink: a queued verification mail goes out over
@@ -58,7 +59,7 @@ func TestDeliveredWithWorkingLink(t *testing.T) {
 		t.Errorf("not greeted without the name:\n%s", m.Text)
 	}
 	link, raw := token(t, m)
-	if want := linkBase + "/verifyemail/" + raw; link != want {
+	if want := sessiontest.LinkBase + "/verifyemail/" + raw; link != want {
 		t.Errorf("link %s, want %s", link, want)
 	}
 	if !wellFormed.MatchString(raw) {
@@ -187,7 +188,7 @@ func TestTemporaryFailureRetried(t *testing.T) {
 	}
 	m := waitMessages(t, f.srv, 1)[0]
 	link, _ := token(t, m)
-	if !strings.HasPrefix(link, linkBase+"/confirm-email/") || m.To[0] != "new@example.com" {
+	if !strings.HasPrefix(link, sessiontest.LinkBase+"/confirm-email/") || m.To[0] != "new@example.com" {
 		t.Errorf("link %s to %v", link, m.To)
 	}
 	var email string
@@ -326,7 +327,7 @@ func TestTwoSendersExactlyOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := mail.NewSender(pool, tr, senderOptions(nil))
+		s, err := mail.NewSender(pool, tr, sessiontest.SenderOptions(nil))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -58,7 +58,7 @@ type SMTPOptions struct {
 	Port     int           // SMTP_PORT
 	Username string        // SMTP_USER; with Password, AUTH (only over TLS or to loopback)
 	Password string        // SMTP_PASS
-	TLS      string        // SMTP_TLS: TLSStartTLS (default), TLSImplicit or TLSNone
+	TLS      string        // SMTP_TLS: TLSStartTLS, TLSImplicit or TLSNone
 	Timeout  time.Duration // SMTP_TIMEOUT: bounds one whole delivery, connect to QUIT
 
 	// RootCAs replaces the system's roots for verifying the server's
@@ -76,13 +76,9 @@ type SMTP struct {
 // the host is loopback (localhost or a loopback address), and so is AUTH
 // without TLS to anything else.
 func NewSMTP(o SMTPOptions) (*SMTP, error) {
-	if o.TLS == "" {
-		o.TLS = TLSStartTLS
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = 10 * time.Second
-	}
 	switch {
+	case o.Timeout <= 0:
+		return nil, fmt.Errorf("smtp: timeout %s is not positive", o.Timeout)
 	case o.Host == "":
 		return nil, errors.New("smtp: no host")
 	case o.Port < 1 || o.Port > 65535:

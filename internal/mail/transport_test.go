@@ -41,12 +41,12 @@ func TestTLSPolicy(t *testing.T) {
 		{"mail.example.com", mail.TLSImplicit, true},
 		{"mail.example.com", "skip-verify", false},
 	} {
-		_, err := mail.NewSMTP(mail.SMTPOptions{Host: tt.host, Port: 25, TLS: tt.tls})
+		_, err := mail.NewSMTP(mail.SMTPOptions{Host: tt.host, Port: 25, TLS: tt.tls, Timeout: 10 * time.Second})
 		if (err == nil) != tt.ok {
 			t.Errorf("NewSMTP(%s, %s): %v, want ok %v", tt.host, tt.tls, err, tt.ok)
 		}
 	}
-	if _, err := mail.NewSMTP(mail.SMTPOptions{Host: "mail.example.com", Port: 587, Username: "u"}); err == nil {
+	if _, err := mail.NewSMTP(mail.SMTPOptions{Host: "mail.example.com", Port: 587, Username: "u", TLS: mail.TLSStartTLS, Timeout: 10 * time.Second}); err == nil {
 		t.Error("a user without a password was accepted")
 	}
 

@@ -18,49 +18,27 @@ import (
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/db/dbtest"
 	"github.com/authd/authd/internal/onetime"
+	"github.com/authd/authd/internal/session/sessiontest"
+	"github.com/authd/authd/internal/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
-
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-var lifetimes = onetime.Lifetimes{
-	onetime.VerifyEmail:   24 * time.Hour,
-	onetime.ResetPassword: 15 * time.Minute,
-	onetime.ChangeEmail:   time.Hour,
-}
 
 // fixture is a database with one user and a Store on a settable clock.
 type fixture struct {
 	t     *testing.T
 	pool  *pgxpool.Pool
 	q     *db.Queries
-	clock *clock
+	clock *testenv.Clock
 	store *onetime.Store
 	user  db.User
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{t: t, pool: dbtest.New(t), clock: &clock{t: time.Now().Truncate(time.Second)}}
+	f := &fixture{t: t, pool: dbtest.New(t), clock: testenv.NewClock()}
 	f.q = db.New(db.Bound(f.pool, 5*time.Second))
-	f.store = onetime.New(onetime.Options{Lifetimes: lifetimes, Now: f.clock.Now})
+	f.store = onetime.New(onetime.Options{Lifetimes: sessiontest.Lifetimes(), Now: f.clock.Now})
 	u, err := f.q.CreateUser(t.Context(), db.CreateUserParams{Name: "Ada", Email: "ada@example.com", PasswordHash: "x", Now: f.clock.Now()})
 	if err != nil {
 		t.Fatal(err)
@@ -212,11 +190,11 @@ func TestExpiry(t *testing.T) {
 	f := newFixture(t)
 	late := f.mint(onetime.ResetPassword, f.user.Email)
 	ok := f.mint(onetime.ResetPassword, f.user.Email)
-	f.clock.Add(15*time.Minute - time.Second)
+	f.clock.Advance(15*time.Minute - time.Second)
 	if _, err := f.spend(onetime.ResetPassword, ok.Raw); err != nil {
 		t.Errorf("a second before expiry: %v", err)
 	}
-	f.clock.Add(time.Second)
+	f.clock.Advance(time.Second)
 	if _, err := f.store.Peek(t.Context(), f.q, onetime.ResetPassword, late.Raw); !errors.Is(err, onetime.ErrInvalid) {
 		t.Errorf("Peek at expiry: %v, want ErrInvalid", err)
 	}
@@ -229,7 +207,7 @@ func TestExpiry(t *testing.T) {
 	if err != nil || !tok.ExpiresAt.Equal(f.clock.Now().Add(time.Minute)) {
 		t.Fatalf("MintFor = %+v, %v", tok, err)
 	}
-	f.clock.Add(time.Minute)
+	f.clock.Advance(time.Minute)
 	if _, err := f.spend(onetime.ResetPassword, tok.Raw); !errors.Is(err, onetime.ErrInvalid) {
 		t.Errorf("Spend after MintFor's lifetime: %v, want ErrInvalid", err)
 	}
@@ -270,7 +248,7 @@ func TestDrop(t *testing.T) {
 	if err := f.store.Drop(t.Context(), f.q, onetime.ResetPassword, tok.Raw); err != nil {
 		t.Errorf("Drop twice: %v", err)
 	}
-	f.clock.Add(time.Hour) // expired tokens are dropped too
+	f.clock.Advance(time.Hour) // expired tokens are dropped too
 	if err := f.store.Drop(t.Context(), f.q, onetime.ResetPassword, keep.Raw); err != nil || f.count() != 0 {
 		t.Errorf("Drop of an expired token: %v, %d tokens left", err, f.count())
 	}
@@ -332,7 +310,7 @@ func TestAttempt(t *testing.T) {
 		t.Errorf("as another purpose: %v", err)
 	}
 	other, _ := f.store.MintFor(t.Context(), f.q, onetime.LoginTicket, f.user.ID, f.user.Email, time.Minute)
-	f.clock.Add(time.Minute)
+	f.clock.Advance(time.Minute)
 	if _, err := f.store.Attempt(t.Context(), f.q, onetime.LoginTicket, other.Raw, 3); !errors.Is(err, onetime.ErrInvalid) {
 		t.Errorf("expired: %v", err)
 	}

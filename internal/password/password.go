@@ -38,7 +38,8 @@ type Options struct {
 	// hashes could not end in time: see Hasher.
 	Queue int
 	// Wait is the time allowed to a caller whose context has no deadline:
-	// it is served as if its deadline were Wait after its arrival. 0: 2s.
+	// it is served as if its deadline were Wait after its arrival. Required
+	// (HASH_WAIT).
 	Wait time.Duration
 	// RequestTimeout is the time callers usually have (the request
 	// deadline): Busy and BusyError.RetryAfter are about a new caller with
@@ -135,7 +136,7 @@ func New(o Options) (*Hasher, error) {
 		o.Concurrency = 1
 	}
 	if o.Wait <= 0 {
-		o.Wait = 2 * time.Second
+		return nil, fmt.Errorf("wait %s is not positive", o.Wait)
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = o.Wait

@@ -23,7 +23,7 @@ func newHasher(t *testing.T, o Options) *Hasher {
 }
 
 func TestHashCompare(t *testing.T) {
-	h := newHasher(t, Options{Cost: 4, Concurrency: 2})
+	h := newHasher(t, Options{Cost: 4, Wait: 2 * time.Second, Concurrency: 2})
 	ctx := context.Background()
 	pw72 := strings.Repeat("é", 36) // 72 bytes
 	hash, err := h.Hash(ctx, pw72)
@@ -54,7 +54,7 @@ func TestHashCompare(t *testing.T) {
 }
 
 func TestNeedsRehash(t *testing.T) {
-	h := newHasher(t, Options{Cost: 5})
+	h := newHasher(t, Options{Cost: 5, Wait: 2 * time.Second})
 	old, _ := bcrypt.GenerateFromPassword([]byte("password1"), 4)
 	cur, _ := bcrypt.GenerateFromPassword([]byte("password1"), 5)
 	if !h.NeedsRehash(string(old)) {
@@ -66,7 +66,7 @@ func TestNeedsRehash(t *testing.T) {
 }
 
 func TestDummyHashHasCurrentCost(t *testing.T) {
-	h := newHasher(t, Options{Cost: 6})
+	h := newHasher(t, Options{Cost: 6, Wait: 2 * time.Second})
 	dummy, err := h.dummy()
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func TestNiceThreads(t *testing.T) {
 	}
 	var seen []int
 	var mu sync.Mutex
-	h := newHasher(t, Options{Cost: 4, Concurrency: 2, Nice: 7, Compare: func(hash, pw []byte) error {
+	h := newHasher(t, Options{Cost: 4, Wait: 2 * time.Second, Concurrency: 2, Nice: 7, Compare: func(hash, pw []byte) error {
 		n, err := threadNice()
 		if err != nil {
 			return err
@@ -261,7 +261,7 @@ func TestBurstAdmission(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t0 := time.Now()
 			g := newGate()
-			h := newHasher(t, Options{Cost: 4, Concurrency: tt.conc, Queue: tt.queue, RequestTimeout: time.Hour,
+			h := newHasher(t, Options{Cost: 4, Wait: 2 * time.Second, Concurrency: tt.conc, Queue: tt.queue, RequestTimeout: time.Hour,
 				HashTime: tt.hashTime, Now: func() time.Time { return t0 }, Compare: g.compare})
 			ctx, cancel := context.WithDeadline(context.Background(), t0.Add(time.Hour))
 			defer cancel()
@@ -302,7 +302,7 @@ func TestBurstAdmission(t *testing.T) {
 func TestCancelledWaiterLeaves(t *testing.T) {
 	t0 := time.Now()
 	g := newGate()
-	h := newHasher(t, Options{Cost: 4, Concurrency: 1, Queue: 2, RequestTimeout: time.Hour,
+	h := newHasher(t, Options{Cost: 4, Wait: 2 * time.Second, Concurrency: 1, Queue: 2, RequestTimeout: time.Hour,
 		HashTime: time.Minute, Now: func() time.Time { return t0 }, Compare: g.compare})
 	ctx, cancel := context.WithDeadline(context.Background(), t0.Add(time.Hour))
 	defer cancel()
@@ -342,7 +342,7 @@ func TestLateWaiterDropped(t *testing.T) {
 	now := t0
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	g := newGate()
-	h := newHasher(t, Options{Cost: 4, Concurrency: 1, Queue: 2, RequestTimeout: time.Hour,
+	h := newHasher(t, Options{Cost: 4, Wait: 2 * time.Second, Concurrency: 1, Queue: 2, RequestTimeout: time.Hour,
 		HashTime: 6 * time.Minute, Now: clock, Compare: g.compare})
 	ctx, cancel := context.WithDeadline(context.Background(), t0.Add(time.Hour))
 	defer cancel()
@@ -382,7 +382,7 @@ func TestLateWaiterDropped(t *testing.T) {
 func TestEstimateMoves(t *testing.T) {
 	var mu sync.Mutex
 	now, took := time.Now(), time.Duration(0)
-	h := newHasher(t, Options{Cost: 4, HashTime: 8 * time.Second,
+	h := newHasher(t, Options{Cost: 4, Wait: 2 * time.Second, HashTime: 8 * time.Second,
 		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
 		Compare: func(hash, pw []byte) error {
 			mu.Lock()
@@ -418,7 +418,7 @@ func TestGrownEstimateDropsTail(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	next := make(chan struct{}) // one send lets one compare end
 	entered := make(chan string, 16)
-	h := newHasher(t, Options{Cost: 4, Concurrency: 1, Queue: 64, RequestTimeout: time.Hour,
+	h := newHasher(t, Options{Cost: 4, Wait: 2 * time.Second, Concurrency: 1, Queue: 64, RequestTimeout: time.Hour,
 		HashTime: 6 * time.Minute, Now: clock, Compare: func(hash, pw []byte) error {
 			entered <- string(pw)
 			<-next

@@ -179,7 +179,9 @@ func (c *Cluster) own(dir string) error {
 	return nil
 }
 
-// BinDir is the directory of the server binaries the cluster runs.
+// BinDir is the directory of the server binaries the cluster runs. It and
+// PID serve bench/cmd/benchrun (a module of its own, so deadcode run on
+// this one reports them unused).
 func (c *Cluster) BinDir() string { return c.bin }
 
 // PID is the postmaster's process id while the cluster runs (started by

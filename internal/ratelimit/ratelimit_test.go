@@ -4,15 +4,13 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/authd/authd/internal/testenv"
 )
 
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) now() time.Time { return c.t }
-
 func TestBurstThenRate(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	l := New(60, 3, clk.now) // one a second after a burst of three
+	clk := testenv.NewClock()
+	l := New(60, 3, clk.Now) // one a second after a burst of three
 	for i := range 3 {
 		if ok, _ := l.Allow("a"); !ok {
 			t.Fatalf("request %d of the burst refused", i+1)
@@ -25,7 +23,7 @@ func TestBurstThenRate(t *testing.T) {
 	if ok, _ := l.Allow("b"); !ok {
 		t.Error("another key shares the bucket")
 	}
-	clk.t = clk.t.Add(time.Second)
+	clk.Advance(time.Second)
 	if ok, _ := l.Allow("a"); !ok {
 		t.Error("refill after 1s refused")
 	}
@@ -35,13 +33,13 @@ func TestBurstThenRate(t *testing.T) {
 }
 
 func TestRefusedRequestsDoNotConsume(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	l := New(60, 1, clk.now)
+	clk := testenv.NewClock()
+	l := New(60, 1, clk.Now)
 	l.Allow("a")
 	for range 10 {
 		l.Allow("a") // refused; must not push the next token further away
 	}
-	clk.t = clk.t.Add(time.Second)
+	clk.Advance(time.Second)
 	if ok, _ := l.Allow("a"); !ok {
 		t.Error("refused requests consumed future tokens")
 	}
@@ -58,12 +56,12 @@ func TestNilAllowsAll(t *testing.T) {
 }
 
 func TestSweepDropsIdle(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	l := New(60, 2, clk.now)
+	clk := testenv.NewClock()
+	l := New(60, 2, clk.Now)
 	for _, k := range []string{"a", "b", "c"} {
 		l.Allow(k)
 	}
-	clk.t = clk.t.Add(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	l.Allow("d")
 	if got, want := len(l.buckets), 1; got != want {
 		t.Errorf("buckets after sweep = %d, want %d", got, want)
@@ -75,8 +73,8 @@ func TestSweepDropsIdle(t *testing.T) {
 // sending; the count of buckets stays at the cap. (Reaching the cap used to
 // clear every bucket, throttled ones too.)
 func TestEvictsLeastRecentlyUsed(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	l := New(1, 1, clk.now)
+	clk := testenv.NewClock()
+	l := New(1, 1, clk.Now)
 	const keys = 110_000 // past the cap, whatever it is
 	if ok, _ := l.Allow("attacker"); !ok {
 		t.Fatal("first request refused")

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/authd/authd/internal/testenv"
 )
 
 // TestSiteBucket: a site's bucket holds SiteFactor times a key's burst
@@ -11,8 +13,8 @@ import (
 // takes nothing from the site's, one refused by the site's gives its own
 // token back; a site is never a key, whatever the key's text.
 func TestSiteBucket(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	l := New(60, 2, clk.now) // a key: 2 at once, then one a second
+	clk := testenv.NewClock()
+	l := New(60, 2, clk.Now) // a key: 2 at once, then one a second
 	for i := range 2 * SiteFactor {
 		if ok, _ := l.AllowSite(fmt.Sprint("k", i), "s"); !ok {
 			t.Fatalf("request %d of the site's burst refused", i)
@@ -28,12 +30,12 @@ func TestSiteBucket(t *testing.T) {
 	if ok, _ := l.Allow("s"); !ok {
 		t.Error("a key named like a site shares its bucket")
 	}
-	clk.t = clk.t.Add(time.Second / SiteFactor)
+	clk.Advance(time.Second / SiteFactor)
 	if ok, _ := l.AllowSite("fresh2", "s"); !ok {
 		t.Error("the site's bucket did not refill at SiteFactor times the rate")
 	}
 	// A key refused by its own bucket takes nothing from the site's.
-	l = New(60, 1, clk.now)
+	l = New(60, 1, clk.Now)
 	l.AllowSite("a", "s")
 	for range 100 {
 		l.AllowSite("a", "s")
@@ -49,8 +51,8 @@ func TestSiteBucket(t *testing.T) {
 // MaxKeys buckets, and the site's bucket, used by every request, is never
 // the one evicted: the flood stays refused.
 func TestSiteFloodBounded(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	l := New(1, 1, clk.now)
+	clk := testenv.NewClock()
+	l := New(1, 1, clk.Now)
 	allowed := 0
 	for i := range MaxKeys + 5_000 {
 		if ok, _ := l.AllowSite(fmt.Sprintf("2001:db8:1:%x::/64", i), "2001:db8:1::/48"); ok {

@@ -137,12 +137,8 @@ func (s *Service) RequestEmailChange(ctx context.Context, a Auth, newEmail, pw s
 			return err
 		}
 		// A newer request ends the links of the older ones, whatever
-		// becomes of it: a mistyped address keeps no way in. Their
-		// unsent mails first (see mail.Supersede), then their tokens.
-		if _, err := mail.Supersede(ctx, q, user.ID, s.now(), mail.KindChangeEmail); err != nil {
-			return err
-		}
-		if _, err := s.secrets.DropUser(ctx, q, user.ID, onetime.ChangeEmail); err != nil {
+		// becomes of it: a mistyped address keeps no way in.
+		if err := s.endLinks(ctx, q, user.ID, onetime.ChangeEmail); err != nil {
 			return err
 		}
 		owner, err := q.GetUserByEmail(ctx, newEmail)
@@ -209,13 +205,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) error {
 		case n == 0: // cannot happen under the lock
 			return ErrBadEmailChangeToken
 		}
-		if _, err := mail.Supersede(ctx, q, user.ID, s.now(), mail.KindResetPassword, mail.KindVerifyEmail, mail.KindChangeEmail); err != nil {
-			return err // before DropUser: see mail.Supersede
-		}
-		if _, err := s.secrets.DropUser(ctx, q, user.ID, onetime.ResetPassword, onetime.VerifyEmail, onetime.ChangeEmail); err != nil {
-			return err
-		}
-		return nil
+		return s.endLinks(ctx, q, user.ID, onetime.ResetPassword, onetime.VerifyEmail, onetime.ChangeEmail)
 	})
 	switch {
 	case err != nil:
@@ -241,16 +231,9 @@ func (s *Service) DeleteAccount(ctx context.Context, a Auth, pw string) error {
 	var revoked int64
 	err := s.tx(ctx, func(q *db.Queries) error {
 		admins := -1
-		lockAdmins := func() error {
-			ids, err := q.LockAdmins(ctx)
-			if err != nil {
-				return fmt.Errorf("lock admins: %w", err)
-			}
-			admins = len(ids)
-			return nil
-		}
 		if a.User.Role == RoleAdmin {
-			if err := lockAdmins(); err != nil {
+			var err error
+			if admins, err = lockAdmins(ctx, q); err != nil {
 				return err
 			}
 		}
@@ -258,17 +241,7 @@ func (s *Service) DeleteAccount(ctx context.Context, a Auth, pw string) error {
 		if err != nil {
 			return err
 		}
-		if user.Role == RoleAdmin {
-			if admins < 0 { // became an admin since the request was authenticated
-				if err := lockAdmins(); err != nil {
-					return err
-				}
-			}
-			if admins <= 1 {
-				return ErrLastAdmin
-			}
-		}
-		revoked, err = s.deleteUser(ctx, q, user)
+		revoked, err = s.deleteUser(ctx, q, user, admins)
 		return err
 	})
 	if err != nil {

@@ -43,20 +43,17 @@ func (s *Service) Admin() *Admin { return &Admin{s: s} }
 type UserFilter struct {
 	EmailPrefix string // addresses starting with this (normalised); "": all
 	Unverified  bool   // only users whose address is not verified
-	Limit       int    // at most this many; 0: 100; at most 10,000
+	Limit       int    // at most this many, 1 to MaxListed
 }
 
-// maxListed bounds UserFilter.Limit.
-const maxListed = 10000
+// MaxListed is the most users List returns.
+const MaxListed = 10000
 
 // List returns users, oldest first.
 func (a *Admin) List(ctx context.Context, f UserFilter) ([]db.User, error) {
 	limit := f.Limit
-	switch {
-	case limit == 0:
-		limit = 100
-	case limit < 0 || limit > maxListed:
-		return nil, invalid(fmt.Sprintf("limit must be 1 to %d", maxListed))
+	if limit < 1 || limit > MaxListed {
+		return nil, invalid(fmt.Sprintf("limit must be 1 to %d", MaxListed))
 	}
 	var prefix *string
 	if p := NormaliseEmail(f.EmailPrefix); p != "" {
@@ -192,15 +189,7 @@ func (a *Admin) Verify(ctx context.Context, email string) (user db.User, already
 			already = true
 			return nil
 		}
-		now := a.s.now()
-		if _, err := q.VerifyUserEmail(ctx, db.VerifyUserEmailParams{ID: user.ID, Email: user.Email, Now: now}); err != nil {
-			return fmt.Errorf("verify email: %w", err)
-		}
-		if _, err := a.s.secrets.DropUser(ctx, q, user.ID, onetime.VerifyEmail); err != nil {
-			return err
-		}
-		user.Verified, user.EmailVerifiedAt = true, &now
-		return nil
+		return a.s.markVerified(ctx, q, &user)
 	})
 	return user, already, err
 }
@@ -215,9 +204,9 @@ func (a *Admin) SetRole(ctx context.Context, email, role string) (user db.User, 
 		return db.User{}, false, err
 	}
 	err = a.s.tx(ctx, func(q *db.Queries) error {
-		admins, err := q.LockAdmins(ctx)
+		admins, err := lockAdmins(ctx, q)
 		if err != nil {
-			return fmt.Errorf("lock admins: %w", err)
+			return err
 		}
 		if user, err = a.lock(ctx, q, email); err != nil {
 			return err
@@ -226,7 +215,7 @@ func (a *Admin) SetRole(ctx context.Context, email, role string) (user db.User, 
 		case user.Role == role:
 			unchanged = true
 			return nil
-		case user.Role == RoleAdmin && len(admins) <= 1:
+		case lastAdmin(user, admins):
 			return ErrLastAdminDemoted
 		}
 		if _, err := q.SetUserRole(ctx, db.SetUserRoleParams{ID: user.ID, Role: role, Now: a.s.now()}); err != nil {
@@ -336,17 +325,14 @@ func (a *Admin) Delete(ctx context.Context, email string) (db.User, int64, error
 		revoked int64
 	)
 	err := a.s.tx(ctx, func(q *db.Queries) error {
-		admins, err := q.LockAdmins(ctx)
+		admins, err := lockAdmins(ctx, q)
 		if err != nil {
-			return fmt.Errorf("lock admins: %w", err)
+			return err
 		}
 		if user, err = a.lock(ctx, q, email); err != nil {
 			return err
 		}
-		if user.Role == RoleAdmin && len(admins) <= 1 {
-			return ErrLastAdmin
-		}
-		revoked, err = a.s.deleteUser(ctx, q, user)
+		revoked, err = a.s.deleteUser(ctx, q, user, admins)
 		return err
 	})
 	if err != nil {

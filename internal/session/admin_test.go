@@ -59,7 +59,7 @@ func TestAdminCreate(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}
 	}
-	if users, err := adm.List(ctx, session.UserFilter{}); err != nil || len(users) != 2 {
+	if users, err := adm.List(ctx, session.UserFilter{Limit: 100}); err != nil || len(users) != 2 {
 		t.Errorf("after the refusals: %d users, %v; want 2", len(users), err)
 	}
 }
@@ -102,19 +102,19 @@ func TestAdminList(t *testing.T) {
 		f    session.UserFilter
 		want string
 	}{
-		{session.UserFilter{}, "a_b@example.com axb@example.com a%c@example.com b@example.com"},
-		{session.UserFilter{EmailPrefix: "A_"}, "a_b@example.com"},
-		{session.UserFilter{EmailPrefix: "a%"}, "a%c@example.com"},
-		{session.UserFilter{EmailPrefix: "a"}, "a_b@example.com axb@example.com a%c@example.com"},
-		{session.UserFilter{EmailPrefix: "a", Unverified: true}, "a_b@example.com a%c@example.com"},
+		{session.UserFilter{Limit: 100}, "a_b@example.com axb@example.com a%c@example.com b@example.com"},
+		{session.UserFilter{EmailPrefix: "A_", Limit: 100}, "a_b@example.com"},
+		{session.UserFilter{EmailPrefix: "a%", Limit: 100}, "a%c@example.com"},
+		{session.UserFilter{EmailPrefix: "a", Limit: 100}, "a_b@example.com axb@example.com a%c@example.com"},
+		{session.UserFilter{EmailPrefix: "a", Unverified: true, Limit: 100}, "a_b@example.com a%c@example.com"},
 		{session.UserFilter{Limit: 2}, "a_b@example.com axb@example.com"},
-		{session.UserFilter{EmailPrefix: "z"}, ""},
+		{session.UserFilter{EmailPrefix: "z", Limit: 100}, ""},
 	} {
 		if got := emails(tc.f); got != tc.want {
 			t.Errorf("List(%+v) = %q, want %q", tc.f, got, tc.want)
 		}
 	}
-	for _, limit := range []int{-1, 10001} {
+	for _, limit := range []int{-1, 0, session.MaxListed + 1} {
 		var inv *session.InvalidError
 		if _, err := adm.List(ctx, session.UserFilter{Limit: limit}); !errors.As(err, &inv) {
 			t.Errorf("limit %d: %v, want an *InvalidError", limit, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/session"
+	"github.com/authd/authd/internal/session/sessiontest"
 )
 
 func TestRegister(t *testing.T) {
@@ -292,36 +293,14 @@ func TestLoginBusyNotCounted(t *testing.T) {
 	}
 }
 
-// compareCounter records the bcrypt cost of every compare.
-type compareCounter struct {
-	mu    sync.Mutex
-	costs []int
-}
-
-func (c *compareCounter) compare(hash, pw []byte) error {
-	cost, _ := bcrypt.Cost(hash)
-	c.mu.Lock()
-	c.costs = append(c.costs, cost)
-	c.mu.Unlock()
-	return bcrypt.CompareHashAndPassword(hash, pw)
-}
-
-func (c *compareCounter) take() []int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.costs
-	c.costs = nil
-	return out
-}
-
 // TestLoginWorkIsUniform: an unknown email, a wrong password and an
 // over-long password each cost exactly one compare at the configured cost.
 func TestLoginWorkIsUniform(t *testing.T) {
 	t.Parallel()
-	counter := &compareCounter{}
-	f := newFixture(t, func(c *config) { c.Hasher.Compare = counter.compare })
+	counter := &sessiontest.Compares{}
+	f := newFixture(t, func(c *config) { c.Hasher.Compare = counter.Compare })
 	f.user("work@example.com")
-	counter.take()
+	counter.Take()
 	tests := []struct {
 		name  string
 		email string
@@ -339,7 +318,7 @@ func TestLoginWorkIsUniform(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Errorf("Login = %v, want %v", err, tt.want)
 			}
-			if got := counter.take(); len(got) != 1 || got[0] != 4 {
+			if got := counter.Take(); len(got) != 1 || got[0] != 4 {
 				t.Errorf("compares = %v, want one at cost 4", got)
 			}
 		})

@@ -11,8 +11,8 @@ import (
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/mail/smtptest"
-	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/session"
+	"github.com/authd/authd/internal/session/sessiontest"
 )
 
 // mailer is a mail sender on f's database and clock, delivering to an
@@ -30,15 +30,8 @@ func (f *fixture) mailer() *mailer {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	s, err := mail.NewSender(f.pool, tr, mail.SenderOptions{
-		From: "authd@example.com", FromName: "authd", LinkBase: "https://app.example.com",
-		VerifyPath: "/verifyemail/{token}", ResetPath: "/forgotPassword/{token}", ChangePath: "/confirm-email/{token}",
-		Tokens: onetime.New(onetime.Options{Now: f.clock.Now, Lifetimes: onetime.Lifetimes{
-			onetime.VerifyEmail: 24 * time.Hour, onetime.ResetPassword: 15 * time.Minute, onetime.ChangeEmail: time.Hour,
-		}}),
-		PollInterval: 5 * time.Second, MaxAttempts: 8, Retention: 168 * time.Hour,
-		SendTimeout: 5 * time.Second, DBTimeout: 5 * time.Second, Now: f.clock.Now,
-	})
+	o := sessiontest.SenderOptions(f.clock.Now)
+	s, err := mail.NewSender(f.pool, tr, o)
 	if err != nil {
 		f.t.Fatal(err)
 	}

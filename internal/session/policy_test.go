@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,5 +159,37 @@ func TestNewPasswordBreachCheck(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// TestResetPasswordBadTokenNoBreachCheck: a reset with a bad token asks
+// the range API nothing (it is ErrBadResetToken before the policy); one
+// with a good token asks it once.
+func TestResetPasswordBadTokenNoBreachCheck(t *testing.T) {
+	t.Parallel()
+	var asked atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		fmt.Fprintf(w, "%s:0\r\n", strings.Repeat("0", 35))
+	}))
+	t.Cleanup(srv.Close)
+	f := newFixture(t, func(c *config) {
+		c.Options.Passwords = policy.New(policy.Options{Ranges: policy.NewRanges(srv.URL+"/range/", time.Second)})
+	})
+	ctx := t.Context()
+	u := f.user("ada@example.com")
+	asked.Store(0) // registering asked it
+	if err := f.svc.ResetPassword(ctx, strings.Repeat("A", 43), "a new password", "a new password"); !errors.Is(err, session.ErrBadResetToken) {
+		t.Errorf("bad token: %v, want ErrBadResetToken", err)
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("a bad token asked the range API %d times, want 0", n)
+	}
+	raw := f.mintToken("reset_password", u.ID, u.Email, time.Hour)
+	if err := f.svc.ResetPassword(ctx, raw, "a new password", "a new password"); err != nil {
+		t.Fatalf("good token: %v", err)
+	}
+	if n := asked.Load(); n != 1 {
+		t.Errorf("a good token asked the range API %d times, want 1", n)
 	}
 }

@@ -25,23 +25,16 @@ func (s *Service) ForgotPassword(ctx context.Context, email string) error {
 	if err != nil {
 		return err
 	}
-	return s.tx(ctx, func(q *db.Queries) error {
-		user, err := q.GetUserByEmail(ctx, email)
-		if err != nil && !errors.Is(err, db.ErrNotFound) {
-			return fmt.Errorf("get user: %w", err)
-		}
-		ok, err := s.allow(ctx, q, email, mail.KindResetPassword)
-		if err != nil || !ok || user.ID == uuid.Nil {
-			return err
-		}
-		return s.queue(ctx, q, to(mail.KindResetPassword, user))
-	})
+	return s.mailKnown(ctx, email, mail.KindResetPassword, func(db.User) bool { return false })
 }
 
 // ResetPassword sets a new password with a reset token. The password must
 // pass validNewPassword with its confirmation. A bad token (unknown,
 // expired, used, of another purpose, or sent to an address the user no
-// longer has) is ErrBadResetToken, found before any hashing.
+// longer has) is ErrBadResetToken, found before any hashing and before
+// the password policy (which may ask a breached-password service): a
+// client without a valid link gets only the offline checks (validTyped),
+// whose answers come first.
 //
 // The token is used up in a short transaction of its own before the
 // password is hashed, so that of any number of concurrent requests with
@@ -56,7 +49,7 @@ func (s *Service) ForgotPassword(ctx context.Context, email string) error {
 // marks the address verified (the reset proved it) and sets the password
 // (setPassword): every session of the user ends.
 func (s *Service) ResetPassword(ctx context.Context, raw, pw, confirm string) error {
-	if err := s.validNewPassword(ctx, pw, confirm); err != nil {
+	if err := validTyped(pw, confirm); err != nil {
 		return err
 	}
 	if err := s.hasher.Refusal(); err != nil {
@@ -67,6 +60,9 @@ func (s *Service) ResetPassword(ctx context.Context, raw, pw, confirm string) er
 			return err
 		}
 		return ErrBadResetToken
+	}
+	if err := s.checkPolicy(ctx, pw); err != nil {
+		return err
 	}
 	claimed, err := s.claimReset(ctx, raw)
 	if err != nil {

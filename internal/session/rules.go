@@ -144,6 +144,15 @@ func (s *Service) newPassword(ctx context.Context, pw string) error {
 // its confirmation, typed again; then the policy (checkPolicy), last so
 // that a mistyped confirmation costs no range query.
 func (s *Service) validNewPassword(ctx context.Context, pw, confirm string) error {
+	if err := validTyped(pw, confirm); err != nil {
+		return err
+	}
+	return s.checkPolicy(ctx, pw)
+}
+
+// validTyped: the offline half of validNewPassword, ValidPassword and the
+// confirmation.
+func validTyped(pw, confirm string) error {
 	if err := ValidPassword(pw); err != nil {
 		return err
 	}
@@ -153,7 +162,7 @@ func (s *Service) validNewPassword(ctx context.Context, pw, confirm string) erro
 	if pw != confirm {
 		return invalid("Passwords do not match")
 	}
-	return s.checkPolicy(ctx, pw)
+	return nil
 }
 
 // checkPolicy applies the password policy (Options.Passwords: a minimum

@@ -2,11 +2,7 @@ package session
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-
-	"github.com/google/uuid"
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/mail"
@@ -41,13 +37,7 @@ func (s *Service) VerifyEmail(ctx context.Context, raw string) error {
 			already = true
 			return nil
 		}
-		if _, err := q.VerifyUserEmail(ctx, db.VerifyUserEmailParams{ID: user.ID, Email: user.Email, Now: s.now()}); err != nil {
-			return fmt.Errorf("verify email: %w", err)
-		}
-		if _, err := s.secrets.DropUser(ctx, q, user.ID, onetime.VerifyEmail); err != nil {
-			return err
-		}
-		return nil
+		return s.markVerified(ctx, q, &user)
 	})
 	switch {
 	case err != nil:
@@ -70,15 +60,5 @@ func (s *Service) ResendVerification(ctx context.Context, email string) error {
 	if err != nil {
 		return err
 	}
-	return s.tx(ctx, func(q *db.Queries) error {
-		user, err := q.GetUserByEmail(ctx, email)
-		if err != nil && !errors.Is(err, db.ErrNotFound) {
-			return fmt.Errorf("get user: %w", err)
-		}
-		ok, err := s.allow(ctx, q, email, mail.KindVerifyEmail)
-		if err != nil || !ok || user.ID == uuid.Nil || user.Verified {
-			return err
-		}
-		return s.queue(ctx, q, to(mail.KindVerifyEmail, user))
-	})
+	return s.mailKnown(ctx, email, mail.KindVerifyEmail, func(u db.User) bool { return u.Verified })
 }

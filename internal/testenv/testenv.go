@@ -5,6 +5,7 @@ package testenv
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"sync"
 	"testing"
@@ -52,6 +53,20 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago,
+// for a listener that cannot take port 0 (another process may take it in
+// between; authd itself binds PORT=0).
+func FreePort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
 }
 
 // Buffer collects output, such as a log, from concurrent writers.

@@ -93,16 +93,3 @@ SET status = 'failed', locked_until = NULL, data = '{}', superseded_at = sqlc.ar
     last_error = CASE WHEN status = 'failed' THEN last_error ELSE sqlc.arg(reason)::text END
 WHERE user_id = sqlc.arg(user_id) AND kind = ANY(sqlc.arg(kinds)::text[])
   AND status IN ('pending', 'sending', 'failed') AND superseded_at IS NULL;
-
--- name: CreateMailToken :execrows
--- Mints the one-time token of a mail's link, only while the sender still
--- holds the mail (sending, under its lease, not superseded): one statement,
--- which share-locks the mail's row, so a change that supersedes the mail
--- either waits for it or makes it insert nothing.
-INSERT INTO one_time_tokens (token_hash, purpose, user_id, email, created_at, expires_at)
-SELECT sqlc.arg(token_hash)::bytea, sqlc.arg(purpose)::text, m.user_id, m.to_addr,
-       sqlc.arg(now)::timestamptz, sqlc.arg(expires_at)::timestamptz
-FROM mail_outbox m
-WHERE m.id = sqlc.arg(mail_id) AND m.status = 'sending' AND m.locked_until = sqlc.arg(lease_until)::timestamptz
-  AND m.user_id = sqlc.arg(user_id)::uuid AND m.to_addr = sqlc.arg(email)::text
-FOR SHARE;

@@ -58,3 +58,16 @@ UPDATE one_time_tokens SET attempts = attempts + 1
 WHERE token_hash = sqlc.arg(token_hash) AND purpose = sqlc.arg(purpose)
   AND expires_at > sqlc.arg(now)::timestamptz AND attempts < sqlc.arg(max_attempts)::int
 RETURNING user_id;
+
+-- name: CreateMailToken :execrows
+-- Mints the one-time token of a mail's link, only while the sender still
+-- holds the mail (sending, under its lease, not superseded): one statement,
+-- which share-locks the mail's row, so a change that supersedes the mail
+-- either waits for it or makes it insert nothing.
+INSERT INTO one_time_tokens (token_hash, purpose, user_id, email, created_at, expires_at)
+SELECT sqlc.arg(token_hash)::bytea, sqlc.arg(purpose)::text, m.user_id, m.to_addr,
+       sqlc.arg(now)::timestamptz, sqlc.arg(expires_at)::timestamptz
+FROM mail_outbox m
+WHERE m.id = sqlc.arg(mail_id) AND m.status = 'sending' AND m.locked_until = sqlc.arg(lease_until)::timestamptz
+  AND m.user_id = sqlc.arg(user_id)::uuid AND m.to_addr = sqlc.arg(email)::text
+FOR SHARE;

@@ -60,7 +60,7 @@ type profile struct {
 // authd is a started authd serve.
 type authd struct {
 	proc  *authdproc.Proc
-	url   string // http://127.0.0.1:PORT, once ready
+	url   string // http://127.0.0.1:PORT
 	mport int    // the metrics listener (PPROF=true), or 0
 }
 

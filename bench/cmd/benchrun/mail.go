@@ -187,7 +187,7 @@ func (b *bench) drain(ctx context.Context, conn *pgx.Conn, replicas int) (drainR
 		}
 		started = append(started, b.authd)
 		if i < replicas-1 {
-			b.authd = nil // spawnAuthd runs one at a time; the first one takes the load
+			b.authd = nil // runAuthd runs one at a time; the first one takes the load
 		}
 	}
 	b.authd = started[0]
@@ -309,11 +309,7 @@ func (b *bench) startMailAuthd(ctx context.Context, env []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := b.spawnAuthd(ctx, "RS256", append(env, fmt.Sprintf("METRICS_ADDR=127.0.0.1:%d", mport)))
-	if err != nil {
-		return err
-	}
-	if err := a.waitReady(ctx, 60*time.Second, 100*time.Millisecond); err != nil {
+	if _, err := b.runAuthd(ctx, "RS256", append(env, fmt.Sprintf("METRICS_ADDR=127.0.0.1:%d", mport)), 100*time.Millisecond); err != nil {
 		return b.authdFailed(err)
 	}
 	b.commands = append(b.commands, "# authd: RS256 keys, "+strings.Join(env, " ")+"   (SMTP_PORT: the local SMTP server)")

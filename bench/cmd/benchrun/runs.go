@@ -52,14 +52,11 @@ func (b *bench) startAuthd(ctx context.Context, alg, limits string, settings ...
 	// that are profiled say so.
 	metrics := []string{fmt.Sprintf("METRICS_ADDR=127.0.0.1:%d", mport), "PPROF=true"}
 	extra = append(extra, settings...)
-	a, err := b.spawnAuthd(ctx, alg, append(append([]string{"COOKIE_SECURE=false"}, extra...), metrics...))
+	a, err := b.runAuthd(ctx, alg, append(append([]string{"COOKIE_SECURE=false"}, extra...), metrics...), 100*time.Millisecond)
 	if err != nil {
-		return err
-	}
-	a.mport = mport
-	if err := a.waitReady(ctx, 60*time.Second, 100*time.Millisecond); err != nil {
 		return b.authdFailed(err)
 	}
+	a.mport = mport
 	fmt.Fprintf(b.stderr, "authd (%s keys, per-client limits %s) pid %d on %s\n", alg, limits, a.proc.Cmd.Process.Pid, a.url)
 	shown := append(extra, "METRICS_ADDR=127.0.0.1:$MPORT", "PPROF=true")
 	b.commands = append(b.commands, fmt.Sprintf("# authd: %s keys, per-client limits %s: %s", alg, limits, strings.Join(shown, " ")))
@@ -70,11 +67,13 @@ func (b *bench) startAuthd(ctx context.Context, alg, limits string, settings ...
 // memory limit of 128Mi (the limit in MiB, written as millions of bytes).
 const goMemLimit = "128000000B"
 
-// spawnAuthd starts authd serve with the alg keys, the database, the
-// settings every run shares and extra, on PORT=0: the kernel picks the port
-// as authd binds it (waitReady learns it). An empty environment and working
-// directory: nothing of the caller's (DATABASE_URL, an ./app.env) leaks in.
-func (b *bench) spawnAuthd(ctx context.Context, alg string, extra []string) (*authd, error) {
+// runAuthd starts authd serve with the alg keys, the database, the
+// settings every run shares and extra, on PORT=0 (the kernel picks the port
+// as authd binds it), and waits up to a minute, looking at /readyz every
+// interval, until it is ready (authdproc.Run; on an error authd is gone).
+// An empty environment and working directory: nothing of the caller's
+// (DATABASE_URL, an ./app.env) leaks in.
+func (b *bench) runAuthd(ctx context.Context, alg string, extra []string, every time.Duration) (*authd, error) {
 	if b.authd != nil {
 		return nil, errors.New("authd is already running")
 	}
@@ -83,11 +82,11 @@ func (b *bench) spawnAuthd(ctx context.Context, alg string, extra []string) (*au
 		"BCRYPT_COST="+strconv.Itoa(bcryptCost), "LOG_LEVEL=warn", "GOMEMLIMIT="+goMemLimit)
 	cmd := exec.Command(b.bin("authd"), "serve")
 	cmd.Dir, cmd.Env = b.work, append(env, extra...)
-	p, err := authdproc.Start(cmd, b.authdLog)
+	p, url, err := authdproc.Run(ctx, cmd, b.authdLog, 60*time.Second, every)
 	if err != nil {
 		return nil, err
 	}
-	a := &authd{proc: p}
+	a := &authd{proc: p, url: url}
 	b.authd = a
 	return a, nil
 }
@@ -100,18 +99,6 @@ func (b *bench) authdFailed(err error) error {
 		log = log[len(log)-4096:]
 	}
 	return fmt.Errorf("authd: %w\n%s", err, log)
-}
-
-// waitReady learns where authd listens and polls /readyz until it answers 200.
-func (a *authd) waitReady(ctx context.Context, limit, every time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	addr, err := a.proc.Addr(ctx)
-	if err != nil {
-		return err
-	}
-	a.url = "http://" + addr
-	return a.proc.WaitReady(ctx, a.url, every)
 }
 
 // stopAuthd stops the running authd, if any (SIGTERM: a graceful shutdown).
@@ -133,11 +120,7 @@ func (b *bench) measureStartup(ctx context.Context, alg string) (string, error) 
 			return "", err
 		}
 		t0 := time.Now()
-		a, err := b.spawnAuthd(ctx, alg, nil)
-		if err != nil {
-			return "", err
-		}
-		if err := a.waitReady(ctx, 60*time.Second, 2*time.Millisecond); err != nil {
+		if _, err := b.runAuthd(ctx, alg, nil, 2*time.Millisecond); err != nil {
 			return "", b.authdFailed(fmt.Errorf("during the start-up check: %w", err))
 		}
 		times = append(times, time.Since(t0).Milliseconds())

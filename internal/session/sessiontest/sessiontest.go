@@ -18,9 +18,11 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/db/dbtest"
+	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/password"
@@ -277,4 +279,56 @@ func (f *Fixture) TokenExists(t testing.TB, raw string) bool {
 		t.Fatal(err)
 	}
 	return n > 0
+}
+
+// Lifetimes are the one-time token lifetimes of authd's defaults
+// (VERIFY_TOKEN_TTL, RESET_TOKEN_TTL, EMAIL_CHANGE_TOKEN_TTL).
+func Lifetimes() onetime.Lifetimes {
+	return onetime.Lifetimes{
+		onetime.VerifyEmail:   24 * time.Hour,
+		onetime.ResetPassword: 15 * time.Minute,
+		onetime.ChangeEmail:   time.Hour,
+	}
+}
+
+// LinkBase is the link base of SenderOptions.
+const LinkBase = "https://app.example.com"
+
+// SenderOptions are full mail sender options with authd's defaults and
+// the SPA's link paths under LinkBase, on the clock now (nil: time.Now),
+// the sender's and its token store's.
+func SenderOptions(now func() time.Time) mail.SenderOptions {
+	return mail.SenderOptions{
+		From: "authd@example.com", FromName: "authd", LinkBase: LinkBase,
+		VerifyPath: "/verifyemail/{token}", ResetPath: "/forgotPassword/{token}", ChangePath: "/confirm-email/{token}",
+		Tokens:       onetime.New(onetime.Options{Lifetimes: Lifetimes(), Now: now}),
+		PollInterval: 5 * time.Second, MaxAttempts: 8, Retention: 168 * time.Hour,
+		SendTimeout: 10 * time.Second, DBTimeout: 3 * time.Second,
+		Now: now,
+	}
+}
+
+// Compares records the bcrypt cost of every hash compared through its
+// Compare (a password.Options.Compare).
+type Compares struct {
+	mu    sync.Mutex
+	costs []int
+}
+
+// Compare records hash's cost and compares as bcrypt does.
+func (c *Compares) Compare(hash, pw []byte) error {
+	cost, _ := bcrypt.Cost(hash)
+	c.mu.Lock()
+	c.costs = append(c.costs, cost)
+	c.mu.Unlock()
+	return bcrypt.CompareHashAndPassword(hash, pw)
+}
+
+// Take returns the costs recorded since the last Take.
+func (c *Compares) Take() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.costs
+	c.costs = nil
+	return out
 }
