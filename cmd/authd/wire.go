@@ -124,6 +124,7 @@ func (a *app) connect(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		RefreshLimit:  ratelimit.New(cfg.IPRefreshPerMinute, cfg.IPRefreshBurst, nil),
 		MailLimit:     ratelimit.New(cfg.IPMailPerMinute, cfg.IPMailBurst, nil),
 		LinkLimit:     ratelimit.New(cfg.IPMailPerMinute, cfg.IPMailBurst, nil),
+		CodeLimit:     ratelimit.New(cfg.IPLoginPerMinute, cfg.IPLoginBurst, nil),
 		Ready:         readiness(pool, &a.draining),
 	}, authhttp.Options{
 		AccessMaxAge:      cfg.AccessMaxAge,

@@ -34,7 +34,8 @@ func handleRegister(log *slog.Logger, s *session.Service) http.Handler {
 			encode(w, http.StatusCreated, signupEnvelope{Status: "success", Message: msgVerificationSent + su.Email,
 				Data: userData{newUserResponse(su.User)}})
 		default:
-			encode(w, http.StatusCreated, userEnvelope{Status: "success", Data: userData{newUserResponse(su.User)}})
+			encode(w, http.StatusCreated, signupEnvelope{Status: "success", Message: msgRegistered,
+				Data: userData{newUserResponse(su.User)}})
 		}
 		return nil
 	})
@@ -52,10 +53,16 @@ func handleLogin(log *slog.Logger, s *session.Service, jar cookies, addr func(*h
 		}
 		client := session.Client{UserAgent: r.UserAgent(), Addr: addr(r)}
 		toks, user, err := s.Login(r.Context(), req.Email, req.Password, client)
-		if err != nil {
+		var mfa *session.MFARequired
+		switch {
+		case errors.As(err, &mfa):
+			user = mfa.User
+			writeTicket(w, jar, mfa)
+		case err != nil:
 			return err
+		default:
+			writeLogin(w, jar, toks, user)
 		}
-		writeTokens(w, jar, toks)
 		if s.NeedsRehash(user) {
 			// Send the answer first: the upgrade costs a full hash.
 			http.NewResponseController(w).Flush()

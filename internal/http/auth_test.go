@@ -44,8 +44,12 @@ func TestTutorialFlow(t *testing.T) {
 	if login.status != http.StatusOK || login.str("status") != "success" || login.str("access_token") == "" {
 		t.Fatalf("login: %d %s", login.status, login.raw)
 	}
-	if len(login.body) != 2 {
+	// The tutorial's fields, and the user object of its 2FA part.
+	if len(login.body) != 3 {
 		t.Errorf("login body has extra fields: %s", login.raw)
+	}
+	if u, _ := login.body["user"].(map[string]any); len(u) != 4 || u["email"] != "ada@example.com" || u["otp_enabled"] != false || u["id"] == "" || u["name"] != "Ada" {
+		t.Errorf("login user = %v, want id, name, email, otp_enabled false", login.body["user"])
 	}
 	for _, name := range []string{accessCookie, refreshCookie, loggedInCookie} {
 		if login.cookie(name) == nil {

@@ -14,7 +14,14 @@ const (
 	loggedInCookie = "logged_in"
 	// refreshPath narrows the refresh cookie to the routes that read it.
 	refreshPath = "/api/auth"
+	// ticketCookie holds a login ticket between the password and the
+	// second factor, once for each path of ticketPaths.
+	ticketCookie = "mfa_ticket"
 )
+
+// ticketPaths are the routes that read the ticket cookie: authd's MFA
+// routes and the tutorial's.
+var ticketPaths = [...]string{"/api/auth/mfa", "/api/auth/otp"}
 
 // cookies sets and clears the three auth cookies.
 type cookies struct {
@@ -37,6 +44,22 @@ func (c cookies) clear(w http.ResponseWriter) {
 	http.SetCookie(w, c.cookie(accessCookie, "", "/", -1, true, http.SameSiteLaxMode))
 	http.SetCookie(w, c.cookie(refreshCookie, "", refreshPath, -1, true, http.SameSiteStrictMode))
 	http.SetCookie(w, c.cookie(loggedInCookie, "", "/", -1, false, http.SameSiteLaxMode))
+}
+
+// setTicket sets the login ticket cookie (HttpOnly, SameSite=Strict,
+// scoped to the MFA routes) until the ticket expires. No session cookie
+// comes with it.
+func (c cookies) setTicket(w http.ResponseWriter, ticket string, expires time.Time) {
+	for _, p := range ticketPaths {
+		http.SetCookie(w, c.cookie(ticketCookie, ticket, p, expires.Sub(c.now()), true, http.SameSiteStrictMode))
+	}
+}
+
+// clearTicket expires the ticket cookie.
+func (c cookies) clearTicket(w http.ResponseWriter) {
+	for _, p := range ticketPaths {
+		http.SetCookie(w, c.cookie(ticketCookie, "", p, -1, true, http.SameSiteStrictMode))
+	}
 }
 
 func (c cookies) cookie(name, value, path string, age time.Duration, httpOnly bool, site http.SameSite) *http.Cookie {

@@ -62,6 +62,16 @@ var (
 	errSameEmail           = &apiError{status: http.StatusBadRequest, code: "email_unchanged", message: "That is already the account's address"}
 	errLastAdmin           = &apiError{status: http.StatusConflict, code: "last_admin", message: "The last admin cannot delete their account"}
 	errBadEmailChangeToken = &apiError{status: http.StatusBadRequest, code: "invalid_one_time_token", message: "The email change token is invalid or has expired"}
+
+	// The second factor; a wrong code's message is the tutorial's.
+	errBadCode        = &apiError{status: http.StatusBadRequest, code: "invalid_code", message: "Token is invalid or user doesn't exist"}
+	errBadTicket      = &apiError{status: http.StatusBadRequest, code: "invalid_ticket", message: "The login ticket is invalid or has expired, please log in again"}
+	errMFAEnabled     = &apiError{status: http.StatusConflict, code: "mfa_enabled", message: "Two-factor authentication is already on"}
+	errNoFactor       = &apiError{status: http.StatusConflict, code: "no_factor", message: "There is no such second factor"}
+	errMFAUnavailable = &apiError{status: http.StatusNotImplemented, code: "mfa_unavailable", message: "Two-factor authentication is not configured on this server"}
+	errReauthRequired = &apiError{status: http.StatusForbidden, code: "reauth_required", message: "Please authenticate again (POST /api/auth/reauthenticate) and retry"}
+	errCodeRequired   = &apiError{status: http.StatusForbidden, code: "code_required", message: "A two-factor code is needed for this: send the current code"}
+	errNotYourUser    = &apiError{status: http.StatusForbidden, code: "user_mismatch", message: "user_id is not the logged-in user"}
 )
 
 // apiErrorOf maps any error to what the client is told: its own message
@@ -73,6 +83,7 @@ func apiErrorOf(r *http.Request, log *slog.Logger, err error) *apiError {
 		e       *apiError
 		invalid *session.InvalidError
 		locked  *session.LockedError
+		mfaLock *session.MFALockedError
 	)
 	switch {
 	case errors.As(err, &e):
@@ -81,6 +92,22 @@ func apiErrorOf(r *http.Request, log *slog.Logger, err error) *apiError {
 		return badRequest(invalid.Problem)
 	case errors.As(err, &locked):
 		return throttled(locked.RetryAfter)
+	case errors.As(err, &mfaLock):
+		return throttled(mfaLock.RetryAfter)
+	case errors.Is(err, session.ErrBadCode):
+		return errBadCode
+	case errors.Is(err, session.ErrTicketInvalid):
+		return errBadTicket
+	case errors.Is(err, session.ErrMFAEnabled):
+		return errMFAEnabled
+	case errors.Is(err, session.ErrNoFactor):
+		return errNoFactor
+	case errors.Is(err, session.ErrMFAUnavailable):
+		return errMFAUnavailable
+	case errors.Is(err, session.ErrReauthRequired):
+		return errReauthRequired
+	case errors.Is(err, session.ErrAAL2Required):
+		return errCodeRequired
 	case errors.Is(err, session.ErrBadCredentials):
 		return errBadCredentials
 	case errors.Is(err, session.ErrEmailTaken):

@@ -16,6 +16,7 @@ const (
 	msgVerificationResent = "If an unverified account exists for that email, a new verification email is on its way"
 	msgCheckNewAddress    = "Check your new address to confirm the change"
 	msgEmailChanged       = "Email address changed successfully"
+	msgRegistered         = "Registered successfully, please login" // the 2FA part's
 )
 
 // handleForgotPassword queues a reset link. Every well-formed address gets

@@ -192,8 +192,8 @@ func TestRegisterAnswers(t *testing.T) {
 	}
 	off := newFixture(t, mailOn)
 	r := off.do(nil, "POST", "/api/auth/register", body("ada@example.com"))
-	if r.status != http.StatusCreated || !slices.Equal(keys(r), []string{"data", "status"}) {
-		t.Errorf("verification off: %d %s, want 201 with status and data only", r.status, r.raw)
+	if r.status != http.StatusCreated || !slices.Equal(keys(r), []string{"data", "message", "status"}) || r.str("message") != msgRegistered {
+		t.Errorf("verification off: %d %s, want 201 with status, the 2FA part's message and data only", r.status, r.raw)
 	}
 	if n := len(off.mails("", "")); n != 0 {
 		t.Errorf("verification off: %d mails", n)

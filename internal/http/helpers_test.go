@@ -58,7 +58,7 @@ type testDeps struct {
 	Now     func() time.Time
 
 	LoginLimit, RegisterLimit, RefreshLimit *ratelimit.Limiter
-	MailLimit, LinkLimit                    *ratelimit.Limiter
+	MailLimit, LinkLimit, CodeLimit         *ratelimit.Limiter
 	Options                                 testOptions
 
 	dbPool *pgxpool.Pool
@@ -107,7 +107,7 @@ func (d testDeps) server(sessions *session.Service) http.Handler {
 	return NewServer(Deps{
 		Log: d.Log, Sessions: sessions, JWKS: d.Tokens.JWKS(), Metrics: d.Metrics,
 		LoginLimit: d.LoginLimit, RegisterLimit: d.RegisterLimit, RefreshLimit: d.RefreshLimit,
-		MailLimit: d.MailLimit, LinkLimit: d.LinkLimit, Ready: d.Ready, Now: d.Now,
+		MailLimit: d.MailLimit, LinkLimit: d.LinkLimit, CodeLimit: d.CodeLimit, Ready: d.Ready, Now: d.Now,
 	}, Options{
 		AccessMaxAge: o.AccessMaxAge, RefreshMaxAge: o.RefreshMaxAge,
 		CookieSecure: o.CookieSecure, CookieDomain: o.CookieDomain,

@@ -522,6 +522,9 @@ func TestOpenAPILiveResponses(t *testing.T) {
 	post(409, "confirm for a taken address", nil, "/api/auth/confirm-email-change", `{"token":"`+f.mintToken("change_email", floID, "grace@example.com")+`"}`)
 	post(200, "confirm", nil, "/api/auth/confirm-email-change", `{"token":"`+link+`"}`)
 
+	// The second factor.
+	liveMFA(s, f)
+
 	// Health, keys, metrics and this document.
 	s.expect(200, "healthchecker", nil, "GET", "/api/healthchecker", "")
 	s.expect(200, "liveness", nil, "GET", "/healthz", "")
@@ -625,7 +628,7 @@ func TestOpenAPILiveResponses(t *testing.T) {
 func TestOpenAPIValidatorRejectsDrift(t *testing.T) {
 	t.Parallel()
 	s := newSpecCheck(t, "http://authd.test")
-	user := `{"id":"0b6f7c1e-8f59-4a57-9a4c-7f0e1a3f0c11","name":"Ada","email":"ada@example.com","role":"user","provider":"local","created_at":"2026-11-23T18:00:00Z","updated_at":"2026-11-23T18:00:00Z","verified":false}`
+	user := `{"id":"0b6f7c1e-8f59-4a57-9a4c-7f0e1a3f0c11","name":"Ada","email":"ada@example.com","role":"user","provider":"local","created_at":"2026-11-23T18:00:00Z","updated_at":"2026-11-23T18:00:00Z","verified":false,"mfa_enabled":false,"aal":1}`
 	hdr := func(kv ...string) http.Header {
 		h := http.Header{"Content-Type": {"application/json; charset=utf-8"}, "X-Request-Id": {"abc"}}
 		for i := 0; i+1 < len(kv); i += 2 {

@@ -48,11 +48,27 @@ type signupEnvelope struct {
 	Data    userData `json:"data"`
 }
 
-// meResponse is the current user: the tutorial's shape and whether the
-// address is verified.
+// meResponse is the current user: the tutorial's shape, whether the
+// address is verified, whether a second factor is on and the session's
+// assurance level (1: a password; 2: and a second factor).
 type meResponse struct {
 	userResponse
-	Verified bool `json:"verified"`
+	Verified   bool `json:"verified"`
+	MFAEnabled bool `json:"mfa_enabled"`
+	AAL        int  `json:"aal"`
+}
+
+// loginUser is the user object of the tutorial's 2FA part, in every
+// login answer and its OTP routes' answers.
+type loginUser struct {
+	ID         uuid.UUID `json:"id"`
+	Name       string    `json:"name"`
+	Email      string    `json:"email"`
+	OTPEnabled bool      `json:"otp_enabled"`
+}
+
+func newLoginUser(u db.User) *loginUser {
+	return &loginUser{ID: u.ID, Name: u.Name, Email: u.Email, OTPEnabled: u.MfaEnabled}
 }
 
 type meEnvelope struct {
@@ -63,8 +79,9 @@ type meEnvelope struct {
 }
 
 type tokenEnvelope struct {
-	Status      string `json:"status"`
-	AccessToken string `json:"access_token"`
+	Status      string     `json:"status"`
+	AccessToken string     `json:"access_token"`
+	User        *loginUser `json:"user,omitempty"` // logins only, not refresh
 }
 
 type statusEnvelope struct {
@@ -102,6 +119,12 @@ func encode(w http.ResponseWriter, status int, v any) {
 func writeTokens(w http.ResponseWriter, jar cookies, t session.Tokens) {
 	jar.set(w, t)
 	encode(w, http.StatusOK, tokenEnvelope{Status: "success", AccessToken: t.Access})
+}
+
+// writeLogin is writeTokens for a login: the answer names the user too.
+func writeLogin(w http.ResponseWriter, jar cookies, t session.Tokens, u db.User) {
+	jar.set(w, t)
+	encode(w, http.StatusOK, tokenEnvelope{Status: "success", AccessToken: t.Access, User: newLoginUser(u)})
 }
 
 // truncate cuts s to at most n bytes, on a character boundary.

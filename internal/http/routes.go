@@ -21,6 +21,10 @@ func addRoutes(mux *http.ServeMux, d Deps, o Options) {
 	// (LinkLimit, IP_MAIL_*): a used-up mail allowance still lets the
 	// link work, and one link buys a few uses, not one per request.
 	link := limit(d.LinkLimit)
+	// The routes that take a second-factor code have a limiter of their
+	// own (CodeLimit, IP_LOGIN_*), besides the per-account MFA throttle of
+	// the session package.
+	code := limit(d.CodeLimit)
 
 	mux.Handle("POST /api/auth/register", guard(limit(d.RegisterLimit)(handleRegister(log, s))))
 	mux.Handle("POST /api/auth/login", guard(limit(d.LoginLimit)(handleLogin(log, s, jar, addr))))
@@ -42,6 +46,19 @@ func addRoutes(mux *http.ServeMux, d Deps, o Options) {
 	mux.Handle("POST /api/auth/confirm-email-change", guard(link(handleConfirmEmailChange(log, s))))
 	mux.Handle("PATCH /api/auth/resetpassword/{token}", guard(link(handleResetPassword(log, s, jar))))
 	mux.Handle("POST /api/auth/reset-password", guard(link(handleResetPasswordBody(log, s, jar))))
+
+	// The second factor: authd's routes, then the tutorial's (otp.go).
+	mux.Handle("POST /api/auth/mfa/login", guard(code(handleMFALogin(log, s, jar, addr))))
+	mux.Handle("GET /api/auth/mfa", auth(handleMFAStatus(log, s)))
+	mux.Handle("POST /api/auth/mfa/totp/enrol", guard(auth(handleTOTPEnrol(log, s))))
+	mux.Handle("POST /api/auth/mfa/totp/activate", guard(code(auth(handleTOTPActivate(log, s)))))
+	mux.Handle("POST /api/auth/mfa/disable", guard(code(auth(handleMFADisable(log, s)))))
+	mux.Handle("POST /api/auth/mfa/recovery-codes", guard(auth(handleRecoveryCodes(log, s))))
+	mux.Handle("POST /api/auth/reauthenticate", guard(limit(d.LoginLimit)(auth(handleReauthenticate(log, s)))))
+	mux.Handle("POST /api/auth/otp/generate", guard(auth(handleOTPGenerate(log, s))))
+	mux.Handle("POST /api/auth/otp/verify", guard(code(auth(handleOTPVerify(log, s)))))
+	mux.Handle("POST /api/auth/otp/validate", guard(code(handleOTPValidate(log, s, jar, addr))))
+	mux.Handle("POST /api/auth/otp/disable", guard(code(auth(handleOTPDisable(log, s)))))
 
 	mux.Handle("GET /api/users/me", auth(handleMe()))
 	mux.Handle("GET /api/users/me/sessions", auth(handleListSessions(log, s)))

@@ -66,6 +66,10 @@ type Deps struct {
 	// link (IP_MAIL_* too, in a limiter of its own so that no client key
 	// of another route can name one of its buckets); nil means no limit.
 	LinkLimit *ratelimit.Limiter
+	// CodeLimit is per client address on every route that takes a
+	// second-factor code (IP_LOGIN_* too, in a limiter of its own); nil
+	// means no limit.
+	CodeLimit *ratelimit.Limiter
 	// Ready reports whether the service can take traffic (database reachable,
 	// schema current, not shutting down); nil means always.
 	Ready func(context.Context) error

@@ -14,7 +14,7 @@ func handleMe() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a := authFrom(r.Context())
 		var out meEnvelope
-		out.Status, out.Data.User = "success", meResponse{newUserResponse(a.User), a.User.Verified}
+		out.Status, out.Data.User = "success", meResponse{newUserResponse(a.User), a.User.Verified, a.User.MfaEnabled, a.AAL}
 		encode(w, http.StatusOK, out)
 	})
 }

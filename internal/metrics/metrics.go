@@ -25,6 +25,22 @@ const (
 	RefreshInvalid     = "invalid"
 	ThrottledByAccount = "account"
 	ThrottledByAddress = "address"
+	ThrottledByMFA     = "mfa" // the per-account second-factor throttle
+
+	// The second step of a login with a second factor, and its first
+	// step's answer for such an account (authd_logins_total).
+	LoginMFARequired  = "mfa_required"
+	LoginMFABadCode   = "mfa_bad_code"
+	LoginMFABadTicket = "mfa_bad_ticket"
+)
+
+// Second-factor events (authd_mfa_total).
+const (
+	MFAEnabled      = "enabled"       // a TOTP factor activated
+	MFADisabled     = "disabled"      // by its user
+	MFAReset        = "reset"         // by the operator (authd user mfa-reset)
+	MFARecoveryUsed = "recovery_used" // a recovery code accepted
+	MFABadCode      = "bad_code"      // a wrong, used or replayed code, at any route
 )
 
 // latencyBuckets cover 100µs to 10s, for requests and the hashing queue.
@@ -97,6 +113,9 @@ func (m *Metrics) Login(outcome string) { m.count("authd_logins_total", "outcome
 
 // Refresh counts a refresh by outcome.
 func (m *Metrics) Refresh(outcome string) { m.count("authd_refreshes_total", "outcome", outcome) }
+
+// MFA counts a second-factor event (one of the MFA* constants).
+func (m *Metrics) MFA(event string) { m.count("authd_mfa_total", "event", event) }
 
 // Throttled counts a 429 by what was throttled.
 func (m *Metrics) Throttled(by string) { m.count("authd_throttled_total", "by", by) }

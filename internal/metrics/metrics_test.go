@@ -13,6 +13,7 @@ func TestNilIsSafe(t *testing.T) {
 	m.Login(LoginSuccess)
 	m.Refresh(RefreshRotated)
 	m.Throttled(ThrottledByAccount)
+	m.MFA(MFAEnabled)
 	m.SessionsRevoked("logout", 1)
 	m.HashWait(time.Millisecond)
 	m.Gauge("g", func() float64 { return 1 })
@@ -26,6 +27,7 @@ func TestWrite(t *testing.T) {
 	m.Login(LoginBadCredentials)
 	m.Login(LoginBadCredentials)
 	m.SessionsRevoked("logout_all", 3)
+	m.MFA(MFARecoveryUsed)
 	m.Gauge("authd_db_pool_max_conns", func() float64 { return 16 })
 	var b bytes.Buffer
 	m.Write(&b)
@@ -35,6 +37,7 @@ func TestWrite(t *testing.T) {
 		`authd_http_request_duration_seconds_count{method="GET",route="unmatched",status="404"} 1`,
 		`authd_logins_total{outcome="bad_credentials"} 2`,
 		`authd_sessions_revoked_total{reason="logout_all"} 3`,
+		`authd_mfa_total{event="recovery_used"} 1`,
 		`authd_db_pool_max_conns 16`,
 	} {
 		if !strings.Contains(out, want) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/mail"
+	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/totp"
 )
@@ -256,10 +257,14 @@ func (s *Service) ActivateTOTP(ctx context.Context, a Auth, code string) ([]stri
 		}
 		return s.queue(ctx, q, to(mail.KindMFAEnabled, user))
 	})
+	if errors.Is(err, ErrBadCode) {
+		s.metrics.MFA(metrics.MFABadCode)
+	}
 	if err != nil {
 		return nil, err
 	}
 	s.metrics.SessionsRevoked(string(ReasonMFAEnabled), revoked)
+	s.metrics.MFA(metrics.MFAEnabled)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "mfa enabled", slog.String("user_id", a.User.ID.String()))
 	return codes, nil
 }
@@ -321,10 +326,14 @@ func (s *Service) DisableMFA(ctx context.Context, a Auth, code string) error {
 		}
 		return s.queue(ctx, q, to(mail.KindMFADisabled, user))
 	})
+	if errors.Is(err, ErrBadCode) {
+		s.metrics.MFA(metrics.MFABadCode)
+	}
 	if err != nil {
 		return err
 	}
 	s.metrics.SessionsRevoked(string(ReasonMFADisabled), revoked)
+	s.metrics.MFA(metrics.MFADisabled)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "mfa disabled", slog.String("user_id", a.User.ID.String()))
 	return nil
 }
@@ -407,5 +416,6 @@ func (a *Admin) MFAReset(ctx context.Context, email string) (db.User, int64, err
 	}
 	user.MfaEnabled = false
 	a.s.metrics.SessionsRevoked(string(ReasonMFAReset), revoked)
+	a.s.metrics.MFA(metrics.MFAReset)
 	return user, revoked, nil
 }

@@ -52,7 +52,7 @@ func (s *Service) reserveMFA(ctx context.Context, user uuid.UUID) error {
 	if t, err := s.q.GetMFAThrottle(ctx, user); err == nil && t.LockedUntil != nil && t.LockedUntil.After(now) {
 		after = t.LockedUntil.Sub(now)
 	}
-	s.metrics.Throttled("mfa")
+	s.metrics.Throttled(metrics.ThrottledByMFA)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "throttled", slog.String("by", "mfa"), slog.String("user_id", user.String()))
 	return &MFALockedError{RetryAfter: after}
 }
@@ -134,7 +134,7 @@ func (s *Service) loginTicket(ctx context.Context, user db.User, email string) (
 
 // loginMFARequired is the outcome label of a right password that needs
 // a second factor.
-const loginMFARequired = "mfa_required"
+const loginMFARequired = metrics.LoginMFARequired
 
 // LoginMFA is the second step of a login with a second factor: the
 // ticket Login gave (*MFARequired) and a TOTP code or a recovery code.
@@ -207,6 +207,7 @@ func (s *Service) LoginMFA(ctx context.Context, ticket, code string, c Client) (
 	switch {
 	case errors.Is(err, ErrBadCode):
 		s.metrics.Login(loginMFABadCode)
+		s.metrics.MFA(metrics.MFABadCode)
 		s.log.LogAttrs(ctx, slog.LevelInfo, "login failed", slog.String("reason", "wrong second factor"),
 			slog.String("user_id", userID.String()))
 		return Tokens{}, db.User{}, err
@@ -217,6 +218,9 @@ func (s *Service) LoginMFA(ctx context.Context, ticket, code string, c Client) (
 		return Tokens{}, db.User{}, err
 	}
 	s.metrics.SessionsRevoked(string(ReasonRecoveryCode), revoked)
+	if kind == codeRecovery {
+		s.metrics.MFA(metrics.MFARecoveryUsed)
+	}
 	toks, err := s.issue(sess, gen)
 	if err != nil {
 		return Tokens{}, db.User{}, err
@@ -229,8 +233,8 @@ func (s *Service) LoginMFA(ctx context.Context, ticket, code string, c Client) (
 
 // Outcome labels of the second step.
 const (
-	loginMFABadCode   = "mfa_bad_code"
-	loginMFABadTicket = "mfa_bad_ticket"
+	loginMFABadCode   = metrics.LoginMFABadCode
+	loginMFABadTicket = metrics.LoginMFABadTicket
 )
 
 // Reauthenticate refreshes the auth_time of a's session (step-up), with
@@ -284,13 +288,16 @@ func (s *Service) reauthCode(ctx context.Context, a Auth, code string) error {
 	if err := s.reserveMFA(ctx, a.User.ID); err != nil {
 		return err
 	}
-	var revoked int64
+	var (
+		revoked int64
+		kind    codeKind
+	)
 	err := s.tx(ctx, func(q *db.Queries) error {
 		user, err := q.LockUser(ctx, a.User.ID)
 		if err != nil {
 			return fmt.Errorf("lock user: %w", err)
 		}
-		kind, err := s.checkCode(ctx, q, user, code)
+		kind, err = s.checkCode(ctx, q, user, code)
 		if err != nil {
 			return err
 		}
@@ -311,9 +318,15 @@ func (s *Service) reauthCode(ctx context.Context, a Auth, code string) error {
 		}
 		return err
 	})
+	if errors.Is(err, ErrBadCode) {
+		s.metrics.MFA(metrics.MFABadCode)
+	}
 	if err != nil {
 		return err
 	}
 	s.metrics.SessionsRevoked(string(ReasonRecoveryCode), revoked)
+	if kind == codeRecovery {
+		s.metrics.MFA(metrics.MFARecoveryUsed)
+	}
 	return nil
 }
