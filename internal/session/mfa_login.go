@@ -13,6 +13,7 @@ import (
 	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/reqlog"
 	"github.com/authd/authd/internal/totp"
 )
 
@@ -53,7 +54,7 @@ func (s *Service) reserveMFA(ctx context.Context, user uuid.UUID) error {
 		after = t.LockedUntil.Sub(now)
 	}
 	s.metrics.Throttled("mfa")
-	s.log.LogAttrs(ctx, slog.LevelInfo, "throttled", slog.String("by", "mfa"), slog.String("user_id", user.String()))
+	s.log.LogAttrs(ctx, slog.LevelInfo, "throttled", reqlog.MFALocked.Attr(), slog.String("by", "mfa"), slog.String("user_id", user.String()))
 	return &MFALockedError{RetryAfter: after}
 }
 
@@ -128,7 +129,7 @@ func (s *Service) loginTicket(ctx context.Context, user db.User, email string) (
 		return Tokens{}, db.User{}, err
 	}
 	s.metrics.Login(loginMFARequired)
-	s.log.LogAttrs(ctx, slog.LevelInfo, "login needs a second factor", slog.String("user_id", user.ID.String()))
+	s.log.LogAttrs(ctx, slog.LevelInfo, "login needs a second factor", reqlog.LoginMFARequired.Attr(), slog.String("user_id", user.ID.String()))
 	return Tokens{}, user, &MFARequired{User: user, Ticket: tok.Raw, ExpiresAt: tok.ExpiresAt}
 }
 
@@ -207,7 +208,7 @@ func (s *Service) LoginMFA(ctx context.Context, ticket, code string, c Client) (
 	switch {
 	case errors.Is(err, ErrBadCode):
 		s.metrics.Login(loginMFABadCode)
-		s.log.LogAttrs(ctx, slog.LevelInfo, "login failed", slog.String("reason", "wrong second factor"),
+		s.log.LogAttrs(ctx, slog.LevelInfo, "login failed", reqlog.MFAFailed.Attr(), slog.String("reason", "wrong second factor"),
 			slog.String("user_id", userID.String()))
 		return Tokens{}, db.User{}, err
 	case errors.Is(err, ErrTicketInvalid):
@@ -222,7 +223,7 @@ func (s *Service) LoginMFA(ctx context.Context, ticket, code string, c Client) (
 		return Tokens{}, db.User{}, err
 	}
 	s.metrics.Login(metrics.LoginSuccess)
-	s.log.LogAttrs(ctx, slog.LevelInfo, "login", slog.String("user_id", user.ID.String()),
+	s.log.LogAttrs(ctx, slog.LevelInfo, "login", reqlog.SessionCreated.Attr(), slog.String("user_id", user.ID.String()),
 		slog.String("session_id", sess.ID.String()), slog.Bool("recovery_code", kind == codeRecovery))
 	return toks, user, nil
 }
@@ -259,6 +260,7 @@ func (s *Service) Reauthenticate(ctx context.Context, a Auth, pw, code string) e
 		s.unreserve(ctx, a.User.Email)
 	}
 	if errors.Is(err, password.ErrMismatch) {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "password check failed", reqlog.PasswordCheckFailed.Attr(), slog.String("user_id", a.User.ID.String()))
 		return ErrBadCredentials
 	}
 	if err != nil {
@@ -276,6 +278,8 @@ func (s *Service) Reauthenticate(ctx context.Context, a Auth, pw, code string) e
 	case n == 0:
 		return ErrInvalid
 	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "reauthenticated", reqlog.SessionReauthenticated.Attr(), slog.String("user_id", a.User.ID.String()),
+		slog.String("session_id", a.Session.String()), slog.String("with", "password"))
 	return nil
 }
 
@@ -285,6 +289,7 @@ func (s *Service) reauthCode(ctx context.Context, a Auth, code string) error {
 		return err
 	}
 	var revoked int64
+	var recovery bool
 	err := s.tx(ctx, func(q *db.Queries) error {
 		user, err := q.LockUser(ctx, a.User.ID)
 		if err != nil {
@@ -294,6 +299,7 @@ func (s *Service) reauthCode(ctx context.Context, a Auth, code string) error {
 		if err != nil {
 			return err
 		}
+		recovery = kind == codeRecovery
 		n, err := q.ReauthenticateSession(ctx, db.ReauthenticateSessionParams{
 			ID: a.Session, UserID: user.ID, Now: s.now(), Aal: 2, Amr: []string{AMROTP},
 		})
@@ -311,9 +317,15 @@ func (s *Service) reauthCode(ctx context.Context, a Auth, code string) error {
 		}
 		return err
 	})
+	if errors.Is(err, ErrBadCode) {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "reauthentication failed", reqlog.MFAFailed.Attr(), slog.String("reason", "wrong second factor"),
+			slog.String("user_id", a.User.ID.String()))
+	}
 	if err != nil {
 		return err
 	}
 	s.metrics.SessionsRevoked(string(ReasonRecoveryCode), revoked)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "reauthenticated", reqlog.SessionReauthenticated.Attr(), slog.String("user_id", a.User.ID.String()),
+		slog.String("session_id", a.Session.String()), slog.String("with", "second factor"), slog.Bool("recovery_code", recovery))
 	return nil
 }
