@@ -1,11 +1,17 @@
 package http
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/authd/authd/internal/reqlog"
 )
 
 // logLines are the JSON log lines f has written so far.
@@ -143,5 +149,23 @@ func TestProbesNotAtInfo(t *testing.T) {
 				t.Errorf("%s %v: level %v, want %s", tt.id, l["route"], l["level"], tt.level)
 			}
 		}
+	}
+}
+
+// TestPanicLineHasRequestID: the recoverer, outside the request log, still
+// names the request of a panic.
+func TestPanicLineHasRequestID(t *testing.T) {
+	var logs bytes.Buffer
+	log := reqlog.Logger(slog.New(slog.NewJSONHandler(&logs, nil)))
+	h := recoverer(log)(logRequests(log, nil, nil)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") })))
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("X-Request-Id", "panicky")
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	var line map[string]any
+	if err := json.NewDecoder(&logs).Decode(&line); err != nil {
+		t.Fatal(err)
+	}
+	if line["msg"] != "panic" || line["request_id"] != "panicky" || line["client_addr"] != "192.0.2.1" {
+		t.Errorf("panic line %v", line)
 	}
 }

@@ -32,7 +32,7 @@ func recoverer(log *slog.Logger) func(http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.LogAttrs(r.Context(), slog.LevelError, "panic",
+				log.LogAttrs(reqlog.With(r.Context(), rw.req), slog.LevelError, "panic",
 					slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(debug.Stack())))
 				if rw.status == 0 {
 					writeError(rw, r, log, errInternal)
@@ -49,6 +49,7 @@ type statusWriter struct {
 	status int
 	size   int
 	route  string
+	req    reqlog.Request // for the recoverer's line
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -96,6 +97,7 @@ func logRequests(log *slog.Logger, m *metrics.Metrics, trusted []netip.Prefix) f
 			if !ok {
 				sw = &statusWriter{ResponseWriter: w}
 			}
+			sw.req = rl
 			next.ServeHTTP(sw, r.WithContext(ctx))
 			status := sw.status
 			if status == 0 {
