@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/user"
 	"strconv"
@@ -19,6 +22,7 @@ import (
 	"github.com/authd/authd/internal/config"
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/reqlog"
 	"github.com/authd/authd/internal/session"
 	"github.com/authd/authd/sql/schema"
 )
@@ -169,6 +173,7 @@ type audit struct {
 	action string
 	actor  string
 	target string
+	client string // the operator's address (SSH_CLIENT), or ""
 	attrs  []slog.Attr
 }
 
@@ -177,7 +182,8 @@ type audit struct {
 // LOG_LEVEL says.
 func (c adminIO) audit(cfg config.Config, action, target string) *audit {
 	cfg.LogLevel = min(cfg.LogLevel, slog.LevelInfo)
-	return &audit{log: newLogger(cfg, c.stderr), action: action, actor: actor(c.lookupEnv), target: target}
+	return &audit{log: newLogger(cfg, c.stderr), action: action, actor: actor(c.lookupEnv), target: target,
+		client: sshClient(c.lookupEnv)}
 }
 
 // add adds details to the line. Never a password or a token.
@@ -201,13 +207,33 @@ func (a *audit) done(ctx context.Context, err error) {
 		level, outcome = slog.LevelError, "failed"
 	}
 	attrs := append([]slog.Attr{
-		slog.String("action", a.action), slog.String("actor", a.actor),
+		reqlog.OperatorCommand.Attr(), slog.String("action", a.action), slog.String("actor", a.actor),
 		slog.String("target", a.target), slog.String("outcome", outcome),
 	}, a.attrs...)
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	a.log.LogAttrs(context.WithoutCancel(ctx), level, "audit", attrs...)
+	rl := reqlog.Request{ID: auditID(), Client: a.client}
+	a.log.LogAttrs(context.WithoutCancel(ctx), level, "audit", append(attrs, rl.Attrs()...)...)
+}
+
+// auditID is a fresh id for an audit line, in the place of a request id.
+func auditID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// sshClient is the address of the operator's SSH connection, if the
+// command runs in one (SSH_CLIENT is "addr port port"); else "".
+func sshClient(lookupEnv func(string) (string, bool)) string {
+	v, _ := lookupEnv("SSH_CLIENT")
+	addr, _, _ := strings.Cut(v, " ")
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return ""
+	}
+	return a.Unmap().String()
 }
 
 // actor names who ran the command: the OS user, and the user behind sudo.

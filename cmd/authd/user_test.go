@@ -190,6 +190,9 @@ func TestUserCommands(t *testing.T) {
 	if id, _ := r.audit["user_id"].(string); len(id) != 36 || r.audit["actor"] == "" {
 		t.Errorf("audit names no user id or actor: %v", r.audit)
 	}
+	if id, _ := r.audit["request_id"].(string); r.audit["event"] != "operator.command" || len(id) != 24 {
+		t.Errorf("audit has no event or request id: %v", r.audit)
+	}
 	noSecrets(t, r, adminPW)
 	// The flags after the address; no line end after the password.
 	c.ok(userPW, "user", "create", "Ada@Example.com", "-name", "Ada Lovelace")

@@ -25,6 +25,7 @@ import (
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/password/policy"
 	"github.com/authd/authd/internal/ratelimit"
+	"github.com/authd/authd/internal/reqlog"
 	"github.com/authd/authd/internal/session"
 	"github.com/authd/authd/internal/token"
 	"github.com/authd/authd/internal/totp"
@@ -54,9 +55,9 @@ type app struct {
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return reqlog.Logger(slog.New(slog.NewTextHandler(w, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return reqlog.Logger(slog.New(slog.NewJSONHandler(w, opts)))
 }
 
 // prepare builds what needs no database: keys, the password hasher and the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/ratelimit"
+	"github.com/authd/authd/internal/reqlog"
 	"github.com/authd/authd/internal/session"
 )
 
@@ -127,8 +128,8 @@ func perClient(log *slog.Logger, m *metrics.Metrics, lim *ratelimit.Limiter, key
 			k := key(r)
 			if ok, after := lim.AllowSite(k.client, k.site); !ok {
 				m.Throttled(metrics.ThrottledByAddress)
-				log.LogAttrs(r.Context(), slog.LevelDebug, "throttled", slog.String("by", "client address"),
-					slog.String("client", k.client), slog.String("route", r.Pattern))
+				log.LogAttrs(r.Context(), slog.LevelDebug, "throttled", reqlog.RequestThrottled.Attr(),
+					slog.String("by", "client address"), slog.String("bucket", k.client), slog.String("route", r.Pattern))
 				writeError(w, r, log, throttled(after))
 				return
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"runtime/debug"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/internal/reqlog"
 )
 
 // recoverer turns a panic into a logged JSON 500 instead of a dropped
@@ -30,7 +32,7 @@ func recoverer(log *slog.Logger) func(http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.LogAttrs(r.Context(), slog.LevelError, "panic",
+				log.LogAttrs(reqlog.With(r.Context(), rw.req), slog.LevelError, "panic",
 					slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(debug.Stack())))
 				if rw.status == 0 {
 					writeError(rw, r, log, errInternal)
@@ -47,6 +49,7 @@ type statusWriter struct {
 	status int
 	size   int
 	route  string
+	req    reqlog.Request // for the recoverer's line
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -69,7 +72,11 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // logRequests writes one line per request and records its metrics. It never
 // logs headers, cookies, bodies or query strings: those can carry secrets.
-func logRequests(log *slog.Logger, m *metrics.Metrics) func(http.Handler) http.Handler {
+// It puts the request's id, client address and trace id in the context
+// (reqlog.With), so every line logged with it carries them; a valid
+// traceparent is echoed on the response. A probe that succeeds is logged at
+// DEBUG only.
+func logRequests(log *slog.Logger, m *metrics.Metrics, trusted []netip.Prefix) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -78,11 +85,20 @@ func logRequests(log *slog.Logger, m *metrics.Metrics) func(http.Handler) http.H
 				id = newRequestID()
 			}
 			w.Header().Set("X-Request-Id", id)
+			rl := reqlog.Request{ID: id, Client: clientAddr(r, trusted)}
+			if tp := r.Header.Values("Traceparent"); len(tp) == 1 {
+				if trace, ok := traceID(tp[0]); ok {
+					rl.Trace = trace
+					w.Header().Set("Traceparent", tp[0])
+				}
+			}
+			ctx := reqlog.With(r.Context(), rl)
 			sw, ok := w.(*statusWriter)
 			if !ok {
 				sw = &statusWriter{ResponseWriter: w}
 			}
-			next.ServeHTTP(sw, r)
+			sw.req = rl
+			next.ServeHTTP(sw, r.WithContext(ctx))
 			status := sw.status
 			if status == 0 {
 				status = http.StatusOK
@@ -90,21 +106,33 @@ func logRequests(log *slog.Logger, m *metrics.Metrics) func(http.Handler) http.H
 			elapsed := time.Since(start)
 			m.Request(r.Method, sw.route, status, elapsed)
 			level := slog.LevelInfo
-			if status >= 500 {
+			switch {
+			case status >= 500:
 				level = slog.LevelWarn
+			case isProbe(sw.route):
+				level = slog.LevelDebug
 			}
-			log.LogAttrs(r.Context(), level, "request",
+			log.LogAttrs(ctx, level, "request",
 				slog.String("method", truncate(r.Method, 16)),
 				slog.String("path", logPath(r.URL.Path, sw.route)),
 				slog.String("route", sw.route),
 				slog.Int("status", status),
 				slog.Int("bytes", sw.size),
 				slog.Duration("duration", elapsed),
-				slog.String("request_id", id),
 				slog.String("remote", r.RemoteAddr),
 			)
 		})
 	}
+}
+
+// isProbe reports whether route is a health or readiness check, which
+// orchestrators call every few seconds: logged at DEBUG unless it answers 5xx.
+func isProbe(route string) bool {
+	switch route {
+	case "GET /healthz", "GET /readyz", "GET /api/healthchecker":
+		return true
+	}
+	return false
 }
 
 // logPath is what the request log shows of path: the matched route's
@@ -202,7 +230,7 @@ func cors(origins []string, log *slog.Logger) func(http.Handler) http.Handler {
 			if allowed {
 				h.Set("Access-Control-Allow-Origin", origin)
 				h.Set("Access-Control-Allow-Credentials", "true")
-				h.Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After")
+				h.Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After, Traceparent")
 			}
 			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 				h.Add("Vary", "Access-Control-Request-Method")
@@ -212,7 +240,7 @@ func cors(origins []string, log *slog.Logger) func(http.Handler) http.Handler {
 					return
 				}
 				h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE")
-				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id, Traceparent")
 				h.Set("Access-Control-Max-Age", "600")
 				w.WriteHeader(http.StatusNoContent)
 				return

@@ -13,6 +13,7 @@ import (
 
 	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/ratelimit"
+	"github.com/authd/authd/internal/reqlog"
 	"github.com/authd/authd/internal/session"
 )
 
@@ -81,13 +82,14 @@ func NewServer(d Deps, o Options) http.Handler {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	d.Log = reqlog.Logger(d.Log)
 	mux := http.NewServeMux()
 	addRoutes(mux, d, o)
 	var h http.Handler = jsonFallback(mux, d.Log)
 	h = deadline(o.RequestTimeout, newPacer(o.RefusalDelay, pacedMax))(h)
 	h = cors(o.ClientOrigins, d.Log)(h)
 	h = secureHeaders(h)
-	h = logRequests(d.Log, d.Metrics)(h)
+	h = logRequests(d.Log, d.Metrics, o.TrustedProxies)(h)
 	h = recoverer(d.Log)(h)
 	return h
 }

@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
@@ -52,6 +53,7 @@ type Metrics struct {
 
 	mu       sync.RWMutex
 	requests map[requestKey]*vm.PrometheusHistogram
+	families map[string]family // HELP and TYPE of each authd_ metric
 }
 
 type requestKey struct {
@@ -61,7 +63,7 @@ type requestKey struct {
 
 // New returns an empty registry.
 func New() *Metrics {
-	return &Metrics{set: vm.NewSet(), requests: map[requestKey]*vm.PrometheusHistogram{}}
+	return &Metrics{set: vm.NewSet(), requests: map[requestKey]*vm.PrometheusHistogram{}, families: families()}
 }
 
 // Request records one HTTP request by route pattern (never the raw path),
@@ -165,13 +167,16 @@ func (m *Metrics) Gauge(name string, f func() float64) {
 	m.set.GetOrCreateGauge(name, f)
 }
 
-// Write writes every metric in the Prometheus text format, with the
-// process and Go runtime metrics.
+// Write writes every metric in the Prometheus text format, each authd_
+// family with its HELP and TYPE lines, then the process and Go runtime
+// metrics.
 func (m *Metrics) Write(w io.Writer) {
 	if m == nil {
 		return
 	}
-	m.set.WritePrometheus(w)
+	var b bytes.Buffer
+	m.set.WritePrometheus(&b)
+	writeWithMetadata(w, b.Bytes(), m.families)
 	vm.WriteProcessMetrics(w)
 }
 

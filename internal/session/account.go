@@ -10,6 +10,7 @@ import (
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/reqlog"
 )
 
 // checkPassword proves the caller knows a's password, as a login does:
@@ -30,7 +31,7 @@ func (s *Service) checkPassword(ctx context.Context, a Auth, pw string) error {
 		s.unreserve(ctx, email)
 	}
 	if errors.Is(err, password.ErrMismatch) {
-		s.log.LogAttrs(ctx, slog.LevelInfo, "password check failed", slog.String("user_id", a.User.ID.String()))
+		s.log.LogAttrs(ctx, slog.LevelInfo, "password check failed", reqlog.PasswordCheckFailed.Attr(), slog.String("user_id", a.User.ID.String()))
 		return ErrBadCredentials
 	}
 	if err != nil {
@@ -101,7 +102,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next, con
 		return err
 	}
 	s.metrics.SessionsRevoked(string(ReasonPasswordChange), revoked)
-	s.log.LogAttrs(ctx, slog.LevelInfo, "password changed", slog.String("user_id", a.User.ID.String()),
+	s.log.LogAttrs(ctx, slog.LevelInfo, "password changed", reqlog.PasswordChanged.Attr(), slog.String("user_id", a.User.ID.String()),
 		slog.Int64("sessions_revoked", revoked))
 	return nil
 }
@@ -167,7 +168,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, a Auth, newEmail, pw s
 	if err != nil {
 		return err
 	}
-	s.log.LogAttrs(ctx, slog.LevelInfo, "email change requested", slog.String("user_id", a.User.ID.String()))
+	s.log.LogAttrs(ctx, slog.LevelInfo, "email change requested", reqlog.EmailChangeRequested.Attr(), slog.String("user_id", a.User.ID.String()))
 	return nil
 }
 
@@ -213,7 +214,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) error {
 	case stale:
 		return ErrBadEmailChangeToken
 	}
-	s.log.LogAttrs(ctx, slog.LevelInfo, "email changed", slog.String("user_id", user.ID.String()))
+	s.log.LogAttrs(ctx, slog.LevelInfo, "email changed", reqlog.EmailChanged.Attr(), slog.String("user_id", user.ID.String()))
 	return nil
 }
 
@@ -248,6 +249,6 @@ func (s *Service) DeleteAccount(ctx context.Context, a Auth, pw string) error {
 		return err
 	}
 	s.metrics.SessionsRevoked(string(ReasonAccountDeleted), revoked)
-	s.log.LogAttrs(ctx, slog.LevelInfo, "account deleted", slog.String("user_id", a.User.ID.String()))
+	s.log.LogAttrs(ctx, slog.LevelInfo, "account deleted", reqlog.UserDeleted.Attr(), slog.String("user_id", a.User.ID.String()))
 	return nil
 }

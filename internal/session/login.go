@@ -14,6 +14,7 @@ import (
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/reqlog"
 )
 
 // Login checks a password and starts a session. For an account with an
@@ -56,12 +57,12 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 		s.unreserve(ctx, email)
 	}
 	if errors.Is(err, password.ErrMismatch) {
-		reason := "wrong password"
-		if user.PasswordHash == "" {
-			reason = "unknown email"
+		attrs := []slog.Attr{reqlog.LoginFailed.Attr(), slog.String("reason", "unknown email")}
+		if user.PasswordHash != "" {
+			attrs = []slog.Attr{reqlog.LoginFailed.Attr(), slog.String("reason", "wrong password"), slog.String("user_id", user.ID.String())}
 		}
 		s.metrics.Login(metrics.LoginBadCredentials)
-		s.log.LogAttrs(ctx, slog.LevelInfo, "login failed", slog.String("reason", reason))
+		s.log.LogAttrs(ctx, slog.LevelInfo, "login failed", attrs...)
 		return Tokens{}, db.User{}, ErrBadCredentials
 	}
 	if err != nil {
@@ -75,7 +76,7 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 	// offers to resend the verification mail.
 	if s.opts.Verification.on() && s.opts.HideExisting && !user.Verified {
 		s.metrics.Login(metrics.LoginBadCredentials)
-		s.log.LogAttrs(ctx, slog.LevelInfo, "login failed", slog.String("reason", "email not verified (hidden)"),
+		s.log.LogAttrs(ctx, slog.LevelInfo, "login failed", reqlog.LoginFailed.Attr(), slog.String("reason", "email not verified (hidden)"),
 			slog.String("user_id", user.ID.String()))
 		return Tokens{}, db.User{}, ErrBadCredentials
 	}
@@ -86,7 +87,7 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 			return Tokens{}, db.User{}, err
 		}
 		s.metrics.Login(loginUnverified)
-		s.log.LogAttrs(ctx, slog.LevelInfo, "login refused", slog.String("reason", "email not verified"),
+		s.log.LogAttrs(ctx, slog.LevelInfo, "login refused", reqlog.LoginRefused.Attr(), slog.String("reason", "email not verified"),
 			slog.String("user_id", user.ID.String()))
 		return Tokens{}, db.User{}, ErrEmailNotVerified
 	}
@@ -104,7 +105,8 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 	toks, err := s.start(ctx, user.ID, &hash, c)
 	if errors.Is(err, errPasswordChanged) {
 		s.metrics.Login(metrics.LoginBadCredentials)
-		s.log.LogAttrs(ctx, slog.LevelInfo, "login failed", slog.String("reason", "password changed during the login"))
+		s.log.LogAttrs(ctx, slog.LevelInfo, "login failed", reqlog.LoginFailed.Attr(), slog.String("reason", "password changed during the login"),
+			slog.String("user_id", user.ID.String()))
 		return Tokens{}, db.User{}, ErrBadCredentials
 	}
 	if err != nil {
@@ -183,7 +185,7 @@ func (s *Service) admit(ctx context.Context, email string) error {
 		return nil
 	case errors.As(err, &locked):
 		s.metrics.Throttled(metrics.ThrottledByAccount)
-		s.log.LogAttrs(ctx, slog.LevelInfo, "throttled", slog.String("by", "account"))
+		s.log.LogAttrs(ctx, slog.LevelInfo, "throttled", reqlog.LoginLocked.Attr(), slog.String("by", "account"))
 		return err
 	case errors.Is(err, db.ErrUnavailable), ctx.Err() != nil:
 		return err
@@ -287,7 +289,7 @@ func (s *Service) start(ctx context.Context, user uuid.UUID, hash *string, c Cli
 	if err != nil {
 		return Tokens{}, err
 	}
-	s.log.LogAttrs(ctx, slog.LevelInfo, "login", slog.String("user_id", user.String()),
+	s.log.LogAttrs(ctx, slog.LevelInfo, "login", reqlog.SessionCreated.Attr(), slog.String("user_id", user.String()),
 		slog.String("session_id", sess.ID.String()))
 	return toks, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/onetime"
+	"github.com/authd/authd/internal/reqlog"
 	"github.com/authd/authd/internal/totp"
 )
 
@@ -188,7 +189,7 @@ func (s *Service) EnrolTOTP(ctx context.Context, a Auth) (Enrolment, error) {
 	if err != nil {
 		return Enrolment{}, err
 	}
-	s.log.LogAttrs(ctx, slog.LevelInfo, "mfa enrolment started", slog.String("user_id", a.User.ID.String()))
+	s.log.LogAttrs(ctx, slog.LevelInfo, "mfa enrolment started", reqlog.MFAEnrolmentStarted.Attr(), slog.String("user_id", a.User.ID.String()))
 	return Enrolment{Secret: totp.Base32(secret), URI: uri}, nil
 }
 
@@ -265,7 +266,7 @@ func (s *Service) ActivateTOTP(ctx context.Context, a Auth, code string) ([]stri
 	}
 	s.metrics.SessionsRevoked(string(ReasonMFAEnabled), revoked)
 	s.metrics.MFA(metrics.MFAEnabled)
-	s.log.LogAttrs(ctx, slog.LevelInfo, "mfa enabled", slog.String("user_id", a.User.ID.String()))
+	s.log.LogAttrs(ctx, slog.LevelInfo, "mfa enabled", reqlog.MFAEnabled.Attr(), slog.String("user_id", a.User.ID.String()))
 	return codes, nil
 }
 
@@ -334,7 +335,7 @@ func (s *Service) DisableMFA(ctx context.Context, a Auth, code string) error {
 	}
 	s.metrics.SessionsRevoked(string(ReasonMFADisabled), revoked)
 	s.metrics.MFA(metrics.MFADisabled)
-	s.log.LogAttrs(ctx, slog.LevelInfo, "mfa disabled", slog.String("user_id", a.User.ID.String()))
+	s.log.LogAttrs(ctx, slog.LevelInfo, "mfa disabled", reqlog.MFADisabled.Attr(), slog.String("user_id", a.User.ID.String()))
 	return nil
 }
 

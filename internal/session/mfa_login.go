@@ -13,6 +13,7 @@ import (
 	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/reqlog"
 	"github.com/authd/authd/internal/totp"
 )
 
@@ -53,7 +54,7 @@ func (s *Service) reserveMFA(ctx context.Context, user uuid.UUID) error {
 		after = t.LockedUntil.Sub(now)
 	}
 	s.metrics.Throttled(metrics.ThrottledByMFA)
-	s.log.LogAttrs(ctx, slog.LevelInfo, "throttled", slog.String("by", "mfa"), slog.String("user_id", user.String()))
+	s.log.LogAttrs(ctx, slog.LevelInfo, "throttled", reqlog.MFALocked.Attr(), slog.String("by", "mfa"), slog.String("user_id", user.String()))
 	return &MFALockedError{RetryAfter: after}
 }
 
@@ -128,7 +129,7 @@ func (s *Service) loginTicket(ctx context.Context, user db.User, email string) (
 		return Tokens{}, db.User{}, err
 	}
 	s.metrics.Login(loginMFARequired)
-	s.log.LogAttrs(ctx, slog.LevelInfo, "login needs a second factor", slog.String("user_id", user.ID.String()))
+	s.log.LogAttrs(ctx, slog.LevelInfo, "login needs a second factor", reqlog.LoginMFARequired.Attr(), slog.String("user_id", user.ID.String()))
 	return Tokens{}, user, &MFARequired{User: user, Ticket: tok.Raw, ExpiresAt: tok.ExpiresAt}
 }
 
@@ -208,7 +209,7 @@ func (s *Service) LoginMFA(ctx context.Context, ticket, code string, c Client) (
 	case errors.Is(err, ErrBadCode):
 		s.metrics.Login(loginMFABadCode)
 		s.metrics.MFA(metrics.MFABadCode)
-		s.log.LogAttrs(ctx, slog.LevelInfo, "login failed", slog.String("reason", "wrong second factor"),
+		s.log.LogAttrs(ctx, slog.LevelInfo, "login failed", reqlog.MFAFailed.Attr(), slog.String("reason", "wrong second factor"),
 			slog.String("user_id", userID.String()))
 		return Tokens{}, db.User{}, err
 	case errors.Is(err, ErrTicketInvalid):
@@ -226,7 +227,7 @@ func (s *Service) LoginMFA(ctx context.Context, ticket, code string, c Client) (
 		return Tokens{}, db.User{}, err
 	}
 	s.metrics.Login(metrics.LoginSuccess)
-	s.log.LogAttrs(ctx, slog.LevelInfo, "login", slog.String("user_id", user.ID.String()),
+	s.log.LogAttrs(ctx, slog.LevelInfo, "login", reqlog.SessionCreated.Attr(), slog.String("user_id", user.ID.String()),
 		slog.String("session_id", sess.ID.String()), slog.Bool("recovery_code", kind == codeRecovery))
 	return toks, user, nil
 }
@@ -263,6 +264,7 @@ func (s *Service) Reauthenticate(ctx context.Context, a Auth, pw, code string) e
 		s.unreserve(ctx, a.User.Email)
 	}
 	if errors.Is(err, password.ErrMismatch) {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "password check failed", reqlog.PasswordCheckFailed.Attr(), slog.String("user_id", a.User.ID.String()))
 		return ErrBadCredentials
 	}
 	if err != nil {
@@ -280,6 +282,8 @@ func (s *Service) Reauthenticate(ctx context.Context, a Auth, pw, code string) e
 	case n == 0:
 		return ErrInvalid
 	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "reauthenticated", reqlog.SessionReauthenticated.Attr(), slog.String("user_id", a.User.ID.String()),
+		slog.String("session_id", a.Session.String()), slog.String("with", "password"))
 	return nil
 }
 
@@ -320,6 +324,8 @@ func (s *Service) reauthCode(ctx context.Context, a Auth, code string) error {
 	})
 	if errors.Is(err, ErrBadCode) {
 		s.metrics.MFA(metrics.MFABadCode)
+		s.log.LogAttrs(ctx, slog.LevelInfo, "reauthentication failed", reqlog.MFAFailed.Attr(), slog.String("reason", "wrong second factor"),
+			slog.String("user_id", a.User.ID.String()))
 	}
 	if err != nil {
 		return err
@@ -328,5 +334,7 @@ func (s *Service) reauthCode(ctx context.Context, a Auth, code string) error {
 	if kind == codeRecovery {
 		s.metrics.MFA(metrics.MFARecoveryUsed)
 	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "reauthenticated", reqlog.SessionReauthenticated.Attr(), slog.String("user_id", a.User.ID.String()),
+		slog.String("session_id", a.Session.String()), slog.String("with", "second factor"), slog.Bool("recovery_code", kind == codeRecovery))
 	return nil
 }

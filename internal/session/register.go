@@ -8,6 +8,7 @@ import (
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/mail"
+	"github.com/authd/authd/internal/reqlog"
 )
 
 // Registration is a sign-up, as the client sent it.
@@ -97,7 +98,7 @@ func (s *Service) Register(ctx context.Context, r Registration) (Signup, error) 
 		return Signup{}, fmt.Errorf("create user: %w", err)
 	}
 	s.metrics.Registration()
-	s.log.LogAttrs(ctx, slog.LevelInfo, "user registered", slog.String("user_id", user.ID.String()))
+	s.log.LogAttrs(ctx, slog.LevelInfo, "user registered", reqlog.UserRegistered.Attr(), slog.String("user_id", user.ID.String()))
 	return Signup{User: user, Email: email, VerifyMail: verify, Hidden: hide}, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/reqlog"
 )
 
 // ForgotPassword queues a reset link to email if it has an account (verified
@@ -74,7 +75,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, pw, confirm string) er
 		return err
 	}
 	if err != nil {
-		s.log.LogAttrs(ctx, slog.LevelInfo, "password reset not applied: the token is spent",
+		s.log.LogAttrs(ctx, slog.LevelInfo, "password reset not applied: the token is spent", reqlog.PasswordResetFailed.Attr(),
 			slog.String("user_id", claimed.User.ID.String()), slog.String("error", err.Error()))
 		return err
 	}
@@ -105,7 +106,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, pw, confirm string) er
 		return err
 	}
 	s.metrics.SessionsRevoked(string(ReasonPasswordReset), revoked)
-	s.log.LogAttrs(ctx, slog.LevelInfo, "password reset", slog.String("user_id", user.ID.String()),
+	s.log.LogAttrs(ctx, slog.LevelInfo, "password reset", reqlog.PasswordReset.Attr(), slog.String("user_id", user.ID.String()),
 		slog.Int64("sessions_revoked", revoked))
 	return nil
 }
@@ -158,7 +159,7 @@ func (s *Service) restoreReset(ctx context.Context, raw string, claim onetime.Sp
 		return s.secrets.Restore(ctx, q, onetime.ResetPassword, raw, claim)
 	})
 	if err != nil {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "password reset refused busy: its token is spent",
+		s.log.LogAttrs(ctx, slog.LevelWarn, "password reset refused busy: its token is spent", reqlog.PasswordResetFailed.Attr(),
 			slog.String("user_id", claim.User.ID.String()), slog.String("error", err.Error()))
 	}
 }

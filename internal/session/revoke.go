@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/reqlog"
 	"github.com/authd/authd/internal/token"
 )
 
@@ -85,6 +86,8 @@ func (s *Service) Revoke(ctx context.Context, user, session uuid.UUID) error {
 	if n == 0 {
 		return ErrNotFound
 	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "session revoked", reqlog.SessionRevoked.Attr(), slog.String("user_id", user.String()),
+		slog.String("session_id", session.String()), slog.String("reason", string(ReasonRevokedByUser)))
 	return nil
 }
 
@@ -128,7 +131,7 @@ func (s *Service) logout(ctx context.Context, user, session uuid.UUID, scope Sco
 	if err != nil {
 		return err
 	}
-	s.log.LogAttrs(ctx, slog.LevelInfo, "logout", slog.String("user_id", user.String()),
+	s.log.LogAttrs(ctx, slog.LevelInfo, "logout", reqlog.SessionRevoked.Attr(), slog.String("user_id", user.String()),
 		slog.String("session_id", session.String()), slog.String("scope", scope.String()))
 	return nil
 }

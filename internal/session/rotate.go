@@ -10,6 +10,7 @@ import (
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/internal/reqlog"
 	"github.com/authd/authd/internal/token"
 )
 
@@ -86,7 +87,7 @@ func (s *Service) Rotate(ctx context.Context, refresh string) (Tokens, error) {
 		return Tokens{}, err
 	}
 	s.metrics.Refresh(metrics.RefreshTheft)
-	s.log.LogAttrs(ctx, slog.LevelWarn, "refresh token reuse detected; session revoked",
+	s.log.LogAttrs(ctx, slog.LevelWarn, "refresh token reuse detected; session revoked", reqlog.RefreshReuse.Attr(),
 		slog.String("user_id", sess.UserID.String()), slog.String("session_id", sess.ID.String()),
 		slog.Int64("presented_generation", claims.Generation), slog.Int64("current_generation", sess.Generation))
 	return Tokens{}, ErrReused

@@ -18,6 +18,7 @@ import (
 	"github.com/authd/authd/internal/onetime"
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/password/policy"
+	"github.com/authd/authd/internal/reqlog"
 	"github.com/authd/authd/internal/token"
 	"github.com/authd/authd/internal/totp"
 )
@@ -174,7 +175,7 @@ func New(d Deps, o Options) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{pool: d.DB, timeout: d.DBTimeout, q: db.New(db.Bound(d.DB, d.DBTimeout)), tokens: d.Tokens, hasher: d.Hasher, log: d.Log, metrics: d.Metrics, now: now, opts: o,
+	return &Service{pool: d.DB, timeout: d.DBTimeout, q: db.New(db.Bound(d.DB, d.DBTimeout)), tokens: d.Tokens, hasher: d.Hasher, log: reqlog.Logger(d.Log), metrics: d.Metrics, now: now, opts: o,
 		secrets: onetime.New(onetime.Options{Now: now}), mfaKeys: d.MFAKeys}
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/onetime"
+	"github.com/authd/authd/internal/reqlog"
 )
 
 // VerifyEmail marks the address a verification code was sent to as
@@ -47,7 +48,7 @@ func (s *Service) VerifyEmail(ctx context.Context, raw string) error {
 	case already:
 		return ErrAlreadyVerified
 	}
-	s.log.LogAttrs(ctx, slog.LevelInfo, "email verified", slog.String("user_id", user.ID.String()))
+	s.log.LogAttrs(ctx, slog.LevelInfo, "email verified", reqlog.EmailVerified.Attr(), slog.String("user_id", user.ID.String()))
 	return nil
 }
 

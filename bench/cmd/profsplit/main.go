@@ -78,7 +78,7 @@ var rules = []rule{
 	{catDB, false, []string{"github.com/jackc/pgx", "github.com/jackc/puddle"}},
 	{catJSON, false, []string{"encoding/json."}},
 	{catLog, false, []string{"log/slog.", "github.com/VictoriaMetrics/metrics.",
-		"github.com/authd/authd/internal/metrics.", authdHTTP + "*logRequests", authdHTTP + "newRequestID"}},
+		"github.com/authd/authd/internal/metrics.", "github.com/authd/authd/internal/reqlog.", authdHTTP + "*logRequests", authdHTTP + "newRequestID"}},
 	{catAuthd, false, []string{"github.com/authd/authd/"}},
 	{catHTTP, true, []string{"net.", "bufio.", "internal/poll.", "syscall.", "internal/syscall/"}},
 	{catHTTP, false, []string{"net/http.", "net/textproto.", "mime", "net/url."}},
