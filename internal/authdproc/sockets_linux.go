@@ -10,11 +10,14 @@ import (
 	"strings"
 )
 
+// defaultMetricsPort is the port of METRICS_ADDR's default.
+const defaultMetricsPort = "9090"
+
 // listenAddr returns the address of the one TCP socket that process pid
-// listens on, leaving out the port of METRICS_ADDR in env; "" while there is
-// none yet.
+// listens on, leaving out the port of METRICS_ADDR in env (authd's default,
+// 127.0.0.1:9090, when env does not set it); "" while there is none yet.
 func listenAddr(pid int, env []string) (string, error) {
-	skip := ""
+	skip := defaultMetricsPort
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "METRICS_ADDR="); ok {
 			_, skip, _ = net.SplitHostPort(v)

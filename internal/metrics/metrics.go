@@ -18,7 +18,7 @@ const (
 	LoginSuccess        = "success"
 	LoginBadCredentials = "bad_credentials"
 	LoginThrottled      = "throttled"
-	LoginUnverified     = "email_not_verified" // session/login.go still has its own copy, to be switched
+	LoginUnverified     = "email_not_verified"
 
 	RefreshRotated     = "rotated"
 	RefreshGrace       = "grace_reuse"

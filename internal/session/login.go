@@ -86,7 +86,7 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 		if err := s.clearFailures(ctx, email); err != nil {
 			return Tokens{}, db.User{}, err
 		}
-		s.metrics.Login(loginUnverified)
+		s.metrics.Login(metrics.LoginUnverified)
 		s.log.LogAttrs(ctx, slog.LevelInfo, "login refused", reqlog.LoginRefused.Attr(), slog.String("reason", "email not verified"),
 			slog.String("user_id", user.ID.String()))
 		return Tokens{}, db.User{}, ErrEmailNotVerified
@@ -133,10 +133,6 @@ func (s *Service) clearFailures(ctx context.Context, email string) error {
 // errPasswordChanged: the password hash a login compared is no longer the
 // user's (start made no session).
 var errPasswordChanged = errors.New("password changed during the login")
-
-// loginUnverified is the outcome label of a right password refused for an
-// unverified address.
-const loginUnverified = "email_not_verified"
 
 // throttleReset is the quiet time (no attempt, no lock) after which an
 // email's failures are forgotten.

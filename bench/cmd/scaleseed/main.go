@@ -280,7 +280,7 @@ var userAgents = []string{
 func copySessions(ctx context.Context, conn *pgx.Conn, cfg config, ids []uuid.UUID) error {
 	now := time.Now()
 	cols := []string{"id", "user_id", "generation", "current_hash", "previous_hash", "rotated_at", "created_at",
-		"last_used_at", "idle_expires_at", "expires_at", "revoked_at", "revoked_reason", "user_agent", "client_addr"}
+		"last_used_at", "idle_expires_at", "expires_at", "revoked_at", "revoked_reason", "user_agent", "client_addr", "auth_time"}
 	return copyBatches(ctx, conn, "sessions", cols, cfg.sessions, cfg.batch, func(int) []any {
 		var created, used time.Time
 		var revokedAt, reason any // NULL unless revoked
@@ -311,7 +311,7 @@ func copySessions(ctx context.Context, conn *pgx.Conn, cfg config, ids []uuid.UU
 		}
 		return []any{uuid.New(), ids[mrand.IntN(len(ids))], gen, randomHash(), prev, rotated, created,
 			used, idle, expires, revokedAt, reason, userAgents[mrand.IntN(len(userAgents))],
-			fmt.Sprintf("203.0.113.%d", mrand.IntN(256))}
+			fmt.Sprintf("203.0.113.%d", mrand.IntN(256)), created}
 	})
 }
 
