@@ -97,8 +97,8 @@ func logRequests(log *slog.Logger, m *metrics.Metrics, trusted []netip.Prefix) f
 			if !ok {
 				sw = &statusWriter{ResponseWriter: w}
 			}
-			sw.req = rl
-			next.ServeHTTP(sw, r.WithContext(ctx))
+			sw.req = rl // deadline puts it in the request's context, in its one copy
+			next.ServeHTTP(sw, r)
 			status := sw.status
 			if status == 0 {
 				status = http.StatusOK
@@ -250,15 +250,16 @@ func cors(origins []string, log *slog.Logger) func(http.Handler) http.Handler {
 	}
 }
 
-// deadline bounds the work of each request (0: no bound) and gives it
-// the pacer writeError holds refusals with (nil: none).
+// deadline bounds the work of each request (0: no bound), gives it the
+// pacer writeError holds refusals with (nil: none) and the request fields
+// logRequests made (reqlog), in one copy of the request for all three.
 func deadline(d time.Duration, p *pacer) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
-		if d <= 0 && p == nil {
-			return next
-		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx := r.Context()
+			if sw, ok := w.(*statusWriter); ok && sw.req.ID != "" {
+				ctx = reqlog.With(ctx, sw.req) // logRequests' fields, for every line of the request
+			}
 			if d > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, d)
@@ -267,7 +268,7 @@ func deadline(d time.Duration, p *pacer) func(http.Handler) http.Handler {
 			if p != nil {
 				ctx = context.WithValue(ctx, pacerKey{}, p)
 			}
-			next.ServeHTTP(w, r.WithContext(ctx)) // one copy of the request for both
+			next.ServeHTTP(w, r.WithContext(ctx)) // one copy of the request for all three
 		})
 	}
 }

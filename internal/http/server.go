@@ -86,9 +86,9 @@ func NewServer(d Deps, o Options) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(mux, d, o)
 	var h http.Handler = jsonFallback(mux, d.Log)
-	h = deadline(o.RequestTimeout, newPacer(o.RefusalDelay, pacedMax))(h)
 	h = cors(o.ClientOrigins, d.Log)(h)
 	h = secureHeaders(h)
+	h = deadline(o.RequestTimeout, newPacer(o.RefusalDelay, pacedMax))(h)
 	h = logRequests(d.Log, d.Metrics, o.TrustedProxies)(h)
 	h = recoverer(d.Log)(h)
 	return h
