@@ -16,24 +16,6 @@ import (
 	"github.com/authd/authd/internal/session"
 )
 
-// tutorialUsers is the tutorial's users table (GORM AutoMigrate, part 2).
-const tutorialUsers = `
-CREATE EXTENSION IF NOT EXISTS "uuid-ossp";
-CREATE TABLE users (
-    id uuid NOT NULL DEFAULT uuid_generate_v4(),
-    name varchar(255) NOT NULL,
-    email text NOT NULL,
-    password text NOT NULL,
-    role varchar(255) NOT NULL,
-    provider text NOT NULL,
-    photo text NOT NULL,
-    verified boolean NOT NULL,
-    created_at timestamptz NOT NULL,
-    updated_at timestamptz NOT NULL,
-    CONSTRAINT users_pkey PRIMARY KEY (id)
-);
-CREATE UNIQUE INDEX idx_users_email ON users (email);`
-
 // tutorialRows are one user that authd's rules accept and one for each
 // field they refuse ($1 is a bcrypt hash); "markup" has a name the rules
 // accept (names are escaped wherever they are shown).
@@ -57,7 +39,7 @@ func adoptTutorial(t *testing.T, env map[string]string) (map[string]db.User, str
 	}
 	defer conn.Close(context.Background())
 	hash, _ := bcrypt.GenerateFromPassword([]byte("password123"), bcrypt.MinCost)
-	if _, err := conn.Exec(t.Context(), tutorialUsers); err != nil {
+	if _, err := conn.Exec(t.Context(), dbtest.TutorialSchema); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := conn.Exec(t.Context(), tutorialRows, string(hash)); err != nil {

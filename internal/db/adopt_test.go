@@ -14,25 +14,6 @@ import (
 	"github.com/authd/authd/sql/schema"
 )
 
-// tutorialSchema is what the tutorial's GORM AutoMigrate creates (part 2;
-// docs: ACCOUNT-FLOWS.md section F).
-const tutorialSchema = `
-CREATE EXTENSION IF NOT EXISTS "uuid-ossp";
-CREATE TABLE users (
-    id uuid NOT NULL DEFAULT uuid_generate_v4(),
-    name varchar(255) NOT NULL,
-    email text NOT NULL,
-    password text NOT NULL,
-    role varchar(255) NOT NULL,
-    provider text NOT NULL,
-    photo text NOT NULL,
-    verified boolean NOT NULL,
-    created_at timestamptz NOT NULL,
-    updated_at timestamptz NOT NULL,
-    CONSTRAINT users_pkey PRIMARY KEY (id)
-);
-CREATE UNIQUE INDEX idx_users_email ON users (email);`
-
 func tutorialDB(t *testing.T, emails ...string) string {
 	t.Helper()
 	url := dbtest.EmptyURL(t)
@@ -41,7 +22,7 @@ func tutorialDB(t *testing.T, emails ...string) string {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(t.Context(), tutorialSchema); err != nil {
+	if _, err := conn.Exec(t.Context(), dbtest.TutorialSchema); err != nil {
 		t.Fatal(err)
 	}
 	hash, _ := bcrypt.GenerateFromPassword([]byte("password123"), bcrypt.MinCost)
