@@ -511,7 +511,7 @@ SET previous_hash   = current_hash,
     idle_expires_at = LEAST($3::timestamptz, expires_at)
 WHERE id = $4 AND current_hash = $5
   AND revoked_at IS NULL AND idle_expires_at > $2::timestamptz AND expires_at > $2::timestamptz
-RETURNING id, user_id, generation, current_hash, previous_hash, rotated_at, created_at, last_used_at, idle_expires_at, expires_at, revoked_at, revoked_reason, user_agent, client_addr, aal, amr, auth_time
+RETURNING id, user_id, generation, idle_expires_at, expires_at, aal, amr, auth_time
 `
 
 type RotateSessionParams struct {
@@ -522,10 +522,22 @@ type RotateSessionParams struct {
 	PresentedHash []byte
 }
 
+type RotateSessionRow struct {
+	ID            uuid.UUID
+	UserID        uuid.UUID
+	Generation    int64
+	IdleExpiresAt time.Time
+	ExpiresAt     time.Time
+	Aal           int16
+	Amr           []string
+	AuthTime      time.Time
+}
+
 // Advances the session one generation if, and only if, the presented hash is
 // the current one and the session is active. Concurrent callers with the same
-// token race on the row lock; exactly one gets a row back.
-func (q *Queries) RotateSession(ctx context.Context, arg RotateSessionParams) (Session, error) {
+// token race on the row lock; exactly one gets a row back. It returns only
+// what the new tokens carry: every refresh runs it.
+func (q *Queries) RotateSession(ctx context.Context, arg RotateSessionParams) (RotateSessionRow, error) {
 	row := q.db.QueryRow(ctx, rotateSession,
 		arg.NextHash,
 		arg.Now,
@@ -533,22 +545,13 @@ func (q *Queries) RotateSession(ctx context.Context, arg RotateSessionParams) (S
 		arg.ID,
 		arg.PresentedHash,
 	)
-	var i Session
+	var i RotateSessionRow
 	err := row.Scan(
 		&i.ID,
 		&i.UserID,
 		&i.Generation,
-		&i.CurrentHash,
-		&i.PreviousHash,
-		&i.RotatedAt,
-		&i.CreatedAt,
-		&i.LastUsedAt,
 		&i.IdleExpiresAt,
 		&i.ExpiresAt,
-		&i.RevokedAt,
-		&i.RevokedReason,
-		&i.UserAgent,
-		&i.ClientAddr,
 		&i.Aal,
 		&i.Amr,
 		&i.AuthTime,

@@ -46,12 +46,16 @@ func (s *Service) Rotate(ctx context.Context, refresh string) (Tokens, error) {
 	presented := hashID(claims.ID)
 	next := nextGenerationID(claims.ID)
 	nextHash := hashID(next)
-	sess, err := s.q.RotateSession(ctx, db.RotateSessionParams{
+	row, err := s.q.RotateSession(ctx, db.RotateSessionParams{
 		ID: claims.Session, PresentedHash: presented, NextHash: nextHash,
 		Now: now, IdleExpiresAt: now.Add(s.opts.RefreshTTL),
 	})
 	if err == nil {
-		toks, err := s.issue(sess, next)
+		toks, err := s.issue(db.Session{
+			ID: row.ID, UserID: row.UserID, Generation: row.Generation,
+			IdleExpiresAt: row.IdleExpiresAt, ExpiresAt: row.ExpiresAt,
+			Aal: row.Aal, Amr: row.Amr, AuthTime: row.AuthTime,
+		}, next)
 		if err != nil {
 			return Tokens{}, err
 		}
@@ -62,7 +66,7 @@ func (s *Service) Rotate(ctx context.Context, refresh string) (Tokens, error) {
 		return Tokens{}, fmt.Errorf("rotate session: %w", err)
 	}
 	// Not rotated: find out why.
-	sess, err = s.q.GetSession(ctx, claims.Session)
+	sess, err := s.q.GetSession(ctx, claims.Session)
 	switch {
 	case errors.Is(err, db.ErrNotFound):
 		s.metrics.Refresh(metrics.RefreshInvalid)

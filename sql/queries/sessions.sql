@@ -61,7 +61,8 @@ SELECT * FROM sessions WHERE id = sqlc.arg(id);
 -- name: RotateSession :one
 -- Advances the session one generation if, and only if, the presented hash is
 -- the current one and the session is active. Concurrent callers with the same
--- token race on the row lock; exactly one gets a row back.
+-- token race on the row lock; exactly one gets a row back. It returns only
+-- what the new tokens carry: every refresh runs it.
 UPDATE sessions
 SET previous_hash   = current_hash,
     current_hash    = sqlc.arg(next_hash),
@@ -71,7 +72,7 @@ SET previous_hash   = current_hash,
     idle_expires_at = LEAST(sqlc.arg(idle_expires_at)::timestamptz, expires_at)
 WHERE id = sqlc.arg(id) AND current_hash = sqlc.arg(presented_hash)
   AND revoked_at IS NULL AND idle_expires_at > sqlc.arg(now)::timestamptz AND expires_at > sqlc.arg(now)::timestamptz
-RETURNING *;
+RETURNING id, user_id, generation, idle_expires_at, expires_at, aal, amr, auth_time;
 
 -- name: RevokeSession :execrows
 UPDATE sessions SET revoked_at = sqlc.arg(now)::timestamptz, revoked_reason = sqlc.arg(reason)::text
