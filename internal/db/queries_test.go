@@ -139,8 +139,11 @@ func TestRotateSessionOnce(t *testing.T) {
 	}
 	p := db.RotateSessionParams{ID: s.ID, PresentedHash: []byte("h0"), NextHash: []byte("h1"), Now: now, IdleExpiresAt: now.Add(time.Hour)}
 	got, err := q.RotateSession(t.Context(), p)
-	if err != nil || got.Generation != 1 || string(got.PreviousHash) != "h0" {
+	if err != nil || got.Generation != 1 {
 		t.Fatalf("first rotation: %+v, %v", got, err)
+	}
+	if after, err := q.GetSession(t.Context(), s.ID); err != nil || string(after.PreviousHash) != "h0" || string(after.CurrentHash) != "h1" {
+		t.Fatalf("after the first rotation: %+v, %v", after, err)
 	}
 	if _, err := q.RotateSession(t.Context(), p); !errorsIs(err, db.ErrNotFound) {
 		t.Errorf("second rotation with the same hash: %v, want ErrNotFound", err)

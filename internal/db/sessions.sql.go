@@ -449,9 +449,10 @@ func (q *Queries) ReauthenticateSession(ctx context.Context, arg ReauthenticateS
 	return result.RowsAffected(), nil
 }
 
-const revokeSession = `-- name: RevokeSession :execrows
+const revokeSession = `-- name: RevokeSession :many
 UPDATE sessions SET revoked_at = $1::timestamptz, revoked_reason = $2::text
 WHERE id = $3 AND user_id = $4 AND revoked_at IS NULL
+RETURNING id
 `
 
 type RevokeSessionParams struct {
@@ -461,23 +462,37 @@ type RevokeSessionParams struct {
 	UserID uuid.UUID
 }
 
-func (q *Queries) RevokeSession(ctx context.Context, arg RevokeSessionParams) (int64, error) {
-	result, err := q.db.Exec(ctx, revokeSession,
+// Ends one session; returns its id if it was not ended before.
+func (q *Queries) RevokeSession(ctx context.Context, arg RevokeSessionParams) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, revokeSession,
 		arg.Now,
 		arg.Reason,
 		arg.ID,
 		arg.UserID,
 	)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return result.RowsAffected(), nil
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const revokeUserSessions = `-- name: RevokeUserSessions :execrows
+const revokeUserSessions = `-- name: RevokeUserSessions :many
 UPDATE sessions SET revoked_at = $1::timestamptz, revoked_reason = $2::text
 WHERE user_id = $3 AND revoked_at IS NULL
   AND ($4::uuid IS NULL OR id <> $4::uuid)
+RETURNING id
 `
 
 type RevokeUserSessionsParams struct {
@@ -487,18 +502,31 @@ type RevokeUserSessionsParams struct {
 	ExceptID uuid.NullUUID
 }
 
-// Ends every active session of a user, except one when except_id is given.
-func (q *Queries) RevokeUserSessions(ctx context.Context, arg RevokeUserSessionsParams) (int64, error) {
-	result, err := q.db.Exec(ctx, revokeUserSessions,
+// Ends every active session of a user, except one when except_id is given,
+// and returns the ids of those it ended.
+func (q *Queries) RevokeUserSessions(ctx context.Context, arg RevokeUserSessionsParams) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, revokeUserSessions,
 		arg.Now,
 		arg.Reason,
 		arg.UserID,
 		arg.ExceptID,
 	)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return result.RowsAffected(), nil
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const rotateSession = `-- name: RotateSession :one

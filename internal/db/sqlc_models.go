@@ -79,6 +79,19 @@ type OneTimeToken struct {
 	Attempts  int32
 }
 
+type SecurityEvent struct {
+	ID         int64
+	CreatedAt  time.Time
+	Name       string
+	UserID     uuid.NullUUID
+	SessionID  uuid.NullUUID
+	Actor      string
+	RequestID  string
+	ClientAddr string
+	UserAgent  string
+	Data       []byte
+}
+
 type Session struct {
 	ID            uuid.UUID
 	UserID        uuid.UUID
@@ -113,4 +126,25 @@ type User struct {
 	EmailVerifiedAt   *time.Time
 	PasswordChangedAt *time.Time
 	MfaEnabled        bool
+}
+
+type WebhookDelivery struct {
+	ID            int64
+	EventID       int64
+	Endpoint      string
+	Status        string
+	Attempts      int32
+	NextAttemptAt time.Time
+	LockedUntil   *time.Time
+	LastError     *string
+	CreatedAt     time.Time
+	DeliveredAt   *time.Time
+}
+
+type WebhookEndpoint struct {
+	Endpoint    string
+	Failures    int32
+	PausedUntil *time.Time
+	LastError   *string
+	UpdatedAt   time.Time
 }

@@ -85,7 +85,7 @@ func logRequests(log *slog.Logger, m *metrics.Metrics, trusted []netip.Prefix) f
 				id = newRequestID()
 			}
 			w.Header().Set("X-Request-Id", id)
-			rl := reqlog.Request{ID: id, Client: clientAddr(r, trusted)}
+			rl := reqlog.Request{ID: id, Client: clientAddr(r, trusted), UserAgent: r.UserAgent()}
 			if tp := r.Header.Values("Traceparent"); len(tp) == 1 {
 				if trace, ok := traceID(tp[0]); ok {
 					rl.Trace = trace

@@ -17,6 +17,12 @@ type Request struct {
 	ID     string // the request id (X-Request-Id, or a random one)
 	Client string // the client's address, proxies resolved
 	Trace  string // the W3C trace id of an incoming traceparent
+	// UserAgent is the client's User-Agent, for the security event log,
+	// which keeps 256 bytes of it (not added to log lines).
+	UserAgent string
+	// Actor is who acts when it is not the client of a request: an
+	// operator ("operator:" and a name) in cmd/authd's commands.
+	Actor string
 }
 
 type key struct{}

@@ -270,11 +270,13 @@ func (a *Admin) RevokeSessions(ctx context.Context, email string) (db.User, int6
 	if err != nil {
 		return db.User{}, 0, err
 	}
-	n, err := a.s.q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
-		UserID: user.ID, Now: a.s.now(), Reason: string(ReasonRevokedByAdmin),
+	var n int64
+	err = a.s.tx(ctx, func(q *db.Queries) (err error) {
+		n, err = a.s.endSessions(ctx, q, user.ID, uuid.Nil, ReasonRevokedByAdmin)
+		return err
 	})
 	if err != nil {
-		return db.User{}, 0, fmt.Errorf("revoke sessions: %w", err)
+		return db.User{}, 0, err
 	}
 	a.s.metrics.SessionsRevoked(string(ReasonRevokedByAdmin), n)
 	return user, n, nil

@@ -243,10 +243,8 @@ func (s *Service) ActivateTOTP(ctx context.Context, a Auth, code string) ([]stri
 		if codes, err = s.newRecoveryCodes(ctx, q, user.ID); err != nil {
 			return err
 		}
-		if revoked, err = q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
-			UserID: user.ID, Now: s.now(), Reason: string(ReasonMFAEnabled), ExceptID: nullUUID(a.Session),
-		}); err != nil {
-			return fmt.Errorf("revoke sessions: %w", err)
+		if revoked, err = s.endSessions(ctx, q, user.ID, a.Session, ReasonMFAEnabled); err != nil {
+			return err
 		}
 		if _, err := q.ReauthenticateSession(ctx, db.ReauthenticateSessionParams{
 			ID: a.Session, UserID: user.ID, Now: s.now(), Aal: 2, Amr: []string{AMROTP},
@@ -360,11 +358,7 @@ func (s *Service) removeMFA(ctx context.Context, q *db.Queries, user db.User, wh
 	if _, err := s.secrets.DropUser(ctx, q, user.ID, onetime.LoginTicket); err != nil {
 		return 0, err
 	}
-	n, err := q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: user.ID, Now: now, Reason: string(why), ExceptID: nullUUID(keep)})
-	if err != nil {
-		return 0, fmt.Errorf("revoke sessions: %w", err)
-	}
-	return n, nil
+	return s.endSessions(ctx, q, user.ID, keep, why)
 }
 
 // RegenerateRecoveryCodes replaces a's user's recovery codes with a new

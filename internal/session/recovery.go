@@ -52,11 +52,9 @@ func (s *Service) useRecoveryCode(ctx context.Context, q *db.Queries, user uuid.
 // mailed again if two or fewer codes are left. It returns how many
 // sessions ended.
 func (s *Service) afterRecovery(ctx context.Context, q *db.Queries, user db.User, keep uuid.UUID) (int64, error) {
-	n, err := q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
-		UserID: user.ID, Now: s.now(), Reason: string(ReasonRecoveryCode), ExceptID: nullUUID(keep),
-	})
+	n, err := s.endSessions(ctx, q, user.ID, keep, ReasonRecoveryCode)
 	if err != nil {
-		return 0, fmt.Errorf("revoke sessions: %w", err)
+		return 0, err
 	}
 	left, err := q.CountRecoveryCodes(ctx, user.ID)
 	if err != nil {

@@ -52,23 +52,34 @@ func (sc Scope) String() string {
 // nullUUID is id, or NULL for uuid.Nil.
 func nullUUID(id uuid.UUID) uuid.NullUUID { return uuid.NullUUID{UUID: id, Valid: id != uuid.Nil} }
 
-// revoke ends one session of user.
+// revoke ends one session of user and records it, in a transaction.
 func (s *Service) revoke(ctx context.Context, user, session uuid.UUID, why Reason) (int64, error) {
-	n, err := s.q.RevokeSession(ctx, db.RevokeSessionParams{ID: session, UserID: user, Now: s.now(), Reason: string(why)})
-	if err != nil {
-		return 0, fmt.Errorf("revoke session: %w", err)
-	}
-	s.metrics.SessionsRevoked(string(why), n)
-	return n, nil
-}
-
-// revokeAll ends every session of user but except (uuid.Nil: none).
-func (s *Service) revokeAll(ctx context.Context, user, except uuid.UUID, why Reason) error {
-	n, err := s.q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
-		UserID: user, Now: s.now(), Reason: string(why), ExceptID: nullUUID(except),
+	var ids []uuid.UUID
+	err := s.tx(ctx, func(q *db.Queries) error {
+		var err error
+		ids, err = q.RevokeSession(ctx, db.RevokeSessionParams{ID: session, UserID: user, Now: s.now(), Reason: string(why)})
+		if err != nil {
+			return fmt.Errorf("revoke session: %w", err)
+		}
+		return s.recordRevoked(ctx, q, user, ids, why)
 	})
 	if err != nil {
-		return fmt.Errorf("revoke sessions: %w", err)
+		return 0, err
+	}
+	s.metrics.SessionsRevoked(string(why), int64(len(ids)))
+	return int64(len(ids)), nil
+}
+
+// revokeAll ends every session of user but except (uuid.Nil: none), in a
+// transaction (endSessions).
+func (s *Service) revokeAll(ctx context.Context, user, except uuid.UUID, why Reason) error {
+	var n int64
+	err := s.tx(ctx, func(q *db.Queries) (err error) {
+		n, err = s.endSessions(ctx, q, user, except, why)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	s.metrics.SessionsRevoked(string(why), n)
 	return nil

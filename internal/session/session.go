@@ -151,6 +151,8 @@ type Service struct {
 	// lifetimes.
 	secrets *onetime.Store
 	mfaKeys *totp.Keys // seals TOTP secrets; nil: no TOTP (ErrMFAUnavailable)
+	// webhooks names the webhook endpoints that want an event (record).
+	webhooks func(event string) []string
 }
 
 // Deps are what a Service works with. New binds DB (db.Bound) with
@@ -167,6 +169,9 @@ type Deps struct {
 	// MFAKeys seal and open TOTP secrets (MFA_ENCRYPTION_KEYS); nil turns
 	// enrolment off, and a factor cannot be checked.
 	MFAKeys *totp.Keys
+	// Webhooks returns the webhook endpoints that want an event of a
+	// name; each gets a delivery, written with the event. nil: none.
+	Webhooks func(event string) []string
 }
 
 // New returns a Service.
@@ -176,7 +181,7 @@ func New(d Deps, o Options) *Service {
 		now = time.Now
 	}
 	return &Service{pool: d.DB, timeout: d.DBTimeout, q: db.New(db.Bound(d.DB, d.DBTimeout)), tokens: d.Tokens, hasher: d.Hasher, log: reqlog.Logger(d.Log), metrics: d.Metrics, now: now, opts: o,
-		secrets: onetime.New(onetime.Options{Now: now}), mfaKeys: d.MFAKeys}
+		secrets: onetime.New(onetime.Options{Now: now}), mfaKeys: d.MFAKeys, webhooks: d.Webhooks}
 }
 
 // tx runs f in one transaction (see db.InTx).

@@ -36,11 +36,9 @@ func (s *Service) setPassword(ctx context.Context, q *db.Queries, user *db.User,
 	if err := q.ClearLoginFailures(ctx, user.Email); err != nil {
 		return 0, fmt.Errorf("clear login failures: %w", err)
 	}
-	revoked, err := q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
-		UserID: user.ID, Now: now, Reason: string(why), ExceptID: nullUUID(keep),
-	})
+	revoked, err := s.endSessions(ctx, q, user.ID, keep, why)
 	if err != nil {
-		return 0, fmt.Errorf("revoke sessions: %w", err)
+		return 0, err
 	}
 	user.PasswordHash, user.PasswordChangedAt = hash, &now
 	notice, err := s.notice(ctx, q, to(mail.KindPasswordChanged, *user))
@@ -67,11 +65,9 @@ func (s *Service) deleteUser(ctx context.Context, q *db.Queries, user db.User, a
 	if lastAdmin(user, admins) {
 		return 0, ErrLastAdmin
 	}
-	revoked, err := q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{
-		UserID: user.ID, Now: s.now(), Reason: string(ReasonAccountDeleted),
-	})
+	revoked, err := s.endSessions(ctx, q, user.ID, uuid.Nil, ReasonAccountDeleted)
 	if err != nil {
-		return 0, fmt.Errorf("revoke sessions: %w", err)
+		return 0, err
 	}
 	if _, err := q.DeleteUser(ctx, user.ID); err != nil {
 		return 0, fmt.Errorf("delete user: %w", err)

@@ -451,6 +451,9 @@ const VerifiedCacheSize = 16384
 
 // JWKS returns the JSON Web Key Set of the access keys. The slice is shared:
 // do not modify it.
+// AccessTTL is how long an access token is valid after it is signed.
+func (s *Signer) AccessTTL() time.Duration { return s.accessTTL }
+
 func (s *Signer) JWKS() []byte { return s.jwks }
 
 // keyfunc checks the header of a token expected to have this typ and returns

@@ -74,15 +74,19 @@ WHERE id = sqlc.arg(id) AND current_hash = sqlc.arg(presented_hash)
   AND revoked_at IS NULL AND idle_expires_at > sqlc.arg(now)::timestamptz AND expires_at > sqlc.arg(now)::timestamptz
 RETURNING id, user_id, generation, idle_expires_at, expires_at, aal, amr, auth_time;
 
--- name: RevokeSession :execrows
+-- name: RevokeSession :many
+-- Ends one session; returns its id if it was not ended before.
 UPDATE sessions SET revoked_at = sqlc.arg(now)::timestamptz, revoked_reason = sqlc.arg(reason)::text
-WHERE id = sqlc.arg(id) AND user_id = sqlc.arg(user_id) AND revoked_at IS NULL;
+WHERE id = sqlc.arg(id) AND user_id = sqlc.arg(user_id) AND revoked_at IS NULL
+RETURNING id;
 
--- name: RevokeUserSessions :execrows
--- Ends every active session of a user, except one when except_id is given.
+-- name: RevokeUserSessions :many
+-- Ends every active session of a user, except one when except_id is given,
+-- and returns the ids of those it ended.
 UPDATE sessions SET revoked_at = sqlc.arg(now)::timestamptz, revoked_reason = sqlc.arg(reason)::text
 WHERE user_id = sqlc.arg(user_id) AND revoked_at IS NULL
-  AND (sqlc.narg(except_id)::uuid IS NULL OR id <> sqlc.narg(except_id)::uuid);
+  AND (sqlc.narg(except_id)::uuid IS NULL OR id <> sqlc.narg(except_id)::uuid)
+RETURNING id;
 
 -- name: ListUserSessions :many
 SELECT * FROM sessions

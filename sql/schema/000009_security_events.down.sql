@@ -1,0 +1,3 @@
+DROP TABLE webhook_endpoints;
+DROP TABLE webhook_deliveries;
+DROP TABLE security_events;
