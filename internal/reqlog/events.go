@@ -38,6 +38,10 @@ const (
 	MFALocked              Event = "mfa.locked"
 	RequestThrottled       Event = "request.throttled" // a per-address rate limit refused the request
 	OperatorCommand        Event = "operator.command"  // the audit line of an "authd user" or "authd mail" command
+	UserRoleChanged        Event = "user.role_changed"
+	PasswordResetIssued    Event = "password.reset_issued" // an operator minted a reset token (authd user reset-token)
+	MFARecoveryCodeUsed    Event = "mfa.recovery_code_used"
+	MFARecoveryCodesNew    Event = "mfa.recovery_codes_regenerated"
 )
 
 // Events lists every Event, for tests and docs.
@@ -50,6 +54,7 @@ func Events() []Event {
 		EmailChangeRequested, EmailChanged,
 		MFAEnrolmentStarted, MFAEnabled, MFADisabled, MFAFailed, MFALocked,
 		RequestThrottled, OperatorCommand,
+		UserRoleChanged, PasswordResetIssued, MFARecoveryCodeUsed, MFARecoveryCodesNew,
 	}
 }
 

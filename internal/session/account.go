@@ -23,15 +23,19 @@ func (s *Service) checkPassword(ctx context.Context, a Auth, pw string) error {
 		return err
 	}
 	email := a.User.Email
-	if err := s.admit(ctx, email); err != nil {
+	lock, err := s.admit(ctx, email)
+	if err != nil {
 		return err
 	}
-	err := s.hasher.Compare(ctx, a.User.PasswordHash, pw)
+	err = s.hasher.Compare(ctx, a.User.PasswordHash, pw)
 	if errors.Is(err, password.ErrBusy) {
 		s.unreserve(ctx, email)
 	}
 	if errors.Is(err, password.ErrMismatch) {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "password check failed", reqlog.PasswordCheckFailed.Attr(), slog.String("user_id", a.User.ID.String()))
+		if err := s.recordFailure(ctx, reqlog.PasswordCheckFailed, a.User.ID, "wrong password", lock); err != nil {
+			return err
+		}
 		return ErrBadCredentials
 	}
 	if err != nil {
@@ -142,6 +146,9 @@ func (s *Service) RequestEmailChange(ctx context.Context, a Auth, newEmail, pw s
 		if err := s.endLinks(ctx, q, user.ID, onetime.ChangeEmail); err != nil {
 			return err
 		}
+		if err := s.record(ctx, q, event{name: reqlog.EmailChangeRequested, user: user.ID}); err != nil {
+			return err
+		}
 		owner, err := q.GetUserByEmail(ctx, newEmail)
 		if err != nil && !errors.Is(err, db.ErrNotFound) {
 			return fmt.Errorf("get user: %w", err)
@@ -205,6 +212,9 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) error {
 			return fmt.Errorf("change email: %w", err)
 		case n == 0: // cannot happen under the lock
 			return ErrBadEmailChangeToken
+		}
+		if err := s.record(ctx, q, event{name: reqlog.EmailChanged, user: user.ID}); err != nil {
+			return err
 		}
 		return s.endLinks(ctx, q, user.ID, onetime.ResetPassword, onetime.VerifyEmail, onetime.ChangeEmail)
 	})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/onetime"
+	"github.com/authd/authd/internal/reqlog"
 )
 
 // Reasons of the operator's commands.
@@ -165,8 +166,11 @@ func (a *Admin) Create(ctx context.Context, n NewUser) (db.User, error) {
 				return fmt.Errorf("verify email: %w", err)
 			}
 		}
-		user, err = q.GetUserByID(ctx, u.ID)
-		return err
+		if user, err = q.GetUserByID(ctx, u.ID); err != nil {
+			return err
+		}
+		return a.s.record(ctx, q, event{name: reqlog.UserRegistered, user: u.ID,
+			data: map[string]any{"role": user.Role, "verified": user.Verified}})
 	})
 	switch {
 	case errors.Is(err, db.ErrConflict):
@@ -221,8 +225,9 @@ func (a *Admin) SetRole(ctx context.Context, email, role string) (user db.User, 
 		if _, err := q.SetUserRole(ctx, db.SetUserRoleParams{ID: user.ID, Role: role, Now: a.s.now()}); err != nil {
 			return fmt.Errorf("set role: %w", err)
 		}
+		was := user.Role
 		user.Role = role
-		return nil
+		return a.s.record(ctx, q, event{name: reqlog.UserRoleChanged, user: user.ID, data: map[string]any{"from": was, "to": role}})
 	})
 	return user, unchanged, err
 }
@@ -308,7 +313,14 @@ func (a *Admin) ResetToken(ctx context.Context, email string, ttl time.Duration)
 	if err != nil {
 		return ResetToken{}, err
 	}
-	tok, err := a.s.secrets.MintFor(ctx, a.s.q, onetime.ResetPassword, user.ID, user.Email, ttl)
+	var tok onetime.Token
+	err = a.s.tx(ctx, func(q *db.Queries) (err error) {
+		if tok, err = a.s.secrets.MintFor(ctx, q, onetime.ResetPassword, user.ID, user.Email, ttl); err != nil {
+			return err
+		}
+		return a.s.record(ctx, q, event{name: reqlog.PasswordResetIssued, user: user.ID,
+			data: map[string]any{"expires_at": tok.ExpiresAt.UTC().Truncate(time.Second)}})
+	})
 	if err != nil {
 		return ResetToken{}, err
 	}

@@ -60,8 +60,8 @@ func (s *Service) record(ctx context.Context, q *db.Queries, e event) error {
 	}
 	err := q.InsertSecurityEvents(ctx, db.InsertSecurityEventsParams{
 		Now: s.now(), Name: string(e.name), UserID: nullUUID(e.user), SessionIds: sessions,
-		Actor: bounded(actor, 128), RequestID: bounded(rl.ID, 64), ClientAddr: bounded(rl.Client, 64),
-		UserAgent: bounded(rl.UserAgent, 256), Data: data, Endpoints: endpoints,
+		Actor: storable(actor, 127), RequestID: storable(rl.ID, 63), ClientAddr: storable(rl.Client, 63),
+		UserAgent: storable(rl.UserAgent, maxUserAgent-1), Data: data, Endpoints: endpoints,
 	})
 	if err != nil {
 		return fmt.Errorf("record %s: %w", e.name, err)
@@ -79,19 +79,6 @@ func (s *Service) record(ctx context.Context, q *db.Queries, e event) error {
 func (s *Service) recordNow(ctx context.Context, e event) error {
 	return s.tx(ctx, func(q *db.Queries) error { return s.record(ctx, q, e) })
 }
-
-// bounded is v cut to at most n bytes, on a rune boundary.
-func bounded(v string, n int) string {
-	if len(v) <= n {
-		return v
-	}
-	for n > 0 && !utf8RuneStart(v[n]) {
-		n--
-	}
-	return v[:n]
-}
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // endSessions ends every live session of user but except (uuid.Nil: none)
 // in q's transaction, for why, and records a session.revoked event for
@@ -121,4 +108,11 @@ func (s *Service) recordRevoked(ctx context.Context, q *db.Queries, user uuid.UU
 		"reason":            string(why),
 		"access_expires_by": s.now().Add(s.tokens.AccessTTL()).UTC().Truncate(1e9),
 	}})
+}
+
+// recordCreated records session sess's start (session.created) with the
+// methods its user proved (amr).
+func (s *Service) recordCreated(ctx context.Context, q *db.Queries, sess db.Session) error {
+	return s.record(ctx, q, event{name: reqlog.SessionCreated, user: sess.UserID, sessions: []uuid.UUID{sess.ID},
+		data: map[string]any{"amr": sess.Amr, "aal": sess.Aal}})
 }

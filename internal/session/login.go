@@ -37,7 +37,8 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 		return Tokens{}, db.User{}, err
 	}
 	email = NormaliseEmail(email)
-	if err := s.admit(ctx, email); err != nil {
+	lock, err := s.admit(ctx, email)
+	if err != nil {
 		var locked *LockedError
 		switch {
 		case errors.As(err, &locked):
@@ -60,6 +61,9 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 		attrs := []slog.Attr{reqlog.LoginFailed.Attr(), slog.String("reason", "unknown email")}
 		if user.PasswordHash != "" {
 			attrs = []slog.Attr{reqlog.LoginFailed.Attr(), slog.String("reason", "wrong password"), slog.String("user_id", user.ID.String())}
+			if err := s.recordFailure(ctx, reqlog.LoginFailed, user.ID, "wrong password", lock); err != nil {
+				return Tokens{}, db.User{}, err
+			}
 		}
 		s.metrics.Login(metrics.LoginBadCredentials)
 		s.log.LogAttrs(ctx, slog.LevelInfo, "login failed", attrs...)
@@ -104,6 +108,9 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 	hash := user.PasswordHash
 	toks, err := s.start(ctx, user.ID, &hash, c)
 	if errors.Is(err, errPasswordChanged) {
+		if err := s.recordFailure(ctx, reqlog.LoginFailed, user.ID, "password changed during the login", lock); err != nil {
+			return Tokens{}, db.User{}, err
+		}
 		s.metrics.Login(metrics.LoginBadCredentials)
 		s.log.LogAttrs(ctx, slog.LevelInfo, "login failed", reqlog.LoginFailed.Attr(), slog.String("reason", "password changed during the login"),
 			slog.String("user_id", user.ID.String()))
@@ -140,54 +147,77 @@ const throttleReset = time.Hour
 
 // reserve counts a login attempt for email as a failure before its
 // password is checked, atomically with the check of its lock, and returns
-// a *LockedError if the email is locked. A success clears the count. So
+// a *LockedError if the email is locked. If the attempt it counted starts
+// a lock (it goes ahead, and a wrong password leaves the email locked),
+// it returns the lock's end. A success clears the count. So
 // whatever the concurrency, and on any number of replicas, at most
 // LoginFailureThreshold passwords are compared before the first lock and
 // one per lock window after it.
-func (s *Service) reserve(ctx context.Context, email string) error {
+func (s *Service) reserve(ctx context.Context, email string) (*time.Time, error) {
 	o := s.opts
 	if o.LoginFailureThreshold <= 0 {
-		return nil
+		return nil, nil
 	}
 	now := s.now()
-	_, err := s.q.ReserveLoginAttempt(ctx, db.ReserveLoginAttemptParams{
+	t, err := s.q.ReserveLoginAttempt(ctx, db.ReserveLoginAttemptParams{
 		Email: email, Now: now, Threshold: int32(o.LoginFailureThreshold),
 		BaseLock: o.LoginLockBase.Seconds(), MaxLock: o.LoginLockMax.Seconds(),
 		ResetAfter: throttleReset.Seconds(),
 	})
 	if !errors.Is(err, db.ErrNotFound) {
 		if err != nil {
-			return fmt.Errorf("reserve login attempt: %w", err)
+			return nil, fmt.Errorf("reserve login attempt: %w", err)
 		}
-		return nil
+		if t.LockedUntil != nil && t.LockedUntil.After(now) {
+			return t.LockedUntil, nil // this attempt, if it fails, starts a lock
+		}
+		return nil, nil
 	}
 	// Refused: the email is locked. Say for how long.
 	after := time.Second
 	if t, err := s.q.GetLoginThrottle(ctx, email); err == nil && t.LockedUntil != nil && t.LockedUntil.After(now) {
 		after = t.LockedUntil.Sub(now)
 	}
-	return &LockedError{RetryAfter: after}
+	return nil, &LockedError{RetryAfter: after}
 }
 
 // admit reserves a password attempt for email (see reserve): a locked
 // email is a *LockedError. Fail closed: an attempt that cannot be counted
 // is not tried, and is ErrBadCredentials like any failed one, never a 500
 // (only an unavailable database or a gone caller is their own error).
-func (s *Service) admit(ctx context.Context, email string) error {
-	err := s.reserve(ctx, email)
+func (s *Service) admit(ctx context.Context, email string) (*time.Time, error) {
+	lock, err := s.reserve(ctx, email)
 	var locked *LockedError
 	switch {
 	case err == nil:
-		return nil
+		return lock, nil
 	case errors.As(err, &locked):
 		s.metrics.Throttled(metrics.ThrottledByAccount)
 		s.log.LogAttrs(ctx, slog.LevelInfo, "throttled", reqlog.LoginLocked.Attr(), slog.String("by", "account"))
-		return err
+		return nil, err
 	case errors.Is(err, db.ErrUnavailable), ctx.Err() != nil:
-		return err
+		return nil, err
 	}
 	s.log.LogAttrs(ctx, slog.LevelWarn, "login attempt not counted; refused", slog.String("error", err.Error()))
-	return ErrBadCredentials
+	return nil, ErrBadCredentials
+}
+
+// recordFailure records a wrong password of user's (name: login.failed,
+// or password.check_failed for a signed-in user's check) and,
+// if the attempt started a lock, the lock (login.locked, once per lock).
+// Only attempts that reached the password check of a known user are
+// recorded, so a flood writes at most the throttle's threshold of rows
+// per lock window per account.
+func (s *Service) recordFailure(ctx context.Context, name reqlog.Event, user uuid.UUID, reason string, lock *time.Time) error {
+	return s.tx(ctx, func(q *db.Queries) error {
+		if err := s.record(ctx, q, event{name: name, user: user, data: map[string]any{"reason": reason}}); err != nil {
+			return err
+		}
+		if lock == nil {
+			return nil
+		}
+		return s.record(ctx, q, event{name: reqlog.LoginLocked, user: user, data: map[string]any{"locked_until": lock.UTC().Truncate(time.Second)}})
+	})
 }
 
 // unreserve takes back the attempt reserve counted for email, when its
@@ -267,19 +297,26 @@ func (s *Service) start(ctx context.Context, user uuid.UUID, hash *string, c Cli
 		ClientAddr:    storable(c.Addr, maxUserAgent),
 	}
 	var sess db.Session
-	if hash == nil {
-		sess, err = s.q.CreateSession(ctx, p)
-	} else {
-		sess, err = s.q.CreateLoginSession(ctx, db.CreateLoginSessionParams{
-			UserID: p.UserID, CurrentHash: p.CurrentHash, Now: p.Now, IdleExpiresAt: p.IdleExpiresAt,
-			ExpiresAt: p.ExpiresAt, UserAgent: p.UserAgent, ClientAddr: p.ClientAddr, PasswordHash: *hash,
-		})
-		if errors.Is(err, db.ErrNotFound) {
-			return Tokens{}, errPasswordChanged
+	err = s.tx(ctx, func(q *db.Queries) error {
+		var err error
+		if hash == nil {
+			sess, err = q.CreateSession(ctx, p)
+		} else {
+			sess, err = q.CreateLoginSession(ctx, db.CreateLoginSessionParams{
+				UserID: p.UserID, CurrentHash: p.CurrentHash, Now: p.Now, IdleExpiresAt: p.IdleExpiresAt,
+				ExpiresAt: p.ExpiresAt, UserAgent: p.UserAgent, ClientAddr: p.ClientAddr, PasswordHash: *hash,
+			})
+			if errors.Is(err, db.ErrNotFound) {
+				return errPasswordChanged
+			}
 		}
-	}
+		if err != nil {
+			return fmt.Errorf("create session: %w", err)
+		}
+		return s.recordCreated(ctx, q, sess)
+	})
 	if err != nil {
-		return Tokens{}, fmt.Errorf("create session: %w", err)
+		return Tokens{}, err
 	}
 	toks, err := s.issue(sess, gen)
 	if err != nil {

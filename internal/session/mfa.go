@@ -180,7 +180,8 @@ func (s *Service) EnrolTOTP(ctx context.Context, a Auth) (Enrolment, error) {
 			return fmt.Errorf("create factor: %w", err)
 		}
 		account = user.Email
-		return nil
+		return s.record(ctx, q, event{name: reqlog.MFAEnrolmentStarted, user: user.ID, sessions: []uuid.UUID{a.Session},
+			data: map[string]any{"factor": kindTOTP}})
 	})
 	if err != nil {
 		return Enrolment{}, err
@@ -253,6 +254,9 @@ func (s *Service) ActivateTOTP(ctx context.Context, a Auth, code string) ([]stri
 		}
 		if err := q.ClearMFAFailures(ctx, user.ID); err != nil {
 			return fmt.Errorf("clear mfa failures: %w", err)
+		}
+		if err := s.record(ctx, q, event{name: reqlog.MFAEnabled, user: user.ID, data: map[string]any{"factor": kindTOTP}}); err != nil {
+			return err
 		}
 		return s.queue(ctx, q, to(mail.KindMFAEnabled, user))
 	})
@@ -327,6 +331,10 @@ func (s *Service) DisableMFA(ctx context.Context, a Auth, code string) error {
 	})
 	if errors.Is(err, ErrBadCode) {
 		s.metrics.MFA(metrics.MFABadCode)
+		if rerr := s.recordNow(ctx, event{name: reqlog.MFAFailed, user: a.User.ID, sessions: []uuid.UUID{a.Session},
+			data: map[string]any{"at": "disable"}}); rerr != nil {
+			return rerr
+		}
 	}
 	if err != nil {
 		return err
@@ -358,6 +366,9 @@ func (s *Service) removeMFA(ctx context.Context, q *db.Queries, user db.User, wh
 	if _, err := s.secrets.DropUser(ctx, q, user.ID, onetime.LoginTicket); err != nil {
 		return 0, err
 	}
+	if err := s.record(ctx, q, event{name: reqlog.MFADisabled, user: user.ID, data: map[string]any{"reason": string(why)}}); err != nil {
+		return 0, err
+	}
 	return s.endSessions(ctx, q, user.ID, keep, why)
 }
 
@@ -380,8 +391,10 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a Auth) ([]string
 		if !user.MfaEnabled {
 			return ErrNoFactor
 		}
-		codes, err = s.newRecoveryCodes(ctx, q, user.ID)
-		return err
+		if codes, err = s.newRecoveryCodes(ctx, q, user.ID); err != nil {
+			return err
+		}
+		return s.record(ctx, q, event{name: reqlog.MFARecoveryCodesNew, user: user.ID, sessions: []uuid.UUID{a.Session}})
 	})
 	if err != nil {
 		return nil, err

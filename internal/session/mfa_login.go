@@ -12,7 +12,6 @@ import (
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/onetime"
-	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/reqlog"
 	"github.com/authd/authd/internal/totp"
 )
@@ -197,6 +196,9 @@ func (s *Service) LoginMFA(ctx context.Context, ticket, code string, c Client) (
 		if err != nil {
 			return fmt.Errorf("create session: %w", err)
 		}
+		if err := s.recordCreated(ctx, q, sess); err != nil {
+			return err
+		}
 		if err := q.ClearMFAFailures(ctx, user.ID); err != nil {
 			return fmt.Errorf("clear mfa failures: %w", err)
 		}
@@ -211,6 +213,9 @@ func (s *Service) LoginMFA(ctx context.Context, ticket, code string, c Client) (
 		s.metrics.MFA(metrics.MFABadCode)
 		s.log.LogAttrs(ctx, slog.LevelInfo, "login failed", reqlog.MFAFailed.Attr(), slog.String("reason", "wrong second factor"),
 			slog.String("user_id", userID.String()))
+		if rerr := s.recordNow(ctx, event{name: reqlog.MFAFailed, user: userID, data: map[string]any{"at": "login"}}); rerr != nil {
+			return Tokens{}, db.User{}, rerr
+		}
 		return Tokens{}, db.User{}, err
 	case errors.Is(err, ErrTicketInvalid):
 		s.metrics.Login(loginMFABadTicket)
@@ -253,34 +258,24 @@ func (s *Service) Reauthenticate(ctx context.Context, a Auth, pw, code string) e
 	if err := validLogin(a.User.Email, pw); err != nil {
 		return ErrBadCredentials
 	}
-	if err := s.hasher.Refusal(); err != nil {
+	if err := s.checkPassword(ctx, a, pw); err != nil {
 		return err
 	}
-	if err := s.admit(ctx, a.User.Email); err != nil {
-		return err
-	}
-	err := s.hasher.Compare(ctx, a.User.PasswordHash, pw)
-	if errors.Is(err, password.ErrBusy) {
-		s.unreserve(ctx, a.User.Email)
-	}
-	if errors.Is(err, password.ErrMismatch) {
-		s.log.LogAttrs(ctx, slog.LevelInfo, "password check failed", reqlog.PasswordCheckFailed.Attr(), slog.String("user_id", a.User.ID.String()))
-		return ErrBadCredentials
-	}
+	err := s.tx(ctx, func(q *db.Queries) error {
+		n, err := q.ReauthenticateSession(ctx, db.ReauthenticateSessionParams{
+			ID: a.Session, UserID: a.User.ID, Now: s.now(), Aal: 1, Amr: []string{AMRPassword},
+		})
+		switch {
+		case err != nil:
+			return fmt.Errorf("reauthenticate session: %w", err)
+		case n == 0:
+			return ErrInvalid
+		}
+		return s.record(ctx, q, event{name: reqlog.SessionReauthenticated, user: a.User.ID, sessions: []uuid.UUID{a.Session},
+			data: map[string]any{"with": AMRPassword}})
+	})
 	if err != nil {
 		return err
-	}
-	if err := s.clearFailures(ctx, a.User.Email); err != nil {
-		return err
-	}
-	n, err := s.q.ReauthenticateSession(ctx, db.ReauthenticateSessionParams{
-		ID: a.Session, UserID: a.User.ID, Now: s.now(), Aal: 1, Amr: []string{AMRPassword},
-	})
-	switch {
-	case err != nil:
-		return fmt.Errorf("reauthenticate session: %w", err)
-	case n == 0:
-		return ErrInvalid
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "reauthenticated", reqlog.SessionReauthenticated.Attr(), slog.String("user_id", a.User.ID.String()),
 		slog.String("session_id", a.Session.String()), slog.String("with", "password"))
@@ -317,6 +312,10 @@ func (s *Service) reauthCode(ctx context.Context, a Auth, code string) error {
 		if err := q.ClearMFAFailures(ctx, user.ID); err != nil {
 			return fmt.Errorf("clear mfa failures: %w", err)
 		}
+		if err := s.record(ctx, q, event{name: reqlog.SessionReauthenticated, user: user.ID, sessions: []uuid.UUID{a.Session},
+			data: map[string]any{"with": AMROTP}}); err != nil {
+			return err
+		}
 		if kind == codeRecovery {
 			revoked, err = s.afterRecovery(ctx, q, user, a.Session)
 		}
@@ -326,6 +325,10 @@ func (s *Service) reauthCode(ctx context.Context, a Auth, code string) error {
 		s.metrics.MFA(metrics.MFABadCode)
 		s.log.LogAttrs(ctx, slog.LevelInfo, "reauthentication failed", reqlog.MFAFailed.Attr(), slog.String("reason", "wrong second factor"),
 			slog.String("user_id", a.User.ID.String()))
+		if rerr := s.recordNow(ctx, event{name: reqlog.MFAFailed, user: a.User.ID, sessions: []uuid.UUID{a.Session},
+			data: map[string]any{"at": "reauthentication"}}); rerr != nil {
+			return rerr
+		}
 	}
 	if err != nil {
 		return err

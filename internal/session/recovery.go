@@ -8,6 +8,7 @@ import (
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/mail"
+	"github.com/authd/authd/internal/reqlog"
 	"github.com/authd/authd/internal/onetime"
 )
 
@@ -59,6 +60,10 @@ func (s *Service) afterRecovery(ctx context.Context, q *db.Queries, user db.User
 	left, err := q.CountRecoveryCodes(ctx, user.ID)
 	if err != nil {
 		return 0, fmt.Errorf("count recovery codes: %w", err)
+	}
+	if err := s.record(ctx, q, event{name: reqlog.MFARecoveryCodeUsed, user: user.ID, sessions: []uuid.UUID{keep},
+		data: map[string]any{"remaining": left}}); err != nil {
+		return 0, err
 	}
 	mails := []mail.Mail{to(mail.KindRecoveryCodeUsed, user)}
 	if left <= recoveryLow {

@@ -68,12 +68,15 @@ func (s *Service) Register(ctx context.Context, r Registration) (Signup, error) 
 		Photo: r.Photo, Now: s.now(),
 	}
 	var user db.User
-	if verify {
-		err = s.tx(ctx, func(q *db.Queries) error {
-			var err error
-			if user, err = q.CreateUser(ctx, params); err != nil {
-				return err
-			}
+	err = s.tx(ctx, func(q *db.Queries) error {
+		var err error
+		if user, err = q.CreateUser(ctx, params); err != nil {
+			return err
+		}
+		if err := s.record(ctx, q, event{name: reqlog.UserRegistered, user: user.ID}); err != nil {
+			return err
+		}
+		if verify {
 			// Counted, so that a resend right after waits its turn; sent
 			// within the registrations' own allowance (see
 			// purposeRegistration). Without the mail the answer is the same.
@@ -85,10 +88,9 @@ func (s *Service) Register(ctx context.Context, r Registration) (Signup, error) 
 				return err
 			}
 			return s.queue(ctx, q, to(mail.KindVerifyEmail, user))
-		})
-	} else {
-		user, err = s.q.CreateUser(ctx, params)
-	}
+		}
+		return nil
+	})
 	switch {
 	case errors.Is(err, db.ErrConflict) && hide:
 		return Signup{Email: email, VerifyMail: true, Hidden: true}, nil // lost a race to another sign-up

@@ -10,6 +10,7 @@ import (
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/onetime"
+	"github.com/authd/authd/internal/reqlog"
 )
 
 // The steps that the API's flows and the operator's commands share, each
@@ -26,6 +27,13 @@ func (s *Service) setPassword(ctx context.Context, q *db.Queries, user *db.User,
 	now := s.now()
 	if err := q.SetUserPassword(ctx, db.SetUserPasswordParams{ID: user.ID, PasswordHash: hash, Now: now}); err != nil {
 		return 0, fmt.Errorf("set password: %w", err)
+	}
+	name := reqlog.PasswordChanged
+	if why == ReasonPasswordReset {
+		name = reqlog.PasswordReset
+	}
+	if err := s.record(ctx, q, event{name: name, user: user.ID, data: map[string]any{"reason": string(why)}}); err != nil {
+		return 0, err
 	}
 	if err := s.endLinks(ctx, q, user.ID, onetime.ResetPassword, onetime.ChangeEmail); err != nil {
 		return 0, err
@@ -72,6 +80,9 @@ func (s *Service) deleteUser(ctx context.Context, q *db.Queries, user db.User, a
 	if _, err := q.DeleteUser(ctx, user.ID); err != nil {
 		return 0, fmt.Errorf("delete user: %w", err)
 	}
+	if err := s.record(ctx, q, event{name: reqlog.UserDeleted, user: user.ID}); err != nil {
+		return 0, err
+	}
 	if err := q.ClearLoginFailures(ctx, user.Email); err != nil {
 		return 0, fmt.Errorf("clear login failures: %w", err)
 	}
@@ -110,6 +121,11 @@ func (s *Service) markVerified(ctx context.Context, q *db.Queries, user *db.User
 	}
 	if _, err := s.secrets.DropUser(ctx, q, user.ID, onetime.VerifyEmail); err != nil {
 		return err
+	}
+	if !user.Verified {
+		if err := s.record(ctx, q, event{name: reqlog.EmailVerified, user: user.ID}); err != nil {
+			return err
+		}
 	}
 	user.Verified, user.EmailVerifiedAt = true, &now
 	return nil
