@@ -8,8 +8,8 @@ import (
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/mail"
-	"github.com/authd/authd/internal/reqlog"
 	"github.com/authd/authd/internal/onetime"
+	"github.com/authd/authd/internal/reqlog"
 )
 
 // newRecoveryCodes replaces user's recovery codes with RecoveryCodeCount
