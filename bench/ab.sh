@@ -45,7 +45,7 @@ run() { # run a|b N
 	) >"$work/authd-$db.log" 2>&1 &
 	local pid=$!
 	for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-	"$work/authload" -url "http://127.0.0.1:$port" -seed-only -prefix ab -users 32 -c 32 >/dev/null
+	"$work/authload" -url "http://127.0.0.1:$port" -seed-only -prefix ab -users 32 -c 32 >/dev/null 2>&1
 	"$work/authload" -url "http://127.0.0.1:$port" -pid $pid -c 32 -d "${AB_DURATION:-8s}" -warmup 1s \
 		-users 32 -prefix ab -seeded -scenario refresh >"$work/out-$db.txt" 2>&1
 	kill $pid; wait $pid 2>/dev/null || true
