@@ -488,3 +488,34 @@ func TestRunForgot(t *testing.T) {
 		t.Errorf("forgot: %d requests for seeded accounts, %d for unknown addresses; want both", known, unknown)
 	}
 }
+
+// TestRunOpenLoop: with -rate the requests start on schedule, whatever the
+// answers: against a fast server the count follows the rate, and against
+// one that takes 20 ms with one worker, latency counts the wait from each
+// request's intended start (far above the 20 ms a closed loop would show).
+func TestRunOpenLoop(t *testing.T) {
+	fast := httptest.NewServer(newFake())
+	defer fast.Close()
+	res, err := run(context.Background(), testConfig(t, fast.URL, "-scenario", "health", "-rate", "200", "-d", "500ms"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rate != 200 || res.Requests < 50 || res.Requests > 150 {
+		t.Errorf("fast server: %d requests in 0.5 s at 200/s (rate %v), want about 100", res.Requests, res.Rate)
+	}
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond)
+		io.WriteString(w, `{"status":"success"}`)
+	}))
+	defer slow.Close()
+	res, err = run(context.Background(), testConfig(t, slow.URL, "-scenario", "health", "-rate", "200", "-c", "1", "-d", "500ms"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Latency.P50 < 100 {
+		t.Errorf("slow server, one worker, 200/s: p50 %.1f ms, want the queueing (well over 100 ms) counted", res.Latency.P50)
+	}
+	if _, err := parseFlags([]string{"-rate", "10", "-retry-after"}, io.Discard); err == nil {
+		t.Error("-rate with -retry-after accepted")
+	}
+}

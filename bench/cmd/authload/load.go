@@ -109,13 +109,42 @@ func (w *worker) pick() kind {
 // the end of the drain period, or on Ctrl-C).
 func (w *worker) loop(stop, hard context.Context) {
 	for stop.Err() == nil {
+		if !w.one(stop, hard, time.Now(), true) {
+			return
+		}
+	}
+}
+
+// loopOpen sends a request for each start time it takes from sched (the
+// open loop of -rate), until sched closes or hard ends. Each request is
+// timed from its intended start, not from when a worker was free to send
+// it: a server that stalls delays every request due meanwhile, and their
+// latency shows it, rather than the stall holding the clients back.
+func (w *worker) loopOpen(stop, hard context.Context, sched <-chan time.Time) {
+	for {
+		select {
+		case start, ok := <-sched:
+			if !ok || !w.one(stop, hard, start, false) {
+				return
+			}
+		case <-hard.Done():
+			return
+		}
+	}
+}
+
+// one sends one request that was due at start and records it if start is
+// in the measured window. closed is the closed loop: after a refused
+// connection or (with -retry-after) a 503 or 429 the worker waits, as a
+// client would. It reports false when hard cut the request off.
+func (w *worker) one(stop, hard context.Context, start time.Time, closed bool) bool {
+	{
 		k := w.pick()
-		start := time.Now()
 		a, err := w.do(hard, k)
 		code := a.code
 		elapsed := time.Since(start)
 		if err != nil && hard.Err() != nil {
-			return // cut off by us, not a result
+			return false // cut off by us, not a result
 		}
 		counted := !start.Before(w.r.mStart) && start.Before(w.r.mEnd)
 		s := w.rec[k]
@@ -130,14 +159,14 @@ func (w *worker) loop(stop, hard context.Context) {
 		default:
 			s.answer(code, elapsed)
 		}
-		if err != nil && classify(err) == errRefused {
+		if closed && err != nil && classify(err) == errRefused {
 			// Nothing listens: count it, but do not spin.
 			select {
 			case <-time.After(50 * time.Millisecond):
 			case <-stop.Done():
 			}
 		}
-		if w.r.honorRetry && err == nil && (code == http.StatusServiceUnavailable || code == http.StatusTooManyRequests) {
+		if closed && w.r.honorRetry && err == nil && (code == http.StatusServiceUnavailable || code == http.StatusTooManyRequests) {
 			select {
 			case <-time.After(retryAfter(a, 10*time.Second, func(d time.Duration) time.Duration { return time.Duration(w.rng.Int64N(int64(d))) })):
 			case <-stop.Done():
@@ -148,6 +177,33 @@ func (w *worker) loop(stop, hard context.Context) {
 				s.errs[errChainBroken]++
 			}
 			w.relogin(stop)
+		}
+	}
+	return true
+}
+
+// schedule sends a start time every 1/rate from t0 until stop ends, then
+// closes sched. A start time that finds sched full (every worker busy and
+// the backlog at its cap) is not sent; it is counted in missed, since the
+// open loop could no longer keep its schedule.
+func schedule(stop context.Context, t0 time.Time, rate float64, sched chan<- time.Time, missed *atomic.Int64) {
+	defer close(sched)
+	interval := time.Duration(float64(time.Second) / rate)
+	for i := int64(0); ; i++ {
+		at := t0.Add(time.Duration(i) * interval)
+		if d := time.Until(at); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-stop.Done():
+				return
+			}
+		} else if stop.Err() != nil {
+			return
+		}
+		select {
+		case sched <- at:
+		default:
+			missed.Add(1)
 		}
 	}
 }

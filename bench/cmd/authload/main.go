@@ -30,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -54,10 +55,11 @@ type config struct {
 	timeout  time.Duration
 	label    string
 	xff      bool
-	retry    bool   // -retry-after
-	dbPID    int    // -db-pid: PostgreSQL's postmaster
-	burst    int    // -burst: send this many requests at once, once, instead of -d of load
-	profURL  string // authd's /debug/pprof/profile (PPROF=true), or ""
+	retry    bool    // -retry-after
+	rate     float64 // -rate: the open loop's arrivals a second (0: closed loop)
+	dbPID    int     // -db-pid: PostgreSQL's postmaster
+	burst    int     // -burst: send this many requests at once, once, instead of -d of load
+	profURL  string  // authd's /debug/pprof/profile (PPROF=true), or ""
 	profOut  string
 }
 
@@ -92,6 +94,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.retry, "retry-after", false, "after a 503 or 429, a worker waits the answer's Retry-After (at most 10s, plus up to a quarter)\n"+
 		"before its next request, as a well-behaved client does; without it, it sends the next at once")
 	fs.StringVar(&cfg.label, "label", "", "a name for this run in the output (default: the scenario)")
+	fs.Float64Var(&cfg.rate, "rate", 0, "open loop: start requests at this fixed rate a second, whatever the answers, with up to -c in flight;\n"+
+		"latency counts from each request's intended start (0: the closed loop of -c workers back to back)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -155,6 +159,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			problems = append(problems, "-xff has addresses for at most 32768 burst requests")
 		}
 	}
+	if cfg.rate < 0 || cfg.rate > 1e6 {
+		problems = append(problems, "-rate must be 0 to 1000000")
+	}
+	if cfg.rate > 0 && (cfg.burst > 0 || cfg.retry) {
+		problems = append(problems, "-rate is an open loop: no -burst or -retry-after")
+	}
 	if cfg.seedOnly && cfg.seeded {
 		problems = append(problems, "-seed-only and -seeded contradict each other")
 	}
@@ -165,6 +175,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 		if cfg.burst > 0 {
 			cfg.label += fmt.Sprintf(" burst of %d", cfg.burst)
+		}
+		if cfg.rate > 0 {
+			cfg.label += fmt.Sprintf(" at %g/s", cfg.rate)
 		}
 	}
 	if len(problems) > 0 {
@@ -277,12 +290,24 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 	defer cancelStop()
 
 	fmt.Fprintf(progress, "load: %s with %d workers", cfg.scenario, cfg.c)
+	if cfg.rate > 0 {
+		fmt.Fprintf(progress, " in an open loop at %g/s", cfg.rate)
+	}
 	if cfg.during != "" {
 		fmt.Fprintf(progress, ", flood: %s with %d workers", cfg.during, cfg.duringC)
 	}
 	fmt.Fprintf(progress, "; warmup %s, then measuring %s\n", cfg.warmup, cfg.d)
 
-	var wg sync.WaitGroup
+	var (
+		wg     sync.WaitGroup
+		sched  chan time.Time
+		missed atomic.Int64
+	)
+	if cfg.rate > 0 {
+		// At most a second of starts waits for a free worker.
+		sched = make(chan time.Time, max(1, int(cfg.rate)))
+		go schedule(stop, t0, cfg.rate, sched, &missed)
+	}
 	for gi, g := range groups {
 		for i := range g.conc {
 			w := &worker{
@@ -297,6 +322,10 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 				w.ctok = w.chain.refresh
 			}
 			g.recs = append(g.recs, w.rec)
+			if gi == 0 && sched != nil {
+				wg.Go(func() { w.loopOpen(stop, hard, sched) })
+				continue
+			}
 			wg.Go(func() { w.loop(stop, hard) })
 		}
 	}
@@ -361,6 +390,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 		Label: cfg.label, Scenario: cfg.scenario, URL: cfg.base, Concurrency: cfg.c,
 		DurationS: round2(elapsed.Seconds()), WarmupS: cfg.warmup.Seconds(), Users: cfg.users, XFF: cfg.xff, RetryAfter: cfg.retry,
 		Relogins: r.relogins.Load(), OtherErrors: r.other, Interrupted: interrupted,
+		Rate: cfg.rate, Missed: missed.Load(),
 	}
 	all, byKind := totals(groups[0].recs)
 	res.Summary = all.summary(elapsed)

@@ -21,6 +21,9 @@ func printHuman(out io.Writer, r *result.Result) {
 	if r.XFF {
 		row("clients", "one X-Forwarded-For address per virtual client (-xff)")
 	}
+	if r.Rate > 0 {
+		row("open loop", "%g requests/s scheduled, latency from each one's intended start; %d start times missed (every worker busy, a second's backlog)", r.Rate, r.Missed)
+	}
 	if r.Burst > 0 {
 		row("burst", "%d requests at once, each once; the last answered after %.2fs", r.Burst, r.DurationS)
 	} else {

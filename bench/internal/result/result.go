@@ -77,9 +77,14 @@ type Result struct {
 	// (benchrun): work that was not the benchmark's.
 	DatabaseCPUCores *float64 `json:"database_cpu_cores,omitempty"`
 	OtherCPUCores    *float64 `json:"other_cpu_cores,omitempty"`
-	Relogins         int64    `json:"relogins,omitempty"`     // refresh chains restarted after a 403
-	OtherErrors      []string `json:"other_errors,omitempty"` // a few examples of "other" errors
-	Interrupted      bool     `json:"interrupted,omitempty"`
+	// Rate, with -rate, is the open loop's fixed arrival rate a second;
+	// Missed is how many of its start times found every worker busy and
+	// a second's backlog waiting, and were not sent.
+	Rate        float64  `json:"rate,omitempty"`
+	Missed      int64    `json:"missed,omitempty"`
+	Relogins    int64    `json:"relogins,omitempty"`     // refresh chains restarted after a 403
+	OtherErrors []string `json:"other_errors,omitempty"` // a few examples of "other" errors
+	Interrupted bool     `json:"interrupted,omitempty"`
 }
 
 // ErrorKinds are the keys of Summary.Errors, in the order they are shown.
