@@ -180,3 +180,20 @@ func TestBurstTable(t *testing.T) {
 		t.Errorf("table:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestMedianOK: the capacity of the open-loop runs is the median 2xx rate
+// of the closed-loop runs with that label, and no other.
+func TestMedianOK(t *testing.T) {
+	lines := `{"label":"me","ok_rps":100}
+{"label":"me during login flood","ok_rps":5}
+not json
+{"label":"me","ok_rps":300}
+{"label":"me","ok_rps":200}
+`
+	if got := medianOK([]byte(lines), "me"); got != 200 {
+		t.Errorf("medianOK(me) = %v, want 200", got)
+	}
+	if got := medianOK([]byte(lines), "refresh"); got != 0 {
+		t.Errorf("medianOK(refresh) = %v, want 0", got)
+	}
+}
