@@ -47,8 +47,8 @@ const (
 type delivery = db.ClaimWebhookDeliveriesRow
 
 // deliver posts one claimed delivery and records the outcome, as long as
-// it still holds the lease. If ctx ends during the POST the attempt is
-// abandoned unrecorded (the lease brings it back).
+// it still holds the lease. A POST that ctx cut short is abandoned
+// unrecorded (the lease brings it back); a 2xx is recorded all the same.
 func (s *Sender) deliver(ctx context.Context, d delivery) error {
 	lease := *d.LockedUntil // as stored: the Mark/Retry/Fail queries compare it exactly
 	log := s.log.With("endpoint", d.Endpoint, "delivery_id", d.ID, "event_id", d.EventID, "event", d.Name, "attempt", d.Attempts)
@@ -65,7 +65,7 @@ func (s *Sender) deliver(ctx context.Context, d delivery) error {
 		return s.fail(rec, log, d, lease, err.Error())
 	}
 	status, cause := s.post(ctx, e, d.EventID, body)
-	if ctx.Err() != nil {
+	if cause != nil && ctx.Err() != nil {
 		log.Info("webhook sender stopping: attempt abandoned; it is retried after its lease")
 		return nil
 	}
