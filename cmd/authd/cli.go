@@ -24,6 +24,7 @@ import (
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/reqlog"
 	"github.com/authd/authd/internal/session"
+	"github.com/authd/authd/internal/webhook"
 	"github.com/authd/authd/sql/schema"
 )
 
@@ -297,13 +298,17 @@ func openAdmin(ctx context.Context, cfg config.Config, hashes bool) (*adminEnv, 
 	if err != nil {
 		return nil, err
 	}
+	hooks, err := webhook.Load(cfg.WebhooksFile) // the operator's changes are delivered too
+	if err != nil {
+		return nil, err
+	}
 	env, err := openDB(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	svc := session.New(session.Deps{
 		DB: env.pool, DBTimeout: cfg.DBTimeout, Tokens: signer, Hasher: hasher,
-		Log: slog.New(slog.DiscardHandler), MFAKeys: mfaKeys,
+		Log: slog.New(slog.DiscardHandler), MFAKeys: mfaKeys, Webhooks: webhooksOf(hooks),
 	}, sessionOptions(cfg))
 	env.admin = svc.Admin()
 	return env, nil

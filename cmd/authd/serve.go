@@ -52,14 +52,17 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	defer a.pool.Close()
 	log.Info("authd serving", "startup", time.Since(started).Round(time.Millisecond).String())
 
-	// Background work: the purge, and the mail sender. Both end before the
-	// pool closes.
+	// Background work: the purge, the mail sender and the webhook sender.
+	// All end before the pool closes.
 	bg, stopBG := context.WithCancel(context.Background())
 	var background sync.WaitGroup
 	defer func() { stopBG(); background.Wait() }()
-	background.Go(func() { a.sessions.RunPurge(bg, purgeEvery, a.purgeMail) })
+	background.Go(func() { a.sessions.RunPurge(bg, purgeEvery, a.purgeMail, a.purgeWebhooks) })
 	if a.sender != nil && cfg.MailWorker {
 		background.Go(func() { a.sender.Run(bg) })
+	}
+	if a.hooks != nil {
+		background.Go(func() { a.hooks.Run(bg) })
 	}
 
 	<-sctx.Done()

@@ -29,6 +29,7 @@ import (
 	"github.com/authd/authd/internal/session"
 	"github.com/authd/authd/internal/token"
 	"github.com/authd/authd/internal/totp"
+	"github.com/authd/authd/internal/webhook"
 	"github.com/authd/authd/sql/schema"
 )
 
@@ -48,6 +49,8 @@ type app struct {
 	mfaKeys  *totp.Keys       // nil: MFA_ENCRYPTION_KEYS unset
 	sessions *session.Service // nil until connect
 	sender   *mail.Sender     // nil until connect, or with mail off
+	webhooks webhook.Config   // WEBHOOKS_FILE
+	hooks    *webhook.Sender  // nil until connect, or without endpoints
 	pool     *pgxpool.Pool    // nil until connect
 	draining atomic.Bool
 }
@@ -85,7 +88,11 @@ func prepare(cfg config.Config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{m: m, signer: signer, hasher: hasher, mfaKeys: mfaKeys}
+	hooks, err := webhook.Load(cfg.WebhooksFile)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{m: m, signer: signer, hasher: hasher, mfaKeys: mfaKeys, webhooks: hooks}
 	if cfg.Metrics() == config.MetricsListener {
 		a.metrics = metricsMux(m, cfg.Pprof)
 	}
@@ -105,7 +112,19 @@ func (a *app) connect(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	a.sessions = session.New(session.Deps{
 		DB: pool, DBTimeout: cfg.DBTimeout,
 		Tokens: a.signer, Hasher: a.hasher, Log: log, Metrics: a.m, MFAKeys: a.mfaKeys,
+		Webhooks: webhooksOf(a.webhooks),
 	}, sessionOptions(cfg))
+	if len(a.webhooks.Endpoints) > 0 {
+		a.hooks, err = webhook.NewSender(pool, a.webhooks, webhook.Options{
+			Timeout: cfg.WebhookTimeout, PollInterval: cfg.WebhookPollInterval, DBTimeout: cfg.DBTimeout,
+			Listen: true, Log: log, Metrics: a.m,
+		})
+		if err != nil {
+			pool.Close()
+			a.pool = nil
+			return err
+		}
+	}
 	if cfg.MailOn() {
 		// Built even without MAIL_WORKER, so that a broken template
 		// directory stops the start.
@@ -287,6 +306,21 @@ func (a *app) purgeMail(ctx context.Context) {
 	if a.sender != nil {
 		a.sender.Purge(ctx)
 	}
+}
+
+// purgeWebhooks deletes old delivery rows, with webhooks on.
+func (a *app) purgeWebhooks(ctx context.Context) {
+	if a.hooks != nil {
+		a.hooks.Purge(ctx)
+	}
+}
+
+// webhooksOf is session.Deps.Webhooks for c: nil without endpoints.
+func webhooksOf(c webhook.Config) func(string) []string {
+	if len(c.Endpoints) == 0 {
+		return nil
+	}
+	return c.Wants
 }
 
 // errMailOff is newMailTransport's error with MAIL_TRANSPORT=off.

@@ -115,6 +115,10 @@ type Config struct {
 	MFAEncryptionKeys string // MFA_ENCRYPTION_KEYS: ID:BASE64 entries, the first seals; "" turns TOTP off
 	MFAIssuer         string // MFA_ISSUER, else EMAIL_FROM_NAME
 
+	WebhooksFile        string        // WEBHOOKS_FILE: "" sends no webhooks
+	WebhookTimeout      time.Duration // WEBHOOK_TIMEOUT
+	WebhookPollInterval time.Duration // WEBHOOK_POLL_INTERVAL
+
 	LogLevel  slog.Level // LOG_LEVEL
 	LogFormat string     // LOG_FORMAT: "json" or "text"
 }

@@ -131,6 +131,8 @@ func TestLoadDefaults(t *testing.T) {
 		MailTransport:       "off",
 		EmailFromName:       "authd",
 		MFAIssuer:           "authd",
+		WebhookTimeout:      5 * time.Second,
+		WebhookPollInterval: 5 * time.Second,
 		SMTPPort:            587,
 		SMTPTLS:             "starttls",
 		SMTPTimeout:         10 * time.Second,

@@ -216,6 +216,11 @@ func settings(c *Config) []setting {
 		{name: "MFA_ENCRYPTION_KEYS", to: redacted(&c.MFAEncryptionKeys, (*loader).raw, showSet), secret: true, desc: "comma-separated ID:KEY entries (KEY: 32 bytes in base64; authd keygen prints one) that encrypt the TOTP secrets with AES-256-GCM: the first encrypts, the others still decrypt (key rotation); never a JWT key; empty turns two-factor enrolment off"},
 		{name: "MFA_ISSUER", to: stringVar(&c.MFAIssuer), def: "(EMAIL_FROM_NAME)", desc: "issuer that authenticator apps show for the TOTP factor (in the otpauth:// URI)"},
 
+		// Webhooks.
+		{name: "WEBHOOKS_FILE", to: stringVar(&c.WebhooksFile), desc: "path of a JSON file (mount it from a Kubernetes Secret) of the endpoints that get security events as signed webhooks, with their event filters and secrets (docs/operations.md, Webhooks); read at start-up, and a bad one stops it; empty sends none"},
+		{name: "WEBHOOK_TIMEOUT", to: durationVar(&c.WebhookTimeout), def: "5s", durations: between(time.Second, time.Minute), desc: "longest webhook POST, from connecting to the end of the answer, {range}; a slower one is retried"},
+		{name: "WEBHOOK_POLL_INTERVAL", to: durationVar(&c.WebhookPollInterval), def: "5s", durations: between(100*time.Millisecond, 10*time.Minute), desc: "how often the webhook sender looks for due deliveries besides waking on LISTEN, {range}"},
+
 		// Logging.
 		{name: "LOG_LEVEL", to: bind(&c.LogLevel, (*loader).logLevel, showLevel), def: "info", choices: []string{"debug", "info", "warn", "error"}, desc: "minimum log level: {range}"},
 		{name: "LOG_FORMAT", to: choiceVar(&c.LogFormat), def: "json", choices: []string{"json", "text"}, desc: "log format: {range}"},

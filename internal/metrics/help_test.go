@@ -21,6 +21,9 @@ func TestEveryMetricHasHelp(t *testing.T) {
 	m.SessionsRevoked("logout_all", 1)
 	m.HashWait(time.Millisecond)
 	m.Mail("reset", MailSent)
+	m.WebhookDelivery("siem", WebhookDelivered)
+	m.WebhookPaused("siem")
+	m.WebhookUnconfigured("old")
 	for name, f := range families() {
 		if f.typ == "gauge" {
 			m.Gauge(name, func() float64 { return 1 })

@@ -196,3 +196,31 @@ func (m *Metrics) Mail(kind, outcome string) {
 	}
 	m.set.GetOrCreateCounter("authd_mail_total{kind=" + strconv.Quote(kind) + ",outcome=" + strconv.Quote(outcome) + "}").Inc()
 }
+
+// Webhook delivery outcomes (authd_webhook_deliveries_total).
+const (
+	WebhookDelivered = "delivered" // a 2xx answer
+	WebhookRetry     = "retry"     // put back for a later attempt
+	WebhookFailed    = "failed"    // given up on, kept for the operator
+)
+
+// WebhookDelivery counts one delivery attempt by endpoint id (operator
+// configured, so a bounded set) and outcome.
+func (m *Metrics) WebhookDelivery(endpoint, outcome string) {
+	if m == nil {
+		return
+	}
+	m.set.GetOrCreateCounter("authd_webhook_deliveries_total{endpoint=" + strconv.Quote(endpoint) + ",outcome=" + strconv.Quote(outcome) + "}").Inc()
+}
+
+// WebhookPaused counts one pause of an endpoint after repeated failures
+// or a 410 Gone.
+func (m *Metrics) WebhookPaused(endpoint string) {
+	m.count("authd_webhook_endpoint_paused_total", "endpoint", endpoint)
+}
+
+// WebhookUnconfigured counts an endpoint found with deliveries waiting
+// that is no longer configured, once per endpoint and process.
+func (m *Metrics) WebhookUnconfigured(endpoint string) {
+	m.count("authd_webhook_unconfigured_total", "endpoint", endpoint)
+}
