@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"go/build"
 	"net/http"
 	"slices"
 	"strings"
@@ -424,6 +425,21 @@ func TestParseJWKS(t *testing.T) {
 	} {
 		if _, err := parseJWKS(d); err == nil {
 			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// TestImports: the package is for other modules, so it imports only the
+// standard library and golang-jwt, never authd's internal packages.
+func TestImports(t *testing.T) {
+	p, err := build.Default.ImportDir(".", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, imp := range p.Imports {
+		first, _, _ := strings.Cut(imp, "/")
+		if strings.Contains(first, ".") && imp != "github.com/golang-jwt/jwt/v5" {
+			t.Errorf("imports %s", imp)
 		}
 	}
 }
