@@ -146,7 +146,6 @@ type Verifier struct {
 	tried    time.Time            // when the last fetch started
 	inflight chan struct{}        // non-nil while a fetch runs; closed when it ends
 	err      error                // the last fetch's error
-	fetches  int                  // fetches started, for tests
 }
 
 // publicKey is one key of the set, with the algorithm it is pinned to.
@@ -420,7 +419,6 @@ func (v *Verifier) refresh(ctx context.Context, background bool) error {
 			return err
 		}
 		v.tried = now
-		v.fetches++
 		ch = make(chan struct{})
 		v.inflight = ch
 		go v.fetch(ch)
