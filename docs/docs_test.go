@@ -104,9 +104,9 @@ func definedTests(t *testing.T) []string {
 }
 
 // TestArchitectureImports checks the package table of architecture.md
-// against the code: every package under cmd/, internal/ and sql/ has a
-// row, and its last column lists exactly the packages of this module that
-// its non-test files import.
+// against the code: every package under cmd/, internal/, sql/, verify/
+// and examples/ has a row, and its last column lists exactly the packages
+// of this module that its non-test files import.
 func TestArchitectureImports(t *testing.T) {
 	rows := packageTable(t)
 	actual := modulePackages(t)
@@ -145,7 +145,7 @@ func packageTable(t *testing.T) map[string][]string {
 		t.Fatal(`architecture.md has no "## Packages" section`)
 	}
 	section, _, _ = strings.Cut(section, "\n## ")
-	name := regexp.MustCompile("`((?:cmd|internal|sql)/[a-z0-9/]+)`")
+	name := regexp.MustCompile("`((?:cmd|internal|sql|examples)/[a-z0-9/]+|verify)`")
 	rows := map[string][]string{}
 	for _, line := range strings.Split(section, "\n") {
 		if !strings.HasPrefix(line, "| `") {
@@ -174,12 +174,13 @@ func packageTable(t *testing.T) map[string][]string {
 	return rows
 }
 
-// modulePackages maps each package under cmd/, internal/ and sql/ to the
-// packages of this module its non-test files import, sorted.
+// modulePackages maps each package under cmd/, internal/, sql/, verify/
+// and examples/ to the packages of this module its non-test files import,
+// sorted.
 func modulePackages(t *testing.T) map[string][]string {
 	t.Helper()
 	pkgs := map[string][]string{}
-	for _, top := range []string{"cmd", "internal", "sql"} {
+	for _, top := range []string{"cmd", "internal", "sql", "verify", "examples"} {
 		err := filepath.WalkDir(filepath.Join(root, top), func(path string, d fs.DirEntry, err error) error {
 			if err != nil || !d.IsDir() {
 				return err
