@@ -102,7 +102,7 @@ func (q *Queries) DeleteOldMailWithStatus(ctx context.Context, arg DeleteOldMail
 
 const enqueueMail = `-- name: EnqueueMail :one
 INSERT INTO mail_outbox (kind, to_addr, user_id, data, next_attempt_at, created_at)
-VALUES ($1, $2, $3, $4::jsonb,
+VALUES ($1, $2, $3, $4::text::jsonb,
         $5::timestamptz, $5::timestamptz)
 RETURNING id
 `
@@ -111,7 +111,7 @@ type EnqueueMailParams struct {
 	Kind   string
 	ToAddr string
 	UserID uuid.NullUUID
-	Data   []byte
+	Data   string
 	Now    time.Time
 }
 

@@ -44,7 +44,7 @@ func TestMailClaimLeaseAndAllowance(t *testing.T) {
 	t.Parallel()
 	q := db.New(db.Bound(dbtest.New(t), time.Second))
 	now := time.Now().Truncate(time.Second)
-	id, err := q.EnqueueMail(t.Context(), db.EnqueueMailParams{Kind: "test", ToAddr: "a@example.com", Data: []byte(`{}`), Now: now})
+	id, err := q.EnqueueMail(t.Context(), db.EnqueueMailParams{Kind: "test", ToAddr: "a@example.com", Data: `{}`, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

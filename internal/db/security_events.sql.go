@@ -47,10 +47,10 @@ const insertSecurityEvents = `-- name: InsertSecurityEvents :exec
 WITH e AS (
     INSERT INTO security_events (created_at, name, user_id, session_id, actor, request_id, client_addr, user_agent, data)
     SELECT $1::timestamptz, $3::text, $4::uuid,
-           NULLIF(sid, '00000000-0000-0000-0000-000000000000'::uuid),
+           NULLIF(sid, '')::uuid,
            $5::text, $6::text, $7::text, $8::text,
-           $9::jsonb
-    FROM unnest($10::uuid[]) AS sid
+           $9::text::jsonb
+    FROM unnest($10::text[]) AS sid
     RETURNING id
 )
 INSERT INTO webhook_deliveries (event_id, endpoint, next_attempt_at, created_at)
@@ -67,13 +67,15 @@ type InsertSecurityEventsParams struct {
 	RequestID  string
 	ClientAddr string
 	UserAgent  string
-	Data       []byte
-	SessionIds []uuid.UUID
+	Data       string
+	SessionIds []string
 }
 
-// One event, or one per session (session_ids; the nil UUID for none), and
+// One event, or one per session (session_ids, as text: ” for none), and
 // a webhook delivery of each for every endpoint in endpoints, in one
-// statement of the change's transaction.
+// statement of the change's transaction. The ids travel as text[]: behind
+// PgBouncer in transaction mode pgx cannot encode a uuid[] it has no
+// statement description for.
 func (q *Queries) InsertSecurityEvents(ctx context.Context, arg InsertSecurityEventsParams) error {
 	_, err := q.db.Exec(ctx, insertSecurityEvents,
 		arg.Now,

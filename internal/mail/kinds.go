@@ -100,7 +100,7 @@ func Enqueue(ctx context.Context, q *db.Queries, m Mail, now time.Time) (int64, 
 	if IsTokenKind(m.Kind) && !m.UserID.Valid {
 		return 0, fmt.Errorf("enqueue mail: a %s mail needs a user id", m.Kind)
 	}
-	id, err := q.EnqueueMail(ctx, db.EnqueueMailParams{Kind: m.Kind, ToAddr: m.To, UserID: m.UserID, Data: m.Data.JSON(), Now: now})
+	id, err := q.EnqueueMail(ctx, db.EnqueueMailParams{Kind: m.Kind, ToAddr: m.To, UserID: m.UserID, Data: string(m.Data.JSON()), Now: now})
 	if err != nil {
 		return 0, fmt.Errorf("enqueue mail: %w", err)
 	}

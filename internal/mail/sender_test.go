@@ -416,7 +416,7 @@ func TestRunPollsAlone(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { f.sender.Run(ctx); close(done) }()
-	if _, err := f.q.EnqueueMail(t.Context(), db.EnqueueMailParams{Kind: mail.KindAccountDeleted, ToAddr: "p@example.com", Data: []byte(`{}`), Now: time.Now()}); err != nil {
+	if _, err := f.q.EnqueueMail(t.Context(), db.EnqueueMailParams{Kind: mail.KindAccountDeleted, ToAddr: "p@example.com", Data: `{}`, Now: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	waitMessages(t, f.srv, 1)

@@ -40,16 +40,20 @@ func (s *Service) record(ctx context.Context, q *db.Queries, e event) error {
 	default:
 		actor = ActorSystem
 	}
-	data := []byte("{}")
+	data := "{}"
 	if len(e.data) > 0 {
-		var err error
-		if data, err = json.Marshal(e.data); err != nil {
+		b, err := json.Marshal(e.data)
+		if err != nil {
 			return fmt.Errorf("record %s: %w", e.name, err)
 		}
+		data = string(b)
 	}
-	sessions := e.sessions
-	if len(sessions) == 0 {
-		sessions = []uuid.UUID{uuid.Nil}
+	sessions := []string{""}
+	if len(e.sessions) > 0 {
+		sessions = make([]string, len(e.sessions))
+		for i, id := range e.sessions {
+			sessions[i] = id.String()
+		}
 	}
 	var endpoints []string
 	if s.webhooks != nil {

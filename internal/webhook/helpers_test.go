@@ -140,7 +140,7 @@ func (f *fixture) event(endpoints ...string) (id int64, user, sess uuid.UUID) {
 	err := f.q.InsertSecurityEvents(f.t.Context(), db.InsertSecurityEventsParams{
 		Now: f.clock.Now(), Endpoints: endpoints, Name: "session.revoked", UserID: uuid.NullUUID{UUID: user, Valid: true},
 		Actor: "client", RequestID: "req-1", ClientAddr: "192.0.2.1", UserAgent: "test",
-		Data: []byte(`{"reason": "logout", "access_expires_by": "2030-01-02T03:04:05Z"}`), SessionIds: []uuid.UUID{sess},
+		Data: `{"reason": "logout", "access_expires_by": "2030-01-02T03:04:05Z"}`, SessionIds: []string{sess.String()},
 	})
 	if err != nil {
 		f.t.Fatal(err)

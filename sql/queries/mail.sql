@@ -1,7 +1,7 @@
 -- name: EnqueueMail :one
 -- Queues one mail; call it in the transaction of the change that causes it.
 INSERT INTO mail_outbox (kind, to_addr, user_id, data, next_attempt_at, created_at)
-VALUES (sqlc.arg(kind), sqlc.arg(to_addr), sqlc.narg(user_id), sqlc.arg(data)::jsonb,
+VALUES (sqlc.arg(kind), sqlc.arg(to_addr), sqlc.narg(user_id), sqlc.arg(data)::text::jsonb,
         sqlc.arg(now)::timestamptz, sqlc.arg(now)::timestamptz)
 RETURNING id;
 

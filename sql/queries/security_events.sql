@@ -1,14 +1,16 @@
 -- name: InsertSecurityEvents :exec
--- One event, or one per session (session_ids; the nil UUID for none), and
+-- One event, or one per session (session_ids, as text: '' for none), and
 -- a webhook delivery of each for every endpoint in endpoints, in one
--- statement of the change's transaction.
+-- statement of the change's transaction. The ids travel as text[]: behind
+-- PgBouncer in transaction mode pgx cannot encode a uuid[] it has no
+-- statement description for.
 WITH e AS (
     INSERT INTO security_events (created_at, name, user_id, session_id, actor, request_id, client_addr, user_agent, data)
     SELECT sqlc.arg(now)::timestamptz, sqlc.arg(name)::text, sqlc.narg(user_id)::uuid,
-           NULLIF(sid, '00000000-0000-0000-0000-000000000000'::uuid),
+           NULLIF(sid, '')::uuid,
            sqlc.arg(actor)::text, sqlc.arg(request_id)::text, sqlc.arg(client_addr)::text, sqlc.arg(user_agent)::text,
-           sqlc.arg(data)::jsonb
-    FROM unnest(sqlc.arg(session_ids)::uuid[]) AS sid
+           sqlc.arg(data)::text::jsonb
+    FROM unnest(sqlc.arg(session_ids)::text[]) AS sid
     RETURNING id
 )
 INSERT INTO webhook_deliveries (event_id, endpoint, next_attempt_at, created_at)
