@@ -115,6 +115,8 @@ type Config struct {
 	MFAEncryptionKeys string // MFA_ENCRYPTION_KEYS: ID:BASE64 entries, the first seals; "" turns TOTP off
 	MFAIssuer         string // MFA_ISSUER, else EMAIL_FROM_NAME
 
+	EventRetention time.Duration // EVENT_RETENTION
+
 	LogLevel  slog.Level // LOG_LEVEL
 	LogFormat string     // LOG_FORMAT: "json" or "text"
 }

@@ -216,6 +216,9 @@ func settings(c *Config) []setting {
 		{name: "MFA_ENCRYPTION_KEYS", to: redacted(&c.MFAEncryptionKeys, (*loader).raw, showSet), secret: true, desc: "comma-separated ID:KEY entries (KEY: 32 bytes in base64; authd keygen prints one) that encrypt the TOTP secrets with AES-256-GCM: the first encrypts, the others still decrypt (key rotation); never a JWT key; empty turns two-factor enrolment off"},
 		{name: "MFA_ISSUER", to: stringVar(&c.MFAIssuer), def: "(EMAIL_FROM_NAME)", desc: "issuer that authenticator apps show for the TOTP factor (in the otpauth:// URI)"},
 
+		// Security events.
+		{name: "EVENT_RETENTION", to: durationVar(&c.EventRetention), def: "2160h", durations: between(time.Hour, 3660*24*time.Hour), desc: "how long security events are kept (GET /api/users/me/security-events, authd events), {range}; the periodic clean-up deletes older ones, with any webhook delivery of theirs still pending"},
+
 		// Logging.
 		{name: "LOG_LEVEL", to: bind(&c.LogLevel, (*loader).logLevel, showLevel), def: "info", choices: []string{"debug", "info", "warn", "error"}, desc: "minimum log level: {range}"},
 		{name: "LOG_FORMAT", to: choiceVar(&c.LogFormat), def: "json", choices: []string{"json", "text"}, desc: "log format: {range}"},
