@@ -64,13 +64,22 @@ func dispatch(ctx context.Context, group string, args []string, cmds map[string]
 }
 
 // runCommand is the preamble of a command: it reads args with fs (n positional
-// arguments) and the configuration, starts the audit line of action on the
-// first argument (or none), runs body and writes the line with its outcome.
-// When the arguments or the configuration cannot be read nothing is
-// audited: nothing was done.
+// arguments), the configuration and the operator's name, starts the audit
+// line of action on the first argument (or none), runs body and writes the
+// line with its outcome. When the arguments, the configuration or the name
+// cannot be read nothing is audited: nothing was done.
+//
+// body's ctx carries the operator as a reqlog.Request (the audit line's id
+// as the request id, the SSH client's address, the actor "operator:" and
+// the name), so that the security events the session service records for
+// the command name the operator, and share the audit line's request_id.
 func (c adminIO) runCommand(ctx context.Context, fs *flag.FlagSet, args []string, n int, action string,
-	body func(pos []string, cfg config.Config, au *audit) error) (err error) {
+	body func(ctx context.Context, pos []string, cfg config.Config, au *audit) error) (err error) {
 	pos, cfg, err := c.parse(fs, args, n)
+	if err != nil {
+		return err
+	}
+	name, err := operatorName(fs, c.lookupEnv)
 	if err != nil {
 		return err
 	}
@@ -78,10 +87,15 @@ func (c adminIO) runCommand(ctx context.Context, fs *flag.FlagSet, args []string
 	if n > 0 {
 		target = pos[0]
 	}
-	au := c.audit(cfg, action, target)
+	rl := reqlog.Request{ID: auditID(), Client: sshClient(c.lookupEnv), Actor: session.ActorOperator + ":" + name}
+	ctx = reqlog.With(ctx, rl)
+	au := c.audit(cfg, action, target, name)
 	defer func() { au.done(ctx, err) }()
-	return body(pos, cfg, au)
+	return body(ctx, pos, cfg, au)
 }
+
+// flagAs names the operator (see operatorName); every command has it.
+const flagAs = "as"
 
 // flagSet is the flag set of a command, whose usage line shows synopsis.
 func (c adminIO) flagSet(name, synopsis string) *flag.FlagSet {
@@ -91,6 +105,7 @@ func (c adminIO) flagSet(name, synopsis string) *flag.FlagSet {
 		fmt.Fprintf(c.stderr, "usage: authd %s %s\n", name, synopsis)
 		fs.PrintDefaults()
 	}
+	fs.String(flagAs, "", "the operator's `NAME` in the audit line and the security events (default: AUTHD_OPERATOR, else SUDO_USER, else the OS user)")
 	return fs
 }
 
@@ -172,19 +187,18 @@ func refused(err error) bool {
 type audit struct {
 	log    *slog.Logger
 	action string
-	actor  string
+	actor  string // the operator's name (operatorName)
+	osUser string // who ran the command (osUser)
 	target string
-	client string // the operator's address (SSH_CLIENT), or ""
 	attrs  []slog.Attr
 }
 
 // audit starts the audit line of action on target (an address, a mail
-// id, or "" for a listing). It is written at INFO or above whatever
-// LOG_LEVEL says.
-func (c adminIO) audit(cfg config.Config, action, target string) *audit {
+// id, or "" for a listing) by the operator of that name. It is written at
+// INFO or above whatever LOG_LEVEL says.
+func (c adminIO) audit(cfg config.Config, action, target, name string) *audit {
 	cfg.LogLevel = min(cfg.LogLevel, slog.LevelInfo)
-	return &audit{log: newLogger(cfg, c.stderr), action: action, actor: actor(c.lookupEnv), target: target,
-		client: sshClient(c.lookupEnv)}
+	return &audit{log: newLogger(cfg, c.stderr), action: action, actor: name, osUser: osUser(c.lookupEnv), target: target}
 }
 
 // add adds details to the line. Never a password or a token.
@@ -198,6 +212,8 @@ func (a *audit) user(u db.User) {
 }
 
 // done writes the line with the outcome of err: ok, refused or failed.
+// ctx carries the command's reqlog.Request (runCommand): the line's
+// request_id and client_addr.
 func (a *audit) done(ctx context.Context, err error) {
 	level, outcome := slog.LevelInfo, "ok"
 	switch {
@@ -209,13 +225,12 @@ func (a *audit) done(ctx context.Context, err error) {
 	}
 	attrs := append([]slog.Attr{
 		reqlog.OperatorCommand.Attr(), slog.String("action", a.action), slog.String("actor", a.actor),
-		slog.String("target", a.target), slog.String("outcome", outcome),
+		slog.String("os_user", a.osUser), slog.String("target", a.target), slog.String("outcome", outcome),
 	}, a.attrs...)
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	rl := reqlog.Request{ID: auditID(), Client: a.client}
-	a.log.LogAttrs(context.WithoutCancel(ctx), level, "audit", append(attrs, rl.Attrs()...)...)
+	a.log.LogAttrs(context.WithoutCancel(ctx), level, "audit", attrs...) // newLogger adds ctx's reqlog.Request
 }
 
 // auditID is a fresh id for an audit line, in the place of a request id.
@@ -237,8 +252,50 @@ func sshClient(lookupEnv func(string) (string, bool)) string {
 	return a.Unmap().String()
 }
 
-// actor names who ran the command: the OS user, and the user behind sudo.
-func actor(lookupEnv func(string) (string, bool)) string {
+// operatorName is the name of the operator who runs a command: the -as
+// flag of fs, else AUTHD_OPERATOR, else the user behind sudo (SUDO_USER),
+// else the OS user. In a container the OS user is the image's (nonroot)
+// whoever runs it: name yourself with -as or AUTHD_OPERATOR. A name is 1
+// to 64 of [A-Za-z0-9._@+-].
+func operatorName(fs *flag.FlagSet, lookupEnv func(string) (string, bool)) (string, error) {
+	name, from := "", ""
+	if f := fs.Lookup(flagAs); f != nil && f.Value.String() != "" {
+		name, from = f.Value.String(), "-as"
+	} else if v, ok := lookupEnv("AUTHD_OPERATOR"); ok && v != "" {
+		name, from = v, "AUTHD_OPERATOR"
+	}
+	if from != "" {
+		if !validOperator(name) {
+			return "", fmt.Errorf("%s: an operator name is 1 to 64 of A-Z a-z 0-9 . _ @ + -", from)
+		}
+		return name, nil
+	}
+	if v, ok := lookupEnv("SUDO_USER"); ok && validOperator(v) {
+		return v, nil
+	}
+	if u, err := user.Current(); err == nil && validOperator(u.Username) {
+		return u.Username, nil
+	}
+	return "uid-" + strconv.Itoa(os.Getuid()), nil
+}
+
+func validOperator(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for _, r := range name {
+		switch {
+		case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9', strings.ContainsRune("._@+-", r):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// osUser names who ran the command as the system sees it: the OS user,
+// and the user behind sudo.
+func osUser(lookupEnv func(string) (string, bool)) string {
 	name := "uid " + strconv.Itoa(os.Getuid())
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		name = u.Username

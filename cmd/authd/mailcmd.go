@@ -21,7 +21,7 @@ import (
 
 const mailUsage = `usage: authd mail COMMAND [flags]
 
-commands (each also takes -env-file F; flags may follow the arguments):
+commands (each also takes -env-file F and -as NAME; flags may follow the arguments):
   list [-status pending|sending|sent|failed] [-limit N] [-json]
               the outbox, newest first: id, kind, to, status, attempts,
               next attempt, last error (never a mail's data)
@@ -29,7 +29,8 @@ commands (each also takes -env-file F; flags may follow the arguments):
   test TO     send one test mail through the configured transport at once,
               not through the outbox, and print the outcome
 
-Every command writes one audit line to stderr.
+Every command writes one audit line to stderr, naming the operator: -as
+NAME, else AUTHD_OPERATOR, else SUDO_USER, else the OS user.
 `
 
 // mailCmd: authd mail COMMAND ...
@@ -67,7 +68,7 @@ func (c adminIO) mailList(ctx context.Context, args []string) error {
 	status := fs.String("status", "", "only mails of this `status`: pending, sending, sent or failed")
 	limit := fs.Int("limit", 50, "at most `N` mails, 1 to 1000")
 	asJSON := fs.Bool("json", false, "print JSON")
-	return c.runCommand(ctx, fs, args, 0, "mail.list", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 0, "mail.list", func(ctx context.Context, pos []string, cfg config.Config, au *audit) error {
 		au.add(slog.String("status", *status), slog.Int("limit", *limit))
 		if *status != "" && !slices.Contains(mail.Statuses(), *status) {
 			return refusef("-status must be pending, sending, sent or failed, not %q", *status)
@@ -115,7 +116,7 @@ func (c adminIO) mailList(ctx context.Context, args []string) error {
 // mailRetry: authd mail retry ID.
 func (c adminIO) mailRetry(ctx context.Context, args []string) error {
 	fs := c.flagSet("mail retry", "ID")
-	return c.runCommand(ctx, fs, args, 1, "mail.retry", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 1, "mail.retry", func(ctx context.Context, pos []string, cfg config.Config, au *audit) error {
 		id, err := strconv.ParseInt(pos[0], 10, 64)
 		if err != nil || id < 1 {
 			return refusef("%q is not a mail id (see authd mail list)", pos[0])
@@ -161,7 +162,7 @@ func newOutbox(cfg config.Config, env *adminEnv) *mail.Outbox {
 // the transport of the configuration, now, without the outbox.
 func (c adminIO) mailTest(ctx context.Context, args []string) error {
 	fs := c.flagSet("mail test", "TO")
-	return c.runCommand(ctx, fs, args, 1, "mail.test", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 1, "mail.test", func(ctx context.Context, pos []string, cfg config.Config, au *audit) error {
 		au.add(slog.String("transport", cfg.MailTransport))
 		to, err := session.ValidEmail(pos[0])
 		if err != nil {

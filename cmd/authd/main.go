@@ -6,6 +6,7 @@
 //	authd healthcheck [-url URL]
 //	authd user list|show|create|verify|set-role|set-password|revoke-sessions|reset-link|delete ...
 //	authd mail list|retry|test ...
+//	authd events [-user EMAIL] [-since D] [-limit N] [-json]
 //	authd version
 package main
 
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return userCmd(ctx, args, adminIO{lookupEnv: lookupEnv, stdin: stdin, stdout: stdout, stderr: stderr})
 	case "mail":
 		return mailCmd(ctx, args, adminIO{lookupEnv: lookupEnv, stdin: stdin, stdout: stdout, stderr: stderr})
+	case "events":
+		return eventsCmd(ctx, args, adminIO{lookupEnv: lookupEnv, stdin: stdin, stdout: stdout, stderr: stderr})
 	case "version":
 		fmt.Fprintln(stdout, "authd", version)
 		return nil
@@ -110,9 +113,12 @@ commands:
                set-password | revoke-sessions | reset-link | delete
                                                      (authd user help)
   mail         the outbox: list | retry ID | test TO (authd mail help)
+  events       the security event log, oldest first  [-user EMAIL|ID] [-since 24h|RFC3339]
+                                                     [-limit N] [-json]
   version      print the version
 
-user and mail work on the database of the same configuration as serve,
-read passwords from stdin or a prompt (never the command line) and write
-one audit line each to stderr.
+user, mail and events work on the database of the same configuration as
+serve, read passwords from stdin or a prompt (never the command line) and
+write one audit line each to stderr, naming the operator (-as NAME, else
+AUTHD_OPERATOR, else SUDO_USER, else the OS user).
 `

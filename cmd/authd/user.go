@@ -16,7 +16,7 @@ import (
 
 const userUsage = `usage: authd user COMMAND [flags]
 
-commands (each also takes -env-file F; flags may follow the arguments):
+commands (each also takes -env-file F and -as NAME; flags may follow the arguments):
   list [-email PREFIX] [-unverified] [-limit N] [-json]
                          users, oldest first (at most 100 unless -limit)
   show EMAIL [-json]     id, name, role, verified and when, created, password
@@ -38,7 +38,8 @@ commands (each also takes -env-file F; flags may follow the arguments):
 
 A password is read from the first line of stdin, or typed twice at a
 prompt when stdin is a terminal; never from the command line.
-Every command writes one audit line to stderr.
+Every command writes one audit line to stderr, naming the operator: -as
+NAME, else AUTHD_OPERATOR, else SUDO_USER, else the OS user.
 `
 
 // userCmd: authd user COMMAND ...
@@ -89,7 +90,7 @@ func (c adminIO) userList(ctx context.Context, args []string) error {
 	unverified := fs.Bool("unverified", false, "only users whose address is not verified")
 	limit := fs.Int("limit", 100, fmt.Sprintf("at most `N` users, 1 to %d", session.MaxListed))
 	asJSON := fs.Bool("json", false, "print JSON")
-	return c.runCommand(ctx, fs, args, 0, "user.list", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 0, "user.list", func(ctx context.Context, pos []string, cfg config.Config, au *audit) error {
 		au.add(slog.String("email_prefix", *prefix), slog.Bool("unverified", *unverified), slog.Int("limit", *limit))
 		if *limit < 1 {
 			return refusal(fmt.Sprintf("-limit must be 1 to %d", session.MaxListed))
@@ -124,7 +125,7 @@ func (c adminIO) userList(ctx context.Context, args []string) error {
 func (c adminIO) userShow(ctx context.Context, args []string) error {
 	fs := c.flagSet("user show", "EMAIL [-json]")
 	asJSON := fs.Bool("json", false, "print JSON")
-	return c.runCommand(ctx, fs, args, 1, "user.show", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 1, "user.show", func(ctx context.Context, pos []string, cfg config.Config, au *audit) error {
 		env, err := openAdmin(ctx, cfg, false)
 		if err != nil {
 			return err
@@ -173,7 +174,7 @@ func (c adminIO) userCreate(ctx context.Context, args []string) error {
 	name := fs.String("name", "", "the user's `name` (default: the part of EMAIL before the @)")
 	role := fs.String("role", "user", "`role`: user or admin")
 	verified := fs.Bool("verified", false, "the address counts as verified")
-	return c.runCommand(ctx, fs, args, 1, "user.create", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 1, "user.create", func(ctx context.Context, pos []string, cfg config.Config, au *audit) error {
 		au.add(slog.String("role", *role), slog.Bool("verified", *verified))
 		pw, err := c.readPassword()
 		if err != nil {
@@ -197,7 +198,7 @@ func (c adminIO) userCreate(ctx context.Context, args []string) error {
 // userVerify: authd user verify EMAIL.
 func (c adminIO) userVerify(ctx context.Context, args []string) error {
 	fs := c.flagSet("user verify", "EMAIL")
-	return c.runCommand(ctx, fs, args, 1, "user.verify", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 1, "user.verify", func(ctx context.Context, pos []string, cfg config.Config, au *audit) error {
 		env, err := openAdmin(ctx, cfg, false)
 		if err != nil {
 			return err
@@ -221,7 +222,7 @@ func (c adminIO) userVerify(ctx context.Context, args []string) error {
 // userSetRole: authd user set-role EMAIL admin|user.
 func (c adminIO) userSetRole(ctx context.Context, args []string) error {
 	fs := c.flagSet("user set-role", "EMAIL admin|user")
-	return c.runCommand(ctx, fs, args, 2, "user.set-role", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 2, "user.set-role", func(ctx context.Context, pos []string, cfg config.Config, au *audit) error {
 		au.add(slog.String("role", pos[1]))
 		env, err := openAdmin(ctx, cfg, false)
 		if err != nil {
@@ -247,7 +248,7 @@ func (c adminIO) userSetRole(ctx context.Context, args []string) error {
 // or a prompt.
 func (c adminIO) userSetPassword(ctx context.Context, args []string) error {
 	fs := c.flagSet("user set-password", "EMAIL   (the password from stdin or a prompt)")
-	return c.runCommand(ctx, fs, args, 1, "user.set-password", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 1, "user.set-password", func(ctx context.Context, pos []string, cfg config.Config, au *audit) error {
 		pw, err := c.readPassword()
 		if err != nil {
 			return err
@@ -271,7 +272,7 @@ func (c adminIO) userSetPassword(ctx context.Context, args []string) error {
 // userRevokeSessions: authd user revoke-sessions EMAIL.
 func (c adminIO) userRevokeSessions(ctx context.Context, args []string) error {
 	fs := c.flagSet("user revoke-sessions", "EMAIL")
-	return c.runCommand(ctx, fs, args, 1, "user.revoke-sessions", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 1, "user.revoke-sessions", func(ctx context.Context, pos []string, cfg config.Config, au *audit) error {
 		env, err := openAdmin(ctx, cfg, false)
 		if err != nil {
 			return err
@@ -291,7 +292,7 @@ func (c adminIO) userRevokeSessions(ctx context.Context, args []string) error {
 // userMFAReset: authd user mfa-reset EMAIL.
 func (c adminIO) userMFAReset(ctx context.Context, args []string) error {
 	fs := c.flagSet("user mfa-reset", "EMAIL")
-	return c.runCommand(ctx, fs, args, 1, "user.mfa-reset", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 1, "user.mfa-reset", func(ctx context.Context, pos []string, cfg config.Config, au *audit) error {
 		env, err := openAdmin(ctx, cfg, false)
 		if err != nil {
 			return err
@@ -313,7 +314,7 @@ func (c adminIO) userMFAReset(ctx context.Context, args []string) error {
 func (c adminIO) userResetLink(ctx context.Context, args []string) error {
 	fs := c.flagSet("user reset-link", "EMAIL [-ttl 24h]")
 	ttl := fs.Duration("ttl", 24*time.Hour, "how long the link works, 1m to 168h")
-	return c.runCommand(ctx, fs, args, 1, "user.reset-link", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 1, "user.reset-link", func(ctx context.Context, pos []string, cfg config.Config, au *audit) error {
 		au.add(slog.String("ttl", ttl.String()))
 		if cfg.EmailLinkBase == "" {
 			return refusal("no link base: set EMAIL_LINK_BASE or CLIENT_ORIGIN")
@@ -339,7 +340,7 @@ func (c adminIO) userResetLink(ctx context.Context, args []string) error {
 func (c adminIO) userDelete(ctx context.Context, args []string) error {
 	fs := c.flagSet("user delete", "EMAIL [-yes]")
 	yes := fs.Bool("yes", false, "do not ask")
-	return c.runCommand(ctx, fs, args, 1, "user.delete", func(pos []string, cfg config.Config, au *audit) error {
+	return c.runCommand(ctx, fs, args, 1, "user.delete", func(ctx context.Context, pos []string, cfg config.Config, au *audit) error {
 		env, err := openAdmin(ctx, cfg, false)
 		if err != nil {
 			return err

@@ -181,6 +181,7 @@ func sessionOptions(cfg config.Config) session.Options {
 		HideExisting:          cfg.RegisterHideExisting,
 		Passwords:             passwordPolicy(cfg),
 		MFAIssuer:             cfg.MFAIssuer,
+		EventRetention:        cfg.EventRetention,
 	}
 }
 

@@ -119,6 +119,8 @@ type Config struct {
 	WebhookTimeout      time.Duration // WEBHOOK_TIMEOUT
 	WebhookPollInterval time.Duration // WEBHOOK_POLL_INTERVAL
 
+	EventRetention time.Duration // EVENT_RETENTION
+
 	LogLevel  slog.Level // LOG_LEVEL
 	LogFormat string     // LOG_FORMAT: "json" or "text"
 }

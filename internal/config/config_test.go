@@ -151,6 +151,7 @@ func TestLoadDefaults(t *testing.T) {
 		MailMaxPerHour:      5,
 		IPMailPerMinute:     5,
 		IPMailBurst:         5,
+		EventRetention:      90 * 24 * time.Hour,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(required only):\n got %#v\nwant %#v", fields(got), fields(want))

@@ -221,6 +221,9 @@ func settings(c *Config) []setting {
 		{name: "WEBHOOK_TIMEOUT", to: durationVar(&c.WebhookTimeout), def: "5s", durations: between(time.Second, time.Minute), desc: "longest webhook POST, from connecting to the end of the answer, {range}; a slower one is retried"},
 		{name: "WEBHOOK_POLL_INTERVAL", to: durationVar(&c.WebhookPollInterval), def: "5s", durations: between(100*time.Millisecond, 10*time.Minute), desc: "how often the webhook sender looks for due deliveries besides waking on LISTEN, {range}"},
 
+		// Security events.
+		{name: "EVENT_RETENTION", to: durationVar(&c.EventRetention), def: "2160h", durations: between(time.Hour, 3660*24*time.Hour), desc: "how long security events are kept (GET /api/users/me/security-events, authd events), {range}; the periodic clean-up deletes older ones, with any webhook delivery of theirs still pending"},
+
 		// Logging.
 		{name: "LOG_LEVEL", to: bind(&c.LogLevel, (*loader).logLevel, showLevel), def: "info", choices: []string{"debug", "info", "warn", "error"}, desc: "minimum log level: {range}"},
 		{name: "LOG_FORMAT", to: choiceVar(&c.LogFormat), def: "json", choices: []string{"json", "text"}, desc: "log format: {range}"},

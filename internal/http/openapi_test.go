@@ -433,6 +433,13 @@ func TestOpenAPILiveResponses(t *testing.T) {
 	s.expect(404, "delete an unknown session", browser, "DELETE", "/api/users/me/sessions/0b6f7c1e-8f59-4a57-9a4c-7f0e1a3f0c11", "")
 	s.expect(404, "delete a non-UUID", browser, "DELETE", "/api/users/me/sessions/nope", "")
 	s.expect(200, "delete the token's session", browser, "DELETE", "/api/users/me/sessions/"+other, "")
+	// The deletion is a session.revoked event of ada's.
+	x = s.expect(200, "security events", browser, "GET", "/api/users/me/security-events?limit=1", "")
+	if d, _ := x.json()["data"].(map[string]any); d["next_before"] == nil {
+		t.Errorf("a full page of security events has no next_before: %s", x.raw)
+	}
+	s.expect(400, "security events, limit 0", browser, "GET", "/api/users/me/security-events?limit=0", "")
+	s.expect(401, "security events without a token", nil, "GET", "/api/users/me/security-events", "")
 	s.expect(401, "me by a revoked token", nil, "GET", "/api/users/me", "", "Authorization", "Bearer "+token)
 
 	// Refresh.

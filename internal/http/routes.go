@@ -62,6 +62,7 @@ func addRoutes(mux *http.ServeMux, d Deps, o Options) {
 
 	mux.Handle("GET /api/users/me", auth(handleMe()))
 	mux.Handle("GET /api/users/me/sessions", auth(handleListSessions(log, s)))
+	mux.Handle("GET /api/users/me/security-events", auth(handleSecurityEvents(log, s)))
 	mux.Handle("DELETE /api/users/me/sessions/{id}", guard(auth(handleDeleteSession(log, s, jar))))
 	mux.Handle("POST /api/users/me/password", guard(limit(d.LoginLimit)(auth(handleChangePassword(log, s)))))
 	if o.Mail {

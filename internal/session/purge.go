@@ -33,8 +33,9 @@ func (s *Service) RunPurge(ctx context.Context, every time.Duration, also ...fun
 // Purge deletes sessions dead for a day (expired, idled-out ones at the
 // end of their lifetime, and revoked ones) and expired one-time tokens in
 // small batches, so it never holds locks that requests wait on; login
-// failure counts untouched for a day; and mail allowances older than their
-// window and cool-down (as good as none). Safe with several replicas (SKIP
+// failure counts untouched for a day; mail allowances older than their
+// window and cool-down (as good as none); and security events older than
+// Options.EventRetention, with their webhook deliveries. Safe with several replicas (SKIP
 // LOCKED). Failures are logged and left for the next pass.
 func (s *Service) Purge(ctx context.Context) {
 	now := s.now()
@@ -68,6 +69,9 @@ func (s *Service) Purge(ctx context.Context) {
 	})
 	if tokens > 0 {
 		s.log.Info("purged expired tokens", "count", tokens)
+	}
+	if events := s.purgeEvents(ctx, now, batched); events > 0 {
+		s.log.Info("purged old security events", "count", events)
 	}
 	n, err := s.q.DeleteStaleLoginThrottles(ctx, cutoff)
 	if err != nil {

@@ -121,6 +121,10 @@ type Options struct {
 	MFATicketTTL      time.Duration
 	MFATicketAttempts int
 	ReauthWindow      time.Duration
+
+	// EventRetention is how long security events are kept (EVENT_RETENTION):
+	// Purge deletes older ones; 0: DefaultEventRetention.
+	EventRetention time.Duration
 }
 
 // Verification is the email verification mode.
