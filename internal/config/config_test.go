@@ -137,6 +137,7 @@ func TestLoadDefaults(t *testing.T) {
 		EmailVerifyPath:     "/verifyemail/{token}",
 		PasswordResetPath:   "/forgotPassword/{token}",
 		EmailChangePath:     "/confirm-email/{token}",
+		ForgotPasswordPath:  "/forgotPassword",
 		VerifyTokenTTL:      24 * time.Hour,
 		ResetTokenTTL:       15 * time.Minute,
 		EmailChangeTokenTTL: time.Hour,
@@ -147,6 +148,7 @@ func TestLoadDefaults(t *testing.T) {
 		EmailVerification:   "off",
 		MailCooldown:        time.Minute,
 		MailMaxPerHour:      5,
+		NewDeviceMail:       true,
 		IPMailPerMinute:     5,
 		IPMailBurst:         5,
 	}
