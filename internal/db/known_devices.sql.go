@@ -113,3 +113,35 @@ func (q *Queries) SeeDevice(ctx context.Context, arg SeeDeviceParams) (SeeDevice
 	err := row.Scan(&i.Inserted, &i.Others)
 	return i, err
 }
+
+const touchKnownDevice = `-- name: TouchKnownDevice :execrows
+UPDATE known_devices
+SET last_seen_at = GREATEST(last_seen_at, $1::timestamptz),
+    user_agent   = $2,
+    client_addr  = $3
+WHERE user_id = $4 AND device_hash = $5
+`
+
+type TouchKnownDeviceParams struct {
+	Now        time.Time
+	UserAgent  string
+	ClientAddr string
+	UserID     uuid.UUID
+	DeviceHash []byte
+}
+
+// Records a sign-in from a device known for user: one row, or none for a
+// device new for the user (then SeeDevice, in a transaction).
+func (q *Queries) TouchKnownDevice(ctx context.Context, arg TouchKnownDeviceParams) (int64, error) {
+	result, err := q.db.Exec(ctx, touchKnownDevice,
+		arg.Now,
+		arg.UserAgent,
+		arg.ClientAddr,
+		arg.UserID,
+		arg.DeviceHash,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}

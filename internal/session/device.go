@@ -98,9 +98,12 @@ func (s *Service) throttleKey(ctx context.Context, email, device string) string 
 }
 
 // deviceLogin records the device of a login that created a session for
-// user (see the top of this file), in a transaction of its own with the
-// user locked, and returns the device id the client should keep: the one
-// it sent if well-formed, else a new one. A new device of a user who had
+// user (see the top of this file), and returns the device id the client
+// should keep: the one it sent if well-formed, else a new one. A known
+// device costs one
+// statement (TouchKnownDevice); a device new for the user is recorded in
+// a transaction with the user locked, so that of two first sign-ins at
+// once the second sees the first. A new device of a user who had
 // others queues the new_device notice in the same transaction, within the
 // recipient's allowance for the kind (Service.notice); a notice withheld
 // by the allowance leaves the device unrecorded, so that its next login
@@ -115,14 +118,23 @@ func (s *Service) deviceLogin(ctx context.Context, user db.User, c Client) (stri
 	}
 	h := deviceHash(id)
 	now := s.now()
-	err := s.tx(ctx, func(q *db.Queries) error {
+	ua, addr := storable(c.UserAgent, maxUserAgent), storable(c.Addr, maxUserAgent)
+	// A known device (the usual login) is one statement, outside any
+	// transaction; only a device new for the user takes the lock.
+	n, err := s.q.TouchKnownDevice(ctx, db.TouchKnownDeviceParams{UserID: user.ID, DeviceHash: h, Now: now, UserAgent: ua, ClientAddr: addr})
+	if err != nil {
+		return "", fmt.Errorf("record device: %w", err)
+	}
+	if n > 0 {
+		return id, nil
+	}
+	err = s.tx(ctx, func(q *db.Queries) error {
 		u, err := q.LockUser(ctx, user.ID)
 		if err != nil {
 			return fmt.Errorf("lock user: %w", err)
 		}
 		seen, err := q.SeeDevice(ctx, db.SeeDeviceParams{
-			UserID: u.ID, DeviceHash: h, Now: now,
-			UserAgent: storable(c.UserAgent, maxUserAgent), ClientAddr: storable(c.Addr, maxUserAgent),
+			UserID: u.ID, DeviceHash: h, Now: now, UserAgent: ua, ClientAddr: addr,
 		})
 		if err != nil {
 			return fmt.Errorf("record device: %w", err)

@@ -605,9 +605,10 @@ func TestMFASecretsNotInClear(t *testing.T) {
 }
 
 // TestLoginWithoutMFAStatements: a successful login of a user without
-// MFA still takes four statements (ReserveLoginAttempt, GetUserByEmail,
-// CreateLoginSession, ClearLoginFailures); one with MFA takes four too
-// (the ticket instead of the session).
+// MFA, from a known device, takes six statements (IsKnownDevice,
+// ReserveLoginAttempt, GetUserByEmail, CreateLoginSession,
+// TouchKnownDevice, ClearLoginFailures); the first step of one with MFA
+// takes four (the ticket instead of the session; no device).
 func TestLoginWithoutMFAStatements(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *config) {
@@ -616,12 +617,16 @@ func TestLoginWithoutMFAStatements(t *testing.T) {
 		c.Options.LoginLockMax = time.Minute
 	})
 	u := f.user("ada@example.com")
-	before := f.stmts.calls.Load()
-	if _, _, err := f.svc.Login(t.Context(), u.Email, testPassword, session.Client{}); err != nil {
+	first, _, err := f.svc.Login(t.Context(), u.Email, testPassword, session.Client{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := f.stmts.calls.Load() - before; got != 4 {
-		t.Errorf("login without MFA: %d statements, want 4", got)
+	before := f.stmts.calls.Load()
+	if _, _, err := f.svc.Login(t.Context(), u.Email, testPassword, session.Client{Device: first.Device}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.stmts.calls.Load() - before; got != 6 {
+		t.Errorf("login without MFA from a known device: %d statements, want 6", got)
 	}
 	m := f.enrol("bob@example.com")
 	before = f.stmts.calls.Load()

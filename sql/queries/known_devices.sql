@@ -6,6 +6,15 @@ SELECT EXISTS (
     WHERE u.email = sqlc.arg(email) AND d.device_hash = sqlc.arg(device_hash)
 ) AS known;
 
+-- name: TouchKnownDevice :execrows
+-- Records a sign-in from a device known for user: one row, or none for a
+-- device new for the user (then SeeDevice, in a transaction).
+UPDATE known_devices
+SET last_seen_at = GREATEST(last_seen_at, sqlc.arg(now)::timestamptz),
+    user_agent   = sqlc.arg(user_agent),
+    client_addr  = sqlc.arg(client_addr)
+WHERE user_id = sqlc.arg(user_id) AND device_hash = sqlc.arg(device_hash);
+
 -- name: SeeDevice :one
 -- Records a sign-in of user from a device: a new row, or the known row's
 -- last sighting. inserted tells a device new for the user; others whether
