@@ -182,6 +182,8 @@ func sessionOptions(cfg config.Config) session.Options {
 		Passwords:             passwordPolicy(cfg),
 		MFAIssuer:             cfg.MFAIssuer,
 		EventRetention:        cfg.EventRetention,
+		NewDeviceMail:         cfg.NewDeviceMail,
+		RoleClaim:             cfg.AccessTokenRoleClaim,
 	}
 }
 
@@ -373,7 +375,7 @@ func newSender(cfg config.Config, pool *pgxpool.Pool, log *slog.Logger, m *metri
 	return mail.NewSender(pool, tr, mail.SenderOptions{
 		From: cfg.EmailFrom, FromName: cfg.EmailFromName,
 		LinkBase: cfg.EmailLinkBase, VerifyPath: cfg.EmailVerifyPath, ResetPath: cfg.PasswordResetPath,
-		ChangePath: cfg.EmailChangePath, Tokens: onetime.New(onetime.Options{Lifetimes: tokenLifetimes(cfg)}),
+		ChangePath: cfg.EmailChangePath, ForgotPath: cfg.ForgotPasswordPath, Tokens: onetime.New(onetime.Options{Lifetimes: tokenLifetimes(cfg)}),
 		TemplatesDir: cfg.MailTemplatesDir, PollInterval: cfg.MailPollInterval, MaxAttempts: cfg.MailMaxAttempts,
 		Retention: cfg.MailRetention, SendTimeout: cfg.SMTPTimeout, DBTimeout: cfg.DBTimeout,
 		Listen: true, Log: log, Metrics: m,

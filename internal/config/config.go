@@ -66,6 +66,8 @@ type Config struct {
 	IPv6Prefix            int           // IP_V6_PREFIX: bits of an IPv6 address that name one client
 	IPv6SitePrefix        int           // IP_V6_SITE_PREFIX: bits that name one site, a coarser bucket
 
+	AccessTokenRoleClaim bool // ACCESS_TOKEN_ROLE_CLAIM
+
 	CookieSecure bool   // COOKIE_SECURE
 	CookieDomain string // COOKIE_DOMAIN
 
@@ -95,6 +97,7 @@ type Config struct {
 	EmailVerifyPath     string        // EMAIL_VERIFY_PATH, with "{token}" once
 	PasswordResetPath   string        // PASSWORD_RESET_PATH
 	EmailChangePath     string        // EMAIL_CHANGE_PATH
+	ForgotPasswordPath  string        // FORGOT_PASSWORD_PATH: the frontend's forgot-password page
 	VerifyTokenTTL      time.Duration // VERIFY_TOKEN_TTL
 	ResetTokenTTL       time.Duration // RESET_TOKEN_TTL
 	EmailChangeTokenTTL time.Duration // EMAIL_CHANGE_TOKEN_TTL
@@ -107,6 +110,7 @@ type Config struct {
 	EmailVerification    string        // EMAIL_VERIFICATION: "off", "optional" or "required"
 	MailCooldown         time.Duration // MAIL_COOLDOWN: per address and kind
 	MailMaxPerHour       int           // MAIL_MAX_PER_HOUR: per address and kind
+	NewDeviceMail        bool          // NEW_DEVICE_MAIL
 	IPMailPerMinute      int           // IP_MAIL_PER_MINUTE
 	IPMailBurst          int           // IP_MAIL_BURST
 	RegisterHideExisting bool          // REGISTER_HIDE_EXISTING

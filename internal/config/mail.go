@@ -108,6 +108,20 @@ func (l *loader) linkPath(name string) string {
 	return p
 }
 
+// pagePath reads a path after EMAIL_LINK_BASE without a token: as
+// linkPath, with no placeholder.
+func (l *loader) pagePath(name string) string {
+	p := l.value(name)
+	u, err := url.Parse("https://example.com" + p)
+	switch {
+	case !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//"):
+		l.problemf(name, "%s must start with a single / (the path after EMAIL_LINK_BASE)", l.show(name, p))
+	case err != nil || u.Host != "example.com" || strings.ContainsAny(p, " \t\r\n{}<>\"\\"):
+		l.problemf(name, "%s is not a URL path (no spaces, braces, quotes or backslashes)", l.show(name, p))
+	}
+	return p
+}
+
 // isBareAddress reports whether s is one plain email address, without a
 // display name or angle brackets.
 func isBareAddress(s string) bool {

@@ -365,6 +365,19 @@ func (q *Queries) GetSessionUser(ctx context.Context, arg GetSessionUserParams) 
 	return i, err
 }
 
+const getUserRole = `-- name: GetUserRole :one
+SELECT role FROM users WHERE id = $1
+`
+
+// The role of a user, for the role claim of a token issued without a
+// rotation (a refresh within the reuse grace).
+func (q *Queries) GetUserRole(ctx context.Context, id uuid.UUID) (string, error) {
+	row := q.db.QueryRow(ctx, getUserRole, id)
+	var role string
+	err := row.Scan(&role)
+	return role, err
+}
+
 const listUserSessions = `-- name: ListUserSessions :many
 SELECT id, user_id, generation, current_hash, previous_hash, rotated_at, created_at, last_used_at, idle_expires_at, expires_at, revoked_at, revoked_reason, user_agent, client_addr, aal, amr, auth_time FROM sessions
 WHERE user_id = $1 AND revoked_at IS NULL
@@ -583,6 +596,65 @@ func (q *Queries) RotateSession(ctx context.Context, arg RotateSessionParams) (R
 		&i.Aal,
 		&i.Amr,
 		&i.AuthTime,
+	)
+	return i, err
+}
+
+const rotateSessionWithRole = `-- name: RotateSessionWithRole :one
+UPDATE sessions
+SET previous_hash   = current_hash,
+    current_hash    = $1,
+    generation      = generation + 1,
+    rotated_at      = $2::timestamptz,
+    last_used_at    = $2::timestamptz,
+    idle_expires_at = LEAST($3::timestamptz, expires_at)
+WHERE sessions.id = $4 AND current_hash = $5
+  AND revoked_at IS NULL AND idle_expires_at > $2::timestamptz AND expires_at > $2::timestamptz
+RETURNING sessions.id, sessions.user_id, generation, idle_expires_at, expires_at, aal, amr, auth_time,
+          (SELECT role FROM users WHERE users.id = sessions.user_id)::text AS role
+`
+
+type RotateSessionWithRoleParams struct {
+	NextHash      []byte
+	Now           time.Time
+	IdleExpiresAt time.Time
+	ID            uuid.UUID
+	PresentedHash []byte
+}
+
+type RotateSessionWithRoleRow struct {
+	ID            uuid.UUID
+	UserID        uuid.UUID
+	Generation    int64
+	IdleExpiresAt time.Time
+	ExpiresAt     time.Time
+	Aal           int16
+	Amr           []string
+	AuthTime      time.Time
+	Role          string
+}
+
+// RotateSession that also returns the user's role, for the role claim
+// (ACCESS_TOKEN_ROLE_CLAIM): still one statement, only with the setting on.
+func (q *Queries) RotateSessionWithRole(ctx context.Context, arg RotateSessionWithRoleParams) (RotateSessionWithRoleRow, error) {
+	row := q.db.QueryRow(ctx, rotateSessionWithRole,
+		arg.NextHash,
+		arg.Now,
+		arg.IdleExpiresAt,
+		arg.ID,
+		arg.PresentedHash,
+	)
+	var i RotateSessionWithRoleRow
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Generation,
+		&i.IdleExpiresAt,
+		&i.ExpiresAt,
+		&i.Aal,
+		&i.Amr,
+		&i.AuthTime,
+		&i.Role,
 	)
 	return i, err
 }

@@ -11,6 +11,15 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type KnownDevice struct {
+	UserID      uuid.UUID
+	DeviceHash  []byte
+	FirstSeenAt time.Time
+	LastSeenAt  time.Time
+	UserAgent   string
+	ClientAddr  string
+}
+
 type LoginThrottle struct {
 	Email         string
 	Failures      int32

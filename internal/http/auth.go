@@ -51,7 +51,7 @@ func handleLogin(log *slog.Logger, s *session.Service, jar cookies, addr func(*h
 		if err != nil {
 			return err
 		}
-		client := session.Client{UserAgent: r.UserAgent(), Addr: addr(r)}
+		client := session.Client{UserAgent: r.UserAgent(), Addr: addr(r), Device: device(r)}
 		toks, user, err := s.Login(r.Context(), req.Email, req.Password, client)
 		var mfa *session.MFARequired
 		switch {

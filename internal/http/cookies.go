@@ -17,6 +17,11 @@ const (
 	// ticketCookie holds a login ticket between the password and the
 	// second factor, once for each path of ticketPaths.
 	ticketCookie = "mfa_ticket"
+	// deviceCookie holds the browser's device id (session/device.go) for
+	// a year, sent to the auth routes only (refreshPath): it gives the
+	// new-sign-in mail and the known devices' login budget.
+	deviceCookie = "device_id"
+	deviceMaxAge = 365 * 24 * time.Hour
 )
 
 // ticketPaths are the routes that read the ticket cookie: authd's MFA
@@ -37,6 +42,18 @@ func (c cookies) set(w http.ResponseWriter, t session.Tokens) {
 	http.SetCookie(w, c.cookie(accessCookie, t.Access, "/", o.AccessMaxAge, true, http.SameSiteLaxMode))
 	http.SetCookie(w, c.cookie(refreshCookie, t.Refresh, refreshPath, refreshAge, true, http.SameSiteStrictMode))
 	http.SetCookie(w, c.cookie(loggedInCookie, "true", "/", o.AccessMaxAge, false, http.SameSiteLaxMode))
+	if t.Device != "" {
+		http.SetCookie(w, c.cookie(deviceCookie, t.Device, refreshPath, deviceMaxAge, true, http.SameSiteLaxMode))
+	}
+}
+
+// device is the device id r's device_id cookie holds, "" without one.
+// The session checks its form (session.ValidDeviceID).
+func device(r *http.Request) string {
+	if c, err := r.Cookie(deviceCookie); err == nil {
+		return c.Value
+	}
+	return ""
 }
 
 // clear expires the cookies with the attributes they were set with.

@@ -72,7 +72,7 @@ func handleMFALogin(log *slog.Logger, s *session.Service, jar cookies, addr func
 		if err != nil {
 			return err
 		}
-		c := session.Client{UserAgent: r.UserAgent(), Addr: addr(r)}
+		c := session.Client{UserAgent: r.UserAgent(), Addr: addr(r), Device: device(r)}
 		toks, user, err := loginMFA(w, r, s, jar, c, ticketFrom(r, req.Ticket), req.Code)
 		if err != nil {
 			return err

@@ -118,7 +118,7 @@ func handleOTPValidate(log *slog.Logger, s *session.Service, jar cookies, addr f
 		if err := ownUser(owner, req.UserID); err != nil {
 			return err
 		}
-		c := session.Client{UserAgent: r.UserAgent(), Addr: addr(r)}
+		c := session.Client{UserAgent: r.UserAgent(), Addr: addr(r), Device: device(r)}
 		toks, user, err := loginMFA(w, r, s, jar, c, ticket, req.Token)
 		if err != nil {
 			return err

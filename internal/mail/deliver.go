@@ -66,6 +66,10 @@ func (s *Sender) handle(ctx context.Context, m db.MailOutbox) error {
 	}
 	v := view{FirstName: firstName(d.Name), Email: shown(m.ToAddr, maxShown), NewEmail: shown(d.NewEmail, maxShown), Product: s.o.FromName}
 	sv := subjectView{Product: s.o.FromName}
+	if m.Kind == KindNewDevice {
+		v.URL = s.o.LinkBase + s.o.ForgotPath
+		v.Device, v.Addr, v.At = shown(d.Device, 64), shown(d.Addr, 64), shown(d.At, 64)
+	}
 	var raw string
 	if IsTokenKind(m.Kind) {
 		tok, reason, err := s.mint(ctx, m, lease)

@@ -30,6 +30,7 @@ const (
 	KindMFADisabled       = "mfa_disabled"        // the second factor was turned off (by the user or the operator)
 	KindRecoveryCodeUsed  = "recovery_code_used"  // a recovery code was used to log in
 	KindRecoveryCodesLow  = "recovery_codes_low"  // two or fewer recovery codes are left
+	KindNewDevice         = "new_device"          // a sign-in from a device new for the account (Data.Device, Addr, At)
 )
 
 // Kinds lists every kind, token kinds first.
@@ -39,6 +40,7 @@ func Kinds() []string {
 		KindPasswordChanged, KindEmailChangeNotice, KindEmailTakenNotice,
 		KindSignupAttempt, KindAccountDeleted,
 		KindMFAEnabled, KindMFADisabled, KindRecoveryCodeUsed, KindRecoveryCodesLow,
+		KindNewDevice,
 	}
 }
 
@@ -71,11 +73,17 @@ func knownKind(kind string) bool {
 type Data struct {
 	Name     string `json:"name,omitempty"`
 	NewEmail string `json:"new_email,omitempty"` // email_change_notice: the address asked for
+	// new_device: the sign-in's browser summary (a few fixed words such as
+	// "Firefox on Linux", never the raw User-Agent), client address and
+	// time (as shown, e.g. "2 Jan 2026 15:04 UTC").
+	Device string `json:"device,omitempty"`
+	Addr   string `json:"addr,omitempty"`
+	At     string `json:"at,omitempty"`
 }
 
 // JSON returns d as the outbox row's data.
 func (d Data) JSON() []byte {
-	b, _ := json.Marshal(d) // two strings cannot fail
+	b, _ := json.Marshal(d) // strings cannot fail
 	return b
 }
 

@@ -25,6 +25,10 @@ type SenderOptions struct {
 	VerifyPath string // EMAIL_VERIFY_PATH, with {token} once
 	ResetPath  string // PASSWORD_RESET_PATH, with {token} once
 	ChangePath string // EMAIL_CHANGE_PATH, with {token} once
+	// ForgotPath is FORGOT_PASSWORD_PATH: the frontend's forgot-password
+	// page after LinkBase, which new_device mails link to; "" links to
+	// LinkBase itself.
+	ForgotPath string
 
 	// Tokens mints the links' tokens, each valid for its purpose's
 	// lifetime there; it needs one for every token kind.
@@ -86,6 +90,9 @@ func NewSender(pool db.Pool, t Transport, o SenderOptions) (*Sender, error) {
 		if strings.Count(p, "{token}") != 1 {
 			return nil, fmt.Errorf("mail sender: link path %q must contain {token} once", p)
 		}
+	}
+	if o.ForgotPath != "" && (!strings.HasPrefix(o.ForgotPath, "/") || strings.Contains(o.ForgotPath, "{token}")) {
+		return nil, fmt.Errorf("mail sender: forgot-password path %q must start with / and hold no {token}", o.ForgotPath)
 	}
 	if o.Tokens == nil {
 		return nil, errors.New("mail sender: no token store")

@@ -442,9 +442,11 @@ func TestEveryKindDelivered(t *testing.T) {
 		mail.KindMFADisabled:       "Two-factor authentication is off",
 		mail.KindRecoveryCodeUsed:  "A recovery code was used to sign in",
 		mail.KindRecoveryCodesLow:  "You are running out of recovery codes",
+		mail.KindNewDevice:         "New sign-in to your account",
 	}
 	for _, k := range mail.Kinds() {
-		f.enqueue(k, k+"@example.com", u.ID, mail.Data{Name: u.Name, NewEmail: "ada.new@example.com"})
+		f.enqueue(k, k+"@example.com", u.ID, mail.Data{Name: u.Name, NewEmail: "ada.new@example.com",
+			Device: "Firefox on Linux", Addr: "192.0.2.1", At: "2 Jan 2026 15:04 UTC"})
 	}
 	f.once(len(mail.Kinds()))
 	for _, m := range f.srv.Messages() {
@@ -461,6 +463,10 @@ func TestEveryKindDelivered(t *testing.T) {
 		}
 		if mail.IsTokenKind(kind) {
 			token(t, m)
+		} else if kind == mail.KindNewDevice {
+			if !strings.Contains(m.Text, sessiontest.LinkBase+"/forgotPassword\n") || !strings.Contains(m.Text, "Firefox on Linux") {
+				t.Errorf("new_device: no forgot-password link or device:\n%s", m.Text)
+			}
 		} else if strings.Contains(m.Text, "https://") {
 			t.Errorf("%s: a notice with a link:\n%s", kind, m.Text)
 		}

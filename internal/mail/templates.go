@@ -32,7 +32,8 @@ var embedded embed.FS
 //	KIND.txt           the text body
 //
 // Bodies see .FirstName, .Email (the recipient), .NewEmail, .URL (token
-// kinds), .ValidFor ("15 minutes") and .Product (EMAIL_FROM_NAME);
+// kinds; for new_device the forgot-password page), .Device, .Addr and .At
+// (new_device), .ValidFor ("15 minutes") and .Product (EMAIL_FROM_NAME);
 // subjects see only .ValidMinutes, .ValidFor and .Product, so no user data
 // can reach a subject line.
 type Templates struct {
@@ -47,6 +48,9 @@ type view struct {
 	Email     string
 	NewEmail  string
 	URL       string
+	Device    string
+	Addr      string
+	At        string
 	ValidFor  string
 	Product   string
 }
@@ -152,6 +156,9 @@ func LoadTemplates(dir string) (*Templates, error) {
 			return nil, fmt.Errorf("mail templates: subjects.txt has no {{define %q}}", kind)
 		}
 		sample := view{FirstName: "Ada", Email: "ada@example.com", NewEmail: "ada@example.org", ValidFor: "15 minutes", Product: "authd"}
+		if kind == KindNewDevice {
+			sample.URL, sample.Device, sample.Addr, sample.At = "https://app.example.com/forgotPassword", "Firefox on Linux", "192.0.2.1", "2 Jan 2026 15:04 UTC"
+		}
 		if IsTokenKind(kind) {
 			sample.URL = "https://app.example.com/x/" + strings.Repeat("A", onetime.Link.Len())
 		}

@@ -37,6 +37,14 @@ func (f *fixture) insertEvents(name string, user uuid.UUID, rl reqlog.Request, d
 	}
 }
 
+// forgetEvents deletes every event so far (a fixture's registrations').
+func (f *fixture) forgetEvents() {
+	f.t.Helper()
+	if _, err := f.pool.Exec(f.t.Context(), "DELETE FROM security_events"); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 const firefoxLinux = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
 // TestSecurityEvents: a user reads their own events, newest first, a page
@@ -126,6 +134,7 @@ func TestAdminEvents(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	ada, bob := f.user("ada@example.com"), f.user("bob@example.com")
+	f.forgetEvents() // their registrations'
 	t0 := f.clock.Now()
 	f.insertEvents("login.failed", ada.ID, reqlog.Request{Client: "192.0.2.1"}, "")
 	f.clock.Advance(time.Hour)
@@ -199,6 +208,7 @@ func TestPurgeEvents(t *testing.T) {
 	def := newFixture(t, func(c *config) { c.Clock = clk; c.Pool = f.pool })
 	ctx := t.Context()
 	ada := f.user("ada@example.com")
+	f.forgetEvents() // the registration's
 
 	many := make([]uuid.UUID, 2500) // two and a half batches
 	for i := range many {

@@ -37,7 +37,8 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 		return Tokens{}, db.User{}, err
 	}
 	email = NormaliseEmail(email)
-	lock, err := s.admit(ctx, email)
+	throttleKey := s.throttleKey(ctx, email, c.Device) // device.go: a known device's own budget
+	lock, err := s.admit(ctx, throttleKey)
 	if err != nil {
 		var locked *LockedError
 		switch {
@@ -55,7 +56,7 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 	// An unknown email is compared against a dummy hash: same answer, same work.
 	err = s.hasher.Compare(ctx, user.PasswordHash, pw)
 	if errors.Is(err, password.ErrBusy) {
-		s.unreserve(ctx, email)
+		s.unreserve(ctx, throttleKey)
 	}
 	if errors.Is(err, password.ErrMismatch) {
 		attrs := []slog.Attr{reqlog.LoginFailed.Attr(), slog.String("reason", "unknown email")}
@@ -87,7 +88,7 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 	// Only now, so that only the right password learns that the account
 	// waits for its verification.
 	if s.opts.Verification == VerificationRequired && !user.Verified {
-		if err := s.clearFailures(ctx, email); err != nil {
+		if err := s.clearFailures(ctx, throttleKey); err != nil {
 			return Tokens{}, db.User{}, err
 		}
 		s.metrics.Login(metrics.LoginUnverified)
@@ -99,7 +100,7 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 	// the account has one came with the user: no extra statement for
 	// the others.
 	if user.MfaEnabled {
-		return s.loginTicket(ctx, user, email)
+		return s.loginTicket(ctx, user, throttleKey)
 	}
 	// The session only if the hash compared is still the user's: a
 	// password reset, change or set-password that committed during the
@@ -119,7 +120,10 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 	if err != nil {
 		return Tokens{}, db.User{}, err
 	}
-	if err := s.clearFailures(ctx, email); err != nil {
+	if toks.Device, err = s.deviceLogin(ctx, user, c); err != nil {
+		return Tokens{}, db.User{}, err
+	}
+	if err := s.clearFailures(ctx, throttleKey); err != nil {
 		return Tokens{}, db.User{}, err
 	}
 	s.metrics.Login(metrics.LoginSuccess)
@@ -318,7 +322,7 @@ func (s *Service) start(ctx context.Context, user uuid.UUID, hash *string, c Cli
 	if err != nil {
 		return Tokens{}, err
 	}
-	toks, err := s.issue(sess, gen)
+	toks, err := s.issue(ctx, sess, gen, "")
 	if err != nil {
 		return Tokens{}, err
 	}

@@ -227,8 +227,11 @@ func (s *Service) LoginMFA(ctx context.Context, ticket, code string, c Client) (
 	if kind == codeRecovery {
 		s.metrics.MFA(metrics.MFARecoveryUsed)
 	}
-	toks, err := s.issue(sess, gen)
+	toks, err := s.issue(ctx, sess, gen, user.Role)
 	if err != nil {
+		return Tokens{}, db.User{}, err
+	}
+	if toks.Device, err = s.deviceLogin(ctx, user, c); err != nil {
 		return Tokens{}, db.User{}, err
 	}
 	s.metrics.Login(metrics.LoginSuccess)

@@ -605,11 +605,11 @@ func TestMFASecretsNotInClear(t *testing.T) {
 }
 
 // TestLoginWithoutMFAStatements: a successful login of a user without
-// MFA takes five statements (ReserveLoginAttempt, GetUserByEmail,
-// CreateLoginSession and its session.created event in one transaction,
-// ClearLoginFailures): the MFA work added none, the event log one. The
-// first step of one with MFA takes four (the ticket instead of the
-// session and its event).
+// MFA, from a known device, takes seven statements (IsKnownDevice,
+// ReserveLoginAttempt, GetUserByEmail, CreateLoginSession and its
+// session.created event in one transaction, TouchKnownDevice,
+// ClearLoginFailures); the first step of one with MFA
+// takes four (the ticket instead of the session; no device).
 func TestLoginWithoutMFAStatements(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *config) {
@@ -618,12 +618,16 @@ func TestLoginWithoutMFAStatements(t *testing.T) {
 		c.Options.LoginLockMax = time.Minute
 	})
 	u := f.user("ada@example.com")
-	before := f.stmts.calls.Load()
-	if _, _, err := f.svc.Login(t.Context(), u.Email, testPassword, session.Client{}); err != nil {
+	first, _, err := f.svc.Login(t.Context(), u.Email, testPassword, session.Client{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := f.stmts.calls.Load() - before; got != 5 {
-		t.Errorf("login without MFA: %d statements, want 5", got)
+	before := f.stmts.calls.Load()
+	if _, _, err := f.svc.Login(t.Context(), u.Email, testPassword, session.Client{Device: first.Device}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.stmts.calls.Load() - before; got != 7 {
+		t.Errorf("login without MFA from a known device: %d statements, want 7", got)
 	}
 	m := f.enrol("bob@example.com")
 	before = f.stmts.calls.Load()

@@ -17,9 +17,22 @@ import (
 // issue signs an access token, carrying the session's assurance (aal,
 // amr, auth_time), and the refresh token of the session's current
 // generation, whose id is gen. A refresh keeps the assurance: it is the
-// session's.
-func (s *Service) issue(sess db.Session, gen string) (Tokens, error) {
-	access, err := s.tokens.AccessWith(sess.UserID, sess.ID, assurance(sess))
+// session's. With Options.RoleClaim the access token carries role too,
+// the user's role as the caller read it; "" reads it here (one
+// statement).
+func (s *Service) issue(ctx context.Context, sess db.Session, gen, role string) (Tokens, error) {
+	a := assurance(sess)
+	if s.opts.RoleClaim {
+		if role == "" {
+			r, err := s.q.GetUserRole(ctx, sess.UserID)
+			if err != nil {
+				return Tokens{}, fmt.Errorf("get user role: %w", err)
+			}
+			role = r
+		}
+		a.Role = role
+	}
+	access, err := s.tokens.AccessWith(sess.UserID, sess.ID, a)
 	if err != nil {
 		return Tokens{}, fmt.Errorf("sign access token: %w", err)
 	}
@@ -46,16 +59,16 @@ func (s *Service) Rotate(ctx context.Context, refresh string) (Tokens, error) {
 	presented := hashID(claims.ID)
 	next := nextGenerationID(claims.ID)
 	nextHash := hashID(next)
-	row, err := s.q.RotateSession(ctx, db.RotateSessionParams{
+	row, role, err := s.rotateSession(ctx, db.RotateSessionParams{
 		ID: claims.Session, PresentedHash: presented, NextHash: nextHash,
 		Now: now, IdleExpiresAt: now.Add(s.opts.RefreshTTL),
 	})
 	if err == nil {
-		toks, err := s.issue(db.Session{
+		toks, err := s.issue(ctx, db.Session{
 			ID: row.ID, UserID: row.UserID, Generation: row.Generation,
 			IdleExpiresAt: row.IdleExpiresAt, ExpiresAt: row.ExpiresAt,
 			Aal: row.Aal, Amr: row.Amr, AuthTime: row.AuthTime,
-		}, next)
+		}, next, role)
 		if err != nil {
 			return Tokens{}, err
 		}
@@ -78,7 +91,7 @@ func (s *Service) Rotate(ctx context.Context, refresh string) (Tokens, error) {
 		return Tokens{}, ErrInvalid
 	}
 	if s.inGrace(sess, claims.ID, now) {
-		toks, err := s.issue(sess, next)
+		toks, err := s.issue(ctx, sess, next, "")
 		if err != nil {
 			return Tokens{}, err
 		}
@@ -95,6 +108,21 @@ func (s *Service) Rotate(ctx context.Context, refresh string) (Tokens, error) {
 		slog.String("user_id", sess.UserID.String()), slog.String("session_id", sess.ID.String()),
 		slog.Int64("presented_generation", claims.Generation), slog.Int64("current_generation", sess.Generation))
 	return Tokens{}, ErrReused
+}
+
+// rotateSession is RotateSession, or with Options.RoleClaim
+// RotateSessionWithRole, which reads the user's role in the same
+// statement: the default path stays the one-table UPDATE.
+func (s *Service) rotateSession(ctx context.Context, p db.RotateSessionParams) (db.RotateSessionRow, string, error) {
+	if !s.opts.RoleClaim {
+		row, err := s.q.RotateSession(ctx, p)
+		return row, "", err
+	}
+	r, err := s.q.RotateSessionWithRole(ctx, db.RotateSessionWithRoleParams(p))
+	return db.RotateSessionRow{
+		ID: r.ID, UserID: r.UserID, Generation: r.Generation, IdleExpiresAt: r.IdleExpiresAt,
+		ExpiresAt: r.ExpiresAt, Aal: r.Aal, Amr: r.Amr, AuthTime: r.AuthTime,
+	}, r.Role, err
 }
 
 // inGrace reports whether generation id gen is the one just before the

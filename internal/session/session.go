@@ -125,6 +125,13 @@ type Options struct {
 	// EventRetention is how long security events are kept (EVENT_RETENTION):
 	// Purge deletes older ones; 0: DefaultEventRetention.
 	EventRetention time.Duration
+	// NewDeviceMail mails the owner at the first login from a device new
+	// for the account (NEW_DEVICE_MAIL; device.go). It takes Mail.
+	NewDeviceMail bool
+	// RoleClaim puts the user's role in access tokens
+	// (ACCESS_TOKEN_ROLE_CLAIM): at login, and at each refresh from the
+	// rotation's own statement (RotateSessionWithRole).
+	RoleClaim bool
 }
 
 // Verification is the email verification mode.
@@ -197,6 +204,9 @@ func (s *Service) tx(ctx context.Context, f func(*db.Queries) error) error {
 type Client struct {
 	UserAgent string
 	Addr      string
+	// Device is the device id the client sent (the device_id cookie), ""
+	// for none; see device.go.
+	Device string
 }
 
 // Tokens are what a client gets at login and at each refresh.
@@ -206,6 +216,9 @@ type Tokens struct {
 	// SessionEnd is the session's absolute end: the refresh cookie must
 	// not outlive it.
 	SessionEnd time.Time
+	// Device is the device id the client should keep (a login's answer
+	// sets the device_id cookie to it); "" after a refresh.
+	Device string
 }
 
 // Auth is an authenticated caller: the user, the session, and the

@@ -91,10 +91,16 @@ type Claims struct {
 // auth_time claim (OIDC: when the user last proved who they are). A
 // resource server that needs MFA checks AAL >= 2; one that guards a
 // sensitive action checks AuthTime.
+//
+// Role rides along: the role claim (the user's role as stored, "user" or
+// "admin"), signed only with ACCESS_TOKEN_ROLE_CLAIM and left out when
+// empty. It is the role when the token was signed (at login or at the
+// refresh that issued it), so a role change shows at the next refresh.
 type Assurance struct {
 	AAL      int
 	AMR      []string
 	AuthTime time.Time
+	Role     string
 }
 
 // Signer signs and verifies access and refresh tokens.
@@ -131,6 +137,7 @@ type payload struct {
 	AAL        int      `json:"aal,omitempty"`
 	AMR        []string `json:"amr,omitempty"`
 	AuthTime   int64    `json:"auth_time,omitempty"`
+	Role       string   `json:"role,omitempty"`
 }
 
 // claims is what Verify decodes.
@@ -141,6 +148,7 @@ type claims struct {
 	AAL        int      `json:"aal"`
 	AMR        []string `json:"amr"`
 	AuthTime   int64    `json:"auth_time"`
+	Role       string   `json:"role"`
 }
 
 // header is the JOSE header we sign.
@@ -250,7 +258,7 @@ func (s *Signer) Access(sub, sid uuid.UUID) (string, error) {
 }
 
 // AccessWith signs an access token for user sub in session sid that
-// carries a's aal, amr and auth_time (each left out when zero).
+// carries a's aal, amr, auth_time and role (each left out when zero).
 func (s *Signer) AccessWith(sub, sid uuid.UUID, a Assurance) (string, error) {
 	tok, _, err := s.signAccess(sub, sid, a)
 	return tok, err
@@ -350,7 +358,7 @@ func (s *Signer) sign(ks *KeySet, head string, c Claims) (string, error) {
 		p.Generation = &c.Generation
 	}
 	if c.Kind == Access {
-		p.AAL, p.AMR = c.Assurance.AAL, c.Assurance.AMR
+		p.AAL, p.AMR, p.Role = c.Assurance.AAL, c.Assurance.AMR, c.Assurance.Role
 		if !c.Assurance.AuthTime.IsZero() {
 			p.AuthTime = c.Assurance.AuthTime.Unix()
 		}
@@ -432,7 +440,7 @@ func (s *Signer) Verify(kind Kind, tok string) (Claims, error) {
 		if c.AAL < 0 || c.AAL > 3 || c.AuthTime < 0 {
 			return Claims{}, fmt.Errorf("%w: bad aal or auth_time", ErrInvalid)
 		}
-		out.Assurance = Assurance{AAL: c.AAL, AMR: c.AMR}
+		out.Assurance = Assurance{AAL: c.AAL, AMR: c.AMR, Role: c.Role}
 		if c.AuthTime > 0 {
 			out.Assurance.AuthTime = time.Unix(c.AuthTime, 0).UTC()
 		}

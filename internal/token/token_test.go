@@ -727,3 +727,30 @@ func TestAssurance(t *testing.T) {
 		}
 	}
 }
+
+// TestRoleClaim: a role goes into an access token as the role claim and
+// comes back from Verify; without one the claim is left out.
+func TestRoleClaim(t *testing.T) {
+	f := newFixture(t, "ES256")
+	tok, err := f.s.AccessWith(testSub, testSid, Assurance{AAL: 1, AMR: []string{"pwd"}, Role: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := decodeSegment(t, tok, 1); p["role"] != "admin" {
+		t.Errorf("payload role = %v, want admin", p["role"])
+	}
+	got, err := f.s.Verify(Access, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Assurance.Role != "admin" {
+		t.Errorf("verified role = %q, want admin", got.Assurance.Role)
+	}
+	plain, err := f.s.AccessWith(testSub, testSid, Assurance{AAL: 1, AMR: []string{"pwd"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := decodeSegment(t, plain, 1)["role"]; ok {
+		t.Error("token without a role has the role claim")
+	}
+}

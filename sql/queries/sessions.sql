@@ -74,6 +74,26 @@ WHERE id = sqlc.arg(id) AND current_hash = sqlc.arg(presented_hash)
   AND revoked_at IS NULL AND idle_expires_at > sqlc.arg(now)::timestamptz AND expires_at > sqlc.arg(now)::timestamptz
 RETURNING id, user_id, generation, idle_expires_at, expires_at, aal, amr, auth_time;
 
+-- name: RotateSessionWithRole :one
+-- RotateSession that also returns the user's role, for the role claim
+-- (ACCESS_TOKEN_ROLE_CLAIM): still one statement, only with the setting on.
+UPDATE sessions
+SET previous_hash   = current_hash,
+    current_hash    = sqlc.arg(next_hash),
+    generation      = generation + 1,
+    rotated_at      = sqlc.arg(now)::timestamptz,
+    last_used_at    = sqlc.arg(now)::timestamptz,
+    idle_expires_at = LEAST(sqlc.arg(idle_expires_at)::timestamptz, expires_at)
+WHERE sessions.id = sqlc.arg(id) AND current_hash = sqlc.arg(presented_hash)
+  AND revoked_at IS NULL AND idle_expires_at > sqlc.arg(now)::timestamptz AND expires_at > sqlc.arg(now)::timestamptz
+RETURNING sessions.id, sessions.user_id, generation, idle_expires_at, expires_at, aal, amr, auth_time,
+          (SELECT role FROM users WHERE users.id = sessions.user_id)::text AS role;
+
+-- name: GetUserRole :one
+-- The role of a user, for the role claim of a token issued without a
+-- rotation (a refresh within the reuse grace).
+SELECT role FROM users WHERE id = sqlc.arg(id);
+
 -- name: RevokeSession :many
 -- Ends one session; returns its id if it was not ended before.
 UPDATE sessions SET revoked_at = sqlc.arg(now)::timestamptz, revoked_reason = sqlc.arg(reason)::text

@@ -300,7 +300,7 @@ const LinkBase = "https://app.example.com"
 func SenderOptions(now func() time.Time) mail.SenderOptions {
 	return mail.SenderOptions{
 		From: "authd@example.com", FromName: "authd", LinkBase: LinkBase,
-		VerifyPath: "/verifyemail/{token}", ResetPath: "/forgotPassword/{token}", ChangePath: "/confirm-email/{token}",
+		VerifyPath: "/verifyemail/{token}", ResetPath: "/forgotPassword/{token}", ChangePath: "/confirm-email/{token}", ForgotPath: "/forgotPassword",
 		Tokens:       onetime.New(onetime.Options{Lifetimes: Lifetimes(), Now: now}),
 		PollInterval: 5 * time.Second, MaxAttempts: 8, Retention: 168 * time.Hour,
 		SendTimeout: 10 * time.Second, DBTimeout: 3 * time.Second,
