@@ -1,0 +1,61 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/authd/authd/internal/db"
+	"github.com/authd/authd/internal/db/dbtest"
+)
+
+// TestConnectDropsReadOnlyConnections: a write on a connection that has
+// become read-only (as a session on a standby is, after a failover that
+// left authd connected to the old primary's replacement) fails as
+// ErrUnavailable, and the pool does not hand that connection out again:
+// the next acquire opens a new one, which target_session_attrs=read-write
+// steers to the primary.
+func TestConnectDropsReadOnlyConnections(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, err := db.Connect(ctx, dbtest.URL(t), db.PoolOptions{MaxConns: 1, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+
+	c, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first int32
+	if err := c.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&first); err != nil {
+		t.Fatal(err)
+	}
+	// The server reports the change (ParameterStatus), as a standby
+	// reports in_hot_standby from the start.
+	if _, err := c.Exec(ctx, "SET default_transaction_read_only = on"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Exec(ctx, "CREATE TABLE refused (id int)")
+	if !errors.Is(db.Classify(err), db.ErrUnavailable) {
+		t.Errorf("write on a read-only connection: %v, want ErrUnavailable", err)
+	}
+	c.Release()
+
+	var again int32
+	if err := pool.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&again); err != nil {
+		t.Fatal(err)
+	}
+	if again == first {
+		t.Errorf("the pool handed out the read-only connection (backend %d) again", first)
+	}
+	var ro string
+	if err := pool.QueryRow(context.WithoutCancel(ctx), "SHOW transaction_read_only").Scan(&ro); err != nil {
+		t.Fatal(err)
+	}
+	if ro != "off" {
+		t.Errorf("transaction_read_only = %s on the new connection, want off", ro)
+	}
+}
