@@ -3,8 +3,15 @@ package db_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/db/dbtest"
@@ -57,5 +64,66 @@ func TestConnectDropsReadOnlyConnections(t *testing.T) {
 	}
 	if ro != "off" {
 		t.Errorf("transaction_read_only = %s on the new connection, want off", ro)
+	}
+}
+
+// TestClassifyConnectionLostAtCommit: a server that vanishes while a
+// COMMIT is on its way (a primary killed during a failover: the socket
+// just closes, no error message comes) leaves the commit's fate unknown;
+// that is ErrUnavailable (503, try again), never an internal error.
+func TestClassifyConnectionLostAtCommit(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	cfg, err := pgx.ParseConfig(dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A TCP proxy to the server's socket that the test can cut.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cut := make(chan struct{})
+	network, addr := "unix", fmt.Sprintf("%s/.s.PGSQL.%d", cfg.Host, cfg.Port)
+	if !strings.HasPrefix(cfg.Host, "/") { // TEST_DATABASE_URL over TCP
+		network, addr = "tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+	}
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		s, err := net.Dial(network, addr)
+		if err != nil {
+			t.Error(err)
+			c.Close()
+			return
+		}
+		go io.Copy(s, c)
+		go io.Copy(c, s)
+		<-cut
+		c.Close()
+		s.Close()
+	}()
+	cfg.Host, cfg.Port = "127.0.0.1", uint16(ln.Addr().(*net.TCPAddr).Port)
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	close(cut)
+	err = tx.Commit(ctx)
+	if err == nil {
+		t.Fatal("commit over a cut connection succeeded")
+	}
+	if !errors.Is(db.Classify(err), db.ErrUnavailable) {
+		t.Errorf("commit over a cut connection: %v (%T), want ErrUnavailable", err, err)
 	}
 }
