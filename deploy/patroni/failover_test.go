@@ -36,19 +36,15 @@ import (
 func TestFailover(t *testing.T) {
 	bin := make(chan string, 1)
 	buildErr := make(chan error, 1)
-	go func() { // while the cluster starts
-		dir, err := os.MkdirTemp("", "authd-bin-")
-		if err != nil {
-			buildErr <- err
-			return
-		}
-		t.Cleanup(func() { os.RemoveAll(dir) })
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "authd"), "github.com/authd/authd/cmd/authd").CombinedOutput()
+	binDir := t.TempDir()
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", filepath.Join(binDir, "authd"), "github.com/authd/authd/cmd/authd")
+	go func() { // while the cluster starts; killed if the test ends first
+		out, err := build.CombinedOutput()
 		if err != nil {
 			buildErr <- fmt.Errorf("go build: %v\n%s", err, out)
 			return
 		}
-		bin <- filepath.Join(dir, "authd")
+		bin <- filepath.Join(binDir, "authd")
 	}()
 
 	c := startCluster(t, "authd")
