@@ -30,7 +30,8 @@ func (c *classified) Unwrap() []error { return []error{c.kind, c.err} }
 // Classify wraps err so that errors.Is reports ErrNotFound (no rows),
 // ErrConflict (unique violation), ErrForeignKey (foreign key violation: the
 // row referred to is gone) or ErrUnavailable (the database could not be
-// reached, was shutting down, or did not answer in time). Other errors are
+// reached, was shutting down, did not answer in time, or refused a write
+// as a standby does while a failover is under way). Other errors are
 // returned unchanged; nil stays nil.
 func Classify(err error) error {
 	if err == nil {
@@ -63,6 +64,7 @@ func kindOf(err error) error {
 			pgErr.Code == "57P02",               // crash_shutdown
 			pgErr.Code == "57P03",               // cannot_connect_now (starting up)
 			pgErr.Code == "55P03",               // lock_not_available (lock_timeout)
+			pgErr.Code == "25006",               // read_only_sql_transaction: a standby, during a failover
 			pgErr.Code == "40001",               // serialization_failure
 			pgErr.Code == "40P01":               // deadlock_detected
 			return ErrUnavailable

@@ -26,6 +26,7 @@ func TestClassify(t *testing.T) {
 		{&pgconn.PgError{Code: "23505"}, db.ErrConflict},
 		{&pgconn.PgError{Code: "23503"}, db.ErrForeignKey},
 		{&pgconn.PgError{Code: "57014"}, db.ErrUnavailable},
+		{&pgconn.PgError{Code: "25006"}, db.ErrUnavailable}, // read_only_sql_transaction: a standby
 		{fmt.Errorf("wrapped: %w", &pgconn.PgError{Code: "23503"}), db.ErrForeignKey},
 		{&pgconn.PgError{Code: "23514"}, nil}, // check_violation
 		{other, nil},

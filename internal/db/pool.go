@@ -38,6 +38,13 @@ func Connect(ctx context.Context, url string, o PoolOptions) (*pgxpool.Pool, err
 		pgxuuid.Register(c.TypeMap())
 		return nil
 	}
+	// A connection that reports itself read-only (in_hot_standby or
+	// default_transaction_read_only, which PostgreSQL 14 and later send
+	// whenever they change) cannot take authd's writes: it is closed when
+	// released instead of going back to the pool, and the next connection,
+	// with target_session_attrs=read-write in a multi-host URL, finds the
+	// primary. Reading the reported values costs no round trip.
+	cfg.AfterRelease = func(c *pgx.Conn) bool { return !readOnly(c) }
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open pool: %w", Classify(err))
@@ -53,4 +60,10 @@ func Connect(ctx context.Context, url string, o PoolOptions) (*pgxpool.Pool, err
 		return nil, fmt.Errorf("connect: %w", Classify(err))
 	}
 	return pool, nil
+}
+
+// readOnly reports whether the server said the session is read-only.
+func readOnly(c *pgx.Conn) bool {
+	pc := c.PgConn()
+	return pc.ParameterStatus("in_hot_standby") == "on" || pc.ParameterStatus("default_transaction_read_only") == "on"
 }
