@@ -62,3 +62,38 @@ func TestMigrateNeedsOnlyTheDatabase(t *testing.T) {
 		t.Errorf("migrate with an empty environment: %v\n%s", err, out)
 	}
 }
+
+// TestHealthcheckerWaitsForMigration: the tutorial's health route, which
+// scripts wait for before they register, answers 503 not_ready with
+// Retry-After while the schema is not migrated (serve -no-migrate on an
+// empty database, as on Kubernetes before the migrate Job), and the
+// tutorial's 200 once `authd migrate up` has run; a registration then
+// succeeds. /healthz is 200 throughout.
+func TestHealthcheckerWaitsForMigration(t *testing.T) {
+	bin := buildBinary(t)
+	url := dbtest.EmptyURL(t)
+	p := launch(t, bin, append(keyEnv(t, bin), "DATABASE_URL="+url, "MIGRATE_ON_START=false"))
+	waitLog(t, p, "authd serving") // the database is reached: the service is behind the port
+	st, hdr, body := get(t, "GET", p.base+"/api/healthchecker")
+	if st != 503 || string(body) != `{"status":"error","message":"not ready","code":"not_ready"}`+"\n" || hdr.Get("Retry-After") != "2" {
+		t.Errorf("/api/healthchecker before migrating: %d %s (Retry-After %q), want 503 not_ready with Retry-After 2", st, body, hdr.Get("Retry-After"))
+	}
+	if st, _, _ := get(t, "GET", p.base+"/healthz"); st != 200 {
+		t.Errorf("/healthz before migrating: %d, want 200", st)
+	}
+
+	cmd := exec.Command(bin, "migrate", "up")
+	cmd.Dir, cmd.Env = t.TempDir(), []string{"DATABASE_URL=" + url}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("migrate up: %v\n%s", err, out)
+	}
+	p.waitReady(t) // polls /readyz: the same condition
+	st, _, body = get(t, "GET", p.base+"/api/healthchecker")
+	if st != 200 || string(body) != `{"status":"success","message":"Welcome to authd"}`+"\n" {
+		t.Fatalf("/api/healthchecker after migrating: %d %s", st, body)
+	}
+	reg := `{"name":"H","email":"health@example.com","password":"password123","passwordConfirm":"password123","photo":""}`
+	if st, _, _ := call(t, p.base, "POST", "/api/auth/register", reg); st != 201 {
+		t.Errorf("register once /api/healthchecker says 200: %d", st)
+	}
+}
