@@ -345,10 +345,10 @@ func TestConfigEnvMailExamples(t *testing.T) {
 
 // staleClaims were true of earlier releases and must not come back.
 var staleClaims = []string{
-	"exits if it cannot",                  // authd waits DB_STARTUP_WAIT for the database
-	"validates the whole configuration",   // authd migrate reads only the database settings
-	"before the port opens",               // the port opens before migrations
-	"needs the signing keys too",          // same
+	"exits if it cannot",                             // authd waits DB_STARTUP_WAIT for the database
+	"validates the whole configuration",              // authd migrate reads only the database settings
+	"before the port opens",                          // the port opens before migrations
+	"needs the signing keys too",                     // same
 	"_VERIFY_KEYS` (or `REFRESH_TOKEN_VERIFY_KEYS`)", // refresh keys rotate through REFRESH_TOKEN_RETIRED_KEYS
 }
 
@@ -388,4 +388,3 @@ func TestNoStaleClaims(t *testing.T) {
 		}
 	}
 }
-
