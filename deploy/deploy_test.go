@@ -5,7 +5,9 @@
 // context, secrets only by reference, settings that authd actually reads,
 // /metrics on a port of its own that only Prometheus may scrape, proxies
 // trusted by address and not the pod CIDR, and a NetworkPolicy that lets in
-// only selected pods and lets out nothing but PostgreSQL and DNS.
+// only selected pods and lets out nothing but PostgreSQL, DNS and an SMTP
+// relay's address range; features_test.go checks that every feature's
+// settings and secrets are carried (mail, key rotation, two-factor).
 //
 // kustomize comes from PATH or $(go env GOPATH)/bin; install it with
 //
@@ -49,8 +51,49 @@ const (
 	httpPort      = 8000
 )
 
-// requiredSecretKeys must reach every authd container from authd-secrets.
+// requiredSecretKeys must reach the server container from authd-secrets.
 var requiredSecretKeys = []string{"DATABASE_URL", "ACCESS_TOKEN_PRIVATE_KEY", "REFRESH_TOKEN_PRIVATE_KEY"}
+
+// migrateSecretKeys are all the secrets the migrate Job may read (authd
+// migrate needs only the database): DATABASE_URL required, the other
+// optional. It gets no signing keys and no mail credentials.
+var migrateSecretKeys = map[string]bool{"DATABASE_URL": true, "MIGRATE_DATABASE_URL": false}
+
+// notWired are the secret settings (config.Variables) that the server
+// container deliberately does not read from authd-secrets, and why. Every
+// other secret setting must reach it, as an optional secretKeyRef unless
+// it is required: a feature whose secret the manifests drop cannot be
+// turned on (mail credentials, REFRESH_TOKEN_RETIRED_KEYS for rotation).
+var notWired = map[string]string{
+	"POSTGRES_PASSWORD":        "DATABASE_URL carries the password",
+	"ACCESS_TOKEN_PUBLIC_KEY":  "derived from the private key",
+	"REFRESH_TOKEN_PUBLIC_KEY": "derived from the private key",
+	"MIGRATE_DATABASE_URL":     "the server does not migrate (serve -no-migrate); the Job reads it",
+}
+
+// placeholders stand in for the Secret's values when a test loads the
+// rendered configuration with authd's own config.Load: valid in form, so
+// that only the manifests' settings can fail.
+var placeholders = map[string]string{
+	"DATABASE_URL":               "postgres://authd:placeholder@postgresql:5432/authd?sslmode=require",
+	"MIGRATE_DATABASE_URL":       "postgres://owner:placeholder@postgresql:5432/authd?sslmode=require",
+	"ACCESS_TOKEN_PRIVATE_KEY":   "access-private",
+	"REFRESH_TOKEN_PRIVATE_KEY":  "refresh-private",
+	"ACCESS_TOKEN_VERIFY_KEYS":   "access-old-public",
+	"REFRESH_TOKEN_VERIFY_KEYS":  "refresh-old-public",
+	"REFRESH_TOKEN_RETIRED_KEYS": "refresh-old-private",
+	"MFA_ENCRYPTION_KEYS":        "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+	"SMTP_USER":                  "authd",
+	"SMTP_PASS":                  "placeholder",
+}
+
+// smtpPorts are the ports an SMTP egress rule may open: submission
+// (STARTTLS), submissions (implicit TLS) and plain SMTP.
+var smtpPorts = []string{"TCP/25", "TCP/465", "TCP/587"}
+
+// smtpPlaceholder is the base's SMTP egress CIDR (TEST-NET-1), which
+// reaches nothing: an overlay that turns mail on must replace it.
+const smtpPlaceholder = "192.0.2.1/32"
 
 // The few fields of Kubernetes objects that the checks read.
 
@@ -424,10 +467,14 @@ func TestManifests(t *testing.T) {
 		{"migrate Job runs migrate up, the server does not migrate", checkMigrateJob},
 		{"Service targets the http port of the server pods only", checkService},
 		{"PodDisruptionBudget covers the server pods", checkPDB},
-		{"NetworkPolicy: ingress on 8000 and the metrics port from selected pods only, egress only to 53 and 5432", checkNetworkPolicy},
+		{"NetworkPolicy: ingress on 8000 and the metrics port from selected pods only, egress only to 53, 5432 and an SMTP relay's range", checkNetworkPolicy},
 		{"metrics: own port, scrape annotations, only Prometheus admitted", checkMetrics},
 		{"TRUSTED_PROXIES names proxies, not the pod CIDR", checkTrustedProxies},
 		{"Deployment and Job run the same image", checkSameImage},
+		{"every secret setting reaches the server, the Job gets only the database's", checkServerSecrets},
+		{"authd's own config.Load accepts the rendered settings", checkConfigLoads},
+		{"mail: MAIL_TRANSPORT set, smtp has credentials and an egress rule to SMTP_PORT", checkMail},
+		{"Ingress: TLS, to the Service's http port", checkIngress},
 	}
 	for _, dir := range targets {
 		t.Run(dir, func(t *testing.T) {
@@ -702,13 +749,29 @@ func checkSecretRefs(t *testing.T, r *rendered) {
 			if !isAuthd(c) {
 				continue
 			}
-			for _, k := range requiredSecretKeys {
+			want := requiredSecretKeys
+			if isMigrate(c) {
+				want = []string{"DATABASE_URL"}
+				for _, e := range c.Env {
+					if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+						if _, ok := migrateSecretKeys[e.ValueFrom.SecretKeyRef.Key]; !ok {
+							t.Errorf("%s: reads %s from the Secret: authd migrate needs only the database settings", where, e.ValueFrom.SecretKeyRef.Key)
+						}
+					}
+				}
+			}
+			for _, k := range want {
 				if !required[k] {
 					t.Errorf("%s: does not read %s from Secret %s (as a required secretKeyRef)", where, k, secretName)
 				}
 			}
 		}
 	}
+}
+
+// isMigrate reports whether c runs authd migrate.
+func isMigrate(c container) bool {
+	return len(c.Args) > 0 && c.Args[0] == "migrate"
 }
 
 // isAuthd reports whether c runs the authd image (all do today; a sidecar
@@ -1001,12 +1064,33 @@ func checkNetworkPolicy(t *testing.T, r *rendered) {
 		if len(rule.Ports) == 0 {
 			t.Errorf("NetworkPolicy authd: egress rule %d has no ports: it allows every port", i)
 		}
-		egress = append(egress, portSet(rule.Ports)...)
+		ports := portSet(rule.Ports)
+		if len(ports) > 0 && !slices.ContainsFunc(ports, func(p string) bool { return !slices.Contains(smtpPorts, p) }) {
+			// The SMTP relay's rule: addresses only, never everywhere.
+			for j, to := range rule.To {
+				var peer netPolicyPeer
+				if err := to.Decode(&peer); err != nil {
+					t.Fatalf("NetworkPolicy authd: egress rule %d, to %d: %v", i, j, err)
+				}
+				if peer.IPBlock == nil || peer.PodSelector != nil || peer.NamespaceSelector != nil {
+					t.Errorf("NetworkPolicy authd: SMTP egress rule %d, to %d: want an ipBlock of the relay's addresses", i, j)
+				} else if p, err := netip.ParsePrefix(peer.IPBlock.CIDR); err != nil || p.Bits() == 0 {
+					t.Errorf("NetworkPolicy authd: SMTP egress rule %d: ipBlock %q: want the relay's range, not everywhere", i, peer.IPBlock.CIDR)
+				}
+			}
+		}
+		egress = append(egress, ports...)
 	}
 	slices.Sort(egress)
 	egress = slices.Compact(egress)
-	if want := []string{"TCP/53", "TCP/5432", "UDP/53"}; !slices.Equal(egress, want) {
-		t.Errorf("NetworkPolicy authd: egress ports %v, want exactly %v (PostgreSQL and DNS)", egress, want)
+	var other []string
+	for _, p := range egress {
+		if !slices.Contains(smtpPorts, p) {
+			other = append(other, p)
+		}
+	}
+	if want := []string{"TCP/53", "TCP/5432", "UDP/53"}; !slices.Equal(other, want) {
+		t.Errorf("NetworkPolicy authd: egress ports %v besides SMTP, want exactly %v (PostgreSQL and DNS)", other, want)
 	}
 }
 

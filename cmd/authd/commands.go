@@ -11,16 +11,18 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/authd/authd/internal/config"
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/token"
 	"github.com/authd/authd/internal/totp"
 )
 
 // migrateCmd: authd migrate up | down [N] | version, on MIGRATE_DATABASE_URL
-// if set, else DATABASE_URL.
+// if set, else DATABASE_URL. It reads only the database settings
+// (config.LoadMigrate): a migration Job needs no keys and no mail settings.
 func migrateCmd(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout io.Writer) (err error) {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	cfg, err := loadConfig(fs, args, lookupEnv)
+	cfg, err := loadConfigWith(config.LoadMigrate, fs, args, lookupEnv)
 	if err != nil {
 		return err
 	}

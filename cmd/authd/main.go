@@ -75,6 +75,12 @@ func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "-
 // loadConfig reads the optional env file (the tutorial's app.env format) and
 // the environment, which wins.
 func loadConfig(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool)) (config.Config, error) {
+	return loadConfigWith(config.Load, fs, args, lookupEnv)
+}
+
+// loadConfigWith is loadConfig with the settings that load reads: all of
+// them (config.Load), or a command's own (config.LoadMigrate).
+func loadConfigWith(load func(func(string) string) (config.Config, error), fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool)) (config.Config, error) {
 	envFile := fs.String("env-file", "", "read settings from this file (default: ./app.env if it exists)")
 	if err := fs.Parse(args); err != nil {
 		return config.Config{}, err
@@ -95,7 +101,7 @@ func loadConfig(fs *flag.FlagSet, args []string, lookupEnv func(string) (string,
 	case explicit || !errors.Is(err, os.ErrNotExist):
 		return config.Config{}, fmt.Errorf("env file: %w", err)
 	}
-	cfg, err := config.Load(config.Lookup(lookupEnv, values))
+	cfg, err := load(config.Lookup(lookupEnv, values))
 	if err != nil {
 		return config.Config{}, fmt.Errorf("invalid configuration:\n%w", err)
 	}

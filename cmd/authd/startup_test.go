@@ -70,6 +70,7 @@ func TestStartWhileDatabaseDown(t *testing.T) {
 			}{
 				{"GET", "/healthz", 200, ""},
 				{"GET", "/readyz", 503, "not_ready"},
+				{"GET", "/api/healthchecker", 503, "not_ready"},
 				{"POST", "/api/auth/login", 503, "unavailable"},
 				{"GET", "/api/users/me", 503, "unavailable"},
 			} {
@@ -88,6 +89,9 @@ func TestStartWhileDatabaseDown(t *testing.T) {
 
 			s.Start(t)
 			p.waitReady(t)
+			if st, _, body := get(t, "GET", p.base+"/api/healthchecker"); st != 200 || string(body) != `{"status":"success","message":"Welcome to authd"}`+"\n" {
+				t.Errorf("/api/healthchecker once ready: %d %s", st, body)
+			}
 			reg := `{"name":"S","email":"late@example.com","password":"password123","passwordConfirm":"password123","photo":""}`
 			if st, _, _ := call(t, p.base, "POST", "/api/auth/register", reg); st != 201 {
 				t.Fatalf("register after the database came up: %d", st)

@@ -19,6 +19,7 @@ type loader struct {
 	getenv   func(string) string
 	rows     map[string]setting
 	problems []error
+	files    map[string]string // the values of secrets read from NAME_FILE (secretfile.go)
 }
 
 func newLoader(getenv func(string) string, settings []setting) *loader {
@@ -33,11 +34,16 @@ func (l *loader) problemf(name, format string, args ...any) {
 	l.problems = append(l.problems, errors.New(name+": "+fmt.Sprintf(format, args...)))
 }
 
-// raw returns the variable exactly as getenv does.
+// raw returns the variable exactly as getenv does; a secret one may come from the file that
+// NAME_FILE names instead (fromFile).
 func (l *loader) raw(name string) string {
-	if _, ok := l.rows[name]; !ok {
+	row, ok := l.rows[name]
+	if !ok {
 		// The tests catch this: every variable Load reads must be listed in Variables.
 		l.problemf(name, "internal error: variable is not listed in Variables")
+	}
+	if row.secret {
+		return l.fromFile(name, l.getenv(name))
 	}
 	return l.getenv(name)
 }

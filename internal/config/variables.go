@@ -11,7 +11,8 @@ import (
 //
 // Default is the literal value Load uses when the variable is unset or empty. A default in
 // parentheses, such as "(number of CPUs)", describes a value computed at load time, and an empty
-// Default means there is none. Secret variables are never echoed in errors or logs.
+// Default means there is none. Secret variables are never echoed in errors or logs, and each
+// may be read from the file that NAME_FILE names instead (FileSuffix).
 type Variable struct {
 	Name        string
 	Default     string
@@ -189,7 +190,7 @@ func settings(c *Config) []setting {
 		{name: "EMAIL_FROM_NAME", to: bind(&c.EmailFromName, (*loader).fromName, slog.StringValue), def: "authd", desc: "display name of the From address, and the product name the mails show"},
 		{name: "SMTP_HOST", to: bind(&c.SMTPHost, (*loader).smtpHost, slog.StringValue), desc: "SMTP server host name or IP address; required with MAIL_TRANSPORT=smtp"},
 		{name: "SMTP_PORT", to: intVar(&c.SMTPPort), def: "587", ints: between(1, 65535), desc: "SMTP server port, {range} (usually 465 with SMTP_TLS=implicit)"},
-		{name: "SMTP_USER", to: redacted(&c.SMTPUser, (*loader).value, showSet), desc: "SMTP AUTH user name, with SMTP_PASS; AUTH happens only over TLS or to a loopback host"},
+		{name: "SMTP_USER", to: redacted(&c.SMTPUser, (*loader).value, showSet), secret: true, desc: "SMTP AUTH user name, with SMTP_PASS; AUTH happens only over TLS or to a loopback host"},
 		{name: "SMTP_PASS", to: redacted(&c.SMTPPass, (*loader).raw, showSet), secret: true, desc: "SMTP AUTH password, with SMTP_USER"},
 		{name: "SMTP_TLS", to: choiceVar(&c.SMTPTLS), def: "starttls", choices: []string{"starttls", "implicit", "none"}, desc: "TLS to the SMTP server: {range}; starttls (required, never falling back to plain text) and implicit verify the certificate, with no way to skip that; none is refused unless SMTP_HOST is loopback"},
 		{name: "SMTP_TIMEOUT", to: durationVar(&c.SMTPTimeout), def: "10s", durations: between(time.Second, 5*time.Minute), desc: "longest delivery of one mail, from connecting to QUIT, {range}"},

@@ -119,3 +119,33 @@ func TestLogValueShowsEveryRow(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEListsFileSecrets: the README's note on NAME_FILE names exactly the secret
+// variables, the ones that Load also reads from a file.
+func TestREADMEListsFileSecrets(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, note, ok := strings.Cut(string(b), "**Secrets from files.**")
+	if !ok {
+		t.Fatal("README.md has no **Secrets from files.** note")
+	}
+	note, _, _ = strings.Cut(note, "\n\n")
+	note, _, _ = strings.Cut(note, "may instead be")
+	var listed []string
+	for i, part := range strings.Split(note, "`") {
+		if i%2 == 1 {
+			listed = append(listed, part)
+		}
+	}
+	var want []string
+	for _, v := range Variables() {
+		if v.Secret {
+			want = append(want, v.Name)
+		}
+	}
+	if !reflect.DeepEqual(listed, want) {
+		t.Errorf("README's note lists %v,\nwant the secret variables %v", listed, want)
+	}
+}

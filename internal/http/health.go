@@ -12,9 +12,16 @@ import (
 // readyTimeout bounds one readiness check: a probe wants a quick answer.
 const readyTimeout = 2 * time.Second
 
-// handleHealthchecker is the tutorial's health route.
-func handleHealthchecker() http.Handler {
+// handleHealthchecker is the tutorial's health route. Its readers wait for
+// it before they call the API, so it answers the tutorial's 200 only when
+// the API can serve: on the condition of /readyz (ready; nil: always), and
+// otherwise the same 503 with Retry-After. /healthz is the liveness check.
+func handleHealthchecker(log *slog.Logger, ready func(context.Context) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isReady(r, ready) {
+			writeError(w, r, log, errNotReady)
+			return
+		}
 		encode(w, http.StatusOK, messageEnvelope{Status: "success", Message: "Welcome to authd"})
 	})
 }
@@ -30,17 +37,22 @@ func handleLive() http.Handler {
 // can take traffic.
 func handleReady(log *slog.Logger, ready func(context.Context) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ready != nil {
-			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-			err := ready(ctx)
-			cancel()
-			if err != nil {
-				writeError(w, r, log, errNotReady)
-				return
-			}
+		if !isReady(r, ready) {
+			writeError(w, r, log, errNotReady)
+			return
 		}
 		encode(w, http.StatusOK, messageEnvelope{Status: "success", Message: "ready"})
 	})
+}
+
+// isReady runs ready (nil: always ready) within readyTimeout.
+func isReady(r *http.Request, ready func(context.Context) error) bool {
+	if ready == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	return ready(ctx) == nil
 }
 
 // MetricsHandler serves the metrics in the Prometheus text format (not JSON:

@@ -538,6 +538,7 @@ func TestOpenAPILiveResponses(t *testing.T) {
 	s.expect(200, "readiness", nil, "GET", "/readyz", "")
 	draining.Store(true)
 	s.expect(503, "readiness while draining", nil, "GET", "/readyz", "")
+	s.expect(503, "healthchecker while draining", nil, "GET", "/api/healthchecker", "")
 	s.expect(200, "jwks", nil, "GET", "/.well-known/jwks.json", "")
 	s.expect(200, "metrics", nil, "GET", "/metrics", "")
 	s.expect(200, "openapi", nil, "GET", "/api/openapi.yaml", "")

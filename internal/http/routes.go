@@ -72,7 +72,7 @@ func addRoutes(mux *http.ServeMux, d Deps, o Options) {
 		mux.Handle("DELETE /api/users/me", guard(limit(d.LoginLimit)(auth(handleDeleteMe(log, s, jar)))))
 	}
 
-	mux.Handle("GET /api/healthchecker", handleHealthchecker())
+	mux.Handle("GET /api/healthchecker", handleHealthchecker(log, d.Ready))
 	mux.Handle("GET /healthz", handleLive())
 	mux.Handle("GET /readyz", handleReady(log, d.Ready))
 	mux.Handle("GET /.well-known/jwks.json", handleJWKS(d.JWKS))

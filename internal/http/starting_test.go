@@ -6,7 +6,9 @@ import (
 )
 
 // TestStarting: while the database is awaited, the health routes answer as a
-// live but not ready service, and everything else 503 with Retry-After.
+// live but not ready service (the tutorial's /api/healthchecker as /readyz:
+// a script that waits for it must not register into a 503), and everything
+// else 503 with Retry-After.
 func TestStarting(t *testing.T) {
 	h := Starting()
 	tests := []struct {
@@ -16,7 +18,8 @@ func TestStarting(t *testing.T) {
 		retryAfter   string
 	}{
 		{"GET", "/healthz", 200, `{"status":"success","message":"alive"}`, ""},
-		{"HEAD", "/api/healthchecker", 200, `{"status":"success","message":"Welcome to authd"}`, ""},
+		{"HEAD", "/api/healthchecker", 503, `{"status":"error","message":"not ready","code":"not_ready"}`, "2"},
+		{"GET", "/api/healthchecker", 503, `{"status":"error","message":"not ready","code":"not_ready"}`, "2"},
 		{"GET", "/readyz", 503, `{"status":"error","message":"not ready","code":"not_ready"}`, "2"},
 		{"POST", "/api/auth/login", 503, `{"status":"error","message":"service temporarily unavailable, try again shortly","code":"unavailable"}`, "2"},
 		{"POST", "/healthz", 503, `{"status":"error","message":"service temporarily unavailable, try again shortly","code":"unavailable"}`, "2"},
