@@ -39,31 +39,42 @@ const (
 
 // webhookReport is the Webhooks under load section of the report.
 type webhookReport struct {
-	Count int // BENCH_WEBHOOK_COUNT
-	Runs  []hookRun
+	Count int // BENCH_WEBHOOK_COUNT: events queued for each batch
+	Sets  []hookSet
 }
 
-// hookRun is the delivery of Count queued events by Replicas senders.
-type hookRun struct {
-	Replicas  int
-	Seconds   float64 // from the queueing commit until the receiver had every queued event
+// hookSet is one set of replicas: a batch of Count events delivered while
+// me runs, another while refresh runs, and what the receiver and the
+// replicas counted over the set.
+type hookSet struct {
+	Replicas   int
+	Batches    []hookBatch
+	Others     int     // accepted deliveries of events the load recorded (its logins)
+	Duplicates int     // over every accepted delivery of the set: deliveries less distinct webhook-ids
+	Rejected   int     // deliveries whose signature, timestamp or body did not check
+	Retries    int64   // authd_webhook_deliveries_total{outcome="retry"}, summed over the replicas
+	PerReplica []int64 // authd_webhook_deliveries_total{outcome="delivered"} of each replica
+	Loads      []loadFigure
+}
+
+// hookBatch is the delivery of Count queued events during one load run.
+type hookBatch struct {
+	While     string  // the load run meanwhile: me or refresh
+	Seconds   float64 // from the queueing commit until the receiver had every event of the batch
 	PerSecond float64 // Count / Seconds
 
-	Delivered, Failed int64 // the queued events' webhook_deliveries rows, by status, once none was pending or sending
-	Received          int   // deliveries of queued events the receiver accepted
+	Delivered, Failed int64 // the batch's webhook_deliveries rows, by status, once none was pending or sending
+	Received          int   // the batch's deliveries the receiver accepted, counted after the replicas stopped
 	Distinct          int   // distinct webhook-ids among them
-	Duplicates        int   // over every accepted delivery: deliveries less distinct webhook-ids
-	Others            int   // accepted deliveries of events the load recorded (its logins)
-	Rejected          int   // deliveries whose signature, timestamp or body did not check
-	Retries           int64 // authd_webhook_deliveries_total{outcome="retry"}, summed over the replicas
-	PerReplica        []int64
-	Loads             []loadFigure
 }
 
+// Duplicates is the batch's deliveries less its distinct webhook-ids.
+func (b hookBatch) Duplicates() int { return b.Received - b.Distinct }
+
 // Shares is each replica's delivered count, "1200 / 1100 / 1300".
-func (r hookRun) Shares() string {
-	parts := make([]string, len(r.PerReplica))
-	for i, n := range r.PerReplica {
+func (s hookSet) Shares() string {
+	parts := make([]string, len(s.PerReplica))
+	for i, n := range s.PerReplica {
 		parts[i] = strconv.FormatInt(n, 10)
 	}
 	return strings.Join(parts, " / ")
@@ -87,40 +98,40 @@ func (b *bench) webhookRuns(ctx context.Context, rep *report) error {
 	wr := &webhookReport{Count: b.cfg.HookCount}
 	rep.Webhooks = wr
 	for _, replicas := range []int{1, 3} {
-		r, err := b.deliverUnderLoad(ctx, conn, replicas)
+		set, err := b.deliverUnderLoad(ctx, conn, replicas)
 		if err != nil {
 			return err
 		}
-		wr.Runs = append(wr.Runs, r)
+		wr.Sets = append(wr.Sets, set)
 	}
 	return nil
 }
 
 // deliverUnderLoad starts replicas authd processes with WEBHOOKS_FILE
-// naming a fresh receiver, loads me and refresh idle, queues
-// BENCH_WEBHOOK_COUNT events with their deliveries by SQL when the first
-// load run under delivery starts sending, loads me and refresh again
-// meanwhile (against the first replica), and times the deliveries until
-// the receiver has every queued event.
-func (b *bench) deliverUnderLoad(ctx context.Context, conn *pgx.Conn, replicas int) (hookRun, error) {
-	r := hookRun{Replicas: replicas}
+// naming a fresh receiver and loads me and refresh idle; then, for me and
+// for refresh, queues BENCH_WEBHOOK_COUNT events with their deliveries by
+// SQL when the load run starts sending, runs it (against the first
+// replica), and times the deliveries until the receiver has every event of
+// the batch.
+func (b *bench) deliverUnderLoad(ctx context.Context, conn *pgx.Conn, replicas int) (hookSet, error) {
+	set := hookSet{Replicas: replicas}
 	n := b.cfg.HookCount
 	key := make([]byte, 32)
 	rand.Read(key)
-	rc, err := startReceiver(key, hookMarker, n)
+	rc, err := startReceiver(key)
 	if err != nil {
-		return r, err
+		return set, err
 	}
 	defer rc.Close()
 	file := filepath.Join(b.work, "webhooks.json")
 	if err := os.WriteFile(file, webhooksFile(rc.URL, key), 0o600); err != nil {
-		return r, err
+		return set, err
 	}
 	if _, err := conn.Exec(ctx, "TRUNCATE security_events, webhook_deliveries, webhook_endpoints"); err != nil {
-		return r, err
+		return set, err
 	}
 
-	b.step(fmt.Sprintf("webhooks: %d replica(s) of authd delivering %d events to a local receiver", replicas, n))
+	b.step(fmt.Sprintf("webhooks: %d replica(s) of authd delivering %d events to a local receiver during me, then during refresh", replicas, n))
 	var started []*authd
 	stopAll := func() error {
 		var errs []error
@@ -136,97 +147,104 @@ func (b *bench) deliverUnderLoad(ctx context.Context, conn *pgx.Conn, replicas i
 	for range replicas {
 		a, err := b.startHookAuthd(ctx, env)
 		if err != nil {
-			return r, err
+			return set, err
 		}
 		started = append(started, a)
 		b.authd = nil // runAuthd runs one at a time; the first one takes the load
 	}
 	b.authd = started[0]
-	b.commands = append(b.commands, fmt.Sprintf("# webhooks: %d authd replica(s), RS256 keys, %s METRICS_ADDR=127.0.0.1:$MPORT", replicas, strings.Join(env, " ")),
-		fmt.Sprintf("#   %s: {\"endpoints\": [{\"id\": %q, \"url\": \"http://127.0.0.1:$RPORT/\", \"events\": [\"*\"], \"secrets\": [\"whsec_...\"], \"allow_private\": true}]}", filepath.Base(file), hookEndpoint),
-		fmt.Sprintf("#   %d session.revoked events, each with its delivery to %q, queued by SQL in one statement with pg_notify('authd_webhook', '')", n, hookEndpoint))
+	shown := strings.Join(hookEnv("$WORK/webhooks.json"), " ")
+	b.commands = append(b.commands, fmt.Sprintf("# webhooks: %d authd replica(s), RS256 keys, %s METRICS_ADDR=127.0.0.1:$MPORT", replicas, shown),
+		fmt.Sprintf("#   %s: {\"endpoints\": [{\"id\": %q, \"url\": \"http://127.0.0.1:$RPORT/\", \"events\": [\"*\"], \"secrets\": [\"whsec_...\"], \"allow_private\": true}]}", filepath.Base(file), hookEndpoint))
 
 	users := strconv.Itoa(b.cfg.C) // the fewest refresh takes: logging them in (bcrypt) takes little of the delivery
 	for _, s := range []string{"me", "refresh"} {
 		res, err := b.loadResult(ctx, fmt.Sprintf("%s, idle (%d replica(s), webhooks on)", s, replicas), "-scenario", s, "-users", users)
 		if err != nil {
-			return r, err
+			return set, err
 		}
-		r.Loads = append(r.Loads, figure(s+", idle", res, false))
+		set.Loads = append(set.Loads, figure(s+", idle", res, false))
 	}
 
-	// The events are queued when the first load run meanwhile has logged in
-	// its users and starts sending (authload's "load:" line), so that its
-	// window falls in the delivery.
-	var (
-		once     sync.Once
-		t0       time.Time
-		queueErr error
-	)
-	queue := func() {
-		once.Do(func() {
-			queueErr = queueEvents(ctx, b.dbURL, n, hookMarker)
-			t0 = time.Now()
-		})
-	}
-	for i, s := range []string{"me", "refresh"} {
-		if i > 0 && rc.Complete() {
-			break
+	var batches []*batch
+	for _, s := range []string{"me", "refresh"} {
+		// The batch is queued when the run has logged in its users and
+		// starts sending (authload's "load:" line), so that its window
+		// falls in the delivery.
+		bt := rc.expect(hookMarker+s+"-", n)
+		batches = append(batches, bt)
+		var (
+			t0       time.Time
+			queueErr error
+			queued   bool
+		)
+		queue := func() {
+			if !queued {
+				queued = true
+				queueErr = queueEvents(ctx, b.dbURL, n, bt.marker)
+				t0 = time.Now()
+			}
 		}
+		b.commands = append(b.commands, fmt.Sprintf("#   %d session.revoked events, each with its delivery to %q, queued by SQL in one statement with pg_notify('authd_webhook', '') as the next run starts sending", n, hookEndpoint))
 		b.loadStarted = queue
 		res, err := b.loadResult(ctx, fmt.Sprintf("%s, while %d replica(s) deliver webhooks", s, replicas), "-scenario", s, "-users", users)
 		b.loadStarted = nil
 		if err != nil {
-			return r, err
+			return set, err
 		}
+		queue() // if the run never got as far as sending
 		if queueErr != nil {
-			return r, queueErr
+			return set, queueErr
 		}
-		r.Loads = append(r.Loads, figure(s+", delivering", res, !rc.Complete()))
+		set.Loads = append(set.Loads, figure(s+", delivering", res, !bt.complete()))
+		select {
+		case <-bt.done:
+		case <-ctx.Done():
+			return set, ctx.Err()
+		case <-time.After(max(0, hookLimit-time.Since(t0))):
+			return set, fmt.Errorf("webhooks: the receiver got %d of %d queued events in %s", rc.counts(bt).Distinct, n, hookLimit)
+		}
+		bs := hookBatch{While: s, Seconds: rc.counts(bt).last.Sub(t0).Seconds()}
+		bs.PerSecond = float64(n) / bs.Seconds
+		// Every row settled before the next batch.
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		err = waitDelivered(wctx, conn)
+		cancel()
+		if err != nil {
+			return set, fmt.Errorf("webhooks: waiting for no delivery to be pending or sending: %w", err)
+		}
+		if bs.Delivered, bs.Failed, err = queuedStatus(ctx, conn, bt.marker); err != nil {
+			return set, err
+		}
+		set.Batches = append(set.Batches, bs)
 	}
-	queue() // if no run got as far as sending
-	if queueErr != nil {
-		return r, queueErr
-	}
-	select {
-	case <-rc.done:
-	case <-ctx.Done():
-		return r, ctx.Err()
-	case <-time.After(max(0, hookLimit-time.Since(t0))):
-		return r, fmt.Errorf("webhooks: the receiver got %d of %d queued events in %s", rc.Counts().distinct, n, hookLimit)
-	}
-	r.Seconds = rc.Counts().last.Sub(t0).Seconds()
-	r.PerSecond = float64(n) / r.Seconds
 
-	// Every row settled, then each replica's own count, then the replicas
-	// stopped: a late duplicate (a lease lost mid-POST) has arrived by the
-	// time the receiver's counts are read.
-	wctx, cancel := context.WithTimeout(ctx, time.Minute)
-	err = waitDelivered(wctx, conn)
-	cancel()
-	if err != nil {
-		return r, fmt.Errorf("webhooks: waiting for no delivery to be pending or sending: %w", err)
-	}
-	if r.Delivered, r.Failed, err = queuedStatus(ctx, conn); err != nil {
-		return r, err
-	}
+	// Each replica's own counts, then the replicas stopped: a late
+	// duplicate (a lease lost mid-POST) has arrived by the time the
+	// receiver's counts are read.
 	for _, a := range started {
 		m, err := scrapeMetrics(ctx, a.mport)
 		if err != nil {
-			return r, fmt.Errorf("webhooks: authd's metrics: %w", err)
+			return set, fmt.Errorf("webhooks: authd's metrics: %w", err)
 		}
-		r.PerReplica = append(r.PerReplica, int64(m[hookMetric("delivered")]))
-		r.Retries += int64(m[hookMetric("retry")])
+		set.PerReplica = append(set.PerReplica, int64(m[hookMetric("delivered")]))
+		set.Retries += int64(m[hookMetric("retry")])
 	}
 	if err := stopAll(); err != nil {
-		return r, err
+		return set, err
 	}
 	rc.Close()
-	c := rc.Counts()
-	r.Received, r.Distinct, r.Others, r.Rejected, r.Duplicates = c.received, c.distinct, c.others, c.rejected, c.duplicates
-	fmt.Fprintf(b.stderr, "webhooks with %d replica(s): %d events in %.2fs (%.0f/s); delivered %d, failed %d; the receiver accepted %d (%d distinct), %d others, %d duplicates, %d rejected; retries %d; per replica %s\n",
-		replicas, n, r.Seconds, r.PerSecond, r.Delivered, r.Failed, r.Received, r.Distinct, r.Others, r.Duplicates, r.Rejected, r.Retries, r.Shares())
-	return r, nil
+	set.Others, set.Duplicates, set.Rejected = rc.totals()
+	for i, bt := range batches {
+		c := rc.counts(bt)
+		set.Batches[i].Received, set.Batches[i].Distinct = c.Received, c.Distinct
+		bs := set.Batches[i]
+		fmt.Fprintf(b.stderr, "webhooks with %d replica(s) during %s: %d events in %.2fs (%.0f/s); delivered %d, failed %d; the receiver accepted %d (%d distinct)\n",
+			replicas, bs.While, n, bs.Seconds, bs.PerSecond, bs.Delivered, bs.Failed, bs.Received, bs.Distinct)
+	}
+	fmt.Fprintf(b.stderr, "webhooks with %d replica(s): %d deliveries of the load's own events, %d duplicates, %d rejected, %d retries; delivered per replica %s\n",
+		replicas, set.Others, set.Duplicates, set.Rejected, set.Retries, set.Shares())
+	return set, nil
 }
 
 // hookEnv is authd's settings for the webhook runs: per-client limits off,
@@ -312,11 +330,12 @@ func waitDelivered(ctx context.Context, conn *pgx.Conn) error {
 	}
 }
 
-// queuedStatus counts the delivered and failed deliveries of the queued events.
-func queuedStatus(ctx context.Context, conn *pgx.Conn) (delivered, failed int64, err error) {
+// queuedStatus counts the delivered and failed deliveries of the events
+// queued with marker.
+func queuedStatus(ctx context.Context, conn *pgx.Conn, marker string) (delivered, failed int64, err error) {
 	err = conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE d.status = 'delivered'), count(*) FILTER (WHERE d.status = 'failed')
 FROM webhook_deliveries d JOIN security_events e ON e.id = d.event_id
-WHERE starts_with(e.request_id, $1)`, hookMarker).Scan(&delivered, &failed)
+WHERE starts_with(e.request_id, $1)`, marker).Scan(&delivered, &failed)
 	return delivered, failed, err
 }
 
@@ -360,43 +379,66 @@ func scrapeMetrics(ctx context.Context, mport int) (map[string]float64, error) {
 
 // receiver is an in-process webhook receiver on loopback: it checks each
 // delivery's Standard Webhooks signature with its own HMAC, answers 204
-// (400 to one that does not check) and counts deliveries by webhook-id.
+// (400 to one that does not check) and counts deliveries by webhook-id, and
+// those of each batch of queued events (expect).
 type receiver struct {
 	URL    string
 	key    []byte
-	marker string // request_id prefix of the queued events
-	want   int    // queued events: done is closed when each has arrived
 	srv    *http.Server
 	served chan struct{}
-	done   chan struct{}
 
-	mu     sync.Mutex
-	counts hookCounts
-	byID   map[string]int // deliveries by webhook-id; at most the events queued and recorded, one entry each
-	closed bool
+	mu       sync.Mutex
+	byID     map[string]int // deliveries by webhook-id; one entry per event queued or recorded
+	batches  []*batch
+	others   int // accepted deliveries of events of no batch
+	rejected int // answered 400
+	closed   bool
 }
 
-// hookCounts is what a receiver has seen.
-type hookCounts struct {
-	received   int       // accepted deliveries of queued events
-	distinct   int       // distinct webhook-ids among them
-	others     int       // accepted deliveries of other events
-	rejected   int       // answered 400
-	duplicates int       // accepted deliveries less distinct webhook-ids, over all
-	last       time.Time // when the last queued event first arrived
+// batch is a set of queued events whose request_id starts with marker.
+type batch struct {
+	marker string
+	want   int           // events in it
+	done   chan struct{} // closed when each has arrived
+	batchCounts
+}
+
+// batchCounts is what the receiver has seen of a batch.
+type batchCounts struct {
+	Received int       // accepted deliveries
+	Distinct int       // distinct webhook-ids among them
+	last     time.Time // when the last event first arrived
+}
+
+func (b *batch) complete() bool {
+	select {
+	case <-b.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // startReceiver listens on 127.0.0.1 at a port the kernel picks.
-func startReceiver(key []byte, marker string, want int) (*receiver, error) {
+func startReceiver(key []byte) (*receiver, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("webhook receiver: %w", err)
 	}
-	r := &receiver{URL: "http://" + ln.Addr().String() + "/", key: key, marker: marker, want: want,
-		served: make(chan struct{}), done: make(chan struct{}), byID: map[string]int{}}
+	r := &receiver{URL: "http://" + ln.Addr().String() + "/", key: key, served: make(chan struct{}), byID: map[string]int{}}
 	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
 	go func() { defer close(r.served); r.srv.Serve(ln) }()
 	return r, nil
+}
+
+// expect starts counting a batch of want events whose request_id starts
+// with marker (no marker may be a prefix of another).
+func (r *receiver) expect(marker string, want int) *batch {
+	b := &batch{marker: marker, want: want, done: make(chan struct{})}
+	r.mu.Lock()
+	r.batches = append(r.batches, b)
+	r.mu.Unlock()
+	return b
 }
 
 // Close stops the receiver, waiting for the requests in flight.
@@ -413,23 +455,23 @@ func (r *receiver) Close() {
 	}
 }
 
-// Complete says whether every queued event has arrived.
-func (r *receiver) Complete() bool {
-	select {
-	case <-r.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// Counts is what the receiver has seen so far.
-func (r *receiver) Counts() hookCounts {
+// counts is what the receiver has seen of b so far.
+func (r *receiver) counts(b *batch) batchCounts {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c := r.counts
-	c.duplicates = c.received + c.others - len(r.byID)
-	return c
+	return b.batchCounts
+}
+
+// totals is the deliveries of events of no batch, every accepted delivery
+// less the distinct webhook-ids, and the rejected deliveries.
+func (r *receiver) totals() (others, duplicates, rejected int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	accepted := r.others
+	for _, b := range r.batches {
+		accepted += b.Received
+	}
+	return r.others, accepted - len(r.byID), r.rejected
 }
 
 // hookBody is what the receiver reads of a delivery's body.
@@ -449,7 +491,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if err != nil {
 		r.mu.Lock()
-		r.counts.rejected++
+		r.rejected++
 		r.mu.Unlock()
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -459,17 +501,23 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	id := req.Header.Get("webhook-id")
 	r.mu.Lock()
 	r.byID[id]++
-	if strings.HasPrefix(b.Data.RequestID, r.marker) {
-		r.counts.received++
+	var bt *batch
+	for _, c := range r.batches {
+		if strings.HasPrefix(b.Data.RequestID, c.marker) {
+			bt = c
+		}
+	}
+	if bt == nil {
+		r.others++
+	} else {
+		bt.Received++
 		if r.byID[id] == 1 {
-			r.counts.distinct++
-			if r.counts.distinct == r.want {
-				r.counts.last = time.Now()
-				close(r.done)
+			bt.Distinct++
+			if bt.Distinct == bt.want {
+				bt.last = time.Now()
+				close(bt.done)
 			}
 		}
-	} else {
-		r.counts.others++
 	}
 	r.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)

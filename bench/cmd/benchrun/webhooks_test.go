@@ -50,15 +50,16 @@ func hookJSON(id int, requestID string) string {
 	return fmt.Sprintf(`{"type":"session.revoked","timestamp":"2026-11-23T22:07:00Z","data":{"event_id":%d,"request_id":%q,"reason":"logout"}}`, id, requestID)
 }
 
-// The receiver accepts only deliveries that check, tells queued events
-// from others, counts duplicates, and is complete when every queued event
-// has arrived once.
+// The receiver accepts only deliveries that check, tells each batch of
+// queued events from the others, counts duplicates, and closes a batch when
+// every event of it has arrived.
 func TestReceiver(t *testing.T) {
-	rc, err := startReceiver(hookKey, hookMarker, 2)
+	rc, err := startReceiver(hookKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rc.Close()
+	me, refresh := rc.expect(hookMarker+"me-", 2), rc.expect(hookMarker+"refresh-", 1)
 	now := time.Now().Unix()
 	for _, c := range []struct {
 		name string
@@ -68,31 +69,37 @@ func TestReceiver(t *testing.T) {
 		body string
 		want int
 	}{
-		{"queued", hookKey, "evt_1", now, hookJSON(1, hookMarker+"1"), 204},
-		{"again (a retry after a lost answer)", hookKey, "evt_1", now, hookJSON(1, hookMarker+"1"), 204},
+		{"queued", hookKey, "evt_1", now, hookJSON(1, hookMarker+"me-1"), 204},
+		{"again (a retry after a lost answer)", hookKey, "evt_1", now, hookJSON(1, hookMarker+"me-1"), 204},
 		{"the load's own", hookKey, "evt_3", now, hookJSON(3, "req-abc"), 204},
-		{"another key", bytes.Repeat([]byte{8}, 32), "evt_2", now, hookJSON(2, hookMarker+"2"), 400},
-		{"stale", hookKey, "evt_2", now - 3600, hookJSON(2, hookMarker+"2"), 400},
-		{"id not the event's", hookKey, "evt_9", now, hookJSON(2, hookMarker+"2"), 400},
+		{"another batch", hookKey, "evt_4", now, hookJSON(4, hookMarker+"refresh-1"), 204},
+		{"another key", bytes.Repeat([]byte{8}, 32), "evt_2", now, hookJSON(2, hookMarker+"me-2"), 400},
+		{"stale", hookKey, "evt_2", now - 3600, hookJSON(2, hookMarker+"me-2"), 400},
+		{"id not the event's", hookKey, "evt_9", now, hookJSON(2, hookMarker+"me-2"), 400},
 		{"no event_id", hookKey, "evt_2", now, `{"type":"session.revoked","timestamp":"x","data":{}}`, 400},
 	} {
 		if got := post(t, rc, c.key, c.id, c.ts, c.body); got != c.want {
 			t.Errorf("%s: %d, want %d", c.name, got, c.want)
 		}
 	}
-	if rc.Complete() {
-		t.Error("complete with one of two queued events")
+	if me.complete() || !refresh.complete() {
+		t.Errorf("complete: me %v with one of two events, refresh %v with its one", me.complete(), refresh.complete())
 	}
-	if got := post(t, rc, hookKey, "evt_2", now, hookJSON(2, hookMarker+"2")); got != 204 {
+	if got := post(t, rc, hookKey, "evt_2", now, hookJSON(2, hookMarker+"me-2")); got != 204 {
 		t.Errorf("queued 2: %d", got)
 	}
-	if !rc.Complete() {
-		t.Error("not complete with both queued events")
+	if !me.complete() {
+		t.Error("me not complete with both its events")
 	}
 	rc.Close()
-	c := rc.Counts()
-	if c.received != 3 || c.distinct != 2 || c.others != 1 || c.rejected != 4 || c.duplicates != 1 || c.last.IsZero() {
-		t.Errorf("counts %+v, want 3 received, 2 distinct, 1 other, 4 rejected, 1 duplicate, a last time", c)
+	if c := rc.counts(me); c.Received != 3 || c.Distinct != 2 || c.last.IsZero() {
+		t.Errorf("me: %+v, want 3 received, 2 distinct, a last time", c)
+	}
+	if c := rc.counts(refresh); c.Received != 1 || c.Distinct != 1 {
+		t.Errorf("refresh: %+v, want 1 received and distinct", c)
+	}
+	if others, dups, rejected := rc.totals(); others != 1 || dups != 1 || rejected != 4 {
+		t.Errorf("others %d, duplicates %d, rejected %d; want 1, 1, 4", others, dups, rejected)
 	}
 }
 
@@ -102,17 +109,18 @@ func TestReceiver(t *testing.T) {
 func TestQueuedEventsDelivered(t *testing.T) {
 	url := dbtest.URL(t)
 	const n = 40
-	rc, err := startReceiver(hookKey, hookMarker, n)
+	rc, err := startReceiver(hookKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rc.Close()
+	bt := rc.expect(hookMarker+"me-", n)
 	cfg, err := webhook.Parse(webhooksFile(rc.URL, hookKey))
 	if err != nil {
 		t.Fatalf("the runs' WEBHOOKS_FILE: %v", err)
 	}
 	ctx := t.Context()
-	if err := queueEvents(ctx, url, n, hookMarker); err != nil {
+	if err := queueEvents(ctx, url, n, bt.marker); err != nil {
 		t.Fatal(err)
 	}
 	conn, err := pgx.Connect(ctx, url)
@@ -135,15 +143,18 @@ func TestQueuedEventsDelivered(t *testing.T) {
 	if err := waitDelivered(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
-	delivered, failed, err := queuedStatus(ctx, conn)
+	delivered, failed, err := queuedStatus(ctx, conn, bt.marker)
 	if err != nil || delivered != n || failed != 0 {
 		t.Errorf("rows: %d delivered, %d failed, %v; want %d, 0", delivered, failed, err, n)
 	}
-	if !rc.Complete() {
+	if !bt.complete() {
 		t.Error("the receiver does not have every queued event")
 	}
 	rc.Close()
-	if c := rc.Counts(); c.received != n || c.distinct != n || c.others != 0 || c.rejected != 0 || c.duplicates != 0 {
-		t.Errorf("counts %+v, want %d received and distinct, nothing else", c, n)
+	if c := rc.counts(bt); c.Received != n || c.Distinct != n {
+		t.Errorf("counts %+v, want %d received and distinct", c, n)
+	}
+	if others, dups, rejected := rc.totals(); others != 0 || dups != 0 || rejected != 0 {
+		t.Errorf("others %d, duplicates %d, rejected %d; want none", others, dups, rejected)
 	}
 }
