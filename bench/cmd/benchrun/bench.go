@@ -277,6 +277,9 @@ func (b *bench) runs(ctx context.Context, rep *report) error {
 	if cfg.Mail {
 		steps = append(steps, func() error { return b.mailRuns(ctx, rep) })
 	}
+	if cfg.Webhooks {
+		steps = append(steps, func() error { return b.webhookRuns(ctx, rep) })
+	}
 	if cfg.Scale > 0 {
 		steps = append(steps, func() error { return b.scaleRuns(ctx, rep) })
 	}

@@ -54,9 +54,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	root := fs.String("root", ".", "the authd repository: bench/ is in it, and BENCH_OUT is relative to it")
 	burst := fs.String("burst", "", "instead of the benchmark: bursts of this many registrations and logins sent at once\n"+
 		"(comma-separated, such as 20,50,200), BENCH_REPEAT of each; prints their table and writes no report")
-	only := fs.String("only", "", "instead of the benchmark: only this part (mail: the mail scenarios; fair: login and me alone and together), its section of the report on stdout")
+	only := fs.String("only", "", "instead of the benchmark: only this part (mail: the mail scenarios; webhooks: webhook delivery under load;\n"+
+		"fair: login and me alone and together), its section of the report on stdout")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: benchrun [-root DIR] [-burst N,N...] [-only mail|fair]   (settings: BENCH_* in the environment, see bench/README.md)")
+		fmt.Fprintln(fs.Output(), "usage: benchrun [-root DIR] [-burst N,N...] [-only mail|webhooks|fair]   (settings: BENCH_* in the environment, see bench/README.md)")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -92,10 +93,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "":
 	case "mail":
 		return runMailOnly(ctx, cfg, dir, stdout, stderr)
+	case "webhooks":
+		return runWebhooksOnly(ctx, cfg, dir, stdout, stderr)
 	case "fair":
 		return runFairOnly(ctx, cfg, dir, stdout, stderr)
 	default:
-		return fmt.Errorf("-only %q: want mail or fair", *only)
+		return fmt.Errorf("-only %q: want mail, webhooks or fair", *only)
 	}
 	if !filepath.IsAbs(cfg.Out) {
 		cfg.Out = filepath.Join(dir, cfg.Out)
@@ -116,6 +119,8 @@ type config struct {
 	Out       string   // BENCH_OUT: the report
 	Mail      bool     // BENCH_MAIL: run the mail scenarios (1, the default, or 0)
 	MailCount int      // BENCH_MAIL_COUNT: mails queued for each drain
+	Webhooks  bool     // BENCH_WEBHOOKS: run the webhook scenarios (1, the default, or 0)
+	HookCount int      // BENCH_WEBHOOK_COUNT: events queued for each webhook run
 	Fair      []string // BENCH_FAIR: the hashing settings of the fair runs
 }
 
@@ -154,15 +159,21 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Scale:     number("BENCH_SCALE", 1000000, 0),
 		Out:       str("BENCH_OUT", "docs/benchmarks.md"),
 		MailCount: number("BENCH_MAIL_COUNT", 10000, 1),
+		HookCount: number("BENCH_WEBHOOK_COUNT", 20000, 1),
 		Fair:      fairSettingsFrom(getenv("BENCH_FAIR")),
 	}
-	switch v := str("BENCH_MAIL", "1"); v {
-	case "1", "true", "on":
-		cfg.Mail = true
-	case "0", "false", "off":
-	default:
-		problems = append(problems, fmt.Sprintf("BENCH_MAIL=%q: want 1 or 0", v))
+	onOff := func(name string) bool {
+		switch v := str(name, "1"); v {
+		case "1", "true", "on":
+			return true
+		case "0", "false", "off":
+		default:
+			problems = append(problems, fmt.Sprintf("%s=%q: want 1 or 0", name, v))
+		}
+		return false
 	}
+	cfg.Mail = onOff("BENCH_MAIL")
+	cfg.Webhooks = onOff("BENCH_WEBHOOKS")
 	if len(problems) > 0 {
 		return cfg, errors.New(strings.Join(problems, "; "))
 	}

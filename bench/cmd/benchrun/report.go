@@ -40,11 +40,12 @@ type report struct {
 	LogSummary string // the most frequent level and message pairs, uniq -c style
 	LogErrors  string // the most frequent errors; "" if none
 
-	Tables    string      // benchreport's Targets, Results and Scale tables
-	Breakdown string      // profsplit's tables, one per profiled run
-	Scale     *scale      // nil without BENCH_SCALE
-	Mail      *mailReport // nil with BENCH_MAIL=0
-	Fair      *fairReport // nil without the fair runs
+	Tables    string         // benchreport's Targets, Results and Scale tables
+	Breakdown string         // profsplit's tables, one per profiled run
+	Scale     *scale         // nil without BENCH_SCALE
+	Mail      *mailReport    // nil with BENCH_MAIL=0
+	Webhooks  *webhookReport // nil with BENCH_WEBHOOKS=0
+	Fair      *fairReport    // nil without the fair runs
 
 	Commands      []string // how each run was made, in order
 	TokenBench    string   // go test -bench output of internal/token

@@ -47,6 +47,14 @@ func fixture() report {
 			Drains: []drainRun{{Replicas: 3, Seconds: 12.5, PerSecond: 800, Sent: 10000, Received: 10000, Distinct: 10000,
 				Loads: []loadFigure{{Label: "me, idle", RPS: 15000, P50: 1.5, P99: 6.25}, {Label: "refresh, draining", RPS: 600, P50: 40, P99: 90.5, During: true}}}},
 		},
+		Webhooks: &webhookReport{Count: 20000, Sets: []hookSet{
+			{Replicas: 1, Others: 64, PerReplica: []int64{40064},
+				Batches: []hookBatch{{While: "me", Seconds: 10, PerSecond: 2000, Delivered: 20000, Received: 20000, Distinct: 20000},
+					{While: "refresh", Seconds: 12.5, PerSecond: 1600, Delivered: 20000, Received: 20000, Distinct: 20000}},
+				Loads: []loadFigure{{Label: "me, idle", RPS: 14000, P50: 1.5, P99: 7.25}, {Label: "me, delivering", RPS: 9000, P50: 2.5, P99: 12.5, During: true}}},
+			{Replicas: 3, Others: 32, Duplicates: 1, Retries: 2, PerReplica: []int64{12000, 14000, 14033},
+				Batches: []hookBatch{{While: "me", Seconds: 8, PerSecond: 2500, Delivered: 20000, Received: 20001, Distinct: 20000}}},
+		}},
 		Commands: []string{
 			"# authd: RS256 keys, per-client limits off: IP_LOGIN_PER_MINUTE=0 METRICS_ADDR=127.0.0.1:$MPORT PPROF=true",
 			"bin/authload -url http://127.0.0.1:$PORT -pid $AUTHD_PID -c 32 -d 10s -warmup 2s -users 200 -prefix bench -seeded -json -label 'health' -scenario health",
@@ -88,7 +96,7 @@ func render(t *testing.T, r report) string {
 // something to show.
 func TestReportSections(t *testing.T) {
 	all := []string{"Machine", "Settings", "Results", "Where the time goes",
-		"Scale: 1,000,000 users and 1,000,000 sessions", "Fair CPU: logins and me at once", "Mail", "Commands",
+		"Scale: 1,000,000 users and 1,000,000 sessions", "Fair CPU: logins and me at once", "Mail", "Webhooks under load", "Commands",
 		"Token signing and verification, bcrypt", "wrk", "authload output"}
 	for _, tc := range []struct {
 		name   string
@@ -102,6 +110,7 @@ func TestReportSections(t *testing.T) {
 		{"another scale", func(r *report) { r.Scale.Rows = 20000 },
 			append(append(clone(all[:4]), "Scale: 20,000 users and 20,000 sessions"), all[5:]...)},
 		{"without the mail runs", func(r *report) { r.Mail = nil }, without(all, "Mail")},
+		{"without the webhook runs", func(r *report) { r.Webhooks = nil }, without(all, "Webhooks under load")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := fixture()
@@ -180,7 +189,11 @@ func TestReportValues(t *testing.T) {
 		"| forgot, per-client limit off (cool-down only) | 2345 | 200: 7035 | 1.20 | 201 | 200 | 200 | **no** |\n",
 		"**Drain**: 10,000 `account_deleted` notices",
 		"| 3 | 12.50 | 800 | 10000 | 0 | 10000 | 10000 | 0 |\n",
-		"| 3 | me, idle | 15000 | 1.50 | 6.25 | no |\n| 3 | refresh, draining | 600 | 40.00 | 90.50 | yes |\n\n## Commands",
+		"| 3 | me, idle | 15000 | 1.50 | 6.25 | no |\n| 3 | refresh, draining | 600 | 40.00 | 90.50 | yes |\n\n## Webhooks under load",
+		"a batch of 20,000\n`session.revoked` events",
+		"| 1 | me | 10.00 | 2000 | 20000 | 0 | 20000 | 20000 | 0 |\n| 1 | refresh | 12.50 | 1600 | 20000 | 0 | 20000 | 20000 | 0 |\n| 3 | me | 8.00 | 2500 | 20000 | 0 | 20001 | 20000 | 1 |\n\n",
+		"| 1 | 64 | 0 | 0 | 0 | 40064 |\n| 3 | 32 | 1 | 0 | 2 | 12000 / 14000 / 14033 |\n\n",
+		"| 1 | me, idle | 14000 | 1.50 | 7.25 | no |\n| 1 | me, delivering | 9000 | 2.50 | 12.50 | yes |\n\n## Commands",
 		"```sh\n" + strings.Join(r.Commands, "\n") + "\n```",
 		"```\n" + r.TokenBench + "\n```",
 		"-bench 'Compare/cost=12$' -benchtime 8x",
@@ -239,4 +252,17 @@ func TestRenderMail(t *testing.T) {
 	if !strings.HasPrefix(out, "## Mail\n\n") || !strings.HasSuffix(out, "| yes |\n") || strings.Contains(out, "## Commands") {
 		t.Errorf("mail section alone:\n%s", out)
 	}
+}
+
+func TestRenderWebhooks(t *testing.T) {
+	r := fixture()
+	var b strings.Builder
+	if err := renderSection(&b, "webhooks", r.Webhooks); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.HasPrefix(out, "## Webhooks under load\n\n") || !strings.HasSuffix(out, "| yes |\n") || strings.Contains(out, "## Commands") {
+		t.Errorf("webhooks section alone:\n%s", out)
+	}
+	checkFences(t, out)
 }
