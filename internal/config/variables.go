@@ -110,7 +110,7 @@ const (
 func settings(c *Config) []setting {
 	return []setting{
 		// Database.
-		{name: "DATABASE_URL", to: redacted(&c.DatabaseURL, (*loader).databaseURL, showDatabaseURL), secret: true, desc: "PostgreSQL URL (postgres://user:password@host:port/db?sslmode=...); when set, the POSTGRES_* variables are ignored"},
+		{name: "DATABASE_URL", to: redacted(&c.DatabaseURL, (*loader).databaseURL, showDatabaseURL), secret: true, desc: "PostgreSQL URL (postgres://user:password@host:port/db?sslmode=...); when set, the POSTGRES_* variables are ignored. For failover it may name several hosts, `postgres://user:password@host1:5432,host2:5432/db?target_session_attrs=read-write`: each new connection goes to the one that takes writes (docs/operations.md, Failover)"},
 		{name: "POSTGRES_HOST", partOf: "DATABASE_URL", desc: "PostgreSQL host name or IP address, or a Unix socket directory starting with /; required unless DATABASE_URL is set"},
 		{name: "POSTGRES_PORT", partOf: "DATABASE_URL", def: "5432", ints: between(1, 65535), desc: "PostgreSQL port, {range}"},
 		{name: "POSTGRES_USER", partOf: "DATABASE_URL", desc: "PostgreSQL user name"},
