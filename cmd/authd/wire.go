@@ -72,7 +72,7 @@ func prepare(cfg config.Config) (*app, error) {
 		return nil, err
 	}
 	hashOpts := password.Options{
-		Cost: cfg.BcryptCost, Concurrency: cfg.HashConcurrency, Queue: cfg.HashQueue, Wait: cfg.HashWait,
+		Cost: cfg.BcryptCost, Concurrency: cfg.HashConcurrency, Queue: cfg.HashQueue, Wait: cfg.HashWait, Reserved: cfg.ReservedHashSlots(),
 		RequestTimeout: cfg.RequestTimeout, Nice: cfg.HashNice, OnWait: m.HashWait,
 	}
 	hasher, err := password.New(hashOpts)

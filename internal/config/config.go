@@ -42,11 +42,13 @@ type Config struct {
 	Audience        string        // TOKEN_AUDIENCE
 	Leeway          time.Duration // TOKEN_LEEWAY
 
-	BcryptCost      int           // BCRYPT_COST
-	HashConcurrency int           // HASH_CONCURRENCY
-	HashQueue       int           // HASH_QUEUE
-	HashWait        time.Duration // HASH_WAIT
-	HashNice        int           // HASH_NICE
+	BcryptCost      int // BCRYPT_COST
+	HashConcurrency int // HASH_CONCURRENCY
+	HashQueue       int // HASH_QUEUE
+	// HashKnownDeviceShare is HASH_KNOWN_DEVICE_SHARE (ReservedHashSlots).
+	HashKnownDeviceShare float64
+	HashWait             time.Duration // HASH_WAIT
+	HashNice             int           // HASH_NICE
 
 	PasswordMinLength     int           // PASSWORD_MIN_LENGTH: bytes
 	PasswordBlocklist     bool          // PASSWORD_BLOCKLIST

@@ -1,6 +1,10 @@
 package config
 
-import "net/url"
+import (
+	"math"
+	"net/url"
+	"strconv"
+)
 
 // rangeURL reads the base URL of a Pwned Passwords range API: an absolute
 // https URL, or http to a loopback host, without user info, query or
@@ -19,4 +23,26 @@ func (l *loader) rangeURL(name string) string {
 		return s
 	}
 	return ""
+}
+
+// share reads a fraction from 0 to 0.9 (HASH_KNOWN_DEVICE_SHARE).
+func (l *loader) share(name string) float64 {
+	s := l.value(name)
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || f < 0 || f > 0.9 {
+		l.problemf(name, "%s is not a fraction from 0 to 0.9", l.show(name, s))
+		return 0
+	}
+	return f
+}
+
+// ReservedHashSlots is how many of c's hashing slots the known-device lane
+// has to itself: HASH_KNOWN_DEVICE_SHARE of HASH_CONCURRENCY, rounded, at
+// least one when the share is not 0, and never all of them (with one
+// slot, none: known devices then only go first).
+func (c Config) ReservedHashSlots() int {
+	if c.HashKnownDeviceShare <= 0 || c.HashConcurrency < 2 {
+		return 0
+	}
+	return min(max(int(math.Round(c.HashKnownDeviceShare*float64(c.HashConcurrency))), 1), c.HashConcurrency-1)
 }

@@ -28,8 +28,28 @@ func (e *BusyError) Is(target error) bool { return target == ErrBusy }
 
 func (e *BusyError) Unwrap() error { return e.cause }
 
+// Lanes. A login that presents a device cookie known for its account
+// (KnownDevice) is served from the known lane: it may use every slot,
+// and it is served before any other waiter. Every other caller is in the
+// open lane, which may hold at most Concurrency - Reserved slots: the
+// Reserved ones are the known devices' alone, so that a flood of logins
+// from unknown devices (credential stuffing) cannot take the hashing
+// capacity from the account owners who have logged in before. Each lane
+// has its own line: a full open line refuses no known caller.
+
+type knownKey struct{}
+
+// KnownDevice returns ctx marking its hash as one of the known lane: the
+// password check of a login from a device known for the account.
+func KnownDevice(ctx context.Context) context.Context {
+	return context.WithValue(ctx, knownKey{}, true)
+}
+
+func known(ctx context.Context) bool { v, _ := ctx.Value(knownKey{}).(bool); return v }
+
 // ticket is one caller's place in line.
 type ticket struct {
+	known    bool // of the known lane
 	arrived  time.Time
 	deadline time.Time
 	start    time.Time     // when it got its slot
@@ -38,36 +58,93 @@ type ticket struct {
 	dropped  error // why it was dropped at its turn
 }
 
-// Busy reports whether a caller arriving now, with the time callers usually
-// have (Options.RequestTimeout), would be refused at once: the queue is
-// full, or its hash could not end in time.
-func (h *Hasher) Busy() bool { return h.Refusal() != nil }
+// Busy reports whether a caller of the open lane arriving now, with the
+// time callers usually have (Options.RequestTimeout), would be refused at
+// once: its line is full, or its hash could not end in time.
+func (h *Hasher) Busy() bool { return h.Refusal(context.Background()) != nil }
 
-// Refusal is what a caller arriving now, with the time callers usually
-// have, would be refused with at once: a *BusyError with its RetryAfter, as
-// Hash and Compare would give, or nil if it would be let in. Callers ask
-// before doing other work for a request that would end in 503 anyway, and
-// return this error, so that the refusal says when to come back.
-func (h *Hasher) Refusal() error {
+// Refusal is what a caller of ctx's lane arriving now, with the time
+// callers usually have, would be refused with at once: a *BusyError with
+// its RetryAfter, as Hash and Compare would give, or nil if it would be
+// let in. Callers ask before doing other work for a request that would end
+// in 503 anyway, and return this error, so that the refusal says when to
+// come back.
+func (h *Hasher) Refusal(ctx context.Context) error {
+	k := known(ctx)
 	now := h.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.admits(now, now.Add(h.usual)) {
+	if h.admits(now, now.Add(h.usual), k) {
 		return nil
 	}
-	return h.busy(now, nil)
+	return h.busy(now, nil, k)
 }
 
-// admits reports whether a caller arriving at now with deadline would be
-// let in line. h.mu is held.
-func (h *Hasher) admits(now, deadline time.Time) bool {
-	switch {
-	case len(h.running) < h.conc:
-		return true // a free slot: it starts at once
-	case len(h.running)+len(h.waiting) >= h.limit:
+// slots is how many slots a lane may hold.
+func (h *Hasher) slots(known bool) int {
+	if known {
+		return h.conc
+	}
+	return h.conc - h.reserved
+}
+
+// lane is the line of a lane's waiters. h.mu is held.
+func (h *Hasher) lane(known bool) *[]*ticket {
+	if known {
+		return &h.waitingKnown
+	}
+	return &h.waiting
+}
+
+// ahead is how many waiters a new caller of a lane would have before it:
+// its lane's, and for the open lane the known ones too, who go first. h.mu
+// is held.
+func (h *Hasher) ahead(known bool) int {
+	if known {
+		return len(h.waitingKnown)
+	}
+	return len(h.waitingKnown) + len(h.waiting)
+}
+
+// open is how many running callers hold open slots: the open lane's, and
+// the known ones beyond the reserved slots. h.mu is held.
+func (h *Hasher) open() int {
+	k := 0
+	for _, t := range h.running {
+		if t.known {
+			k++
+		}
+	}
+	return len(h.running) - k + max(k-h.reserved, 0)
+}
+
+// canStart reports whether a caller of a lane would find a slot it may
+// take, with nobody of its lane or before it waiting. h.mu is held.
+func (h *Hasher) canStart(known bool) bool {
+	if len(h.running) >= h.conc || h.ahead(known) > 0 {
 		return false
 	}
-	end := h.startAt(now, len(h.waiting)).Add(h.d())
+	return known || h.open() < h.slots(false)
+}
+
+// full reports whether a lane's line has no room. h.mu is held.
+func (h *Hasher) full(known bool) bool {
+	if known {
+		return len(h.waitingKnown) >= h.queue
+	}
+	return h.open()+len(h.waiting) >= h.limit-h.reserved
+}
+
+// admits reports whether a caller of a lane arriving at now with deadline
+// would be let in line. h.mu is held.
+func (h *Hasher) admits(now, deadline time.Time, known bool) bool {
+	switch {
+	case h.canStart(known):
+		return true // a free slot: it starts at once
+	case h.full(known):
+		return false
+	}
+	end := h.startAt(now, h.ahead(known), known).Add(h.d())
 	return !end.After(now.Add(nineTenths(deadline.Sub(now))))
 }
 
@@ -75,32 +152,58 @@ func (h *Hasher) admits(now, deadline time.Time) bool {
 // tenth is for the rest of its request and for the estimate's error.
 func nineTenths(d time.Duration) time.Duration { return d - d/10 }
 
-// startAt estimates when the waiter with k waiters ahead of it gets its
-// slot: slot i is next free at freeAt's i-th time, and from then on takes
-// one waiter per hash. h.mu is held.
-func (h *Hasher) startAt(now time.Time, k int) time.Time {
-	return h.freeAt(now)[k%h.conc].Add(time.Duration(k/h.conc) * h.d())
+// startAt estimates when a waiter of a lane with k waiters ahead of it
+// gets its slot: the lane's slot i is next free at freeAt's i-th time, and
+// from then on takes one waiter per hash. h.mu is held.
+func (h *Hasher) startAt(now time.Time, k int, known bool) time.Time {
+	n := h.slots(known)
+	return h.freeAt(now, known)[k%n].Add(time.Duration(k/n) * h.d())
 }
 
-// endAt estimates when the i-th caller in line (those running first,
-// earliest end first, then the waiters in order) ends its hash. h.mu is
-// held.
-func (h *Hasher) endAt(now time.Time, i int) time.Time {
-	if i < len(h.running) {
-		return h.freeAt(now)[i]
+// endAt estimates when the i-th caller of a lane (those holding its slots
+// first, earliest end first, then the waiters in order) ends its hash.
+// h.mu is held.
+func (h *Hasher) endAt(now time.Time, i int, known bool) time.Time {
+	free := h.freeAt(now, known)
+	if held := h.held(known); i < len(held) {
+		return free[i]
 	}
-	return h.startAt(now, i-len(h.running)).Add(h.d())
+	return h.startAt(now, i-len(h.held(known)), known).Add(h.d())
 }
 
-// freeAt is when each slot is next free, earliest first: now for a free
-// slot, else when its hash has had d (or now, if it has had longer). h.mu
-// is held.
-func (h *Hasher) freeAt(now time.Time) []time.Time {
-	free := make([]time.Time, h.conc)
+// held is the running callers that hold a lane's slots: all of them for
+// the known lane; for the open lane its own and the known ones beyond the
+// reserved slots (those that end last: the reserved slots free first, as
+// far as the estimate goes). h.mu is held.
+func (h *Hasher) held(known bool) []*ticket {
+	if known || h.reserved == 0 {
+		return h.running
+	}
+	var open, kn []*ticket
+	for _, t := range h.running {
+		if t.known {
+			kn = append(kn, t)
+		} else {
+			open = append(open, t)
+		}
+	}
+	if extra := len(kn) - h.reserved; extra > 0 {
+		slices.SortFunc(kn, func(a, b *ticket) int { return a.start.Compare(b.start) })
+		open = append(open, kn[len(kn)-extra:]...)
+	}
+	return open
+}
+
+// freeAt is when each of a lane's slots is next free, earliest first: now
+// for a free slot, else when its hash has had d (or now, if it has had
+// longer). h.mu is held.
+func (h *Hasher) freeAt(now time.Time, known bool) []time.Time {
+	held := h.held(known)
+	free := make([]time.Time, h.slots(known))
 	for i := range free {
 		free[i] = now
-		if i < len(h.running) {
-			free[i] = later(h.running[i].start.Add(h.d()), now)
+		if i < len(held) {
+			free[i] = later(held[i].start.Add(h.d()), now)
 		}
 	}
 	slices.SortFunc(free, time.Time.Compare)
@@ -118,12 +221,16 @@ func later(a, b time.Time) time.Time {
 // until a new caller with the usual time would be let in, if no other
 // came. That is when the line has drained enough for its hash to end in
 // time, and when enough have left for the queue to have room. h.mu is held.
-func (h *Hasher) busy(now time.Time, cause error) *BusyError {
+func (h *Hasher) busy(now time.Time, cause error, known bool) *BusyError {
 	at := now
-	if len(h.running) >= h.conc {
-		at = h.startAt(now, len(h.waiting)).Add(h.d()).Add(-nineTenths(h.usual))
-		if over := len(h.running) + len(h.waiting) - h.limit; over >= 0 {
-			at = later(at, h.endAt(now, over))
+	if !h.canStart(known) {
+		at = h.startAt(now, h.ahead(known), known).Add(h.d()).Add(-nineTenths(h.usual))
+		if known {
+			if over := len(h.waitingKnown) - h.queue; over >= 0 {
+				at = later(at, h.endAt(now, len(h.held(true))+over, true))
+			}
+		} else if over := h.open() + len(h.waiting) - (h.limit - h.reserved); over >= 0 {
+			at = later(at, h.endAt(now, over, false))
 		}
 	}
 	return &BusyError{RetryAfter: max(at.Sub(now), h.d()), cause: cause}
@@ -171,22 +278,24 @@ func (h *Hasher) enqueue(ctx context.Context) (*ticket, error) {
 	if !ok {
 		deadline = now.Add(h.wait)
 	}
+	k := known(ctx)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err := ctx.Err(); err != nil {
-		return nil, h.busy(now, err)
+		return nil, h.busy(now, err, k)
 	}
-	if !h.admits(now, deadline) {
-		return nil, h.busy(now, nil)
+	if !h.admits(now, deadline, k) {
+		return nil, h.busy(now, nil, k)
 	}
-	t := &ticket{arrived: now, deadline: deadline, ready: make(chan struct{})}
-	if len(h.running) < h.conc { // then nobody waits: dispatch keeps no slot free while anyone does
+	t := &ticket{known: k, arrived: now, deadline: deadline, ready: make(chan struct{})}
+	if h.canStart(k) {
 		t.granted, t.start = true, now
 		h.running = append(h.running, t)
 		close(t.ready)
 		return t, nil
 	}
-	h.waiting = append(h.waiting, t)
+	line := h.lane(k)
+	*line = append(*line, t)
 	return t, nil
 }
 
@@ -222,9 +331,9 @@ func (h *Hasher) await(ctx context.Context, t *ticket) error {
 		h.remove(&h.running, t)
 		h.dispatch(now)
 	default:
-		h.remove(&h.waiting, t)
+		h.remove(h.lane(t.known), t)
 	}
-	return h.busy(now, cause)
+	return h.busy(now, cause, t.known)
 }
 
 // release gives t's slot to the next waiter.
@@ -247,9 +356,19 @@ func (h *Hasher) release(t *ticket) {
 func (h *Hasher) dispatch(now time.Time) {
 	d := h.d()
 	var dropped []*ticket
-	for len(h.running) < h.conc && len(h.waiting) > 0 {
-		t := h.waiting[0]
-		h.waiting = slices.Delete(h.waiting, 0, 1)
+	for len(h.running) < h.conc {
+		var line *[]*ticket
+		switch {
+		case len(h.waitingKnown) > 0: // the known lane first
+			line = &h.waitingKnown
+		case len(h.waiting) > 0 && h.open() < h.slots(false):
+			line = &h.waiting
+		}
+		if line == nil {
+			break
+		}
+		t := (*line)[0]
+		*line = slices.Delete(*line, 0, 1)
 		if now.Add(d).After(t.deadline) {
 			dropped = append(dropped, t)
 			continue
@@ -258,19 +377,26 @@ func (h *Hasher) dispatch(now time.Time) {
 		h.running = append(h.running, t)
 		close(t.ready)
 	}
-	if len(h.waiting) > 0 {
-		free, k := h.freeAt(now), 0
-		h.waiting = slices.DeleteFunc(h.waiting, func(t *ticket) bool {
-			if free[k%h.conc].Add(time.Duration(k/h.conc+1) * d).After(t.deadline) {
+	for _, k := range []bool{true, false} {
+		line := h.lane(k)
+		if len(*line) == 0 {
+			continue
+		}
+		n, free, i := h.slots(k), h.freeAt(now, k), 0
+		if !k {
+			i = len(h.waitingKnown) // they go first
+		}
+		*line = slices.DeleteFunc(*line, func(t *ticket) bool {
+			if free[i%n].Add(time.Duration(i/n+1) * d).After(t.deadline) {
 				dropped = append(dropped, t)
 				return true
 			}
-			k++
+			i++
 			return false
 		})
 	}
 	for _, t := range dropped {
-		t.dropped = h.busy(now, nil)
+		t.dropped = h.busy(now, nil, t.known)
 		close(t.ready)
 	}
 }

@@ -34,9 +34,12 @@ var (
 type Options struct {
 	Cost        int // bcrypt cost
 	Concurrency int // hashes running at once
-	// Queue is the most callers waiting for a slot. Fewer wait when their
-	// hashes could not end in time: see Hasher.
+	// Queue is the most callers waiting for a slot in each lane. Fewer
+	// wait when their hashes could not end in time: see Hasher.
 	Queue int
+	// Reserved is how many of the Concurrency slots only the known lane
+	// may use (KnownDevice), 0 to Concurrency-1.
+	Reserved int
 	// Wait is the time allowed to a caller whose context has no deadline:
 	// it is served as if its deadline were Wait after its arrival. Required
 	// (HASH_WAIT).
@@ -98,15 +101,17 @@ func ExtraProcs(o Options) int {
 // the estimate moves, its own hash could no longer end by its deadline: it
 // then gets ErrBusy at once, and its place goes to those behind it.
 type Hasher struct {
-	cost    int
-	conc    int
-	limit   int           // most callers in line, running or waiting
-	wait    time.Duration // the time of a caller without a deadline
-	usual   time.Duration // the time a new caller usually has
-	now     func() time.Time
-	compare func(hash, pw []byte) error
-	onWait  func(time.Duration)
-	nice    int
+	cost     int
+	conc     int
+	reserved int           // slots of the known lane alone
+	queue    int           // most waiters of each lane
+	limit    int           // most callers in line, running or waiting
+	wait     time.Duration // the time of a caller without a deadline
+	usual    time.Duration // the time a new caller usually has
+	now      func() time.Time
+	compare  func(hash, pw []byte) error
+	onWait   func(time.Duration)
+	nice     int
 	// dummy is a hash of the current cost, compared when there is no user.
 	// It is computed in the background so start-up does not wait for it.
 	dummy func() ([]byte, error)
@@ -115,12 +120,13 @@ type Hasher struct {
 	padMu   sync.Mutex
 	padding map[int][]byte
 
-	mu       sync.Mutex
-	mean     time.Duration // moving average of the hashes' times
-	dev      time.Duration // moving mean deviation from mean
-	measured bool          // mean comes from a hash, not a guess
-	running  []*ticket     // callers holding a slot
-	waiting  []*ticket     // callers waiting for one, first come first
+	mu           sync.Mutex
+	mean         time.Duration // moving average of the hashes' times
+	dev          time.Duration // moving mean deviation from mean
+	measured     bool          // mean comes from a hash, not a guess
+	running      []*ticket     // callers holding a slot
+	waiting      []*ticket     // the open lane's waiters, first come first
+	waitingKnown []*ticket     // the known lane's, served first
 }
 
 // guessPerRound is about what one of bcrypt's 2^cost rounds of key
@@ -147,20 +153,25 @@ func New(o Options) (*Hasher, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Reserved < 0 || o.Reserved >= o.Concurrency {
+		return nil, fmt.Errorf("reserved slots %d out of range 0 to %d", o.Reserved, o.Concurrency-1)
+	}
 	if o.Nice < 0 || o.Nice > 19 {
 		return nil, fmt.Errorf("nice %d out of range 0 to 19", o.Nice)
 	}
 	h := &Hasher{
-		nice:    o.Nice,
-		compare: o.Compare,
-		onWait:  o.OnWait,
-		cost:    o.Cost,
-		conc:    o.Concurrency,
-		limit:   o.Concurrency + max(o.Queue, 0),
-		wait:    o.Wait,
-		usual:   o.RequestTimeout,
-		now:     o.Now,
-		mean:    o.HashTime,
+		nice:     o.Nice,
+		compare:  o.Compare,
+		onWait:   o.OnWait,
+		cost:     o.Cost,
+		conc:     o.Concurrency,
+		reserved: o.Reserved,
+		queue:    max(o.Queue, 0),
+		limit:    o.Concurrency + max(o.Queue, 0),
+		wait:     o.Wait,
+		usual:    o.RequestTimeout,
+		now:      o.Now,
+		mean:     o.HashTime,
 		// A given first estimate is moved by every hash; a guess is
 		// replaced by the first one measured.
 		measured: o.HashTime > 0,

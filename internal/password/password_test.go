@@ -186,7 +186,7 @@ func BenchmarkCompare(b *testing.B) {
 func (h *Hasher) inLine() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.running) + len(h.waiting)
+	return len(h.running) + len(h.waiting) + len(h.waitingKnown)
 }
 
 func (h *Hasher) estimate() (mean, dev time.Duration) {

@@ -12,7 +12,7 @@ import (
 // RetryAfter; with a free slot it is nil.
 func TestRefusal(t *testing.T) {
 	h := newHasher(t, Options{Cost: 4, Concurrency: 1, Queue: 0, Wait: time.Second, HashTime: 50 * time.Millisecond})
-	if err := h.Refusal(); err != nil {
+	if err := h.Refusal(context.Background()); err != nil {
 		t.Fatalf("Refusal() with a free slot = %v, want nil", err)
 	}
 	release, err := h.acquire(context.Background()) // the only slot
@@ -20,7 +20,7 @@ func TestRefusal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer release()
-	err = h.Refusal()
+	err = h.Refusal(context.Background())
 	var be *BusyError
 	if !errors.As(err, &be) || !errors.Is(err, ErrBusy) || be.RetryAfter <= 0 {
 		t.Fatalf("Refusal() with hashing full = %#v, want a *BusyError with a positive RetryAfter", err)

@@ -19,7 +19,10 @@ import (
 // ErrBadCredentials and stays counted, a right one clears the count. As in
 // Login, an attempt refused a hashing slot (password.ErrBusy) is taken back.
 func (s *Service) checkPassword(ctx context.Context, a Auth, pw string) error {
-	if err := s.hasher.Refusal(); err != nil {
+	// A live session of the account is at least as good a proof as a
+	// known device's cookie: the check goes in the hasher's known lane.
+	ctx = password.KnownDevice(ctx)
+	if err := s.hasher.Refusal(ctx); err != nil {
 		return err
 	}
 	email := a.User.Email

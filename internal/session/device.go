@@ -27,7 +27,7 @@ import (
 //     such as the first login after registration or the first after this
 //     feature's migration, is recorded without a mail;
 //   - a known device keeps a login throttle budget of its own
-//     (throttleKey), so that an attacker without its cookie cannot lock
+//     (knownDevice), so that an attacker without its cookie cannot lock
 //     the owner out by failing the account's shared budget (OWASP's
 //     device cookies).
 //
@@ -71,17 +71,18 @@ func deviceHash(raw string) []byte {
 // can name another's device budget.
 const deviceKeySep = "\x1f"
 
-// throttleKey is the login_throttle row an attempt for email from device
-// counts against: the email's own row, shared by every client without a
-// known device, or, for a device known for the account, a row of that
-// device (email, deviceKeySep, the hex of its hash). A device id that is
-// absent, malformed, unknown for the account (forged, or of another
-// account) or that cannot be looked up counts as none. The look-up is one
-// statement, made only when a well-formed id is presented; ReserveLoginAttempt
-// on the chosen key still decides each race alone.
-func (s *Service) throttleKey(ctx context.Context, email, device string) string {
-	if s.opts.LoginFailureThreshold <= 0 || !ValidDeviceID(device) {
-		return email
+// knownDevice looks up whether device (the raw cookie) is known for the
+// account of email, and returns the login_throttle row an attempt from it
+// counts against: a known device's own (email, U+001F, the hex of its
+// hash), else the email's shared one. An id that is malformed, unknown, of
+// another account or that cannot be looked up counts as none. The look-up
+// is one statement, made only when a well-formed id is presented;
+// ReserveLoginAttempt on the chosen key still decides each race alone. A
+// known device's password check also goes in the hasher's known lane
+// (Login).
+func (s *Service) knownDevice(ctx context.Context, email, device string) (key string, known bool) {
+	if !ValidDeviceID(device) {
+		return email, false
 	}
 	h := deviceHash(device)
 	known, err := s.q.IsKnownDevice(ctx, db.IsKnownDeviceParams{Email: email, DeviceHash: h})
@@ -89,12 +90,15 @@ func (s *Service) throttleKey(ctx context.Context, email, device string) string 
 		if ctx.Err() == nil {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "known device look-up failed; the attempt counts as from an unknown device", slog.String("error", err.Error()))
 		}
-		return email
+		return email, false
 	}
 	if !known {
-		return email
+		return email, false
 	}
-	return email + deviceKeySep + hex.EncodeToString(h)
+	if s.opts.LoginFailureThreshold <= 0 {
+		return email, true
+	}
+	return email + deviceKeySep + hex.EncodeToString(h), true
 }
 
 // deviceLogin records the device of a login that created a session for

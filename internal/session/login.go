@@ -33,11 +33,20 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (Tokens
 	if err := validLogin(email, pw); err != nil {
 		return Tokens{}, db.User{}, err
 	}
-	if err := s.hasher.Refusal(); err != nil {
+	email = NormaliseEmail(email)
+	throttleKey := email
+	if ValidDeviceID(c.Device) {
+		// A known device has its own throttle budget and the hasher's
+		// known lane (device.go); without a cookie no statement is spent
+		// before the hasher's refusal.
+		var known bool
+		if throttleKey, known = s.knownDevice(ctx, email, c.Device); known {
+			ctx = password.KnownDevice(ctx)
+		}
+	}
+	if err := s.hasher.Refusal(ctx); err != nil {
 		return Tokens{}, db.User{}, err
 	}
-	email = NormaliseEmail(email)
-	throttleKey := s.throttleKey(ctx, email, c.Device) // device.go: a known device's own budget
 	lock, err := s.admit(ctx, throttleKey)
 	if err != nil {
 		var locked *LockedError

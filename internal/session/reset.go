@@ -53,7 +53,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, pw, confirm string) er
 	if err := validTyped(pw, confirm); err != nil {
 		return err
 	}
-	if err := s.hasher.Refusal(); err != nil {
+	if err := s.hasher.Refusal(ctx); err != nil {
 		return err
 	}
 	if _, ok, err := s.tokenUser(ctx, s.q, raw, onetime.ResetPassword); err != nil || !ok {
