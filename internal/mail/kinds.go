@@ -30,6 +30,8 @@ const (
 	KindMFADisabled       = "mfa_disabled"        // the second factor was turned off (by the user or the operator)
 	KindRecoveryCodeUsed  = "recovery_code_used"  // a recovery code was used to log in
 	KindRecoveryCodesLow  = "recovery_codes_low"  // two or fewer recovery codes are left
+	KindPasskeyAdded      = "passkey_added"       // a passkey was added to the account
+	KindPasskeyRemoved    = "passkey_removed"     // a passkey was removed from the account
 )
 
 // Kinds lists every kind, token kinds first.
@@ -39,6 +41,7 @@ func Kinds() []string {
 		KindPasswordChanged, KindEmailChangeNotice, KindEmailTakenNotice,
 		KindSignupAttempt, KindAccountDeleted,
 		KindMFAEnabled, KindMFADisabled, KindRecoveryCodeUsed, KindRecoveryCodesLow,
+		KindPasskeyAdded, KindPasskeyRemoved,
 	}
 }
 
