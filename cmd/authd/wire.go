@@ -162,6 +162,10 @@ func sessionOptions(cfg config.Config) session.Options {
 		HideExisting:          cfg.RegisterHideExisting,
 		Passwords:             passwordPolicy(cfg),
 		MFAIssuer:             cfg.MFAIssuer,
+		Passkeys: session.PasskeyOptions{
+			RPID: cfg.WebAuthnRPID, RPName: cfg.WebAuthnRPName, Origins: cfg.WebAuthnOrigins,
+			RefuseCounterRegression: cfg.WebAuthnCounterRegression == "refuse",
+		},
 	}
 }
 

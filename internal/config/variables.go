@@ -216,6 +216,12 @@ func settings(c *Config) []setting {
 		{name: "MFA_ENCRYPTION_KEYS", to: redacted(&c.MFAEncryptionKeys, (*loader).raw, showSet), secret: true, desc: "comma-separated ID:KEY entries (KEY: 32 bytes in base64; authd keygen prints one) that encrypt the TOTP secrets with AES-256-GCM: the first encrypts, the others still decrypt (key rotation); never a JWT key; empty turns two-factor enrolment off"},
 		{name: "MFA_ISSUER", to: stringVar(&c.MFAIssuer), def: "(EMAIL_FROM_NAME)", desc: "issuer that authenticator apps show for the TOTP factor (in the otpauth:// URI)"},
 
+		// Passkeys (WebAuthn).
+		{name: "WEBAUTHN_RP_ID", to: stringVar(&c.WebAuthnRPID), def: "(host of the first CLIENT_ORIGIN)", desc: "the WebAuthn relying party ID: the domain passkeys are bound to (every WEBAUTHN_ORIGINS host is it or a subdomain); off turns passkeys off"},
+		{name: "WEBAUTHN_RP_NAME", to: stringVar(&c.WebAuthnRPName), def: "(MFA_ISSUER)", desc: "the relying party name browsers show when a passkey is made"},
+		{name: "WEBAUTHN_ORIGINS", to: bind(&c.WebAuthnOrigins, (*loader).origins, showJoined), def: "(CLIENT_ORIGIN)", desc: "comma-separated origins of the pages that run passkey ceremonies, exactly scheme://host[:port]; an assertion from any other is refused"},
+		{name: "WEBAUTHN_COUNTER_REGRESSION", to: choiceVar(&c.WebAuthnCounterRegression), def: "refuse", choices: []string{"refuse", "record"}, desc: "a passkey assertion whose signature counter did not go up (a cloned authenticator?) is counted and evented, and then: {range}"},
+
 		// Logging.
 		{name: "LOG_LEVEL", to: bind(&c.LogLevel, (*loader).logLevel, showLevel), def: "info", choices: []string{"debug", "info", "warn", "error"}, desc: "minimum log level: {range}"},
 		{name: "LOG_FORMAT", to: choiceVar(&c.LogFormat), def: "json", choices: []string{"json", "text"}, desc: "log format: {range}"},

@@ -191,6 +191,37 @@ func (q *Queries) GetPasskeyByCredential(ctx context.Context, credentialID []byt
 	return i, err
 }
 
+const getPasskeyOf = `-- name: GetPasskeyOf :one
+SELECT id, user_id, credential_id, public_key, attestation_type, aaguid, sign_count, transports, backup_eligible, backup_state, name, created_at, last_used_at, counter_regressions FROM passkeys WHERE id = $1 AND user_id = $2
+`
+
+type GetPasskeyOfParams struct {
+	ID     uuid.UUID
+	UserID uuid.UUID
+}
+
+func (q *Queries) GetPasskeyOf(ctx context.Context, arg GetPasskeyOfParams) (Passkey, error) {
+	row := q.db.QueryRow(ctx, getPasskeyOf, arg.ID, arg.UserID)
+	var i Passkey
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.CredentialID,
+		&i.PublicKey,
+		&i.AttestationType,
+		&i.Aaguid,
+		&i.SignCount,
+		&i.Transports,
+		&i.BackupEligible,
+		&i.BackupState,
+		&i.Name,
+		&i.CreatedAt,
+		&i.LastUsedAt,
+		&i.CounterRegressions,
+	)
+	return i, err
+}
+
 const listUserPasskeys = `-- name: ListUserPasskeys :many
 SELECT id, user_id, credential_id, public_key, attestation_type, aaguid, sign_count, transports, backup_eligible, backup_state, name, created_at, last_used_at, counter_regressions FROM passkeys WHERE user_id = $1 ORDER BY created_at, id
 `

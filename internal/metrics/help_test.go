@@ -21,6 +21,7 @@ func TestEveryMetricHasHelp(t *testing.T) {
 	m.SessionsRevoked("logout_all", 1)
 	m.HashWait(time.Millisecond)
 	m.Mail("reset", MailSent)
+	m.Passkey(PasskeyUsed)
 	for name, f := range families() {
 		if f.typ == "gauge" {
 			m.Gauge(name, func() float64 { return 1 })

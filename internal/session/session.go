@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/google/uuid"
 
 	"github.com/authd/authd/internal/db"
@@ -121,6 +122,9 @@ type Options struct {
 	MFATicketTTL      time.Duration
 	MFATicketAttempts int
 	ReauthWindow      time.Duration
+
+	// Passkeys is the WebAuthn relying party (passkey.go); no RPID: off.
+	Passkeys PasskeyOptions
 }
 
 // Verification is the email verification mode.
@@ -153,6 +157,10 @@ type Service struct {
 	mfaKeys *totp.Keys // seals TOTP secrets; nil: no TOTP (ErrMFAUnavailable)
 	// webhooks names the webhook endpoints that want an event (record).
 	webhooks func(event string) []string
+	// wa is the WebAuthn relying party; nil: passkeys off, for waErr if
+	// Options.Passkeys did not make one.
+	wa    *webauthn.WebAuthn
+	waErr error
 }
 
 // Deps are what a Service works with. New binds DB (db.Bound) with
@@ -180,8 +188,10 @@ func New(d Deps, o Options) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{pool: d.DB, timeout: d.DBTimeout, q: db.New(db.Bound(d.DB, d.DBTimeout)), tokens: d.Tokens, hasher: d.Hasher, log: reqlog.Logger(d.Log), metrics: d.Metrics, now: now, opts: o,
+	s := &Service{pool: d.DB, timeout: d.DBTimeout, q: db.New(db.Bound(d.DB, d.DBTimeout)), tokens: d.Tokens, hasher: d.Hasher, log: reqlog.Logger(d.Log), metrics: d.Metrics, now: now, opts: o,
 		secrets: onetime.New(onetime.Options{Now: now}), mfaKeys: d.MFAKeys, webhooks: d.Webhooks}
+	s.wa, s.waErr = newRelyingParty(o.Passkeys)
+	return s
 }
 
 // tx runs f in one transaction (see db.InTx).

@@ -56,3 +56,6 @@ VALUES (sqlc.arg(token_hash), 'passkey_login', NULL, '', sqlc.arg(now)::timestam
 DELETE FROM one_time_tokens
 WHERE token_hash = sqlc.arg(token_hash) AND purpose = sqlc.arg(purpose)
   AND user_id IS NOT DISTINCT FROM sqlc.narg(user_id)::uuid AND expires_at > sqlc.arg(now)::timestamptz;
+
+-- name: GetPasskeyOf :one
+SELECT * FROM passkeys WHERE id = sqlc.arg(id) AND user_id = sqlc.arg(user_id);
