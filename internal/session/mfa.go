@@ -109,6 +109,7 @@ type MFAStatus struct {
 	Enabled       bool // an active TOTP factor
 	Pending       bool // an enrolment waiting for its first code
 	RecoveryCodes int  // unused recovery codes left
+	Passkeys      int  // passkeys (passkey.go): one turns two-factor on too
 }
 
 // recent reports whether a's session proved its user within the
@@ -280,15 +281,20 @@ func (s *Service) ActivateTOTP(ctx context.Context, a Auth, code string) ([]stri
 // MFAStatus is user's second factor as they see it.
 func (s *Service) MFAStatus(ctx context.Context, user uuid.UUID) (MFAStatus, error) {
 	var st MFAStatus
+	n, err := s.q.CountUserPasskeys(ctx, user)
+	if err != nil {
+		return st, fmt.Errorf("count passkeys: %w", err)
+	}
+	st.Passkeys = int(n)
 	f, err := s.q.GetUserFactor(ctx, db.GetUserFactorParams{UserID: user, Kind: kindTOTP})
 	switch {
 	case errors.Is(err, db.ErrNotFound):
-		return st, nil
 	case err != nil:
 		return st, fmt.Errorf("get factor: %w", err)
+	default:
+		st.Enabled, st.Pending = f.Status == "active", f.Status == "pending"
 	}
-	st.Enabled, st.Pending = f.Status == "active", f.Status == "pending"
-	if st.Enabled {
+	if st.Enabled || st.Passkeys > 0 {
 		n, err := s.q.CountRecoveryCodes(ctx, user)
 		if err != nil {
 			return st, fmt.Errorf("count recovery codes: %w", err)

@@ -116,6 +116,13 @@ func TestPasskeyRegistration(t *testing.T) {
 	if err != nil || len(list) != 2 || list[0].BackupEligible || !list[1].BackupEligible || !list[1].BackupState {
 		t.Fatalf("list %+v, %v", list, err)
 	}
+	if st, err := f.svc.MFAStatus(ctx, u.ID); err != nil || st.Enabled || st.Passkeys != 2 || st.RecoveryCodes != session.RecoveryCodeCount {
+		t.Errorf("status %+v, %v", st, err)
+	}
+	// A TOTP factor may join the passkeys.
+	if _, err := f.svc.EnrolTOTP(ctx, a); err != nil {
+		t.Errorf("TOTP enrolment with passkeys on: %v", err)
+	}
 
 	// The same credential again is refused (ids are unique).
 	opts, _ = f.svc.PasskeyRegistrationOptions(ctx, a)
@@ -447,5 +454,30 @@ func TestPasskeyManage(t *testing.T) {
 	}
 	if got := names(f.eventsSince(since)); !slices.Contains(got, "passkey.removed") {
 		t.Errorf("events %v", got)
+	}
+}
+
+// TestPasskeyThrottle: assertions of a known passkey count on its
+// account's second-factor throttle; past it, even a good one is refused
+// with a Retry-After.
+func TestPasskeyThrottle(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	p := f.withPasskey("ada@example.com")
+	p.key.UV = false
+	for range 5 {
+		if _, _, err := f.passwordless(p.key); !errors.Is(err, session.ErrPasskeyRefused) {
+			t.Fatalf("a bad assertion: %v", err)
+		}
+	}
+	p.key.UV = true
+	_, _, err := f.passwordless(p.key)
+	var locked *session.MFALockedError
+	if !errors.As(err, &locked) || locked.RetryAfter <= 0 {
+		t.Fatalf("after 5 failures: %v, want *MFALockedError", err)
+	}
+	f.clock.Advance(locked.RetryAfter)
+	if _, _, err := f.passwordless(p.key); err != nil {
+		t.Errorf("after the lock: %v", err)
 	}
 }
