@@ -184,6 +184,10 @@ func sessionOptions(cfg config.Config) session.Options {
 		EventRetention:        cfg.EventRetention,
 		NewDeviceMail:         cfg.NewDeviceMail,
 		RoleClaim:             cfg.AccessTokenRoleClaim,
+		Passkeys: session.PasskeyOptions{
+			RPID: cfg.WebAuthnRPID, RPName: cfg.WebAuthnRPName, Origins: cfg.WebAuthnOrigins,
+			RefuseCounterRegression: cfg.WebAuthnCounterRegression == "refuse",
+		},
 	}
 }
 

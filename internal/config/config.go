@@ -7,7 +7,9 @@ package config
 import (
 	"errors"
 	"log/slog"
+	"net"
 	"net/netip"
+	"net/url"
 	"runtime"
 	"strings"
 	"time"
@@ -127,6 +129,11 @@ type Config struct {
 
 	EventRetention time.Duration // EVENT_RETENTION
 
+	WebAuthnRPID              string   // WEBAUTHN_RP_ID, else the host of the first CLIENT_ORIGIN; "" with "off": no passkeys
+	WebAuthnRPName            string   // WEBAUTHN_RP_NAME, else MFA_ISSUER
+	WebAuthnOrigins           []string // WEBAUTHN_ORIGINS, else CLIENT_ORIGIN
+	WebAuthnCounterRegression string   // WEBAUTHN_COUNTER_REGRESSION: "refuse" or "record"
+
 	LogLevel  slog.Level // LOG_LEVEL
 	LogFormat string     // LOG_FORMAT: "json" or "text"
 }
@@ -207,6 +214,68 @@ func (l *loader) derive(c *Config) {
 	}
 	l.mailRules(c)
 	l.mfaRules(c)
+	l.webauthnRules(c)
+}
+
+// webauthnRules: the relying party defaults to the browser clients of
+// CLIENT_ORIGIN (its ID the first one's host), and every origin a passkey
+// ceremony may come from is the RP ID or a subdomain of it (WebAuthn
+// §5.1.4.1: a browser refuses any other).
+func (l *loader) webauthnRules(c *Config) {
+	if c.WebAuthnRPName == "" {
+		c.WebAuthnRPName = c.MFAIssuer
+	}
+	defaulted := len(c.WebAuthnOrigins) == 0
+	if defaulted {
+		c.WebAuthnOrigins = c.ClientOrigins
+	}
+	switch c.WebAuthnRPID {
+	case "off":
+		c.WebAuthnRPID = ""
+		return
+	case "":
+		if len(c.WebAuthnOrigins) == 0 {
+			return
+		}
+		u, err := url.Parse(c.WebAuthnOrigins[0])
+		if err != nil {
+			return
+		}
+		c.WebAuthnRPID = strings.ToLower(u.Hostname())
+		if net.ParseIP(c.WebAuthnRPID) != nil { // an IP address cannot be an RP ID: no passkeys
+			c.WebAuthnRPID, c.WebAuthnOrigins = "", nil
+			return
+		}
+	}
+	if net.ParseIP(c.WebAuthnRPID) != nil || strings.ContainsAny(c.WebAuthnRPID, ":/ *") || strings.Trim(c.WebAuthnRPID, ".") != c.WebAuthnRPID {
+		l.problemf("WEBAUTHN_RP_ID", "%q is not a domain name (an IP address cannot be an RP ID; \"off\" turns passkeys off)", c.WebAuthnRPID)
+		return
+	}
+	if len(c.WebAuthnOrigins) == 0 {
+		l.problemf("WEBAUTHN_ORIGINS", "is empty, and so is CLIENT_ORIGIN: passkeys need the origins of their pages (or WEBAUTHN_RP_ID=off)")
+		return
+	}
+	// Taken from CLIENT_ORIGIN, the origins off the RP ID are left out (a
+	// browser would refuse their ceremonies anyway); given, they are errors.
+	var on []string
+	for _, o := range c.WebAuthnOrigins {
+		u, err := url.Parse(o)
+		if err != nil {
+			continue // origins reported it
+		}
+		switch h := strings.ToLower(u.Hostname()); {
+		case h == c.WebAuthnRPID || strings.HasSuffix(h, "."+c.WebAuthnRPID):
+			on = append(on, o)
+		case !defaulted:
+			l.problemf("WEBAUTHN_ORIGINS", "%s is not on the RP ID %s or a subdomain of it (set WEBAUTHN_RP_ID, or WEBAUTHN_RP_ID=off)", o, c.WebAuthnRPID)
+		}
+	}
+	if defaulted {
+		c.WebAuthnOrigins = on
+	}
+	if len(c.WebAuthnOrigins) == 0 {
+		l.problemf("WEBAUTHN_ORIGINS", "no origin is on the RP ID %s (set WEBAUTHN_ORIGINS, or WEBAUTHN_RP_ID=off)", c.WebAuthnRPID)
+	}
 }
 
 // mfaRules: the TOTP issuer defaults to the product name of the mails, and

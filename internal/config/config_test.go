@@ -156,6 +156,7 @@ func TestLoadDefaults(t *testing.T) {
 		IPMailBurst:         5,
 		EventRetention:      90 * 24 * time.Hour,
 	}
+	want.WebAuthnRPName, want.WebAuthnCounterRegression = "authd", "refuse"
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(required only):\n got %#v\nwant %#v", fields(got), fields(want))
 	}

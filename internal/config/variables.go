@@ -229,6 +229,12 @@ func settings(c *Config) []setting {
 		// Security events.
 		{name: "EVENT_RETENTION", to: durationVar(&c.EventRetention), def: "2160h", durations: between(time.Hour, 3660*24*time.Hour), desc: "how long security events are kept (GET /api/users/me/security-events, authd events), {range}; the periodic clean-up deletes older ones, with any webhook delivery of theirs still pending"},
 
+		// Passkeys (WebAuthn).
+		{name: "WEBAUTHN_RP_ID", to: stringVar(&c.WebAuthnRPID), def: "(host of the first CLIENT_ORIGIN)", desc: "the WebAuthn relying party ID: the domain passkeys are bound to (every WEBAUTHN_ORIGINS host is it or a subdomain); off turns passkeys off"},
+		{name: "WEBAUTHN_RP_NAME", to: stringVar(&c.WebAuthnRPName), def: "(MFA_ISSUER)", desc: "the relying party name browsers show when a passkey is made"},
+		{name: "WEBAUTHN_ORIGINS", to: bind(&c.WebAuthnOrigins, (*loader).origins, showJoined), def: "(CLIENT_ORIGIN)", desc: "comma-separated origins of the pages that run passkey ceremonies, exactly scheme://host[:port]; an assertion from any other is refused"},
+		{name: "WEBAUTHN_COUNTER_REGRESSION", to: choiceVar(&c.WebAuthnCounterRegression), def: "refuse", choices: []string{"refuse", "record"}, desc: "a passkey assertion whose signature counter did not go up (a cloned authenticator?) is counted and evented, and then: {range}"},
+
 		// Logging.
 		{name: "LOG_LEVEL", to: bind(&c.LogLevel, (*loader).logLevel, showLevel), def: "info", choices: []string{"debug", "info", "warn", "error"}, desc: "minimum log level: {range}"},
 		{name: "LOG_FORMAT", to: choiceVar(&c.LogFormat), def: "json", choices: []string{"json", "text"}, desc: "log format: {range}"},

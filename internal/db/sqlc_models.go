@@ -88,6 +88,23 @@ type OneTimeToken struct {
 	Attempts  int32
 }
 
+type Passkey struct {
+	ID                 uuid.UUID
+	UserID             uuid.UUID
+	CredentialID       []byte
+	PublicKey          []byte
+	AttestationType    string
+	Aaguid             []byte
+	SignCount          int64
+	Transports         []string
+	BackupEligible     bool
+	BackupState        bool
+	Name               string
+	CreatedAt          time.Time
+	LastUsedAt         *time.Time
+	CounterRegressions int32
+}
+
 type SecurityEvent struct {
 	ID         int64
 	CreatedAt  time.Time

@@ -97,7 +97,7 @@ func (d testDeps) sessionOptions() session.Options {
 		RefreshTTL: o.RefreshTTL, SessionLifetime: o.SessionLifetime, ReuseGrace: o.ReuseGrace,
 		LoginFailureThreshold: o.LoginFailureThreshold, LoginLockBase: o.LoginLockBase, LoginLockMax: o.LoginLockMax,
 		Mail: o.Mail, Verification: o.Verification, MailCooldown: o.MailCooldown, MailMaxPerHour: o.MailMaxPerHour,
-		HideExisting: o.HideExisting,
+		HideExisting: o.HideExisting, Passkeys: sessiontest.Defaults().Session.Passkeys,
 	}
 }
 

@@ -87,6 +87,7 @@ type mfaStatus struct {
 	Enabled       bool `json:"enabled"`
 	Pending       bool `json:"pending"`
 	RecoveryCodes int  `json:"recovery_codes"` // unused ones left
+	Passkeys      int  `json:"passkeys"`       // registered passkeys (two-factor is on with one)
 	AAL           int  `json:"aal"`            // of this session
 }
 
@@ -102,7 +103,7 @@ func handleMFAStatus(log *slog.Logger, s *session.Service) http.Handler {
 			return err
 		}
 		encode(w, http.StatusOK, response{Status: "success", MFA: mfaStatus{
-			Enabled: st.Enabled, Pending: st.Pending, RecoveryCodes: st.RecoveryCodes, AAL: a.AAL,
+			Enabled: st.Enabled, Pending: st.Pending, RecoveryCodes: st.RecoveryCodes, Passkeys: st.Passkeys, AAL: a.AAL,
 		}})
 		return nil
 	})

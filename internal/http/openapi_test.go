@@ -531,6 +531,7 @@ func TestOpenAPILiveResponses(t *testing.T) {
 
 	// The second factor.
 	liveMFA(s, f)
+	livePasskeys(s, f)
 
 	// Health, keys, metrics and this document.
 	s.expect(200, "healthchecker", nil, "GET", "/api/healthchecker", "")

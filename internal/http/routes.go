@@ -60,6 +60,22 @@ func addRoutes(mux *http.ServeMux, d Deps, o Options) {
 	mux.Handle("POST /api/auth/otp/validate", guard(code(handleOTPValidate(log, s, jar, addr))))
 	mux.Handle("POST /api/auth/otp/disable", guard(code(auth(handleOTPDisable(log, s)))))
 
+	// Passkeys (passkeys.go): every ceremony is rate-limited like a login,
+	// and the session package counts assertions of a known account on its
+	// MFA throttle.
+	login := limit(d.LoginLimit)
+	mux.Handle("POST /api/auth/passkeys/register/options", guard(login(auth(handlePasskeyRegisterOptions(log, s)))))
+	mux.Handle("POST /api/auth/passkeys/register", guard(login(auth(handlePasskeyRegister(log, s)))))
+	mux.Handle("POST /api/auth/passkeys/login/options", guard(login(handlePasskeyLoginOptions(log, s))))
+	mux.Handle("POST /api/auth/passkeys/login", guard(login(handlePasskeyLogin(log, s, jar, addr))))
+	mux.Handle("POST /api/auth/mfa/passkey/options", guard(code(handlePasskeyMFAOptions(log, s))))
+	mux.Handle("POST /api/auth/mfa/passkey", guard(code(handlePasskeyMFA(log, s, jar, addr))))
+	mux.Handle("POST /api/auth/reauthenticate/passkey/options", guard(login(auth(handlePasskeyReauthOptions(log, s)))))
+	mux.Handle("POST /api/auth/reauthenticate/passkey", guard(login(auth(handlePasskeyReauth(log, s)))))
+	mux.Handle("GET /api/users/me/passkeys", auth(handleListPasskeys(log, s)))
+	mux.Handle("PATCH /api/users/me/passkeys/{id}", guard(auth(handleRenamePasskey(log, s))))
+	mux.Handle("DELETE /api/users/me/passkeys/{id}", guard(auth(handleDeletePasskey(log, s))))
+
 	mux.Handle("GET /api/users/me", auth(handleMe()))
 	mux.Handle("GET /api/users/me/sessions", auth(handleListSessions(log, s)))
 	mux.Handle("GET /api/users/me/security-events", auth(handleSecurityEvents(log, s)))

@@ -31,6 +31,8 @@ const (
 	KindRecoveryCodeUsed  = "recovery_code_used"  // a recovery code was used to log in
 	KindRecoveryCodesLow  = "recovery_codes_low"  // two or fewer recovery codes are left
 	KindNewDevice         = "new_device"          // a sign-in from a device new for the account (Data.Device, Addr, At)
+	KindPasskeyAdded      = "passkey_added"       // a passkey was added to the account
+	KindPasskeyRemoved    = "passkey_removed"     // a passkey was removed from the account
 )
 
 // Kinds lists every kind, token kinds first.
@@ -41,6 +43,7 @@ func Kinds() []string {
 		KindSignupAttempt, KindAccountDeleted,
 		KindMFAEnabled, KindMFADisabled, KindRecoveryCodeUsed, KindRecoveryCodesLow,
 		KindNewDevice,
+		KindPasskeyAdded, KindPasskeyRemoved,
 	}
 }
 

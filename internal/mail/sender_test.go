@@ -443,6 +443,8 @@ func TestEveryKindDelivered(t *testing.T) {
 		mail.KindRecoveryCodeUsed:  "A recovery code was used to sign in",
 		mail.KindRecoveryCodesLow:  "You are running out of recovery codes",
 		mail.KindNewDevice:         "New sign-in to your account",
+		mail.KindPasskeyAdded:      "A passkey was added to your account",
+		mail.KindPasskeyRemoved:    "A passkey was removed from your account",
 	}
 	for _, k := range mail.Kinds() {
 		f.enqueue(k, k+"@example.com", u.ID, mail.Data{Name: u.Name, NewEmail: "ada.new@example.com",

@@ -17,6 +17,7 @@ func families() map[string]family {
 		"authd_http_request_duration_seconds": {"histogram", "HTTP requests by method, route pattern and status, and how long they took."},
 		"authd_logins_total":                  {"counter", "Login attempts by outcome."},
 		"authd_refreshes_total":               {"counter", "Refresh token rotations by outcome."},
+		"authd_passkeys_total":                {"counter", "Passkey events: added, removed, used, refused, counter_regression."},
 		"authd_throttled_total":               {"counter", "Requests refused for too many attempts, by what was limited (address, account, mfa)."},
 		"authd_password_policy_total":         {"counter", "New passwords refused by the password policy, by reason, and breached-password checks that failed."},
 		"authd_token_signatures_total":        {"counter", "Token signatures made with a private key."},

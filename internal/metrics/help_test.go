@@ -24,6 +24,7 @@ func TestEveryMetricHasHelp(t *testing.T) {
 	m.WebhookDelivery("siem", WebhookDelivered)
 	m.WebhookPaused("siem")
 	m.WebhookUnconfigured("old")
+	m.Passkey(PasskeyUsed)
 	for name, f := range families() {
 		if f.typ == "gauge" {
 			m.Gauge(name, func() float64 { return 1 })

@@ -44,6 +44,15 @@ const (
 	MFABadCode      = "bad_code"      // a wrong, used or replayed code, at any route
 )
 
+// Passkey events (authd_passkeys_total).
+const (
+	PasskeyAdded     = "added"
+	PasskeyRemoved   = "removed"
+	PasskeyUsed      = "used"               // an accepted assertion: login, second factor or step-up
+	PasskeyRefused   = "refused"            // a ceremony that did not verify, or a dead challenge
+	PasskeyCountBack = "counter_regression" // a signature counter that did not go up
+)
+
 // latencyBuckets cover 100µs to 10s, for requests and the hashing queue.
 var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
@@ -118,6 +127,9 @@ func (m *Metrics) Refresh(outcome string) { m.count("authd_refreshes_total", "ou
 
 // MFA counts a second-factor event (one of the MFA* constants).
 func (m *Metrics) MFA(event string) { m.count("authd_mfa_total", "event", event) }
+
+// Passkey counts a passkey event (one of the Passkey* constants).
+func (m *Metrics) Passkey(event string) { m.count("authd_passkeys_total", "event", event) }
 
 // Throttled counts a 429 by what was throttled.
 func (m *Metrics) Throttled(by string) { m.count("authd_throttled_total", "by", by) }

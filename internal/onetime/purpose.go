@@ -19,18 +19,24 @@ const (
 	// to whoever gave the right password, minted with the caller's
 	// lifetime (MintFor), a few attempts each (Attempt), never mailed.
 	LoginTicket Purpose = "login_ticket"
+	// The WebAuthn challenges, one purpose per ceremony (challenge.go):
+	// minted with the caller's lifetime, never mailed, used once.
+	PasskeyRegister Purpose = "passkey_register" // a user adds a passkey
+	PasskeyLogin    Purpose = "passkey_login"    // a passwordless login: the one purpose without a user
+	PasskeyMFA      Purpose = "passkey_mfa"      // a passkey as second factor after a password
+	PasskeyReauth   Purpose = "passkey_reauth"   // a passkey as step-up
 )
 
 // Purposes lists every purpose.
 func Purposes() []Purpose {
-	return []Purpose{VerifyEmail, ResetPassword, ChangeEmail, LoginTicket}
+	return []Purpose{VerifyEmail, ResetPassword, ChangeEmail, LoginTicket, PasskeyRegister, PasskeyLogin, PasskeyMFA, PasskeyReauth}
 }
 
 // Format is the shape of a purpose's raw secrets; 0 for an unknown
 // purpose.
 func (p Purpose) Format() Format {
 	switch p {
-	case VerifyEmail, ResetPassword, ChangeEmail, LoginTicket:
+	case VerifyEmail, ResetPassword, ChangeEmail, LoginTicket, PasskeyRegister, PasskeyLogin, PasskeyMFA, PasskeyReauth:
 		return Link
 	}
 	return 0

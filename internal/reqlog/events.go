@@ -42,6 +42,12 @@ const (
 	PasswordResetIssued    Event = "password.reset_issued" // an operator minted a reset token (authd user reset-token)
 	MFARecoveryCodeUsed    Event = "mfa.recovery_code_used"
 	MFARecoveryCodesNew    Event = "mfa.recovery_codes_regenerated"
+	PasskeyAdded           Event = "passkey.added"
+	PasskeyRenamed         Event = "passkey.renamed"
+	PasskeyRemoved         Event = "passkey.removed"
+	PasskeyUsed            Event = "passkey.used"               // an accepted assertion: login, second factor or step-up
+	PasskeyFailed          Event = "passkey.failed"             // an assertion of a known passkey refused
+	PasskeyCounterBack     Event = "passkey.counter_regression" // a signature counter that did not go up: a cloned authenticator?
 )
 
 // Events lists every Event, for tests and docs.
@@ -55,6 +61,7 @@ func Events() []Event {
 		MFAEnrolmentStarted, MFAEnabled, MFADisabled, MFAFailed, MFALocked,
 		RequestThrottled, OperatorCommand,
 		UserRoleChanged, PasswordResetIssued, MFARecoveryCodeUsed, MFARecoveryCodesNew,
+		PasskeyAdded, PasskeyRenamed, PasskeyRemoved, PasskeyUsed, PasskeyFailed, PasskeyCounterBack,
 	}
 }
 

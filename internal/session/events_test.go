@@ -16,6 +16,8 @@ import (
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/reqlog"
 	"github.com/authd/authd/internal/session"
+	"github.com/authd/authd/internal/session/passkeytest"
+	"github.com/authd/authd/internal/session/sessiontest"
 )
 
 // recorded is one row of security_events as these tests read it.
@@ -299,9 +301,78 @@ func TestEveryChangeRecordsItsEvent(t *testing.T) {
 			_, _, err := f.svc.Admin().MFAReset(ctx, "ada@example.com")
 			return err
 		}, want: []string{"mfa.disabled", "session.revoked"}},
+		{method: "Service.RegisterPasskey", setup: func(f *fixture) any {
+			st := signIn(f).(signedIn)
+			opts, err := f.svc.PasskeyRegistrationOptions(f.t.Context(), st.user)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			resp, _ := passkeytest.New(sessiontest.PasskeyOrigin).Create(opts)
+			return []any{st.user, resp}
+		}, act: func(f *fixture, ctx context.Context, st any) error {
+			_, err := f.svc.RegisterPasskey(ctx, st.([]any)[0].(session.Auth), "Laptop", st.([]any)[1].([]byte))
+			return err
+		}, want: []string{"passkey.added", "mfa.enabled"}},
+		{method: "Service.RenamePasskey", setup: func(f *fixture) any { return f.withPasskey("ada@example.com") },
+			act: func(f *fixture, ctx context.Context, st any) error {
+				p := st.(pkUser)
+				return f.svc.RenamePasskey(ctx, f.auth(p.toks.Access), p.added.Passkey.ID, "Work")
+			}, want: []string{"passkey.renamed"}},
+		{method: "Service.DeletePasskey", setup: func(f *fixture) any {
+			p := f.withPasskey("ada@example.com")
+			f.addPasskey(p.toks, "Phone")
+			return p
+		}, act: func(f *fixture, ctx context.Context, st any) error {
+			p := st.(pkUser)
+			return f.svc.DeletePasskey(ctx, f.auth(p.toks.Access), p.added.Passkey.ID)
+		}, want: []string{"passkey.removed"}},
+		{method: "Service.LoginPasskey", setup: func(f *fixture) any {
+			p := f.withPasskey("ada@example.com")
+			resp, _ := p.key.Get(f.loginOptions())
+			return resp
+		}, act: func(f *fixture, ctx context.Context, st any) error {
+			_, _, err := f.svc.LoginPasskey(ctx, st.([]byte), session.Client{})
+			return err
+		}, want: []string{"session.created", "passkey.used"}},
+		{method: "Service.LoginPasskey (no user verification)", setup: func(f *fixture) any {
+			p := f.withPasskey("ada@example.com")
+			p.key.UV = false
+			resp, _ := p.key.Get(f.loginOptions())
+			return resp
+		}, act: func(f *fixture, ctx context.Context, st any) error {
+			_, _, err := f.svc.LoginPasskey(ctx, st.([]byte), session.Client{})
+			return ignore(err, session.ErrPasskeyRefused)
+		}, want: []string{"passkey.failed"}},
+		{method: "Service.LoginPasskeyMFA", setup: func(f *fixture) any {
+			p := f.withPasskey("ada@example.com")
+			ticket := f.ticket(p.Email)
+			opts, err := f.svc.PasskeyMFAOptions(f.t.Context(), ticket)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			resp, _ := p.key.Get(opts)
+			return []any{ticket, resp}
+		}, act: func(f *fixture, ctx context.Context, st any) error {
+			_, _, err := f.svc.LoginPasskeyMFA(ctx, st.([]any)[0].(string), st.([]any)[1].([]byte), session.Client{})
+			return err
+		}, want: []string{"session.created", "passkey.used"}},
+		{method: "Service.ReauthenticatePasskey", setup: func(f *fixture) any {
+			p := f.withPasskey("ada@example.com")
+			opts, err := f.svc.PasskeyReauthOptions(f.t.Context(), f.auth(p.toks.Access))
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			resp, _ := p.key.Get(opts)
+			return []any{f.auth(p.toks.Access), resp}
+		}, act: func(f *fixture, ctx context.Context, st any) error {
+			return f.svc.ReauthenticatePasskey(ctx, st.([]any)[0].(session.Auth), st.([]any)[1].([]byte))
+		}, want: []string{"session.reauthenticated", "passkey.used"}},
 	}
-	// Read-only, or work of authd's own outside any change of an account.
+	// Read-only, or work of authd's own outside any change of an account
+	// (a ceremony's options mint only its challenge).
 	readOnly := []string{
+		"Service.Passkeys", "Service.PasskeyRegistrationOptions", "Service.PasskeyLoginOptions",
+		"Service.PasskeyMFAOptions", "Service.PasskeyReauthOptions",
 		"Service.Authenticate", "Service.List", "Service.MFAStatus", "Service.TicketUser", "Service.NeedsRehash",
 		"Service.Admin", "Service.Purge", "Service.RunPurge",
 		"Admin.List", "Admin.Show", "Service.SecurityEvents", "Admin.Events",

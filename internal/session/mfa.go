@@ -109,6 +109,7 @@ type MFAStatus struct {
 	Enabled       bool // an active TOTP factor
 	Pending       bool // an enrolment waiting for its first code
 	RecoveryCodes int  // unused recovery codes left
+	Passkeys      int  // passkeys (passkey.go): one turns two-factor on too
 }
 
 // recent reports whether a's session proved its user within the
@@ -167,8 +168,13 @@ func (s *Service) EnrolTOTP(ctx context.Context, a Auth) (Enrolment, error) {
 		if err != nil {
 			return fmt.Errorf("lock user: %w", err)
 		}
-		if user.MfaEnabled {
-			return ErrMFAEnabled
+		if user.MfaEnabled { // by TOTP, or by passkeys only (passkey.go), which a TOTP factor may join
+			switch f, err := q.GetUserFactor(ctx, db.GetUserFactorParams{UserID: user.ID, Kind: kindTOTP}); {
+			case err == nil && f.Status == "active":
+				return ErrMFAEnabled
+			case err != nil && !errors.Is(err, db.ErrNotFound):
+				return fmt.Errorf("get factor: %w", err)
+			}
 		}
 		if _, err := q.DeletePendingFactor(ctx, db.DeletePendingFactorParams{UserID: user.ID, Kind: kindTOTP}); err != nil {
 			return fmt.Errorf("delete pending factor: %w", err)
@@ -275,15 +281,20 @@ func (s *Service) ActivateTOTP(ctx context.Context, a Auth, code string) ([]stri
 // MFAStatus is user's second factor as they see it.
 func (s *Service) MFAStatus(ctx context.Context, user uuid.UUID) (MFAStatus, error) {
 	var st MFAStatus
+	n, err := s.q.CountUserPasskeys(ctx, user)
+	if err != nil {
+		return st, fmt.Errorf("count passkeys: %w", err)
+	}
+	st.Passkeys = int(n)
 	f, err := s.q.GetUserFactor(ctx, db.GetUserFactorParams{UserID: user, Kind: kindTOTP})
 	switch {
 	case errors.Is(err, db.ErrNotFound):
-		return st, nil
 	case err != nil:
 		return st, fmt.Errorf("get factor: %w", err)
+	default:
+		st.Enabled, st.Pending = f.Status == "active", f.Status == "pending"
 	}
-	st.Enabled, st.Pending = f.Status == "active", f.Status == "pending"
-	if st.Enabled {
+	if st.Enabled || st.Passkeys > 0 {
 		n, err := s.q.CountRecoveryCodes(ctx, user)
 		if err != nil {
 			return st, fmt.Errorf("count recovery codes: %w", err)
@@ -345,7 +356,7 @@ func (s *Service) DisableMFA(ctx context.Context, a Auth, code string) error {
 	return nil
 }
 
-// removeMFA deletes user's factors, recovery codes, MFA failures and
+// removeMFA deletes user's factors (passkeys too), recovery codes, MFA failures and
 // login tickets, clears users.mfa_enabled and ends the user's sessions
 // but keep (uuid.Nil: all), in q's transaction with the user locked. It
 // returns how many sessions ended.
@@ -356,6 +367,9 @@ func (s *Service) removeMFA(ctx context.Context, q *db.Queries, user db.User, wh
 	}
 	if _, err := q.DeleteRecoveryCodes(ctx, user.ID); err != nil {
 		return 0, fmt.Errorf("delete recovery codes: %w", err)
+	}
+	if err := s.dropPasskeys(ctx, q, user.ID); err != nil {
+		return 0, err
 	}
 	if err := q.SetUserMFA(ctx, db.SetUserMFAParams{ID: user.ID, MfaEnabled: false, Now: now}); err != nil {
 		return 0, fmt.Errorf("set mfa: %w", err)

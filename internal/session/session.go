@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/google/uuid"
 
 	"github.com/authd/authd/internal/db"
@@ -132,6 +133,8 @@ type Options struct {
 	// (ACCESS_TOKEN_ROLE_CLAIM): at login, and at each refresh from the
 	// rotation's own statement (RotateSessionWithRole).
 	RoleClaim bool
+	// Passkeys is the WebAuthn relying party (passkey.go); no RPID: off.
+	Passkeys PasskeyOptions
 }
 
 // Verification is the email verification mode.
@@ -164,6 +167,10 @@ type Service struct {
 	mfaKeys *totp.Keys // seals TOTP secrets; nil: no TOTP (ErrMFAUnavailable)
 	// webhooks names the webhook endpoints that want an event (record).
 	webhooks func(event string) []string
+	// wa is the WebAuthn relying party; nil: passkeys off, for waErr if
+	// Options.Passkeys did not make one.
+	wa    *webauthn.WebAuthn
+	waErr error
 }
 
 // Deps are what a Service works with. New binds DB (db.Bound) with
@@ -191,8 +198,10 @@ func New(d Deps, o Options) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{pool: d.DB, timeout: d.DBTimeout, q: db.New(db.Bound(d.DB, d.DBTimeout)), tokens: d.Tokens, hasher: d.Hasher, log: reqlog.Logger(d.Log), metrics: d.Metrics, now: now, opts: o,
+	s := &Service{pool: d.DB, timeout: d.DBTimeout, q: db.New(db.Bound(d.DB, d.DBTimeout)), tokens: d.Tokens, hasher: d.Hasher, log: reqlog.Logger(d.Log), metrics: d.Metrics, now: now, opts: o,
 		secrets: onetime.New(onetime.Options{Now: now}), mfaKeys: d.MFAKeys, webhooks: d.Webhooks}
+	s.wa, s.waErr = newRelyingParty(o.Passkeys)
+	return s
 }
 
 // tx runs f in one transaction (see db.InTx).

@@ -10,4 +10,4 @@ import "embed"
 var FS embed.FS
 
 // Version is the schema version this build expects; readiness checks it.
-const Version = 10
+const Version = 11

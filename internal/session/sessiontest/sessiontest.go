@@ -55,6 +55,13 @@ type Options struct {
 	MFAKeys *totp.Keys       // nil: MFAKeys(t), the same for the whole test binary
 }
 
+// The WebAuthn relying party of the fixtures: its RP ID and the one
+// origin allowed.
+const (
+	PasskeyRPID   = "localhost"
+	PasskeyOrigin = "http://localhost:3000"
+)
+
 // Defaults are the options New starts from.
 func Defaults() Options {
 	return Options{
@@ -62,6 +69,7 @@ func Defaults() Options {
 			RefreshTTL:      time.Hour,
 			SessionLifetime: 7 * 24 * time.Hour,
 			ReuseGrace:      10 * time.Second,
+			Passkeys:        session.PasskeyOptions{RPID: PasskeyRPID, RPName: "authd", Origins: []string{PasskeyOrigin}},
 		},
 		DBTimeout: 3 * time.Second,
 		AccessTTL: 15 * time.Minute,
