@@ -25,7 +25,7 @@ type user struct {
 	// login answer, sent with the next login (unless -forget-device), as a
 	// browser keeps and sends its cookies.
 	device atomic.Pointer[string]
-	addr      string                 // X-Forwarded-For of its setup requests (-xff), or ""
+	addr   string // X-Forwarded-For of its setup requests (-xff), or ""
 }
 
 // deviceHeader is the Cookie header a login of u sends: its device id,
