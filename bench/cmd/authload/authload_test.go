@@ -731,3 +731,30 @@ func TestAttackFlagChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestRunDeviceLoginBacklog: a server slower than the schedule leaves a
+// backlog of logins due; every one due in the window is sent and counted,
+// with its latency from when it was due, even if it goes out after the
+// window ends.
+func TestRunDeviceLoginBacklog(t *testing.T) {
+	f := newFake()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/auth/login" && r.Header.Get("Cookie") != "" {
+			time.Sleep(50 * time.Millisecond) // the measured logins, not the setup's
+		}
+		f.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	// One user due every 25 ms (40/s), each login taking 50 ms: of the
+	// 12 due in the 300 ms window, most go out after it.
+	res, err := run(context.Background(), testConfig(t, srv.URL, "-scenario", "devicelogin", "-c", "1", "-rate", "40"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests < 11 || res.Requests > 13 || res.Status["200"] != res.Requests {
+		t.Errorf("%d logins counted (statuses %v), want the 12 due in the window", res.Requests, res.Status)
+	}
+	if res.Latency.Max < 300 {
+		t.Errorf("max latency %.1f ms: the backlog's wait is not counted", res.Latency.Max)
+	}
+}

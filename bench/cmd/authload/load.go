@@ -155,17 +155,22 @@ func (w *worker) loopOpen(stop, hard context.Context, sched <-chan time.Time) {
 // answers. One login of a user is in flight at a time, as a person waits
 // for the answer; a login due while the previous one is still out is sent
 // when it returns, and its latency still counts from when it was due.
+// Every login due before the window's end is sent, even after it (until
+// hard ends): a backlog the server left is counted, not dropped.
 func (w *worker) loopPaced(stop, hard context.Context, first time.Time, interval time.Duration) {
 	for n := 0; ; n++ {
 		at := first.Add(time.Duration(n) * interval)
+		if !at.Before(w.r.mEnd) {
+			return
+		}
 		if d := time.Until(at); d > 0 {
 			select {
 			case <-time.After(d):
-			case <-stop.Done():
+			case <-hard.Done():
 				return
 			}
 		}
-		if stop.Err() != nil || !w.one(stop, hard, at, false) {
+		if !w.one(stop, hard, at, false) {
 			return
 		}
 	}

@@ -77,10 +77,11 @@ func (r attackRun) Success() float64 {
 // Checks is the password hashes authd gave a slot in the window.
 func (r attackRun) Checks() float64 { return r.Counters["authd_password_hash_wait_seconds_count"] }
 
-// FloodChecks is Checks less one compare per known-device login answered
-// 200: the flood's share of the hashing.
+// FloodChecks is the wrong passwords authd compared in the window
+// (authd_logins_total with outcome bad_credentials): the flood's share of
+// the hashing, since every known-device login has the right password.
 func (r attackRun) FloodChecks() float64 {
-	return max(r.Checks()-float64(r.Login.Status["200"]), 0)
+	return r.Counters[`authd_logins_total{outcome="bad_credentials"}`]
 }
 
 // Outcomes is authd_logins_total over the window, by outcome.
