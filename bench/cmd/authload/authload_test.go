@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,6 +99,16 @@ type fakeAuthd struct {
 	xff       map[string]bool // X-Forwarded-For addresses seen
 	breakNext bool            // answer the next refresh with 403
 	forgot    map[string]int  // forgot-password requests per email
+	// Known devices, as authd keeps them: every successful login sets a
+	// device_id cookie, the one it was sent if that is a device of the
+	// account, else a new one.
+	noDevice   bool              // answer logins without a device_id cookie (an authd before known devices)
+	devices    map[string]string // device id -> email
+	known      map[string]int    // successful logins from a known device, per email
+	newDevice  map[string]int    // successful logins from a device new for the account, per email
+	failed     map[string]int    // logins answered 400, per email
+	withCookie int               // failed logins that sent a device_id cookie
+	loginAddr  map[string]int    // logins per X-Forwarded-For address
 }
 
 type fakeSession struct {
@@ -107,7 +118,8 @@ type fakeSession struct {
 }
 
 func newFake() *fakeAuthd {
-	return &fakeAuthd{users: map[string]string{}, sessions: map[int]*fakeSession{}, access: map[string]int{}, xff: map[string]bool{}, forgot: map[string]int{}}
+	return &fakeAuthd{users: map[string]string{}, sessions: map[int]*fakeSession{}, access: map[string]int{}, xff: map[string]bool{}, forgot: map[string]int{},
+		devices: map[string]string{}, known: map[string]int{}, newDevice: map[string]int{}, failed: map[string]int{}, loginAddr: map[string]int{}}
 }
 
 func (f *fakeAuthd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -138,9 +150,25 @@ func (f *fakeAuthd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.users[body["email"]] = body["password"]
 		w.WriteHeader(201)
 	case "POST /api/auth/login":
+		f.loginAddr[r.Header.Get("X-Forwarded-For")]++
+		dev, _ := r.Cookie("device_id")
 		if pw, ok := f.users[body["email"]]; !ok || pw != body["password"] {
+			f.failed[body["email"]]++
+			if dev != nil {
+				f.withCookie++
+			}
 			w.WriteHeader(400)
 			return
+		}
+		if !f.noDevice {
+			if dev != nil && f.devices[dev.Value] == body["email"] {
+				f.known[body["email"]]++
+			} else {
+				f.newDevice[body["email"]]++
+				dev = &http.Cookie{Name: "device_id", Value: fmt.Sprintf("d%d", len(f.devices))}
+				f.devices[dev.Value] = body["email"]
+			}
+			http.SetCookie(w, &http.Cookie{Name: "device_id", Value: dev.Value, Path: "/api/auth", HttpOnly: true})
 		}
 		f.nextID++
 		id := f.nextID
@@ -517,5 +545,216 @@ func TestRunOpenLoop(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"-rate", "10", "-retry-after"}, io.Discard); err == nil {
 		t.Error("-rate with -retry-after accepted")
+	}
+}
+
+// TestRunDeviceLogin: each devicelogin worker owns one user, logs it in
+// once in the setup, and then logs it in again and again with the device
+// cookie that login set, each time from a new address (-xff); the -with
+// class runs beside it, reported apart, and the window's metrics are the
+// difference of two scrapes.
+func TestRunDeviceLogin(t *testing.T) {
+	f := newFake()
+	var scrapes atomic.Int64
+	mux := http.NewServeMux()
+	mux.Handle("/", f)
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		n := scrapes.Add(1)
+		fmt.Fprintf(w, "# TYPE authd_logins_total counter\nauthd_logins_total{outcome=\"success\"} %d\nauthd_password_hash_wait_seconds_count %d\n"+
+			"authd_password_hash_wait_seconds_sum 0.5\nauthd_http_requests_total 99\n", 10*n, 3*n)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	cfg := testConfig(t, srv.URL, "-scenario", "devicelogin", "-c", "2", "-rate", "40", "-with", "me", "-with-c", "2", "-xff",
+		"-metrics-url", srv.URL+"/metrics")
+	res, err := run(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests == 0 || res.Status["200"] != res.Requests || res.Label != "devicelogin with me at 40/s" {
+		t.Fatalf("devicelogin %q: %d requests, statuses %v, errors %v", res.Label, res.Requests, res.Status, res.Errors)
+	}
+	if res.With == nil || res.With.Scenario != "me" || res.With.Concurrency != 2 || res.With.Requests == 0 || res.With.Status["200"] != res.With.Requests {
+		t.Errorf("the me class: %+v", res.With)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	// The setup logged in all 10 users (me needs their tokens): one new
+	// device each. Every later login was users 0 and 1 from that device.
+	for i := range 10 {
+		email := fmt.Sprintf("t%d@example.com", i)
+		if f.newDevice[email] != 1 {
+			t.Errorf("%s: %d logins from a new device, want 1 (the setup's)", email, f.newDevice[email])
+		}
+		if want := i < 2; (f.known[email] > 0) != want {
+			t.Errorf("%s: %d logins from its known device", email, f.known[email])
+		}
+	}
+	if n := int64(f.known["t0@example.com"] + f.known["t1@example.com"]); n < res.Requests {
+		t.Errorf("%d known-device logins at the server, %d measured", n, res.Requests)
+	}
+	// Setup logins come from the users' addresses; each devicelogin from
+	// an address of its own, after the workers' and the me class's.
+	for a, n := range f.loginAddr {
+		if n != 1 {
+			t.Errorf("%d logins from %s, want each from its own address", n, a)
+		}
+	}
+	if !f.xff[benchAddr(addrMainBase+2)] || !f.loginAddrHas(benchAddr(addrMainBase+4)) || f.loginAddrHas(benchAddr(addrMainBase)) {
+		t.Errorf("addresses: me from worker addresses, devicelogin rotating after them; got logins from %v", f.loginAddr)
+	}
+	// Two scrapes, at the window's start and end: each series grew by one
+	// step; series not counted are left out.
+	want := map[string]float64{`authd_logins_total{outcome="success"}`: 10, "authd_password_hash_wait_seconds_count": 3}
+	if scrapes.Load() != 2 || !reflect.DeepEqual(res.Counters, want) {
+		t.Errorf("%d scrapes, counters %v; want 2 and %v", scrapes.Load(), res.Counters, want)
+	}
+}
+
+func (f *fakeAuthd) loginAddrHas(a string) bool { return f.loginAddr[a] > 0 }
+
+// TestRunDeviceLoginNeedsDevices: against an authd that sets no device
+// cookie, devicelogin stops after the setup instead of measuring logins
+// that are not from a known device.
+func TestRunDeviceLoginNeedsDevices(t *testing.T) {
+	f := newFake()
+	f.noDevice = true
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	_, err := run(context.Background(), testConfig(t, srv.URL, "-scenario", "devicelogin", "-c", "2"), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "device_id") {
+		t.Errorf("devicelogin without device cookies: %v", err)
+	}
+}
+
+// TestRunLoginKeepsDevice: the login scenario keeps each user's device
+// cookie, as a browser does: a user's first login is from a new device,
+// every later one from that device; with -forget-device every login is
+// from a new device.
+func TestRunLoginKeepsDevice(t *testing.T) {
+	for _, forget := range []bool{false, true} {
+		f := newFake()
+		srv := httptest.NewServer(f)
+		args := []string{"-scenario", "login", "-users", "3"}
+		if forget {
+			args = append(args, "-forget-device")
+		}
+		res, err := run(context.Background(), testConfig(t, srv.URL, args...), io.Discard)
+		srv.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Requests < 10 || res.Status["200"] != res.Requests || res.ForgetDevice != forget {
+			t.Fatalf("forget %v: %d logins, statuses %v", forget, res.Requests, res.Status)
+		}
+		news, known := 0, 0
+		for i := range 3 {
+			email := fmt.Sprintf("t%d@example.com", i)
+			news += f.newDevice[email]
+			known += f.known[email]
+			if !forget && f.newDevice[email] > 4 {
+				// At most one per worker that raced on the user's first login.
+				t.Errorf("%s: %d new devices", email, f.newDevice[email])
+			}
+		}
+		if forget && known != 0 {
+			t.Errorf("-forget-device: %d logins from a known device", known)
+		}
+		if !forget && known < int(res.Requests)-12 {
+			t.Errorf("%d of %d logins from a known device", known, news+known)
+		}
+	}
+}
+
+// TestRunStuffing: the stuffing flood sends wrong passwords, without a
+// device cookie, mostly for accounts nobody registered (each a new one),
+// some for seeded ones, each from one of -stuff-addrs addresses.
+func TestRunStuffing(t *testing.T) {
+	f := newFake()
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	cfg := testConfig(t, srv.URL, "-scenario", "health", "-during", "stuffing", "-during-c", "3", "-xff", "-stuff-addrs", "50")
+	res, err := run(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := res.During
+	if fl == nil || fl.Scenario != "stuffing" || fl.Requests < 100 || fl.Status["400"] != fl.Requests {
+		t.Fatalf("stuffing: %+v", fl)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.sessions) != 0 || len(f.devices) != 0 || f.withCookie != 0 {
+		t.Errorf("stuffing: %d sessions, %d devices, %d attempts with a device cookie; want none", len(f.sessions), len(f.devices), f.withCookie)
+	}
+	seeded, unknown := 0, 0
+	for email, n := range f.failed {
+		switch _, ok := f.users[email]; {
+		case ok:
+			seeded += n
+		case n != 1:
+			t.Errorf("%d attempts for %s: want a new account each time", n, email)
+		default:
+			unknown++
+		}
+	}
+	if seeded == 0 || unknown < 4*seeded {
+		t.Errorf("%d attempts for seeded accounts, %d for unknown ones; want about 1 in 10 seeded", seeded, unknown)
+	}
+	allowed := map[string]bool{}
+	for i := range 50 {
+		allowed[benchAddr(addrFloodBase+i)] = true
+	}
+	for a := range f.loginAddr {
+		if !allowed[a] {
+			t.Errorf("a stuffing attempt from %s, outside the first 50 flood addresses", a)
+		}
+	}
+	if len(f.loginAddr) < 25 {
+		t.Errorf("stuffing from %d addresses, want most of 50", len(f.loginAddr))
+	}
+}
+
+func TestAttackFlagChecks(t *testing.T) {
+	for _, args := range [][]string{
+		{"-with", "nope"},
+		{"-with", "me", "-with-c", "0"},
+		{"-stuff-addrs", "0"},
+		{"-stuff-addrs", "40000"},
+		{"-metrics-url", "http://10.0.0.1:9090/metrics"},
+		{"-metrics-url", "http://127.0.0.1:9090/debug/pprof/profile"},
+		{"-burst", "5", "-scenario", "login", "-with", "me"},
+		{"-xff", "-c", "30000", "-with", "me", "-with-c", "3000"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q) accepted", args)
+		}
+	}
+}
+
+// TestRunDeviceLoginBacklog: a server slower than the schedule leaves a
+// backlog of logins due; every one due in the window is sent and counted,
+// with its latency from when it was due, even if it goes out after the
+// window ends.
+func TestRunDeviceLoginBacklog(t *testing.T) {
+	f := newFake()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/auth/login" && r.Header.Get("Cookie") != "" {
+			time.Sleep(50 * time.Millisecond) // the measured logins, not the setup's
+		}
+		f.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	// One user due every 25 ms (40/s), each login taking 50 ms: of the
+	// 12 due in the 300 ms window, most go out after it.
+	res, err := run(context.Background(), testConfig(t, srv.URL, "-scenario", "devicelogin", "-c", "1", "-rate", "40"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests < 11 || res.Requests > 13 || res.Status["200"] != res.Requests {
+		t.Errorf("%d logins counted (statuses %v), want the 12 due in the window", res.Requests, res.Status)
+	}
+	if res.Latency.Max < 300 {
+		t.Errorf("max latency %.1f ms: the backlog's wait is not counted", res.Latency.Max)
 	}
 }

@@ -96,6 +96,7 @@ type answer struct {
 	code       int
 	access     string // the access_token cookie it set, or ""
 	refresh    string // the refresh_token cookie it set, or ""
+	device     string // the device_id cookie it set, or ""
 	retryAfter string
 	body       []byte // only from sendBody
 }
@@ -149,6 +150,7 @@ func (c *client) do(ctx context.Context, rq request, keepBody bool) (answer, err
 	}
 	a.access = setCookie(resp, "access_token")
 	a.refresh = setCookie(resp, "refresh_token")
+	a.device = setCookie(resp, deviceCookie)
 	if keepBody {
 		a.body = append([]byte(nil), resp.Body()...)
 	}
@@ -156,6 +158,12 @@ func (c *client) do(ctx context.Context, rq request, keepBody bool) (answer, err
 }
 
 func (c *client) close() { c.hc.CloseIdleConnections() }
+
+// deviceCookie is the cookie in which authd gives a browser its device id
+// at every login: a later login of the same account that sends it back is a
+// known device (its own throttle budget, and its own share of the hashing
+// slots with HASH_KNOWN_DEVICE_SHARE).
+const deviceCookie = "device_id"
 
 // setCookie returns the value of the named cookie set by resp, or "".
 func setCookie(resp *fasthttp.Response, name string) string {

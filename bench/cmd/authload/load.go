@@ -12,10 +12,12 @@ import (
 	"time"
 )
 
-var scenarios = []string{"me", "refresh", "login", "register", "health", "mixed", "forgot"}
+var scenarios = []string{"me", "refresh", "login", "register", "health", "mixed", "forgot", "devicelogin", "stuffing"}
 
-// usesChains: every worker owns one user's refresh-token chain.
-func usesChains(s string) bool { return s == "refresh" || s == "mixed" }
+// ownsUser: every worker owns one seeded user, logged in by the setup: its
+// refresh-token chain (refresh, mixed), or its browser with the device
+// cookie of that login (devicelogin).
+func ownsUser(s string) bool { return s == "refresh" || s == "mixed" || s == "devicelogin" }
 
 // needsTokens: requests pick random seeded users' access tokens.
 func needsTokens(s string) bool { return s == "me" || s == "mixed" }
@@ -30,8 +32,12 @@ type group struct {
 	conc      int
 	tag       string // in fresh register emails, so the groups never collide
 	addrBase  int    // worker i's -xff address is benchAddr(addrBase+i)
-	chainBase int    // users[chainBase+i] is worker i's refresh chain
-	recs      []*recorder
+	chainBase int    // users[chainBase+i] is worker i's own user (ownsUser)
+	// rotBase and rotSpan, for devicelogin with -xff: worker i's n-th login
+	// comes from benchAddr(rotBase + (n*conc+i) % rotSpan), a new address
+	// each time (see rotatingAddr).
+	rotBase, rotSpan int
+	recs             []*recorder
 }
 
 // runner is what the workers share.
@@ -47,6 +53,12 @@ type runner struct {
 	// honorRetry: after a 503 or 429, a worker waits the answer's
 	// Retry-After before its next request, as a well-behaved client does.
 	honorRetry bool
+	// forgetDevice (-forget-device): logins send no device cookie, as
+	// from a fresh browser each time.
+	forgetDevice bool
+	// stuffAddrs (-stuff-addrs): with -xff, each stuffing request comes
+	// from one of this many addresses, at random.
+	stuffAddrs int
 
 	mu    sync.Mutex
 	other []string // a few distinct "other" errors, as examples
@@ -69,9 +81,10 @@ type worker struct {
 	rng   *rand.Rand
 	rec   *recorder
 	addr  string // X-Forwarded-For of this virtual client (-xff), or ""
-	chain *user  // the user whose refresh chain this worker owns, if any
+	chain *user  // the user this worker owns (ownsUser), if any
 	ctok  string // the chain's current refresh token
 	regN  int
+	sent  int // devicelogin requests sent, for rotatingAddr
 }
 
 // pick chooses the kind of the next request.
@@ -89,6 +102,10 @@ func (w *worker) pick() kind {
 		return kindHealth
 	case "forgot":
 		return kindForgot
+	case "devicelogin":
+		return kindDeviceLogin
+	case "stuffing":
+		return kindStuffing
 	}
 	// mixed: a realistic blend.
 	switch n := w.rng.IntN(100); {
@@ -128,6 +145,32 @@ func (w *worker) loopOpen(stop, hard context.Context, sched <-chan time.Time) {
 				return
 			}
 		case <-hard.Done():
+			return
+		}
+	}
+}
+
+// loopPaced is devicelogin's open loop (-rate): the worker's user logs in
+// on a schedule of its own, every interval from first, whatever the
+// answers. One login of a user is in flight at a time, as a person waits
+// for the answer; a login due while the previous one is still out is sent
+// when it returns, and its latency still counts from when it was due.
+// Every login due before the window's end is sent, even after it (until
+// hard ends): a backlog the server left is counted, not dropped.
+func (w *worker) loopPaced(stop, hard context.Context, first time.Time, interval time.Duration) {
+	for n := 0; ; n++ {
+		at := first.Add(time.Duration(n) * interval)
+		if !at.Before(w.r.mEnd) {
+			return
+		}
+		if d := time.Until(at); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-hard.Done():
+				return
+			}
+		}
+		if !w.one(stop, hard, at, false) {
 			return
 		}
 	}
@@ -223,7 +266,16 @@ func (w *worker) do(ctx context.Context, k kind) (answer, error) {
 		a, err = r.cl.send(ctx, request{method: "GET", path: "/api/users/me", from: w.addr, bearer: tok})
 	case kindLogin:
 		u := r.users[w.rng.IntN(len(r.users))]
-		a, err = r.cl.send(ctx, request{method: "POST", path: "/api/auth/login", from: w.addr, body: u.loginBody})
+		a, err = r.cl.send(ctx, request{method: "POST", path: "/api/auth/login", from: w.addr, body: u.loginBody, cookie: w.device(u)})
+		w.keepDevice(u, a, err)
+	case kindDeviceLogin:
+		// The worker's own user, from its browser: the device cookie of
+		// its setup login (or of its last answer).
+		u := w.chain
+		a, err = r.cl.send(ctx, request{method: "POST", path: "/api/auth/login", from: w.rotatingAddr(), body: u.loginBody, cookie: w.device(u)})
+		w.keepDevice(u, a, err)
+	case kindStuffing:
+		a, err = r.cl.send(ctx, request{method: "POST", path: "/api/auth/login", from: w.stuffingAddr(), body: w.stuffingBody()})
 	case kindRegister:
 		w.regN++
 		email := strings.ToLower(fmt.Sprintf("%sr%s%s%d-%d@example.com", r.prefix, r.runID, w.g.tag, w.id, w.regN))
@@ -251,12 +303,71 @@ func (w *worker) do(ctx context.Context, k kind) (answer, error) {
 	return a, err
 }
 
+// device is the Cookie header of a login of u: its device id, unless
+// -forget-device.
+func (w *worker) device(u *user) string {
+	if w.r.forgetDevice {
+		return ""
+	}
+	return u.deviceHeader()
+}
+
+// keepDevice keeps the device id of a login answer, as a browser does.
+func (w *worker) keepDevice(u *user, a answer, err error) {
+	if err == nil && !w.r.forgetDevice {
+		u.keepDevice(a)
+	}
+}
+
+// rotatingAddr is the X-Forwarded-For of the worker's next devicelogin: with
+// -xff a new address each time. A user logs in here once a second or so,
+// a day's logins in a minute; from one address that would soon pass the
+// per-address login limit (IP_LOGIN_PER_MINUTE), which is not what the
+// scenario measures.
+func (w *worker) rotatingAddr() string {
+	if w.addr == "" || w.g.rotSpan <= 0 {
+		return w.addr
+	}
+	n := w.sent
+	w.sent++
+	return benchAddr(w.g.rotBase + (n*w.g.conc+w.id)%w.g.rotSpan)
+}
+
+// stuffingShare is the percentage of stuffing attempts that name a seeded
+// account (with a wrong password); the others name accounts nobody
+// registered.
+const stuffingShare = 10
+
+// stuffingBody is one credential-stuffing attempt: a wrong password for a
+// random account, most of them never registered (a fresh address each
+// time), the rest seeded ones.
+func (w *worker) stuffingBody() []byte {
+	r := w.r
+	pw := fmt.Sprintf("stuffed-%016x", w.rng.Uint64())
+	if w.rng.IntN(100) < stuffingShare {
+		return loginBody(r.users[w.rng.IntN(len(r.users))].email, pw)
+	}
+	return loginBody(strings.ToLower(fmt.Sprintf("%sstuffed%s-%x@example.com", r.prefix, r.runID, w.rng.Uint64())), pw)
+}
+
+// stuffingAddr is the X-Forwarded-For of the next stuffing attempt: with
+// -xff one of the first -stuff-addrs addresses of the flood's range, at
+// random, so that no one address sends enough to meet the per-address
+// limits.
+func (w *worker) stuffingAddr() string {
+	if w.addr == "" {
+		return ""
+	}
+	return benchAddr(addrFloodBase + w.rng.IntN(w.r.stuffAddrs))
+}
+
 // relogin restarts a broken refresh chain with a fresh session. It is not
 // measured, but it takes the worker's time.
 func (w *worker) relogin(stop context.Context) {
 	u := w.chain
 	for attempt := 0; attempt < 20 && stop.Err() == nil; attempt++ {
-		a, err := w.r.cl.send(stop, request{method: "POST", path: "/api/auth/login", from: w.addr, body: u.loginBody})
+		a, err := w.r.cl.send(stop, request{method: "POST", path: "/api/auth/login", from: w.addr, body: u.loginBody, cookie: w.device(u)})
+		w.keepDevice(u, a, err)
 		if err == nil && a.code == http.StatusOK {
 			access, refresh := a.access, a.refresh
 			if access != "" && refresh != "" {

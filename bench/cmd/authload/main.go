@@ -12,6 +12,7 @@
 //	authload -scenario refresh -prefix bench -seeded
 //	authload -scenario me -during login -during-c 64
 //	authload -scenario register -burst 50        # 50 sign-ups sent at once, once
+//	authload -scenario devicelogin -c 4 -rate 4 -with me -with-c 8 -during stuffing -xff   # known devices under attack
 package main
 
 import (
@@ -52,6 +53,8 @@ type config struct {
 	prefix   string
 	during   string
 	duringC  int
+	with     string // -with: a second measured class of workers, reported apart
+	withC    int
 	timeout  time.Duration
 	label    string
 	xff      bool
@@ -61,6 +64,10 @@ type config struct {
 	burst    int     // -burst: send this many requests at once, once, instead of -d of load
 	profURL  string  // authd's /debug/pprof/profile (PPROF=true), or ""
 	profOut  string
+	// forgetDevice (-forget-device): logins send no device cookie.
+	forgetDevice bool
+	stuffAddrs   int    // -stuff-addrs
+	metricsURL   string // -metrics-url: authd's /metrics, for the window's counters
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -83,6 +90,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.prefix, "prefix", fmt.Sprintf("load-%d", time.Now().Unix()), "email prefix of seeded users: PREFIX<i>@example.com")
 	fs.StringVar(&cfg.during, "during", "", "also run this scenario as a background flood, reported separately")
 	fs.IntVar(&cfg.duringC, "during-c", 64, "concurrency of the -during flood")
+	fs.StringVar(&cfg.with, "with", "", "also run this scenario as a second measured class (such as me beside devicelogin), reported separately")
+	fs.IntVar(&cfg.withC, "with-c", 8, "concurrency of the -with class")
+	fs.BoolVar(&cfg.forgetDevice, "forget-device", false, "logins send no device_id cookie, as from a fresh browser each time (authd's new-device path);\n"+
+		"by default every login of a seeded user sends the device cookie of its previous answer, as a browser does")
+	fs.IntVar(&cfg.stuffAddrs, "stuff-addrs", 10000, "with -xff, each stuffing request comes from one of this many addresses, at random (1 to 32768)")
+	fs.StringVar(&cfg.metricsURL, "metrics-url", "", "authd's metrics (http://METRICS_ADDR/metrics): report how much its login, throttle and\n"+
+		"password-hashing counters grew over the measured window")
 	fs.DurationVar(&cfg.timeout, "timeout", 15*time.Second, "timeout of each request")
 	fs.BoolVar(&cfg.xff, "xff", false, "give every virtual client (seeded user in setup, worker) its own X-Forwarded-For address\n"+
 		"from 198.18.0.0/15, so that authd started with TRUSTED_PROXIES=127.0.0.1 applies its per-client limits\nto each as to a different client")
@@ -95,7 +109,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		"before its next request, as a well-behaved client does; without it, it sends the next at once")
 	fs.StringVar(&cfg.label, "label", "", "a name for this run in the output (default: the scenario)")
 	fs.Float64Var(&cfg.rate, "rate", 0, "open loop: start requests at this fixed rate a second, whatever the answers, with up to -c in flight;\n"+
-		"latency counts from each request's intended start (0: the closed loop of -c workers back to back)")
+		"latency counts from each request's intended start (0: the closed loop of -c workers back to back).\n"+
+		"With -scenario devicelogin, each worker's user logs in every -c/-rate seconds on a schedule of its own, one login at a time")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -112,6 +127,20 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.during != "" && !slices.Contains(scenarios, cfg.during) {
 		problems = append(problems, fmt.Sprintf("-during %q: want one of %s", cfg.during, strings.Join(scenarios, ", ")))
+	}
+	if cfg.with != "" && !slices.Contains(scenarios, cfg.with) {
+		problems = append(problems, fmt.Sprintf("-with %q: want one of %s", cfg.with, strings.Join(scenarios, ", ")))
+	}
+	if cfg.with != "" && (cfg.withC < 1 || cfg.withC > 10000) {
+		problems = append(problems, "-with-c must be 1 to 10000")
+	}
+	if cfg.stuffAddrs < 1 || cfg.stuffAddrs > addrSpace-addrFloodBase {
+		problems = append(problems, fmt.Sprintf("-stuff-addrs must be 1 to %d", addrSpace-addrFloodBase))
+	}
+	if cfg.metricsURL != "" {
+		if _, err := loopbackURL(strings.TrimSuffix(cfg.metricsURL, "/metrics")); err != nil || !strings.HasSuffix(cfg.metricsURL, "/metrics") {
+			problems = append(problems, "-metrics-url must be http://LOOPBACK:PORT/metrics")
+		}
 	}
 	if cfg.c < 1 || cfg.c > 10000 {
 		problems = append(problems, "-c must be 1 to 10000")
@@ -137,8 +166,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.prefix == "" || strings.ContainsAny(cfg.prefix, "@ \t\r\n\"<>(),;:\\[]") {
 		problems = append(problems, "-prefix must be non-empty and usable in an email address")
 	}
-	if cfg.xff && (cfg.users > addrMainBase || cfg.c > addrFloodBase-addrMainBase || cfg.duringC > addrSpace-addrFloodBase) {
-		problems = append(problems, "-xff has addresses for at most 65536 users, 32768 workers and 32768 flood workers")
+	withC := 0
+	if cfg.with != "" {
+		withC = cfg.withC
+	}
+	if cfg.xff && (cfg.users > addrMainBase || cfg.c+withC > addrFloodBase-addrMainBase || cfg.duringC > addrSpace-addrFloodBase) {
+		problems = append(problems, "-xff has addresses for at most 65536 users, 32768 workers (-c and -with-c) and 32768 flood workers")
 	}
 	if (cfg.profURL == "") != (cfg.profOut == "") {
 		problems = append(problems, "-cpuprofile and -cpuprofile-url go together")
@@ -153,8 +186,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			problems = append(problems, "-burst must be 1 to 10000")
 		case cfg.scenario != "register" && cfg.scenario != "login":
 			problems = append(problems, "-burst takes -scenario register or login")
-		case cfg.during != "" || cfg.profURL != "" || cfg.pid != 0:
-			problems = append(problems, "-burst measures one burst: no -during, -pid or -cpuprofile")
+		case cfg.during != "" || cfg.with != "" || cfg.profURL != "" || cfg.pid != 0 || cfg.metricsURL != "":
+			problems = append(problems, "-burst measures one burst: no -during, -with, -pid, -cpuprofile or -metrics-url")
 		case cfg.xff && cfg.burst > addrFloodBase-addrMainBase:
 			problems = append(problems, "-xff has addresses for at most 32768 burst requests")
 		}
@@ -170,6 +203,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.label == "" {
 		cfg.label = cfg.scenario
+		if cfg.with != "" {
+			cfg.label += " with " + cfg.with
+		}
 		if cfg.during != "" {
 			cfg.label += " during " + cfg.during
 		}
@@ -221,7 +257,7 @@ func main() {
 // run seeds what the scenario needs, runs the load and measures it. It
 // returns nil and no error after -seed-only.
 func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, error) {
-	cl := newClient(cfg.base, max(cfg.c+cfg.duringC, cfg.burst), cfg.timeout)
+	cl := newClient(cfg.base, max(cfg.c+cfg.withC+cfg.duringC, cfg.burst), cfg.timeout)
 	defer cl.close()
 
 	var smp *sampler
@@ -234,13 +270,32 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 		}
 	}
 
-	groups := []*group{{scenario: cfg.scenario, conc: cfg.c, tag: "m", addrBase: addrMainBase}}
+	// Addresses (-xff): the main workers, then the -with workers, from
+	// addrMainBase; devicelogin's rotating addresses are the rest of that
+	// range; the flood (and stuffing's addresses) from addrFloodBase.
+	main := &group{scenario: cfg.scenario, conc: cfg.c, tag: "m", addrBase: addrMainBase}
+	groups := []*group{main}
+	var with, flood *group
+	if cfg.with != "" {
+		with = &group{scenario: cfg.with, conc: cfg.withC, tag: "w", addrBase: addrMainBase + cfg.c}
+		groups = append(groups, with)
+	}
 	if cfg.during != "" {
-		groups = append(groups, &group{scenario: cfg.during, conc: cfg.duringC, tag: "f", addrBase: addrFloodBase})
+		flood = &group{scenario: cfg.during, conc: cfg.duringC, tag: "f", addrBase: addrFloodBase}
+		groups = append(groups, flood)
+	}
+	rotBase := addrMainBase + cfg.c
+	if with != nil {
+		rotBase += with.conc
+	}
+	for _, g := range groups {
+		if g.scenario == "devicelogin" && g.addrBase == addrMainBase {
+			g.rotBase, g.rotSpan = rotBase, addrFloodBase-rotBase
+		}
 	}
 	chains, tokens, anyUsers := 0, false, false
 	for _, g := range groups {
-		if usesChains(g.scenario) {
+		if ownsUser(g.scenario) {
 			g.chainBase = chains
 			chains += g.conc
 		}
@@ -248,7 +303,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 		anyUsers = anyUsers || needsUsers(g.scenario)
 	}
 	if chains > cfg.users {
-		return nil, fmt.Errorf("refresh chains need one user per worker: -users must be at least %d", chains)
+		return nil, fmt.Errorf("refresh chains and devicelogin need one user per worker: -users must be at least %d", chains)
 	}
 	users := newUsers(cfg.prefix, cfg.password, cfg.users, cfg.xff)
 	nd := needs{register: cfg.seedOnly || (anyUsers && !cfg.seeded)}
@@ -268,6 +323,16 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 	if err := setup(ctx, cl, users, cfg.password, nd, cfg.c, progress); err != nil {
 		return nil, err
 	}
+	for _, g := range groups {
+		if g.scenario != "devicelogin" {
+			continue
+		}
+		for _, u := range users[g.chainBase : g.chainBase+g.conc] {
+			if u.deviceHeader() == "" {
+				return nil, fmt.Errorf("setup: the login of %s set no %s cookie: this authd has no known devices, and devicelogin measures nothing", u.email, deviceCookie)
+			}
+		}
+	}
 	if cfg.seedOnly {
 		fmt.Fprintf(progress, "seeded %d users %s0..%d@example.com; use them with -prefix %s -seeded -users %d\n",
 			cfg.users, cfg.prefix, cfg.users-1, cfg.prefix, cfg.users)
@@ -279,7 +344,8 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 
 	t0 := time.Now()
 	r := &runner{cl: cl, users: users, prefix: cfg.prefix, password: cfg.password,
-		runID: strconv.FormatInt(t0.UnixNano(), 36), honorRetry: cfg.retry}
+		runID: strconv.FormatInt(t0.UnixNano(), 36), honorRetry: cfg.retry,
+		forgetDevice: cfg.forgetDevice, stuffAddrs: cfg.stuffAddrs}
 	r.mStart = t0.Add(cfg.warmup)
 	r.mEnd = r.mStart.Add(cfg.d)
 	// After the window, requests in flight get one request timeout to
@@ -293,8 +359,11 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 	if cfg.rate > 0 {
 		fmt.Fprintf(progress, " in an open loop at %g/s", cfg.rate)
 	}
-	if cfg.during != "" {
-		fmt.Fprintf(progress, ", flood: %s with %d workers", cfg.during, cfg.duringC)
+	if with != nil {
+		fmt.Fprintf(progress, ", with %s with %d workers", with.scenario, with.conc)
+	}
+	if flood != nil {
+		fmt.Fprintf(progress, ", flood: %s with %d workers", flood.scenario, flood.conc)
 	}
 	fmt.Fprintf(progress, "; warmup %s, then measuring %s\n", cfg.warmup, cfg.d)
 
@@ -303,7 +372,8 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 		sched  chan time.Time
 		missed atomic.Int64
 	)
-	if cfg.rate > 0 {
+	paced := cfg.rate > 0 && cfg.scenario == "devicelogin"
+	if cfg.rate > 0 && !paced {
 		// At most a second of starts waits for a free worker.
 		sched = make(chan time.Time, max(1, int(cfg.rate)))
 		go schedule(stop, t0, cfg.rate, sched, &missed)
@@ -317,12 +387,20 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 			if cfg.xff {
 				w.addr = benchAddr(g.addrBase + i)
 			}
-			if usesChains(g.scenario) {
+			if ownsUser(g.scenario) {
 				w.chain = users[g.chainBase+i]
 				w.ctok = w.chain.refresh
 			}
 			g.recs = append(g.recs, w.rec)
-			if gi == 0 && sched != nil {
+			if g == main && paced {
+				// Each user on its own schedule, the users' starts spread
+				// evenly: together, cfg.rate logins a second.
+				interval := time.Duration(float64(g.conc) / cfg.rate * float64(time.Second))
+				first := t0.Add(time.Duration(float64(i) / cfg.rate * float64(time.Second)))
+				wg.Go(func() { w.loopPaced(stop, hard, first, interval) })
+				continue
+			}
+			if g == main && sched != nil {
 				wg.Go(func() { w.loopOpen(stop, hard, sched) })
 				continue
 			}
@@ -349,6 +427,17 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 	}
 	interrupted := false
 	var profDone chan error
+	var metrics0, metrics1 map[string]float64
+	scrape := func() map[string]float64 {
+		if cfg.metricsURL == "" {
+			return nil
+		}
+		m, err := scrapeCounters(ctx, cfg.metricsURL)
+		if err != nil {
+			fmt.Fprintln(progress, "authload: authd's metrics:", err)
+		}
+		return m
+	}
 	for i, at := range []time.Time{r.mStart, r.mEnd} {
 		select {
 		case <-time.After(time.Until(at)):
@@ -360,12 +449,14 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 		}
 		if i == 0 {
 			cpu0, machine0, db0, parent0 = selfCPU(), readMachineCPU(), dbTicks(), parentTicks()
+			metrics0 = scrape()
 			if cfg.profURL != "" && !interrupted {
 				profDone = make(chan error, 1)
 				go func() { profDone <- fetchProfile(ctx, cfg.profURL, cfg.d, cfg.profOut) }()
 			}
 		} else {
 			cpu1, machine1, db1, parent1 = selfCPU(), readMachineCPU(), dbTicks(), parentTicks()
+			metrics1 = scrape()
 		}
 		if interrupted {
 			break
@@ -390,20 +481,27 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result.Result, e
 		Label: cfg.label, Scenario: cfg.scenario, URL: cfg.base, Concurrency: cfg.c,
 		DurationS: round2(elapsed.Seconds()), WarmupS: cfg.warmup.Seconds(), Users: cfg.users, XFF: cfg.xff, RetryAfter: cfg.retry,
 		Relogins: r.relogins.Load(), OtherErrors: r.other, Interrupted: interrupted,
-		Rate: cfg.rate, Missed: missed.Load(),
+		Rate: cfg.rate, Missed: missed.Load(), ForgetDevice: cfg.forgetDevice,
+		Counters: counterDeltas(metrics0, metrics1),
 	}
 	all, byKind := totals(groups[0].recs)
 	res.Summary = all.summary(elapsed)
 	if cfg.scenario == "mixed" {
 		res.Kinds = kindSummaries(byKind, elapsed)
 	}
-	if len(groups) > 1 {
-		g := groups[1]
+	class := func(g *group) *result.Flood {
 		all, byKind := totals(g.recs)
-		res.During = &result.Flood{Scenario: g.scenario, Concurrency: g.conc, Summary: all.summary(elapsed)}
+		f := &result.Flood{Scenario: g.scenario, Concurrency: g.conc, Summary: all.summary(elapsed)}
 		if g.scenario == "mixed" {
-			res.During.Kinds = kindSummaries(byKind, elapsed)
+			f.Kinds = kindSummaries(byKind, elapsed)
 		}
+		return f
+	}
+	if with != nil {
+		res.With = class(with)
+	}
+	if flood != nil {
+		res.During = class(flood)
 	}
 	if secs := elapsed.Seconds(); secs > 0 && cpu1 > cpu0 {
 		res.ClientCPUCores = round2((cpu1 - cpu0).Seconds() / secs)

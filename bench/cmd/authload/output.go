@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/authd/authd/bench/internal/result"
@@ -21,7 +23,12 @@ func printHuman(out io.Writer, r *result.Result) {
 	if r.XFF {
 		row("clients", "one X-Forwarded-For address per virtual client (-xff)")
 	}
-	if r.Rate > 0 {
+	if r.ForgetDevice {
+		row("devices", "logins sent no device_id cookie (-forget-device)")
+	}
+	if r.Rate > 0 && r.Scenario == "devicelogin" {
+		row("open loop", "%g logins/s scheduled, each worker's user on its own schedule, latency from each one's intended start", r.Rate)
+	} else if r.Rate > 0 {
 		row("open loop", "%g requests/s scheduled, latency from each one's intended start; %d start times missed (every worker busy, a second's backlog)", r.Rate, r.Missed)
 	}
 	if r.Burst > 0 {
@@ -59,8 +66,11 @@ func printHuman(out io.Writer, r *result.Result) {
 		fmt.Fprintln(out, "\nper kind of request:")
 		kindTable(out, r.Kinds)
 	}
-	if f := r.During; f != nil {
-		fmt.Fprintf(out, "\nduring: background flood of %s with %d workers (same window)\n", f.Scenario, f.Concurrency)
+	class := func(title string, f *result.Flood) {
+		if f == nil {
+			return
+		}
+		fmt.Fprintf(out, "\n%s of %s with %d workers (same window)\n", title, f.Scenario, f.Concurrency)
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		row := func(name, format string, args ...any) {
 			fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{name}, args...)...)
@@ -69,6 +79,14 @@ func printHuman(out io.Writer, r *result.Result) {
 		tw.Flush()
 		if len(f.Kinds) > 0 {
 			kindTable(out, f.Kinds)
+		}
+	}
+	class("with: a second measured class", r.With)
+	class("during: background flood", r.During)
+	if len(r.Counters) > 0 {
+		fmt.Fprintln(out, "\nauthd's counters over the measured window (-metrics-url):")
+		for _, k := range slices.Sorted(maps.Keys(r.Counters)) {
+			fmt.Fprintf(out, "  %s +%g\n", k, r.Counters[k])
 		}
 	}
 	if r.Interrupted {

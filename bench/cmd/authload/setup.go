@@ -21,7 +21,28 @@ type user struct {
 	loginBody []byte
 	access    atomic.Pointer[string] // access token, for the me requests
 	refresh   string                 // refresh token from setup, handed to the chain that owns this user
-	addr      string                 // X-Forwarded-For of its setup requests (-xff), or ""
+	// device is the device_id cookie of this user's browser: set by every
+	// login answer, sent with the next login (unless -forget-device), as a
+	// browser keeps and sends its cookies.
+	device atomic.Pointer[string]
+	addr   string // X-Forwarded-For of its setup requests (-xff), or ""
+}
+
+// deviceHeader is the Cookie header a login of u sends: its device id,
+// or "" when it has none yet.
+func (u *user) deviceHeader() string {
+	if p := u.device.Load(); p != nil && *p != "" {
+		return deviceCookie + "=" + *p
+	}
+	return ""
+}
+
+// keepDevice keeps the device id a login answer set, if any.
+func (u *user) keepDevice(a answer) {
+	if a.device != "" {
+		d := a.device
+		u.device.Store(&d)
+	}
 }
 
 func (u *user) token() string {
@@ -167,7 +188,7 @@ func setup(ctx context.Context, cl *client, users []*user, pw string, nd needs, 
 func login(ctx context.Context, cl *client, u *user, st *setupStats) error {
 	var last answer
 	_, err := withRetry(ctx, st, func() (answer, error) {
-		a, err := cl.sendBody(ctx, request{method: "POST", path: "/api/auth/login", from: u.addr, body: u.loginBody})
+		a, err := cl.sendBody(ctx, request{method: "POST", path: "/api/auth/login", from: u.addr, body: u.loginBody, cookie: u.deviceHeader()})
 		last = a
 		return a, err
 	}, http.StatusOK)
@@ -183,6 +204,7 @@ func login(ctx context.Context, cl *client, u *user, st *setupStats) error {
 	}
 	u.access.Store(&access)
 	u.refresh = refresh
+	u.keepDevice(last)
 	return nil
 }
 

@@ -20,10 +20,12 @@ const (
 	kindRegister
 	kindHealth
 	kindForgot
+	kindDeviceLogin // a login from the user's known device (its device_id cookie)
+	kindStuffing    // a wrong password for an account that mostly does not exist
 	numKinds
 )
 
-var kindNames = [numKinds]string{"me", "refresh", "login", "register", "health", "forgot"}
+var kindNames = [numKinds]string{"me", "refresh", "login", "register", "health", "forgot", "devicelogin", "stuffing"}
 
 func (k kind) String() string { return kindNames[k] }
 

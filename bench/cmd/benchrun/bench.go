@@ -274,6 +274,9 @@ func (b *bench) runs(ctx context.Context, rep *report) error {
 			b.stopAuthd)
 	}
 	steps = append(steps, func() error { return b.fairRuns(ctx, rep) })
+	if cfg.Attack {
+		steps = append(steps, func() error { return b.attackRuns(ctx, rep) })
+	}
 	if cfg.Mail {
 		steps = append(steps, func() error { return b.mailRuns(ctx, rep) })
 	}

@@ -25,14 +25,15 @@ func TestLoadConfig(t *testing.T) {
 	}
 	want := config{Duration: "10s", Warmup: "2s", C: 32, FloodC: 64, Users: 200, Repeat: 3,
 		Base: 10000, Scale: 1000000, Out: "docs/benchmarks.md", Mail: true, MailCount: 10000,
-		Webhooks: true, HookCount: 20000, Fair: fairSettings}
+		Webhooks: true, HookCount: 20000, Fair: fairSettings, Attack: true}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults %+v, want %+v", got, want)
 	}
 
 	got, err = loadConfig(env("BENCH_DURATION", "2s", "BENCH_WARMUP", "0s", "BENCH_C", "8", "BENCH_FLOOD_C", "16",
 		"BENCH_USERS", "50", "BENCH_REPEAT", "1", "BENCH_BASE", "0", "BENCH_SCALE", "0", "BENCH_OUT", "/tmp/b.md",
-		"BENCH_MAIL", "0", "BENCH_MAIL_COUNT", "500", "BENCH_WEBHOOKS", "off", "BENCH_WEBHOOK_COUNT", "300", "BENCH_FAIR", "HASH_NICE=5 | |HASH_NICE=0  HASH_CONCURRENCY=1"))
+		"BENCH_MAIL", "0", "BENCH_MAIL_COUNT", "500", "BENCH_WEBHOOKS", "off", "BENCH_WEBHOOK_COUNT", "300", "BENCH_FAIR", "HASH_NICE=5 | |HASH_NICE=0  HASH_CONCURRENCY=1",
+		"BENCH_ATTACK", "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,9 +44,9 @@ func TestLoadConfig(t *testing.T) {
 	}
 
 	_, err = loadConfig(env("BENCH_DURATION", "0s", "BENCH_WARMUP", "soon", "BENCH_C", "0", "BENCH_REPEAT", "x", "BENCH_SCALE", "-1",
-		"BENCH_MAIL", "maybe", "BENCH_MAIL_COUNT", "0", "BENCH_WEBHOOKS", "2", "BENCH_WEBHOOK_COUNT", "none"))
+		"BENCH_MAIL", "maybe", "BENCH_MAIL_COUNT", "0", "BENCH_WEBHOOKS", "2", "BENCH_WEBHOOK_COUNT", "none", "BENCH_ATTACK", "yes"))
 	for _, name := range []string{"BENCH_DURATION", "BENCH_WARMUP", "BENCH_C", "BENCH_REPEAT", "BENCH_SCALE", "BENCH_MAIL", "BENCH_MAIL_COUNT",
-		"BENCH_WEBHOOKS=", "BENCH_WEBHOOK_COUNT"} {
+		"BENCH_WEBHOOKS=", "BENCH_WEBHOOK_COUNT", "BENCH_ATTACK"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("error %v does not name %s", err, name)
 		}

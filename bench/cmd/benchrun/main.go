@@ -55,9 +55,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	burst := fs.String("burst", "", "instead of the benchmark: bursts of this many registrations and logins sent at once\n"+
 		"(comma-separated, such as 20,50,200), BENCH_REPEAT of each; prints their table and writes no report")
 	only := fs.String("only", "", "instead of the benchmark: only this part (mail: the mail scenarios; webhooks: webhook delivery under load;\n"+
-		"fair: login and me alone and together), its section of the report on stdout")
+		"fair: login and me alone and together; attack: known devices and /me under credential stuffing), its section of the report on stdout")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: benchrun [-root DIR] [-burst N,N...] [-only mail|webhooks|fair]   (settings: BENCH_* in the environment, see bench/README.md)")
+		fmt.Fprintln(fs.Output(), "usage: benchrun [-root DIR] [-burst N,N...] [-only mail|webhooks|fair|attack]   (settings: BENCH_* in the environment, see bench/README.md)")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -97,8 +97,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runWebhooksOnly(ctx, cfg, dir, stdout, stderr)
 	case "fair":
 		return runFairOnly(ctx, cfg, dir, stdout, stderr)
+	case "attack":
+		return runAttackOnly(ctx, cfg, dir, stdout, stderr)
 	default:
-		return fmt.Errorf("-only %q: want mail, webhooks or fair", *only)
+		return fmt.Errorf("-only %q: want mail, webhooks, fair or attack", *only)
 	}
 	if !filepath.IsAbs(cfg.Out) {
 		cfg.Out = filepath.Join(dir, cfg.Out)
@@ -122,6 +124,7 @@ type config struct {
 	Webhooks  bool     // BENCH_WEBHOOKS: run the webhook scenarios (1, the default, or 0)
 	HookCount int      // BENCH_WEBHOOK_COUNT: events queued for each webhook run
 	Fair      []string // BENCH_FAIR: the hashing settings of the fair runs
+	Attack    bool     // BENCH_ATTACK: run the credential-stuffing scenarios (1, the default, or 0)
 }
 
 // loadConfig reads the settings, saying at once everything that is wrong.
@@ -174,6 +177,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	cfg.Mail = onOff("BENCH_MAIL")
 	cfg.Webhooks = onOff("BENCH_WEBHOOKS")
+	cfg.Attack = onOff("BENCH_ATTACK")
 	if len(problems) > 0 {
 		return cfg, errors.New(strings.Join(problems, "; "))
 	}

@@ -46,6 +46,7 @@ type report struct {
 	Mail      *mailReport    // nil with BENCH_MAIL=0
 	Webhooks  *webhookReport // nil with BENCH_WEBHOOKS=0
 	Fair      *fairReport    // nil without the fair runs
+	Attack    *attackReport  // nil with BENCH_ATTACK=0
 
 	Commands      []string // how each run was made, in order
 	TokenBench    string   // go test -bench output of internal/token
@@ -110,6 +111,12 @@ func parseReport() (*template.Template, error) {
 		"pct":       func(f float64) float64 { return 100 * f },
 		"secs":      func(ms float64) float64 { return ms / 1000 },
 		"statuses":  statusLine,
+		"verdict": func(met bool) string {
+			if met {
+				return "met"
+			}
+			return "**not met**"
+		},
 	}).Parse(reportTemplate)
 	if err != nil {
 		return nil, fmt.Errorf("report template: %w", err)

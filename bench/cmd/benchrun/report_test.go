@@ -39,6 +39,23 @@ func fixture() report {
 			{Setting: "HASH_NICE=0", MeSolo: result.Summary{OKRPS: 11800}, LoginSolo: result.Summary{OKRPS: 7.8},
 				Me: result.Summary{OKRPS: 2400, Latency: result.Latency{P99: 44.1}}, Login: result.Summary{OKRPS: 5.5}},
 		}, Storm: &result.Summary{RPS: 16165, OKRPS: 2, Status: map[string]int64{"200": 10, "503": 80808}}, StormCPU: 1.6},
+		Attack: &attackReport{Devices: 4, Me: 8, FloodC: 64, Addrs: 10000, Seeded: 64, Rate: 1, Duration: "20s", LaneOff: laneOff,
+			Runs: []attackRun{
+				{Label: "no flood", Login: result.Summary{Requests: 80, Status: map[string]int64{"200": 80}, Latency: result.Latency{P50: 210.5, P99: 480.2}},
+					Me:       result.Summary{OKRPS: 9000, Latency: result.Latency{P99: 6.5}},
+					Counters: map[string]float64{"authd_password_hash_wait_seconds_count": 80, `authd_logins_total{outcome="success"}`: 80},
+					CPU:      1.2, Other: ptr(0.05)},
+				{Label: "flood, lane on", Login: result.Summary{Requests: 80, Status: map[string]int64{"200": 80}, Latency: result.Latency{P50: 250, P99: 700}},
+					Me:    result.Summary{Requests: 100000, OKRPS: 5000, Latency: result.Latency{P99: 18.25}},
+					Flood: &result.Summary{RPS: 64.5, Status: map[string]int64{"400": 300, "503": 1000}},
+					Counters: map[string]float64{"authd_password_hash_wait_seconds_count": 400, `authd_logins_total{outcome="success"}`: 80,
+						`authd_logins_total{outcome="bad_credentials"}`: 320, `authd_throttled_total{by="account"}`: 2},
+					CPU: 1.9},
+				{Label: "flood, lane off", Setting: laneOff,
+					Login: result.Summary{Requests: 80, Status: map[string]int64{"200": 3, "503": 77}, Latency: result.Latency{P50: 1000, P99: 2000}},
+					Me:    result.Summary{Requests: 80000, OKRPS: 4000, Latency: result.Latency{P99: 30}},
+					Flood: &result.Summary{RPS: 900, Status: map[string]int64{"400": 500, "503": 17000}}, CPU: 1.95},
+			}},
 		Mail: &mailReport{Users: 200, Cooldown: "1m0s", MaxHour: 5, IPMinute: 5, IPBurst: 5, Count: 10000,
 			Forgot: []forgotRun{
 				{Label: "forgot, one address, limits on", RPS: 9876, Status: "200: 10, 429: 29620", CPU: 0.8, Queued: 5, Addresses: 5, Bound: 6, Held: true},
@@ -96,7 +113,7 @@ func render(t *testing.T, r report) string {
 // something to show.
 func TestReportSections(t *testing.T) {
 	all := []string{"Machine", "Settings", "Results", "Where the time goes",
-		"Scale: 1,000,000 users and 1,000,000 sessions", "Fair CPU: logins and me at once", "Mail", "Webhooks under load", "Commands",
+		"Scale: 1,000,000 users and 1,000,000 sessions", "Fair CPU: logins and me at once", "Credential stuffing", "Mail", "Webhooks under load", "Commands",
 		"Token signing and verification, bcrypt", "wrk", "authload output"}
 	for _, tc := range []struct {
 		name   string
@@ -111,6 +128,7 @@ func TestReportSections(t *testing.T) {
 			append(append(clone(all[:4]), "Scale: 20,000 users and 20,000 sessions"), all[5:]...)},
 		{"without the mail runs", func(r *report) { r.Mail = nil }, without(all, "Mail")},
 		{"without the webhook runs", func(r *report) { r.Webhooks = nil }, without(all, "Webhooks under load")},
+		{"without the attack runs", func(r *report) { r.Attack = nil }, without(all, "Credential stuffing")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := fixture()
@@ -184,6 +202,15 @@ func TestReportValues(t *testing.T) {
 		"| defaults | 12000 | 8900 | 74 % | 16.1 | 8.0 | 2.0 | 25 % | 188 | 9.1 | **not met** |",
 		"| `HASH_NICE=0` | 11800 | 2400 | 20 % | 44.1 | 7.8 | 5.5 | 71 % | 0 | 0.0 | **not met** |",
 		"logins alone from 64 such clients got\n2.0 logins/s among 16165 answers a second (200: 10, 503: 80808), authd using 1.60 cores.",
+		"(`authload -scenario devicelogin -c 4 -rate 4`)",
+		"and that cookie once a second, on a schedule", "(`-with me -with-c 8`)", "(`-during stuffing -during-c 64`): 64 clients", "one of\n  10,000 addresses",
+		"1 in 10 for one of the 64 seeded accounts.", "*flood, lane off* the same with `HASH_KNOWN_DEVICE_SHARE=0`.",
+		"| no flood | 80 | 100.0 % | 210.5 | 480.2 | 9000 | 6.50 | – | – | 80 | 0 | 1.20 | 0.05 |\n",
+		"| flood, lane on | 80 | 100.0 % | 250.0 | 700.0 | 5000 | 18.25 | 64 | 400: 300, 503: 1000 | 400 | 320 | 1.90 | – |\n",
+		"| flood, lane off | 80 | 3.8 % | 1000.0 | 2000.0 | 4000 | 30.00 | 900 | 400: 500, 503: 17000 | – | – | 1.95 | – |\n",
+		"| no flood | success: 80 | none |\n| flood, lane on | bad_credentials: 320, success: 80 | account: 2 |\n| flood, lane off | – | – |\n",
+		"theirs without the flood (960.4 ms here)",
+		"| flood, lane on | 100.0 %: met | 700.0 ms: met | 18.25 ms: met |\n| flood, lane off | 3.8 %: **not met** | 2000.0 ms: **not met** | 30.00 ms: **not met** |\n\n## Mail",
 		"`MAIL_COOLDOWN=1m0s`,\n`MAIL_MAX_PER_HOUR=5`", "`IP_MAIL_PER_MINUTE=5`,\n`IP_MAIL_BURST=5`",
 		"| forgot, one address, limits on | 9876 | 200: 10, 429: 29620 | 0.80 | 5 | 5 | 6 | yes |\n",
 		"| forgot, per-client limit off (cool-down only) | 2345 | 200: 7035 | 1.20 | 201 | 200 | 200 | **no** |\n",
@@ -251,6 +278,42 @@ func TestRenderMail(t *testing.T) {
 	out := b.String()
 	if !strings.HasPrefix(out, "## Mail\n\n") || !strings.HasSuffix(out, "| yes |\n") || strings.Contains(out, "## Commands") {
 		t.Errorf("mail section alone:\n%s", out)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestRenderAttack(t *testing.T) {
+	r := fixture()
+	var b strings.Builder
+	if err := renderSection(&b, "attack", r.Attack); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.HasPrefix(out, "## Credential stuffing\n\n") || !strings.HasSuffix(out, "ms: **not met** |\n") || strings.Contains(out, "## Mail") {
+		t.Errorf("attack section alone:\n%s", out)
+	}
+	checkFences(t, out)
+}
+
+// The targets: a p99 bound of twice the run without the flood, and a
+// report without that run (or with no flooded login answered) meets none.
+func TestAttackTargets(t *testing.T) {
+	a := fixture().Attack
+	if got := a.Bound(); got != 960.4 {
+		t.Errorf("bound %v, want 960.4", got)
+	}
+	ts := a.Flooded()
+	if len(ts) != 2 || !ts[0].SuccessMet() || !ts[0].P99Met() || !ts[0].MeMet() || ts[1].SuccessMet() || ts[1].P99Met() || ts[1].MeMet() {
+		t.Errorf("targets %+v", ts)
+	}
+	a.Runs = a.Runs[1:]
+	if ts := a.Flooded(); ts[0].P99Met() {
+		t.Error("a p99 met without a run to bound it")
+	}
+	var none attackRun
+	if none.Success() != 0 || (attackTarget{attackRun: none, Bound: 1}).MeMet() {
+		t.Error("a run without requests meets a target")
 	}
 }
 

@@ -158,6 +158,9 @@ func (b *bench) load(ctx context.Context, label string, profiled bool, args ...s
 		prof = []string{"-cpuprofile-url", fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile", a.mport), "-cpuprofile", file}
 		shown += " -cpuprofile-url http://127.0.0.1:$MPORT/debug/pprof/profile -cpuprofile " + filepath.Base(file)
 	}
+	if a.mport != 0 { // such as -metrics-url: the port as the other commands name it
+		shown = strings.ReplaceAll(shown, fmt.Sprintf("127.0.0.1:%d/", a.mport), "127.0.0.1:$MPORT/")
+	}
 	b.commands = append(b.commands, shown)
 	b.step(label)
 	b.probes = append(b.probes, probeRun{label: label, took: speedProbe()})

@@ -64,10 +64,13 @@ type Result struct {
 	// soon a refused client heard so.
 	Latency503 *Latency `json:"latency_503_ms,omitempty"`
 	Summary
-	Kinds          map[string]Summary `json:"kinds,omitempty"` // per kind of request, for mixed
-	During         *Flood             `json:"during,omitempty"`
-	Server         *ServerStats       `json:"server,omitempty"`
-	ClientCPUCores float64            `json:"authload_cpu_cores"`
+	Kinds  map[string]Summary `json:"kinds,omitempty"` // per kind of request, for mixed
+	During *Flood             `json:"during,omitempty"`
+	// With is the second measured class of -with (such as me beside
+	// devicelogin), measured in the same window; Flood's fields.
+	With           *Flood       `json:"with,omitempty"`
+	Server         *ServerStats `json:"server,omitempty"`
+	ClientCPUCores float64      `json:"authload_cpu_cores"`
 	// MachineBusyCores is the CPU the whole machine used in the window
 	// (/proc/stat): authd, authload, PostgreSQL and anything else running.
 	MachineBusyCores float64 `json:"machine_busy_cores"`
@@ -80,11 +83,17 @@ type Result struct {
 	// Rate, with -rate, is the open loop's fixed arrival rate a second;
 	// Missed is how many of its start times found every worker busy and
 	// a second's backlog waiting, and were not sent.
-	Rate        float64  `json:"rate,omitempty"`
-	Missed      int64    `json:"missed,omitempty"`
-	Relogins    int64    `json:"relogins,omitempty"`     // refresh chains restarted after a 403
-	OtherErrors []string `json:"other_errors,omitempty"` // a few examples of "other" errors
-	Interrupted bool     `json:"interrupted,omitempty"`
+	Rate   float64 `json:"rate,omitempty"`
+	Missed int64   `json:"missed,omitempty"`
+	// ForgetDevice: logins sent no device_id cookie (-forget-device).
+	ForgetDevice bool `json:"forget_device,omitempty"`
+	// Counters, with -metrics-url, is how much each of authd's login,
+	// throttle and password-hashing counters grew over the measured
+	// window, by series (authd_logins_total{outcome="success"}, ...).
+	Counters    map[string]float64 `json:"counters,omitempty"`
+	Relogins    int64              `json:"relogins,omitempty"`     // refresh chains restarted after a 403
+	OtherErrors []string           `json:"other_errors,omitempty"` // a few examples of "other" errors
+	Interrupted bool               `json:"interrupted,omitempty"`
 }
 
 // ErrorKinds are the keys of Summary.Errors, in the order they are shown.
