@@ -42,6 +42,7 @@ const (
 	PasswordResetIssued    Event = "password.reset_issued" // an operator minted a reset token (authd user reset-token)
 	MFARecoveryCodeUsed    Event = "mfa.recovery_code_used"
 	MFARecoveryCodesNew    Event = "mfa.recovery_codes_regenerated"
+	DeviceNew              Event = "device.new" // a sign-in from a device new for an account that had others
 	PasskeyAdded           Event = "passkey.added"
 	PasskeyRenamed         Event = "passkey.renamed"
 	PasskeyRemoved         Event = "passkey.removed"
@@ -60,7 +61,7 @@ func Events() []Event {
 		EmailChangeRequested, EmailChanged,
 		MFAEnrolmentStarted, MFAEnabled, MFADisabled, MFAFailed, MFALocked,
 		RequestThrottled, OperatorCommand,
-		UserRoleChanged, PasswordResetIssued, MFARecoveryCodeUsed, MFARecoveryCodesNew,
+		UserRoleChanged, PasswordResetIssued, MFARecoveryCodeUsed, MFARecoveryCodesNew, DeviceNew,
 		PasskeyAdded, PasskeyRenamed, PasskeyRemoved, PasskeyUsed, PasskeyFailed, PasskeyCounterBack,
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/mail"
+	"github.com/authd/authd/internal/reqlog"
 )
 
 // Known devices. A device is a browser holding a device id: 32 random
@@ -145,6 +146,14 @@ func (s *Service) deviceLogin(ctx context.Context, user db.User, c Client) (stri
 		}
 		if !seen.Inserted {
 			return nil
+		}
+		if seen.Others {
+			// A sign-in from a device new for an account that had others:
+			// in the user's history, and for webhooks.
+			if err := s.record(ctx, q, event{name: reqlog.DeviceNew, user: u.ID,
+				data: map[string]any{"device": BrowserSummary(c.UserAgent)}}); err != nil {
+				return err
+			}
 		}
 		if seen.Others && s.opts.Mail && s.opts.NewDeviceMail {
 			m := to(mail.KindNewDevice, u)

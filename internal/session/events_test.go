@@ -128,6 +128,16 @@ func TestEveryChangeRecordsItsEvent(t *testing.T) {
 				_, _, err := f.svc.Login(ctx, "ada@example.com", testPassword, session.Client{})
 				return err
 			}, want: []string{"session.created"}},
+		{method: "Service.Login (a device new for an account that had one)", setup: func(f *fixture) any {
+			u := f.user("ada@example.com")
+			if _, _, err := f.svc.Login(f.t.Context(), u.Email, testPassword, session.Client{}); err != nil {
+				f.t.Fatal(err)
+			}
+			return u
+		}, act: func(f *fixture, ctx context.Context, _ any) error {
+			_, _, err := f.svc.Login(ctx, "ada@example.com", testPassword, session.Client{})
+			return err
+		}, want: []string{"session.created", "device.new"}},
 		{method: "Service.Login (a wrong password)", setup: func(f *fixture) any { return f.user("ada@example.com") },
 			act: func(f *fixture, ctx context.Context, _ any) error {
 				_, _, err := f.svc.Login(ctx, "ada@example.com", "wrong password", session.Client{})
