@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strings"
 
@@ -81,7 +82,9 @@ func kindOf(err error) error {
 		pgconn.Timeout(err):
 		return ErrUnavailable
 	}
-	if errors.Is(err, net.ErrClosed) || errors.Is(err, errors.ErrUnsupported) {
+	// io.ErrUnexpectedEOF: the server closed the connection mid-reply (it
+	// was killed, or a failover took it).
+	if errors.Is(err, net.ErrClosed) || errors.Is(err, errors.ErrUnsupported) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return ErrUnavailable
 	}
 	return nil

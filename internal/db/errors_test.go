@@ -3,6 +3,7 @@ package db_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -28,6 +29,10 @@ func TestClassify(t *testing.T) {
 		{&pgconn.PgError{Code: "57014"}, db.ErrUnavailable},
 		{&pgconn.PgError{Code: "25006"}, db.ErrUnavailable}, // read_only_sql_transaction: a standby
 		{fmt.Errorf("wrapped: %w", &pgconn.PgError{Code: "23503"}), db.ErrForeignKey},
+		// A server killed mid-statement (a failover) closes the socket
+		// without a word: pgx reads an unexpected EOF.
+		{io.ErrUnexpectedEOF, db.ErrUnavailable},
+		{fmt.Errorf("clear login failures: %w", io.ErrUnexpectedEOF), db.ErrUnavailable},
 		{&pgconn.PgError{Code: "23514"}, nil}, // check_violation
 		{other, nil},
 	} {
