@@ -227,7 +227,9 @@ func TestResetPasswordBadTokenIsCheap(t *testing.T) {
 	block, entered := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	f := newFixture(t, func(c *config) {
-		c.Hasher = password.Options{Cost: 4, Concurrency: 1, Queue: 2, Wait: 100 * time.Millisecond,
+		// A given hash time: the estimate must not depend on how long the
+		// dummy hash took on a loaded machine (a long one refuses at once).
+		c.Hasher = password.Options{Cost: 4, Concurrency: 1, Queue: 2, Wait: 100 * time.Millisecond, HashTime: time.Microsecond,
 			Compare: func(hash, pw []byte) error {
 				once.Do(func() { close(entered) })
 				<-block
