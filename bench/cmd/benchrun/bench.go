@@ -232,7 +232,7 @@ func (b *bench) runs(ctx context.Context, rep *report) error {
 		func() error {
 			return b.repeat(ctx, "me during login flood", append([]string{"-scenario", "me"}, flood...)...)
 		},
-		func() error { return b.openLoopRuns(ctx) },
+		func() error { return b.openLoopRuns(ctx, rep) },
 		b.stopAuthd,
 
 		func() error {

@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	only := fs.String("only", "", "instead of the benchmark: only this part (mail: the mail scenarios; webhooks: webhook delivery under load;\n"+
 		"fair: login and me alone and together; attack: known devices and /me under credential stuffing), its section of the report on stdout")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: benchrun [-root DIR] [-burst N,N...] [-only mail|webhooks|fair|attack]   (settings: BENCH_* in the environment, see bench/README.md)")
+		fmt.Fprintln(fs.Output(), "usage: benchrun [-root DIR] [-burst N,N...] [-only mail|webhooks|fair|attack|openloop]   (settings: BENCH_* in the environment, see bench/README.md)")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -99,8 +99,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runFairOnly(ctx, cfg, dir, stdout, stderr)
 	case "attack":
 		return runAttackOnly(ctx, cfg, dir, stdout, stderr)
+	case "openloop":
+		return runOpenLoopOnly(ctx, cfg, dir, stdout, stderr)
 	default:
-		return fmt.Errorf("-only %q: want mail, webhooks, fair or attack", *only)
+		return fmt.Errorf("-only %q: want mail, webhooks, fair, attack or openloop", *only)
 	}
 	if !filepath.IsAbs(cfg.Out) {
 		cfg.Out = filepath.Join(dir, cfg.Out)

@@ -47,6 +47,7 @@ type report struct {
 	Webhooks  *webhookReport // nil with BENCH_WEBHOOKS=0
 	Fair      *fairReport    // nil without the fair runs
 	Attack    *attackReport  // nil with BENCH_ATTACK=0
+	OpenLoop  []openLoopRow  // me, refresh and login in the open loop
 
 	Commands      []string // how each run was made, in order
 	TokenBench    string   // go test -bench output of internal/token

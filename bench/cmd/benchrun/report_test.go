@@ -39,6 +39,10 @@ func fixture() report {
 			{Setting: "HASH_NICE=0", MeSolo: result.Summary{OKRPS: 11800}, LoginSolo: result.Summary{OKRPS: 7.8},
 				Me: result.Summary{OKRPS: 2400, Latency: result.Latency{P99: 44.1}}, Login: result.Summary{OKRPS: 5.5}},
 		}, Storm: &result.Summary{RPS: 16165, OKRPS: 2, Status: map[string]int64{"200": 10, "503": 80808}}, StormCPU: 1.6},
+		OpenLoop: []openLoopRow{{Scenario: "me",
+			Closed: result.Result{Summary: result.Summary{OKRPS: 11000, Latency: result.Latency{P50: 2.1, P90: 4, P99: 9}}},
+			Open: []result.Result{{Rate: 5500, Summary: result.Summary{OKRPS: 5499, Latency: result.Latency{P50: 0.9, P90: 1.5, P99: 3.2}}},
+				{Rate: 9900, Missed: 3, Summary: result.Summary{OKRPS: 9870, Latency: result.Latency{P50: 1.4, P90: 6.1, P99: 40.5}}}}}},
 		Attack: &attackReport{Devices: 4, Me: 8, FloodC: 64, Addrs: 10000, Seeded: 64, Rate: 1, Duration: "20s", LaneOff: laneOff,
 			Runs: []attackRun{
 				{Label: "no flood", Login: result.Summary{Requests: 80, Status: map[string]int64{"200": 80}, Latency: result.Latency{P50: 210.5, P99: 480.2}},
@@ -193,7 +197,8 @@ func TestReportValues(t *testing.T) {
 		"bulk-loaded 10000 users and 10000 sessions (prefix `base`)",
 		"  200 users were registered once",
 		"bcrypt at cost 12, at most 2 at once",
-		"## Results\n\n" + r.Tables + "\n\n## Where the time goes\n",
+		"## Results\n\n" + r.Tables + "\n\n### Latency as users see it: the open loop\n",
+		"| me | 11000.0 | 2.10 | 4.00 | 9.00 | 5500 | 5499.0 | 0.90 | 1.50 | 3.20 | 0 |\n| me | 11000.0 | 2.10 | 4.00 | 9.00 | 9900 | 9870.0 | 1.40 | 6.10 | 40.50 | 3 |\n\n## Where the time goes\n",
 		"by one signature's CPU (`BenchmarkSign` of the key type, below) into signatures per request.\n\n" + r.Breakdown + "\n\n## Scale",
 		"bulk-loaded 1000000 users and 1000000 sessions with COPY",
 		"```\n" + r.Scale.Seed + "\n```",
@@ -328,4 +333,32 @@ func TestRenderWebhooks(t *testing.T) {
 		t.Errorf("webhooks section alone:\n%s", out)
 	}
 	checkFences(t, out)
+}
+
+func TestRenderOpenLoop(t *testing.T) {
+	var b strings.Builder
+	if err := renderSection(&b, "openloop", fixture().OpenLoop); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.HasPrefix(out, "### Latency as users see it: the open loop\n") ||
+		!strings.HasSuffix(out, "| me | 11000.0 | 2.10 | 4.00 | 9.00 | 9900 | 9870.0 | 1.40 | 6.10 | 40.50 | 3 |") {
+		t.Errorf("open loop section:\n%s", out)
+	}
+}
+
+// TestOpenLoopTable: each scenario's median closed-loop run and its
+// open-loop runs, from authload's -json lines.
+func TestOpenLoopTable(t *testing.T) {
+	lines := `{"label":"me","scenario":"me","ok_rps":100}
+{"label":"me","scenario":"me","ok_rps":300}
+{"label":"me","scenario":"me","ok_rps":200}
+{"label":"me during login flood","scenario":"me","ok_rps":5}
+{"label":"me, open loop at 50% of capacity","scenario":"me","rate":100,"ok_rps":99}
+{"label":"refresh","scenario":"refresh","ok_rps":50}
+`
+	rows := openLoopTable([]byte(lines))
+	if len(rows) != 1 || rows[0].Scenario != "me" || rows[0].Closed.OKRPS != 200 || len(rows[0].Open) != 1 || rows[0].Open[0].Rate != 100 {
+		t.Errorf("rows %+v", rows)
+	}
 }
