@@ -29,6 +29,48 @@ const (
 	httpPort   = "8000/tcp"
 )
 
+// The image's OCI annotations (image-spec annotations.md), in its config's
+// Labels, its manifest and the layout's index; the Dockerfile's LABEL says
+// the same (TestDockerfileAgrees). The version, revision and creation time
+// are the build's.
+const (
+	labelPrefix      = "org.opencontainers.image."
+	imageTitle       = "authd"
+	imageDescription = "authd, a JWT authentication service on PostgreSQL"
+	imageSource      = "https://github.com/authd/authd" // the module path of go.mod
+	// imageLicenses is the SPDX expression of authd's licence. The
+	// repository has no LICENSE file yet, so none is claimed: the label is
+	// left out until one is chosen (then set it here and in the Dockerfile).
+	imageLicenses = ""
+)
+
+// imageArches are the architectures built by default: one image each, from
+// the same source and flags, in one index.
+var imageArches = []string{"amd64", "arm64"}
+
+// buildInfo is what the labels say of one build.
+type buildInfo struct {
+	version  string
+	revision string // the commit; "unknown" outside git
+	created  time.Time
+}
+
+// labels are the OCI annotations of an image built as b says.
+func (b buildInfo) labels() map[string]string {
+	l := map[string]string{
+		labelPrefix + "title":       imageTitle,
+		labelPrefix + "description": imageDescription,
+		labelPrefix + "source":      imageSource,
+		labelPrefix + "version":     b.version,
+		labelPrefix + "revision":    b.revision,
+		labelPrefix + "created":     b.created.UTC().Format(time.RFC3339),
+	}
+	if imageLicenses != "" {
+		l[labelPrefix+"licenses"] = imageLicenses
+	}
+	return l
+}
+
 var (
 	entrypoint = []string{binaryPath}
 	command    = []string{"serve"}
@@ -128,6 +170,7 @@ type image struct {
 	rawSizes []int64  // sizes of the uncompressed layers
 	history  []string // what each layer holds
 	arch     string
+	labels   map[string]string // OCI annotations, also the config's Labels
 }
 
 // Digest is the image's digest: that of its manifest, what a registry
@@ -140,11 +183,12 @@ func (img *image) Digest() string { return img.manifest.digest() }
 // once) until the CA bundle changes. The build's time is the config's.
 var fileTime = time.Unix(0, 0).UTC()
 
-// newImage assembles layers on an empty base. created is the image's time
-// (config and history).
-func newImage(layers []layer, arch string, created time.Time) (*image, error) {
-	img := &image{arch: arch}
-	created = created.UTC()
+// newImage assembles layers on an empty base. info's time is the image's
+// (config and history); its labels go in the config and the manifest.
+func newImage(layers []layer, arch string, info buildInfo) (*image, error) {
+	labels := info.labels()
+	img := &image{arch: arch, labels: labels}
+	created := info.created.UTC()
 	type history struct {
 		Created   string `json:"created"`
 		CreatedBy string `json:"created_by"`
@@ -177,6 +221,7 @@ func newImage(layers []layer, arch string, created time.Time) (*image, error) {
 			"Entrypoint":   entrypoint,
 			"Cmd":          command,
 			"WorkingDir":   "/",
+			"Labels":       labels,
 		},
 		"rootfs":  map[string]any{"type": "layers", "diff_ids": img.diffIDs},
 		"history": hist,
@@ -191,11 +236,12 @@ func newImage(layers []layer, arch string, created time.Time) (*image, error) {
 		layerDescs[i] = l.descriptor()
 	}
 	mb, err := json.Marshal(struct {
-		SchemaVersion int          `json:"schemaVersion"`
-		MediaType     string       `json:"mediaType"`
-		Config        descriptor   `json:"config"`
-		Layers        []descriptor `json:"layers"`
-	}{2, mediaManifest, img.config.descriptor(), layerDescs})
+		SchemaVersion int               `json:"schemaVersion"`
+		MediaType     string            `json:"mediaType"`
+		Config        descriptor        `json:"config"`
+		Layers        []descriptor      `json:"layers"`
+		Annotations   map[string]string `json:"annotations"`
+	}{2, mediaManifest, img.config.descriptor(), layerDescs, labels})
 	if err != nil {
 		return nil, err
 	}
@@ -277,13 +323,40 @@ func gzipBytes(b []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// writeLayout writes img to dir as an OCI image layout with one image,
-// tagged tag (umoci, skopeo and podman name it dir:tag). An existing layout
-// at dir is replaced whole; anything else there is an error. The new layout
-// is written next to dir and renamed into place, so a failed build leaves the
-// old one intact.
-func writeLayout(dir, tag string, img *image) error {
+// newIndex is the image index of imgs, one manifest per platform, with the
+// images' labels (those of the first; they differ only by platform). This is
+// what a registry serves for a multi-platform tag.
+func newIndex(imgs []*image) (blob, error) {
+	manifests := make([]descriptor, len(imgs))
+	for i, img := range imgs {
+		manifests[i] = img.manifest.descriptor()
+		manifests[i].Platform = &platform{Architecture: img.arch, OS: "linux"}
+	}
+	b, err := json.Marshal(struct {
+		SchemaVersion int               `json:"schemaVersion"`
+		MediaType     string            `json:"mediaType"`
+		Manifests     []descriptor      `json:"manifests"`
+		Annotations   map[string]string `json:"annotations"`
+	}{2, mediaIndex, manifests, imgs[0].labels})
+	return blob{mediaIndex, b}, err
+}
+
+// writeLayout writes imgs to dir as an OCI image layout. tag (umoci, skopeo
+// and podman name it dir:tag) is the image index of all of them, one
+// manifest per platform (skopeo copy --all pushes it whole); each image is
+// also tagged tag-ARCH on its own (a single-platform image, which umoci
+// unpacks). An existing layout at dir is replaced whole; anything else there
+// is an error. The new layout is written next to dir and renamed into place,
+// so a failed build leaves the old one intact.
+func writeLayout(dir, tag string, imgs []*image) error {
+	if len(imgs) == 0 {
+		return errors.New("no image to write")
+	}
 	if err := checkReplaceable(dir); err != nil {
+		return err
+	}
+	idx, err := newIndex(imgs)
+	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
@@ -301,20 +374,30 @@ func writeLayout(dir, tag string, img *image) error {
 	if err := os.MkdirAll(blobs, 0o755); err != nil {
 		return err
 	}
-	for _, b := range append([]blob{img.manifest, img.config}, img.layers...) {
+	all := []blob{idx}
+	for _, img := range imgs {
+		all = append(all, img.manifest, img.config)
+		all = append(all, img.layers...)
+	}
+	for _, b := range all {
 		name := filepath.Join(blobs, strings.TrimPrefix(b.digest(), "sha256:"))
 		if err := os.WriteFile(name, b.data, 0o644); err != nil {
 			return err
 		}
 	}
-	m := img.manifest.descriptor()
-	m.Annotations = map[string]string{"org.opencontainers.image.ref.name": tag}
-	m.Platform = &platform{Architecture: img.arch, OS: "linux"}
+	refs := []descriptor{idx.descriptor()}
+	refs[0].Annotations = map[string]string{refName: tag}
+	for _, img := range imgs {
+		m := img.manifest.descriptor()
+		m.Annotations = map[string]string{refName: tag + "-" + img.arch}
+		m.Platform = &platform{Architecture: img.arch, OS: "linux"}
+		refs = append(refs, m)
+	}
 	index, err := json.Marshal(struct {
 		SchemaVersion int          `json:"schemaVersion"`
 		MediaType     string       `json:"mediaType"`
 		Manifests     []descriptor `json:"manifests"`
-	}{2, mediaIndex, []descriptor{m}})
+	}{2, mediaIndex, refs})
 	if err != nil {
 		return err
 	}
@@ -329,6 +412,9 @@ func writeLayout(dir, tag string, img *image) error {
 	}
 	return os.Rename(tmp, dir)
 }
+
+// refName is the annotation that names an image of a layout.
+const refName = "org.opencontainers.image.ref.name"
 
 // checkReplaceable refuses to replace dir unless it is missing, empty or an
 // OCI image layout.

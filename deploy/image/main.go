@@ -1,9 +1,11 @@
 // Command image builds authd's production container image without a
 // container engine or a registry, and writes it as an OCI image layout:
 //
-//	go run ./deploy/image [-o bin/image] [-version V] [-tag T] [-arch A] [-ca FILE]
+//	go run ./deploy/image [-o bin/image] [-version V] [-tag T] [-arch amd64,arm64] [-ca FILE]
 //
-// The image is the Dockerfile's, on an empty base (FROM scratch): one layer
+// It builds one image per architecture (amd64 and arm64 by default), from the
+// same source and flags, and tags their image index T in the layout (and
+// each image T-ARCH). Each is the Dockerfile's, on an empty base (FROM scratch): one layer
 // with /etc/passwd and /etc/group (the non-root user 65532) and the host's CA
 // certificates, one with the static binary at /usr/local/bin/authd, built as
 // the Dockerfile builds it. No shell. User 65532:65532, port 8000,
@@ -13,12 +15,14 @@
 // give the same digest. Files and directories are root-owned, dated
 // 1970-01-01 and sorted, and layers are compressed without names or times;
 // the image's creation time is SOURCE_DATE_EPOCH, or else the time of the
-// last commit.
+// last commit. The OCI labels (org.opencontainers.image.*: title,
+// description, source, version, revision, created) are in each image's
+// config and manifest and in the index.
 //
 // Copy it elsewhere with skopeo (apt-get install skopeo), e.g.
 //
-//	skopeo copy oci:bin/image:TAG docker://registry.example.com/authd:TAG
-//	skopeo copy oci:bin/image:TAG docker-archive:authd.tar:authd:TAG   # for docker load
+//	skopeo copy --all oci:bin/image:TAG docker://registry.example.com/authd:TAG
+//	skopeo copy oci:bin/image:TAG-amd64 docker-archive:authd.tar:authd:TAG   # for docker load
 package main
 
 import (
@@ -31,7 +35,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	out := fs.String("o", "bin/image", "write the OCI image layout to this directory (an existing layout there is replaced)")
 	version := fs.String("version", "", "version stamped into the binary (default: git describe --tags --always --dirty, or dev)")
 	tag := fs.String("tag", "", "tag of the image in the layout (default: the version)")
-	arch := fs.String("arch", runtime.GOARCH, "GOARCH of the binary and the image")
+	arches := fs.String("arch", strings.Join(imageArches, ","), "GOARCH of the binaries and images, comma-separated")
 	ca := fs.String("ca", "/etc/ssl/certs/ca-certificates.crt", "CA bundle to install at "+caPath)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -75,22 +79,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	info := buildInfo{version: *version, revision: gitRevision(ctx, root), created: created}
 	start := time.Now()
-	img, err := build(ctx, buildOptions{root: root, version: *version, arch: *arch, caFile: *ca, created: created})
-	if err != nil {
-		return err
+	var imgs []*image
+	for _, arch := range strings.Split(*arches, ",") {
+		if slices.ContainsFunc(imgs, func(i *image) bool { return i.arch == arch }) || arch == "" {
+			return fmt.Errorf("-arch %q: each architecture once", *arches)
+		}
+		img, err := build(ctx, buildOptions{root: root, info: info, arch: arch, caFile: *ca})
+		if err != nil {
+			return err
+		}
+		imgs = append(imgs, img)
 	}
 	dir := *out
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(root, dir)
 	}
-	if err := writeLayout(dir, *tag, img); err != nil {
+	if err := writeLayout(dir, *tag, imgs); err != nil {
+		return err
+	}
+	idx, err := newIndex(imgs)
+	if err != nil {
 		return err
 	}
 	goVersion, _ := exec.CommandContext(ctx, "go", "env", "GOVERSION").Output()
-	fmt.Fprintf(stdout, "%s:%s  %s  (%s, %s/%s, %s)\n", dir, *tag, img.Digest(),
-		strings.TrimSpace(string(goVersion)), "linux", *arch, time.Since(start).Round(100*time.Millisecond))
-	summarize(stdout, img)
+	fmt.Fprintf(stdout, "%s:%s  %s  (%s, revision %s, %s)\n", dir, *tag, idx.digest(),
+		strings.TrimSpace(string(goVersion)), info.revision, time.Since(start).Round(100*time.Millisecond))
+	for _, img := range imgs {
+		fmt.Fprintf(stdout, "%s:%s-%s  %s  linux/%s\n", dir, *tag, img.arch, img.Digest(), img.arch)
+		summarize(stdout, img)
+	}
 	return nil
 }
 
@@ -110,11 +129,10 @@ func summarize(w io.Writer, img *image) {
 func mb(n int64) string { return fmt.Sprintf("%.2f MB", float64(n)/1e6) }
 
 type buildOptions struct {
-	root    string // module root
-	version string
-	arch    string
-	caFile  string
-	created time.Time
+	root   string // module root
+	info   buildInfo
+	arch   string
+	caFile string
 }
 
 // build compiles authd and assembles the image in memory.
@@ -123,7 +141,7 @@ func build(ctx context.Context, o buildOptions) (*image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CA certificates: %w (on Debian: apt-get install ca-certificates)", err)
 	}
-	bin, err := buildBinary(ctx, o.root, o.version, o.arch)
+	bin, err := buildBinary(ctx, o.root, o.info.version, o.arch)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +149,7 @@ func build(ctx context.Context, o buildOptions) (*image, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newImage([]layer{base, binaryLayer(bin, o.version)}, o.arch, o.created)
+	return newImage([]layer{base, binaryLayer(bin, o.info.version)}, o.arch, o.info)
 }
 
 // ldflags are the Dockerfile's, with the version appended.
@@ -193,6 +211,17 @@ func gitVersion(ctx context.Context, root string) string {
 		return v
 	}
 	return "dev"
+}
+
+// gitRevision is the commit of HEAD, or "unknown" outside git.
+func gitRevision(ctx context.Context, root string) string {
+	cmd := exec.CommandContext(ctx, "git", "rev-parse", "HEAD")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if v := strings.TrimSpace(string(out)); err == nil && v != "" {
+		return v
+	}
+	return "unknown"
 }
 
 // sourceDate is the image's creation time: SOURCE_DATE_EPOCH

@@ -59,7 +59,7 @@ func unpack(t *testing.T) string {
 	_, layout := testImage(t)
 	unpacked.once.Do(func() {
 		bundle := filepath.Join(filepath.Dir(layout), "bundle")
-		out, err := exec.Command("umoci", "unpack", "--image", layout+":"+testTag, bundle).CombinedOutput()
+		out, err := exec.Command("umoci", "unpack", "--image", layout+":"+hostTag, bundle).CombinedOutput()
 		if err != nil {
 			unpacked.err = fmt.Errorf("umoci unpack: %v\n%s", err, out)
 			return
