@@ -32,3 +32,17 @@ func TestLoadPasswordPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestReservedHashSlots: a share of the slots, rounded down, never all.
+func TestReservedHashSlots(t *testing.T) {
+	for _, tt := range []struct {
+		share float64
+		conc  int
+		want  int
+	}{{0.25, 1, 0}, {0.25, 2, 0}, {0.25, 4, 1}, {0.25, 8, 2}, {0.5, 2, 1}, {0.9, 2, 1}, {0.9, 10, 9}, {0, 8, 0}} {
+		c := Config{HashKnownDeviceShare: tt.share, HashConcurrency: tt.conc}
+		if got := c.ReservedHashSlots(); got != tt.want {
+			t.Errorf("share %v of %d slots: %d reserved, want %d", tt.share, tt.conc, got, tt.want)
+		}
+	}
+}
