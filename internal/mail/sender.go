@@ -1,14 +1,11 @@
 package mail
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/metrics"
@@ -107,7 +104,7 @@ func NewSender(pool db.Pool, t Transport, o SenderOptions) (*Sender, error) {
 			o.PollInterval, o.MaxAttempts, o.Retention, o.SendTimeout, o.DBTimeout)
 	}
 	if o.Listen {
-		if _, ok := pool.(acquirer); !ok {
+		if !db.CanListen(pool) {
 			return nil, errors.New("mail sender: Listen needs a *pgxpool.Pool")
 		}
 	}
@@ -120,9 +117,4 @@ func NewSender(pool db.Pool, t Transport, o SenderOptions) (*Sender, error) {
 		lease:  2*o.SendTimeout + 2*o.DBTimeout,
 		domain: strings.ToLower(o.From[at+1:]),
 	}, nil
-}
-
-// acquirer is a pool that lends a connection for LISTEN.
-type acquirer interface {
-	Acquire(ctx context.Context) (*pgxpool.Conn, error)
 }

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/authd/authd/internal/db"
 	"github.com/authd/authd/internal/metrics"
 )
@@ -73,7 +71,7 @@ func NewSender(pool db.Pool, cfg Config, o Options) (*Sender, error) {
 			o.Timeout, o.PollInterval, o.DBTimeout)
 	}
 	if o.Listen {
-		if _, ok := pool.(acquirer); !ok {
+		if !db.CanListen(pool) {
 			return nil, errors.New("webhook sender: Listen needs a *pgxpool.Pool")
 		}
 	}
@@ -107,96 +105,17 @@ func newClient(allowPrivate bool) *http.Client {
 	}
 }
 
-// acquirer is a pool that lends a connection for LISTEN.
-type acquirer interface {
-	Acquire(ctx context.Context) (*pgxpool.Conn, error)
-}
-
 // Run posts due deliveries until ctx ends: at once, then whenever a
 // notification on authd_webhook arrives (with Listen) and every
-// PollInterval. A POST in flight when ctx ends is abandoned unrecorded,
-// as if the process had died: its lease runs out and any sender retries
-// it, so Run returns at once. Stop it before closing the pool.
+// PollInterval (db.RunWoken). A POST in flight when ctx ends is abandoned
+// unrecorded, as if the process had died: its lease runs out and any
+// sender retries it, so Run returns at once. Stop it before closing the
+// pool.
 func (s *Sender) Run(ctx context.Context) {
 	s.checkUnconfigured(ctx)
-	wake := make(chan struct{}, 1)
-	done := make(chan struct{})
-	if s.o.Listen {
-		go func() { defer close(done); s.listen(ctx, wake) }()
-	} else {
-		close(done)
-	}
-	defer func() { <-done }()
-	tick := time.NewTicker(s.o.PollInterval)
-	defer tick.Stop()
-	for {
-		if _, err := s.Once(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("webhook sender", "error", err.Error())
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		case <-wake:
-		}
-	}
-}
-
-// listen holds one connection LISTENing on Channel and signals wake on
-// each notification, and once after each (re)connect. It retries every
-// PollInterval.
-func (s *Sender) listen(ctx context.Context, wake chan<- struct{}) {
-	signal := func() {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	}
-	for ctx.Err() == nil {
-		err := s.listenOnce(ctx, signal)
-		if ctx.Err() != nil {
-			return
-		}
-		s.log.Warn("webhook sender: LISTEN failed; polling only until it works again",
-			"error", err.Error(), "retry_in", s.o.PollInterval.String())
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(s.o.PollInterval):
-		}
-	}
-}
-
-func (s *Sender) listenOnce(ctx context.Context, signal func()) error {
-	actx, cancel := context.WithTimeout(ctx, s.o.DBTimeout)
-	conn, err := s.pool.(acquirer).Acquire(actx)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("acquire: %w", err)
-	}
-	defer func() {
-		// Still listening, or in an unknown state: never back to the pool.
-		cctx, cancel := context.WithTimeout(context.Background(), s.o.DBTimeout)
-		conn.Conn().Close(cctx)
-		cancel()
-		conn.Release()
-	}()
-	lctx, cancel := context.WithTimeout(ctx, s.o.DBTimeout)
-	_, err = conn.Exec(lctx, "LISTEN "+Channel)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	signal()
-	for {
-		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("wait: %w", err)
-		}
-		signal()
-	}
+	w := db.Wake{Pool: s.pool, Channel: Channel, Listen: s.o.Listen, Poll: s.o.PollInterval, Timeout: s.o.DBTimeout,
+		Log: s.log, Name: "webhook sender"}
+	db.RunWoken(ctx, w, func(ctx context.Context) error { _, err := s.Once(ctx); return err })
 }
 
 // Once posts every delivery that is due, batchSize at a time, and returns
