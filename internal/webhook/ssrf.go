@@ -18,10 +18,34 @@ var blocked = []netip.Prefix{
 	netip.MustParsePrefix("100.64.0.0/10"),
 }
 
+// IPv6 prefixes that carry an IPv4 address a translator or relay may
+// forward to: such an address is judged as the IPv4 one it carries.
+var (
+	nat64     = netip.MustParsePrefix("64:ff9b::/96")   // RFC 6052, address in the last 32 bits
+	nat64L    = netip.MustParsePrefix("64:ff9b:1::/48") // RFC 8215 local use: any mapping, refused
+	sixToFour = netip.MustParsePrefix("2002::/16")      // RFC 3056, address in bits 16..47
+	v4compat  = netip.MustParsePrefix("::/96")          // deprecated IPv4-compatible (:: and ::1 are in it)
+)
+
 // refused reports whether a webhook may not connect to ip without
-// allow_private. An IPv4-mapped IPv6 address is judged as its IPv4 one.
+// allow_private. An IPv4-mapped IPv6 address is judged as its IPv4 one,
+// and so are the NAT64, 6to4 and IPv4-compatible forms.
 func refused(ip netip.Addr) bool {
 	ip = ip.Unmap()
+	if ip.Is6() {
+		b := ip.As16()
+		switch {
+		case nat64L.Contains(ip):
+			return true
+		case nat64.Contains(ip), v4compat.Contains(ip):
+			if v4compat.Contains(ip) && (ip.IsUnspecified() || ip.IsLoopback()) {
+				return true
+			}
+			return refused(netip.AddrFrom4([4]byte(b[12:16])))
+		case sixToFour.Contains(ip):
+			return refused(netip.AddrFrom4([4]byte(b[2:6])))
+		}
+	}
 	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
 		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
 		return true
