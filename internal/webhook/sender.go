@@ -105,31 +105,82 @@ func newClient(allowPrivate bool) *http.Client {
 	}
 }
 
-// Run posts due deliveries until ctx ends: at once, then whenever a
-// notification on authd_webhook arrives (with Listen) and every
-// PollInterval (db.RunWoken). A POST in flight when ctx ends is abandoned
-// unrecorded, as if the process had died: its lease runs out and any
-// sender retries it, so Run returns at once. Stop it before closing the
-// pool.
+// Run posts due deliveries until ctx ends, each endpoint on its own: at
+// once, then whenever a notification on authd_webhook arrives (with
+// Listen) and every PollInterval (db.RunWoken wakes every endpoint), so
+// that a slow endpoint's backlog never holds back another's deliveries (a
+// session.revoked to a verifier's deny-set). A POST in flight when ctx
+// ends is abandoned unrecorded, as if the process had died: its lease runs
+// out and any sender retries it, so Run returns at once. Stop it before
+// closing the pool.
 func (s *Sender) Run(ctx context.Context) {
 	s.checkUnconfigured(ctx)
+	wakes := make([]chan struct{}, len(s.ids))
+	var wg sync.WaitGroup
+	for i, id := range s.ids {
+		wakes[i] = make(chan struct{}, 1)
+		wg.Go(func() { s.endpointLoop(ctx, id, wakes[i]) })
+	}
 	w := db.Wake{Pool: s.pool, Channel: Channel, Listen: s.o.Listen, Poll: s.o.PollInterval, Timeout: s.o.DBTimeout,
 		Log: s.log, Name: "webhook sender"}
-	db.RunWoken(ctx, w, func(ctx context.Context) error { _, err := s.Once(ctx); return err })
+	db.RunWoken(ctx, w, func(context.Context) error {
+		for _, c := range wakes {
+			select {
+			case c <- struct{}{}:
+			default: // already due to look
+			}
+		}
+		return nil
+	})
+	wg.Wait()
 }
 
-// Once posts every delivery that is due, batchSize at a time, and returns
-// how many it claimed. It stops at the first database error, and when ctx
+// endpointLoop posts endpoint's due deliveries at each wake until ctx
 // ends.
-func (s *Sender) Once(ctx context.Context) (int, error) {
-	if len(s.ids) == 0 {
-		return 0, nil
+func (s *Sender) endpointLoop(ctx context.Context, endpoint string, wake <-chan struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		}
+		if _, err := s.onceFor(ctx, endpoint); err != nil && ctx.Err() == nil {
+			s.log.Warn("webhook sender", "endpoint", endpoint, "error", err.Error())
+		}
 	}
+}
+
+// Once posts every delivery that is due, each endpoint's on its own
+// (onceFor, all at once), and returns how many it claimed. An endpoint
+// stops at its first database error, and every one when ctx ends.
+func (s *Sender) Once(ctx context.Context) (int, error) {
+	var (
+		mu   sync.Mutex
+		n    int
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for _, id := range s.ids {
+		wg.Go(func() {
+			k, err := s.onceFor(ctx, id)
+			mu.Lock()
+			defer mu.Unlock()
+			n += k
+			errs = append(errs, err)
+		})
+	}
+	wg.Wait()
+	return n, errors.Join(errs...)
+}
+
+// onceFor posts every delivery of endpoint that is due, batchSize at a
+// time, and returns how many it claimed.
+func (s *Sender) onceFor(ctx context.Context, endpoint string) (int, error) {
 	n := 0
 	for ctx.Err() == nil {
 		now := s.now()
 		rows, err := s.q.ClaimWebhookDeliveries(ctx, db.ClaimWebhookDeliveriesParams{
-			Now: now, LeaseUntil: now.Add(s.lease), Endpoints: s.ids, BatchSize: batchSize})
+			Now: now, LeaseUntil: now.Add(s.lease), Endpoints: []string{endpoint}, BatchSize: batchSize})
 		if err != nil {
 			return n, fmt.Errorf("claim webhook deliveries: %w", err)
 		}
