@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -280,6 +281,15 @@ func (s *Service) RegisterPasskey(ctx context.Context, a Auth, name string, resp
 		s.refused(ctx, "registration", a.User.ID, err)
 		return PasskeyAdded{}, ErrPasskeyRefused
 	}
+	// What the library accepts but the table does not (a credential id
+	// under 16 bytes, passkeys_credential_id_size) is refused here, not
+	// left to fail the INSERT (a 500); transports are the client's text,
+	// so only the ones WebAuthn defines are kept.
+	if n := len(cred.ID); n < minCredentialID || n > maxCredentialID {
+		s.refused(ctx, "registration", a.User.ID, fmt.Errorf("credential id of %d bytes", n))
+		return PasskeyAdded{}, ErrPasskeyRefused
+	}
+	ts := transports(cred.Transport)
 	var (
 		added   PasskeyAdded
 		revoked int64
@@ -288,10 +298,6 @@ func (s *Service) RegisterPasskey(ctx context.Context, a Auth, name string, resp
 		user, err := q.LockUser(ctx, a.User.ID)
 		if err != nil {
 			return fmt.Errorf("lock user: %w", err)
-		}
-		ts := make([]string, len(cred.Transport))
-		for i, t := range cred.Transport {
-			ts[i] = string(t)
 		}
 		p, err := q.CreatePasskey(ctx, db.CreatePasskeyParams{
 			UserID: user.ID, CredentialID: cred.ID, PublicKey: cred.PublicKey, AttestationType: cred.AttestationType,
@@ -344,6 +350,26 @@ func (s *Service) RegisterPasskey(ctx context.Context, a Auth, name string, resp
 	s.log.LogAttrs(ctx, slog.LevelInfo, "passkey added", reqlog.PasskeyAdded.Attr(), slog.String("user_id", a.User.ID.String()),
 		slog.String("passkey_id", added.Passkey.ID.String()))
 	return added, nil
+}
+
+// The credential id sizes passkeys_credential_id_size allows.
+const (
+	minCredentialID = 16
+	maxCredentialID = 1023
+)
+
+// transports keeps the transports of ts that WebAuthn defines, once each.
+func transports(ts []protocol.AuthenticatorTransport) []string {
+	out := []string{}
+	for _, t := range ts {
+		switch t {
+		case protocol.USB, protocol.NFC, protocol.BLE, protocol.SmartCard, protocol.Hybrid, protocol.Internal:
+			if !slices.Contains(out, string(t)) {
+				out = append(out, string(t))
+			}
+		}
+	}
+	return out
 }
 
 // passkeyName is name trimmed, "Passkey" if empty; ErrPasskeyName if
