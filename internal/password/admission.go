@@ -28,6 +28,10 @@ func (e *BusyError) Is(target error) bool { return target == ErrBusy }
 
 func (e *BusyError) Unwrap() error { return e.cause }
 
+// knownTurns is how many slots in a row the known lane takes while an open
+// caller that could take one waits; then one goes to the open lane.
+const knownTurns = 3
+
 // Lanes. A login that presents a device cookie known for its account
 // (KnownDevice) is served from the known lane: it may use every slot,
 // and it is served before any other waiter. Every other caller is in the
@@ -35,7 +39,9 @@ func (e *BusyError) Unwrap() error { return e.cause }
 // Reserved ones are the known devices' alone, so that a flood of logins
 // from unknown devices (credential stuffing) cannot take the hashing
 // capacity from the account owners who have logged in before. Each lane
-// has its own line: a full open line refuses no known caller.
+// has its own line: a full open line refuses no known caller. The known
+// line goes first for knownTurns freed slots in a row, then the open one
+// gets one (a stream of known callers cannot starve it).
 
 type knownKey struct{}
 
@@ -357,12 +363,20 @@ func (h *Hasher) dispatch(now time.Time) {
 	d := h.d()
 	var dropped []*ticket
 	for len(h.running) < h.conc {
+		openCan := len(h.waiting) > 0 && h.open() < h.slots(false)
 		var line *[]*ticket
 		switch {
-		case len(h.waitingKnown) > 0: // the known lane first
+		case len(h.waitingKnown) > 0 && (!openCan || h.knownStreak < knownTurns):
+			// The known lane first, but not for ever: being known is
+			// cheap (anyone's own account and its device cookie), so a
+			// stream of known callers must not starve the open lane.
 			line = &h.waitingKnown
-		case len(h.waiting) > 0 && h.open() < h.slots(false):
+			if openCan {
+				h.knownStreak++
+			}
+		case openCan:
 			line = &h.waiting
+			h.knownStreak = 0
 		}
 		if line == nil {
 			break

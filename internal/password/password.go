@@ -127,6 +127,7 @@ type Hasher struct {
 	running      []*ticket     // callers holding a slot
 	waiting      []*ticket     // the open lane's waiters, first come first
 	waitingKnown []*ticket     // the known lane's, served first
+	knownStreak  int           // slots in a row the known lane took while an open caller waited
 }
 
 // guessPerRound is about what one of bcrypt's 2^cost rounds of key

@@ -95,6 +95,7 @@ const (
 	ReasonMFADisabled  Reason = "mfa_disabled"       // every other session, as the user turns it off
 	ReasonRecoveryCode Reason = "recovery_code_used" // every other session, at a login with a recovery code
 	ReasonMFAReset     Reason = "mfa_reset_by_admin" // every session, at authd user mfa-reset
+	ReasonPasskeyGone  Reason = "passkey_removed"    // every other session, as a passkey is removed
 )
 
 // Enrolment is a new TOTP factor's secret, shown once: Secret (base32,

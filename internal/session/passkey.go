@@ -459,6 +459,7 @@ func (s *Service) DeletePasskey(ctx context.Context, a Auth, id uuid.UUID) error
 	if !s.recent(a) {
 		return ErrReauthRequired
 	}
+	var revoked int64
 	err := s.tx(ctx, func(q *db.Queries) error {
 		user, err := q.LockUser(ctx, a.User.ID)
 		if err != nil {
@@ -489,11 +490,18 @@ func (s *Service) DeletePasskey(ctx context.Context, a Auth, id uuid.UUID) error
 			data: map[string]any{"passkey_id": id.String()}}); err != nil {
 			return err
 		}
+		// A removed passkey may be a stolen one: the sessions it started,
+		// like every other but the caller's, end with it (as when a
+		// factor is turned off).
+		if revoked, err = s.endSessions(ctx, q, user.ID, a.Session, ReasonPasskeyGone); err != nil {
+			return err
+		}
 		return s.queue(ctx, q, to(mail.KindPasskeyRemoved, user))
 	})
 	if err != nil {
 		return err
 	}
+	s.metrics.SessionsRevoked(string(ReasonPasskeyGone), revoked)
 	s.metrics.Passkey(metrics.PasskeyRemoved)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "passkey removed", reqlog.PasskeyRemoved.Attr(), slog.String("user_id", a.User.ID.String()),
 		slog.String("passkey_id", id.String()))
