@@ -104,7 +104,8 @@ func (s *Service) knownDevice(ctx context.Context, email, device string) (key st
 
 // deviceLogin records the device of a login that created a session for
 // user (see the top of this file), and returns the device id the client
-// should keep: the one it sent if well-formed, else a new one. A known
+// should keep: the one it sent if that one is known for user, else a new
+// one. A known
 // device costs one
 // statement (TouchKnownDevice); a device new for the user is recorded in
 // a transaction with the user locked, so that of two first sign-ins at
@@ -114,25 +115,28 @@ func (s *Service) knownDevice(ctx context.Context, email, device string) (key st
 // by the allowance leaves the device unrecorded, so that its next login
 // tries again.
 func (s *Service) deviceLogin(ctx context.Context, user db.User, c Client) (string, error) {
-	id := c.Device
-	if !ValidDeviceID(id) {
-		var err error
-		if id, err = newDeviceID(); err != nil {
-			return "", err
-		}
-	}
-	h := deviceHash(id)
 	now := s.now()
 	ua, addr := storable(c.UserAgent, maxUserAgent), storable(c.Addr, maxUserAgent)
-	// A known device (the usual login) is one statement, outside any
-	// transaction; only a device new for the user takes the lock.
-	n, err := s.q.TouchKnownDevice(ctx, db.TouchKnownDeviceParams{UserID: user.ID, DeviceHash: h, Now: now, UserAgent: ua, ClientAddr: addr})
+	if ValidDeviceID(c.Device) {
+		// A known device (the usual login) is one statement, outside any
+		// transaction; only a device new for the user takes the lock.
+		n, err := s.q.TouchKnownDevice(ctx, db.TouchKnownDeviceParams{UserID: user.ID, DeviceHash: deviceHash(c.Device), Now: now, UserAgent: ua, ClientAddr: addr})
+		if err != nil {
+			return "", fmt.Errorf("record device: %w", err)
+		}
+		if n > 0 {
+			return c.Device, nil
+		}
+	}
+	// A device new for the user gets a fresh id, never the one the client
+	// brought: that one may have been planted (a cookie set from a sibling
+	// domain), and its planter would then hold a device known for the
+	// account.
+	id, err := newDeviceID()
 	if err != nil {
-		return "", fmt.Errorf("record device: %w", err)
+		return "", err
 	}
-	if n > 0 {
-		return id, nil
-	}
+	h := deviceHash(id)
 	err = s.tx(ctx, func(q *db.Queries) error {
 		u, err := q.LockUser(ctx, user.ID)
 		if err != nil {

@@ -277,3 +277,29 @@ func TestBrowserSummary(t *testing.T) {
 		}
 	}
 }
+
+// TestPlantedDeviceIDNotAdopted: a well-formed device id that is not yet
+// known for the account (one an attacker planted in the victim's browser)
+// is not adopted at the login: the account's new device gets a fresh id,
+// and the planted one stays unknown to it.
+func TestPlantedDeviceIDNotAdopted(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	u := f.user("ada@example.com")
+	mallory := f.user("mallory@example.com")
+	planted, _, err := f.svc.Login(t.Context(), mallory.Email, testPassword, session.Client{}) // a valid id, known for mallory
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := f.svc.Login(t.Context(), u.Email, testPassword, session.Client{Device: planted.Device})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Device == "" || got.Device == planted.Device {
+		t.Errorf("ada's login kept the planted device id %q (got %q)", planted.Device, got.Device)
+	}
+	again, _, err := f.svc.Login(t.Context(), u.Email, testPassword, session.Client{Device: got.Device})
+	if err != nil || again.Device != got.Device {
+		t.Errorf("ada's own device id not kept at her next login: %q, %v", again.Device, err)
+	}
+}
