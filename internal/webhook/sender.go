@@ -100,6 +100,9 @@ func newClient(allowPrivate bool) *http.Client {
 			MaxIdleConnsPerHost: batchSize,
 			IdleConnTimeout:     90 * time.Second,
 			TLSHandshakeTimeout: 10 * time.Second,
+			// A receiver's headers are small; without a bound one could
+			// make each delivery hold 10 MB (Go's default).
+			MaxResponseHeaderBytes: 64 << 10,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
