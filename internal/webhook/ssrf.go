@@ -12,10 +12,17 @@ import (
 var errPrivate = errors.New("address not allowed (loopback, private, link-local, CGNAT, multicast or unspecified; set allow_private to permit)")
 
 // blocked are the ranges refused unless allow_private: besides what
-// netip.Addr's predicates cover, "this network" and CGNAT (RFC 6598).
+// netip.Addr's predicates cover, "this network", CGNAT (RFC 6598), the
+// IETF protocol assignments (RFC 6890: DS-Lite and NAT64 gateways sit
+// there), the benchmarking range, the reserved 240/4, and Azure's
+// WireServer (a public address that serves a VM's agent its settings).
 var blocked = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),
 	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("168.63.129.16/32"),
 }
 
 // IPv6 prefixes that carry an IPv4 address a translator or relay may
