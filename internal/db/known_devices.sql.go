@@ -23,6 +23,20 @@ func (q *Queries) CountKnownDevices(ctx context.Context, userID uuid.UUID) (int6
 	return count, err
 }
 
+const forgetKnownDevices = `-- name: ForgetKnownDevices :execrows
+DELETE FROM known_devices WHERE user_id = $1
+`
+
+// A password reset's end of the account's known devices: one that an
+// attacker made known (with the old password) keeps no budget of its own.
+func (q *Queries) ForgetKnownDevices(ctx context.Context, userID uuid.UUID) (int64, error) {
+	result, err := q.db.Exec(ctx, forgetKnownDevices, userID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const isKnownDevice = `-- name: IsKnownDevice :one
 SELECT EXISTS (
     SELECT 1 FROM known_devices d JOIN users u ON u.id = d.user_id

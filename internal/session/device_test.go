@@ -303,3 +303,41 @@ func TestPlantedDeviceIDNotAdopted(t *testing.T) {
 		t.Errorf("ada's own device id not kept at her next login: %q, %v", again.Device, err)
 	}
 }
+
+// TestResetForgetsDevices: a password reset ends the account's known
+// devices (an intruder's among them would keep a login budget and the
+// hashing lane of its own); a password change by the signed-in user
+// keeps them.
+func TestResetForgetsDevices(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	u := f.user("ada@example.com")
+	toks, _, err := f.svc.Login(t.Context(), u.Email, testPassword, session.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() int64 {
+		t.Helper()
+		n, err := f.q.CountKnownDevices(t.Context(), u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if count() != 1 {
+		t.Fatalf("known devices after the login: %d, want 1", count())
+	}
+	if err := f.svc.ChangePassword(t.Context(), f.auth(toks.Access), testPassword, "a new password", "a new password"); err != nil {
+		t.Fatal(err)
+	}
+	if count() != 1 {
+		t.Errorf("known devices after a password change: %d, want 1", count())
+	}
+	raw := f.mintToken("reset_password", u.ID, u.Email, time.Hour)
+	if err := f.svc.ResetPassword(t.Context(), raw, "another password", "another password"); err != nil {
+		t.Fatal(err)
+	}
+	if count() != 0 {
+		t.Errorf("known devices after a reset: %d, want 0", count())
+	}
+}

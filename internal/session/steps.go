@@ -35,6 +35,15 @@ func (s *Service) setPassword(ctx context.Context, q *db.Queries, user *db.User,
 	if err := s.record(ctx, q, event{name: name, user: user.ID, data: map[string]any{"reason": string(why)}}); err != nil {
 		return 0, err
 	}
+	if why != ReasonPasswordChange {
+		// A reset (by mail or by the operator) is a recovery: the devices
+		// known so far may include an intruder's, which would keep a
+		// login budget and the hashing lane of its own. A change by the
+		// signed-in user keeps them.
+		if _, err := q.ForgetKnownDevices(ctx, user.ID); err != nil {
+			return 0, fmt.Errorf("forget devices: %w", err)
+		}
+	}
 	if err := s.endLinks(ctx, q, user.ID, onetime.ResetPassword, onetime.ChangeEmail); err != nil {
 		return 0, err
 	}

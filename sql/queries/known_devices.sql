@@ -46,3 +46,8 @@ WHERE d.user_id = sqlc.arg(user_id) AND d.device_hash IN (
 
 -- name: CountKnownDevices :one
 SELECT count(*) FROM known_devices WHERE user_id = sqlc.arg(user_id);
+
+-- name: ForgetKnownDevices :execrows
+-- A password reset's end of the account's known devices: one that an
+-- attacker made known (with the old password) keeps no budget of its own.
+DELETE FROM known_devices WHERE user_id = sqlc.arg(user_id);
