@@ -142,6 +142,12 @@ func (s *Service) deviceLogin(ctx context.Context, user db.User, c Client) (stri
 		if err != nil {
 			return fmt.Errorf("lock user: %w", err)
 		}
+		if u.PasswordHash != user.PasswordHash {
+			// A reset or change committed after this login's session was
+			// made: it ended that session and forgot the devices, and
+			// this one must not come back after it.
+			return nil
+		}
 		seen, err := q.SeeDevice(ctx, db.SeeDeviceParams{
 			UserID: u.ID, DeviceHash: h, Now: now, UserAgent: ua, ClientAddr: addr,
 		})
