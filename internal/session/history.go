@@ -61,16 +61,14 @@ func (s *Service) SecurityEvents(ctx context.Context, user uuid.UUID, before int
 	if err != nil {
 		return nil, fmt.Errorf("list security events: %w", err)
 	}
-	events := make([]Event, 0, len(rows))
-	for _, r := range rows {
-		e, err := eventOf(r)
-		if err != nil {
-			return nil, err
-		}
+	events, err := eventsOf(rows)
+	if err != nil {
+		return nil, err
+	}
+	for i, e := range events {
 		if strings.HasPrefix(e.Actor, ActorOperator+":") {
-			e.Actor, e.ClientAddr, e.RequestID, e.UserAgent, e.Device = ActorOperator, "", "", "", ""
+			events[i].Actor, events[i].ClientAddr, events[i].RequestID, events[i].UserAgent, events[i].Device = ActorOperator, "", "", "", ""
 		}
-		events = append(events, e)
 	}
 	return events, nil
 }
@@ -105,6 +103,11 @@ func (a *Admin) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list security events: %w", err)
 	}
+	return eventsOf(rows)
+}
+
+// eventsOf is rows of security_events as Events.
+func eventsOf(rows []db.SecurityEvent) ([]Event, error) {
 	events := make([]Event, 0, len(rows))
 	for _, r := range rows {
 		e, err := eventOf(r)
